@@ -1,0 +1,46 @@
+# Two entry points for people: `make run` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test lint typecheck unit synth agent-zipapp bench clean
+
+$(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproject.toml package.json
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e . -e ./agent
+	npm install --no-audit --no-fund --silent
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/taskbeacon local
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -n 2
+
+test: lint typecheck unit
+
+synth: install
+	CDK_OUTDIR=cdk.out $(BIN)/python app.py
+
+agent-zipapp: install
+	$(BIN)/python agent/build_zipapp.py dist/taskbeacon-agent.pyz
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out dist .taskbeacon

@@ -1,0 +1,100 @@
+"""The ``Task`` model of DESIGN section 4. Unknown values are ``None``, never invented.
+
+Field names are snake_case in Python and camelCase on the wire (``by_alias``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+ContainerType = Literal["NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON", "OTHER"]
+Source = Literal["tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection", "event"]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+class Network(_Wire):
+    network_mode: str | None = None
+    ipv4_addresses: list[str] = Field(default_factory=list)
+    ipv6_addresses: list[str] = Field(default_factory=list)
+    mac_address: str | None = None
+    private_dns_name: str | None = None
+    eni: str | None = None
+
+
+class Container(_Wire):
+    name: str
+    docker_id: str | None = None
+    container_arn: str | None = None
+    type: str | None = None
+    internal: bool = False  # pause/namespace/volume containers: kept, marked, not counted as app containers
+    image: str | None = None
+    image_id: str | None = None
+    image_digest: str | None = None
+    last_status: str | None = None
+    exit_code: int | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    health_status: str | None = None
+    restart_count: int | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    networks: list[Network] = Field(default_factory=list)
+
+
+class Task(_Wire):
+    task_arn: str
+    task_id: str
+    account_id: str
+    region: str
+    cluster_arn: str | None = None
+    cluster_name: str | None = None
+    family: str | None = None
+    revision: str | None = None
+    service_name: str | None = None
+    launch_type: str | None = None
+    platform_version: str | None = None
+    availability_zone: str | None = None
+    vpc_id: str | None = None
+    desired_status: str | None = None
+    last_status: str | None = None
+    health_status: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    pull_started_at: datetime | None = None
+    started_at: datetime | None = None
+    stopping_at: datetime | None = None
+    stopped_at: datetime | None = None
+    stopped_reason: str | None = None
+    stop_code: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    container_instance_arn: str | None = None
+    containers: list[Container] = Field(default_factory=list)
+    # Bookkeeping filled by the store, not by normalizers.
+    first_seen_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    last_source: str | None = None
+    reporters: list[str] = Field(default_factory=list)
+    stale: bool = False
+
+
+class Observation(BaseModel):
+    """One normalized report about one task, with what orders it against other reports.
+
+    Snapshots are ordered by (``observed_at``, ``sequence``); events by ``event_version``
+    (EventBridge ``detail.version``) and then ``observed_at``.
+    """
+
+    task: Task
+    source: Source
+    observed_at: datetime
+    sequence: int = 0
+    event_version: int | None = None
+    reason: str | None = None  # start | change | keepalive | stop (snapshots only)
+    reporter: str | None = None  # agent instanceId, or "eventbridge"

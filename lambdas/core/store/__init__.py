@@ -1,0 +1,1 @@
+"""DynamoDB data access: table definition, keys, conditional writes and paged reads."""

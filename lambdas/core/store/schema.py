@@ -1,0 +1,39 @@
+"""The one definition of the inventory table, used by the CDK stack and by local mode.
+
+Everything lives in a single table keyed by ``pk``/``sk``; the search and list indexes are
+items in the same table (an inverted index), so the table needs no GSI. Which access pattern
+uses which key is written down in docs/decisions.md ("Table and key design").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+PARTITION_KEY: Final = "pk"
+SORT_KEY: Final = "sk"
+TTL_ATTRIBUTE: Final = "expiresAt"
+DEFAULT_TABLE_NAME: Final = "taskbeacon-tasks"
+
+
+def create_table_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
+    """Arguments for ``CreateTable``: what local mode and tests create, mirroring the stack."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        "KeySchema": [
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+    }
+
+
+def time_to_live_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
+    """Arguments for ``UpdateTimeToLive``: stopped tasks and their index items expire."""
+    return {
+        "TableName": table_name,
+        "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    }
