@@ -1,0 +1,70 @@
+"""Ingest use cases: a snapshot from an agent, an ECS task state change event from EventBridge."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import InvalidInput, PayloadTooLarge
+from core.identity import Caller, authorize_write, collector_roles
+from core.model import Observation
+from core.settings import Settings
+from core.store.writer import Store, WriteOutcome
+
+Normalizer = Callable[[object], list[Observation]]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcomes: list[WriteOutcome]
+    normalize_ms: float
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [outcome.task_id for outcome in self.outcomes]
+
+
+def parse_json_body(body: str | bytes | None, *, max_bytes: int) -> object:
+    """The request body as JSON; 413 over the size limit, 400 naming ``body`` if it is not JSON."""
+    if body is None or body in ("", b""):
+        raise InvalidInput("request body is empty; expected a JSON snapshot envelope", field="body")
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {max_bytes}", field="body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"request body is not valid JSON: {error}", field="body") from error
+
+
+def ingest_snapshot(body: object, caller: Caller, store: Store, settings: Settings) -> IngestResult:
+    """Normalize, check that the caller may write every task in it, then write each task.
+
+    All tasks are authorized before anything is written, so a 403 leaves the store untouched.
+    """
+    from core.normalize import normalize_snapshot
+
+    started = time.perf_counter()
+    observations = normalize_snapshot(body)
+    normalize_ms = (time.perf_counter() - started) * 1000
+    collectors = collector_roles(settings.collector_role_arns)
+    for observation in observations:
+        authorize_write(caller, observation.task, collectors)
+    return IngestResult([store.apply(observation) for observation in observations], normalize_ms)
+
+
+def ingest_event(event: object, store: Store) -> WriteOutcome:
+    """Apply one EventBridge ECS Task State Change; events are trusted (the rule delivers them)."""
+    from core.normalize import normalize_event
+
+    return store.apply(normalize_event(event))
+
+
+def describe_body(body: Any) -> str:
+    """A short, secret-free description of a body for logs."""
+    if isinstance(body, dict):
+        return f"source={body.get('source')!r} reason={body.get('reason')!r}"
+    return type(body).__name__

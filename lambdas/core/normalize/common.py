@@ -1,0 +1,195 @@
+"""Helpers shared by every source: ARNs, timestamps, statuses, containers, networks, limits."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.model.envelope import Envelope, parse_rfc3339
+from core.model.task import Container, Network, Observation, Task
+from core.normalize.reader import Obj, bad
+
+# re.ASCII: \d and \w must not match non-ASCII digits/letters in untrusted input.
+_PARTITION = r"aws(?:-[a-z]+)*"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}"
+_ACCOUNT = r"[0-9]{12}"
+_NAME = r"[A-Za-z0-9_-]{1,255}"
+_TASK_ARN = re.compile(
+    rf"arn:({_PARTITION}):ecs:({_REGION}):({_ACCOUNT}):task/(?:({_NAME})/)?([A-Za-z0-9_-]{{1,64}})", re.ASCII
+)
+_CLUSTER_ARN = re.compile(rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:cluster/({_NAME})", re.ASCII)
+_CLUSTER_NAME = re.compile(_NAME, re.ASCII)
+_INSTANCE_ARN = re.compile(
+    rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:container-instance/(?:{_NAME}/)?[A-Za-z0-9_-]{{1,64}}", re.ASCII
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRef:
+    """What a task ARN tells us; its account and region are the source of truth for the task."""
+
+    arn: str
+    task_id: str
+    partition: str
+    region: str
+    account_id: str
+    cluster_name: str | None  # only in the new ARN format
+
+
+def parse_task_arn(value: str | None, path: str) -> TaskRef:
+    """Both formats: ``task/<uuid>`` (old) and ``task/<cluster>/<id>`` (new)."""
+    if value is None:
+        raise bad(path, "is required (a task ARN)")
+    match = _TASK_ARN.fullmatch(value)
+    if match is None:
+        raise bad(path, "is not an ECS task ARN")
+    partition, region, account, cluster, task_id = match.groups()
+    return TaskRef(value, task_id, partition, region, account, cluster)
+
+
+def resolve_cluster(value: str | None, ref: TaskRef, path: str) -> tuple[str | None, str | None]:
+    """``(clusterArn, clusterName)`` from an ARN or a short name (EC2 reports ``ECS_CLUSTER`` as is).
+
+    A short name becomes an ARN in the task's partition, region and account; without any value the
+    cluster segment of a new-format task ARN is used.
+    """
+    name = value if value is not None else ref.cluster_name
+    if name is None:
+        return None, None
+    if name.startswith("arn:"):
+        match = _CLUSTER_ARN.fullmatch(name)
+        if match is None:
+            raise bad(path, "is not an ECS cluster ARN")
+        return name, match.group(1)
+    if _CLUSTER_NAME.fullmatch(name) is None:
+        raise bad(path, "is not a valid cluster name")
+    return f"arn:{ref.partition}:ecs:{ref.region}:{ref.account_id}:cluster/{name}", name
+
+
+def container_instance_arn(value: str | None, path: str) -> str | None:
+    if value is not None and _INSTANCE_ARN.fullmatch(value) is None:
+        raise bad(path, "is not an ECS container instance ARN")
+    return value
+
+
+def parse_time(value: str | None, path: str) -> datetime | None:
+    """RFC 3339 (0-9 fractional digits, ``Z`` or offset) as UTC; Go's zero time reads as ``None``."""
+    if value is None:
+        return None
+    try:
+        return parse_rfc3339(value)
+    except ValueError as exc:
+        raise bad(path, str(exc)) from None
+
+
+# The ECS agent's own mapping of its internal statuses to the backend lifecycle
+# (``BackendStatus``): everything before RUNNING is PENDING. Keeping one vocabulary lets the
+# store order snapshot and event statuses along the ECS lifecycle.
+_PENDING_LIKE = frozenset({"NONE", "MANIFEST_PULLED", "PULLED", "CREATED"})
+
+
+def lifecycle_status(value: str | None) -> str | None:
+    if value is None:
+        return None
+    upper = value.upper()
+    if upper in _PENDING_LIKE:
+        return "PENDING"
+    if upper == "RESOURCES_PROVISIONED":  # pause containers' steady state
+        return "RUNNING"
+    return upper
+
+
+_KNOWN_TYPES = frozenset({"NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON"})
+_INTERNAL_TYPES = frozenset({"CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME"})
+_INTERNAL_PREFIXES = ("~internal~ecs", "ecs-service-connect-")
+
+
+def container_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return value if value in _KNOWN_TYPES else "OTHER"
+
+
+def is_internal(name: str, ctype: str | None) -> bool:
+    """Pause/namespace/volume containers and the Service Connect proxy: ECS's, not the app's."""
+    return ctype in _INTERNAL_TYPES or name.startswith(_INTERNAL_PREFIXES)
+
+
+def image_digest(image: str | None, image_id: str | None, launch_type: str | None) -> str | None:
+    """The registry manifest digest, only where we know we have one.
+
+    On EC2 ``ImageID`` is Docker's local image id (the config digest), not the manifest digest,
+    so it is never reported as one. Fargate reports the manifest digest there. A reference
+    pinned by digest (``repo@sha256:...``) names it on any launch type.
+    """
+    if image is not None and "@sha256:" in image:
+        return image[image.index("@sha256:") + 1 :]
+    if launch_type == "FARGATE" and image_id is not None and image_id.startswith("sha256:"):
+        return image_id
+    return None
+
+
+def cpu_units_from_vcpu(value: float | None) -> str | None:
+    """TMDE task ``Limits.CPU`` is vCPU (0.25); ECS APIs and events say CPU units ("256").
+
+    ``units / 1024`` is exact in binary floating point, so rounding recovers the units. ``0`` is
+    Go's "unset" (the key is omitempty) and reads as ``None``.
+    """
+    if value is None or value == 0:
+        return None
+    units = value * 1024
+    if not math.isfinite(units) or units < 0:
+        return None
+    return str(round(units))
+
+
+def memory_mib(value: float | None) -> str | None:
+    """MiB as a decimal string (any size, 2^64-1 included: Python ints do not overflow)."""
+    if value is None or value <= 0:
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    return str(value)
+
+
+def parse_networks(doc: Obj, key: str = "Networks") -> list[Network]:
+    """TMDE/introspection/metadata-file ``Networks``; awsvpc entries carry ENI properties (v4)."""
+    out = []
+    for net in doc.objs(key):
+        out.append(
+            Network(
+                network_mode=net.text("NetworkMode"),
+                ipv4_addresses=net.texts("IPv4Addresses"),
+                ipv6_addresses=net.texts("IPv6Addresses"),
+                mac_address=net.text("MACAddress"),
+                private_dns_name=net.text("PrivateDNSName"),
+            )
+        )
+    return out
+
+
+def sort_containers(containers: list[Container]) -> list[Container]:
+    """Sources list containers in Go map order; a stable order keeps diffs and history quiet."""
+    return sorted(containers, key=lambda c: (c.name, c.docker_id or ""))
+
+
+def service_from_group(group: str | None) -> str | None:
+    if group is not None and group.startswith("service:") and len(group) > len("service:"):
+        return group[len("service:") :]
+    return None
+
+
+def observe(task: Task, env: Envelope) -> Observation:
+    """Wrap a normalized task with what orders it: ``collectedAt`` then ``sequence``."""
+    return Observation(
+        task=task,
+        source=env.source,
+        observed_at=env.collected_at,
+        sequence=env.sequence,
+        reason=env.reason,
+        reporter=env.agent.instance_id,
+    )

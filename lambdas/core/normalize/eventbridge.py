@@ -1,0 +1,161 @@
+"""EventBridge ``ECS Task State Change`` (``source: aws.ecs``) to an observation.
+
+``detail`` is DescribeTasks' Task in camelCase with ISO timestamps. Events bring what snapshots
+cannot: stop reason and code, exit codes, the repository image digest, ENI ids, platform
+version. ``detail.version`` orders events; ``updatedAt`` (or the event ``time``) dates them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.model.task import Container, Network, Observation, Task
+from core.normalize.common import (
+    container_instance_arn,
+    is_internal,
+    lifecycle_status,
+    parse_task_arn,
+    parse_time,
+    resolve_cluster,
+    service_from_group,
+    sort_containers,
+)
+from core.normalize.reader import Obj, bad
+
+DETAIL_TYPE = "ECS Task State Change"
+_TASK_DEFINITION_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/([A-Za-z0-9_-]{1,255}):([0-9]{1,10})", re.ASCII
+)
+
+
+def _attachments(detail: Obj) -> dict[str, dict[str, str]]:
+    """ENI attachments by id: their ``details`` name/value pairs as a dict."""
+    out: dict[str, dict[str, str]] = {}
+    for att in detail.objs("attachments"):
+        att_id = att.text("id")
+        details: dict[str, str] = {}
+        for pair in att.objs("details"):
+            name, value = pair.text("name"), pair.text("value")
+            if name is not None and value is not None:
+                details[name] = value
+        if att_id is not None:
+            out[att_id] = details
+    return out
+
+
+def _networks(doc: Obj, attachments: dict[str, dict[str, str]]) -> list[Network]:
+    out = []
+    for nic in doc.objs("networkInterfaces"):
+        att_id = nic.text("attachmentId")
+        details = attachments.get(att_id, {}) if att_id is not None else {}
+        ipv4, ipv6 = nic.text("privateIpv4Address"), nic.text("ipv6Address")
+        out.append(
+            Network(
+                network_mode="awsvpc",  # only awsvpc tasks have network interfaces
+                ipv4_addresses=[ipv4] if ipv4 else [],
+                ipv6_addresses=[ipv6] if ipv6 else [],
+                mac_address=details.get("macAddress"),
+                private_dns_name=details.get("privateDnsName"),
+                eni=details.get("networkInterfaceId"),
+            )
+        )
+    return out
+
+
+def _container(doc: Obj, attachments: dict[str, dict[str, str]]) -> Container:
+    name = doc.text("name")
+    if name is None:
+        raise bad(doc.at("name"), "is required")
+    return Container(
+        name=name,
+        docker_id=doc.text("runtimeId"),  # the DockerId of TMDE: joins events to snapshots
+        container_arn=doc.text("containerArn"),
+        internal=is_internal(name, None),
+        image=doc.text("image"),
+        image_digest=doc.text("imageDigest"),  # the repository manifest digest
+        last_status=lifecycle_status(doc.text("lastStatus")),
+        exit_code=doc.integer("exitCode"),
+        health_status=doc.text("healthStatus"),
+        networks=_networks(doc, attachments),
+    )
+
+
+def _tags(detail: Obj) -> dict[str, str]:
+    """DescribeTasks shape ``[{key, value}]``; a value may be empty."""
+    tags: dict[str, str] = {}
+    for tag in detail.objs("tags"):
+        key = tag.text("key")
+        if key is not None:
+            tags[key] = tag.text("value") or ""
+    return tags
+
+
+def parse_detail(detail: Obj) -> Task:
+    ref = parse_task_arn(detail.text("taskArn"), detail.at("taskArn"))
+    cluster_arn, cluster_name = resolve_cluster(detail.text("clusterArn"), ref, detail.at("clusterArn"))
+    family = revision = None
+    td_arn = detail.text("taskDefinitionArn")
+    if td_arn is not None:
+        match = _TASK_DEFINITION_ARN.fullmatch(td_arn)
+        if match is None:
+            raise bad(detail.at("taskDefinitionArn"), "is not an ECS task definition ARN")
+        family, revision = match.groups()
+    attachments = _attachments(detail)
+    t = lambda key: parse_time(detail.text(key), detail.at(key))  # noqa: E731 - local shorthand
+    return Task(
+        task_arn=ref.arn,
+        task_id=ref.task_id,
+        account_id=ref.account_id,
+        region=ref.region,
+        cluster_arn=cluster_arn,
+        cluster_name=cluster_name,
+        family=family,
+        revision=revision,
+        service_name=service_from_group(detail.text("group")),
+        launch_type=detail.text("launchType"),
+        platform_version=detail.text("platformVersion"),
+        availability_zone=detail.text("availabilityZone"),
+        desired_status=detail.text("desiredStatus"),
+        last_status=lifecycle_status(detail.text("lastStatus")),
+        health_status=detail.text("healthStatus"),
+        cpu=detail.text_or_int("cpu"),  # already CPU units / MiB strings ("256", "512")
+        memory=detail.text_or_int("memory"),
+        pull_started_at=t("pullStartedAt"),
+        started_at=t("startedAt"),
+        stopping_at=t("stoppingAt"),
+        stopped_at=t("stoppedAt"),
+        stopped_reason=detail.text("stoppedReason"),
+        stop_code=detail.text("stopCode"),
+        tags=_tags(detail),
+        container_instance_arn=container_instance_arn(
+            detail.text("containerInstanceArn"), detail.at("containerInstanceArn")
+        ),
+        containers=sort_containers([_container(c, attachments) for c in detail.objs("containers")]),
+    )
+
+
+def normalize(event: object) -> Observation:
+    if not isinstance(event, dict):
+        raise bad("event", "must be a JSON object")
+    doc = Obj(event, "")  # paths are relative to the event document
+    if doc.data.get("detail-type") != DETAIL_TYPE:
+        raise bad("detail-type", f"must be {DETAIL_TYPE!r}")
+    if doc.data.get("source") != "aws.ecs":
+        raise bad("source", "must be 'aws.ecs'")
+    detail = Obj.of(doc.data.get("detail"), "detail")
+    task = parse_detail(detail)
+    observed_at = parse_time(detail.text("updatedAt"), detail.at("updatedAt")) or parse_time(
+        doc.text("time"), "time"
+    )
+    if observed_at is None:
+        raise bad("detail.updatedAt", "or the event time is required")
+    version = detail.integer("version")
+    if version is not None and version < 0:
+        raise bad(detail.at("version"), "must not be negative")
+    return Observation(
+        task=task,
+        source="event",
+        observed_at=observed_at,
+        event_version=version,
+        reporter="eventbridge",
+    )

@@ -1,0 +1,138 @@
+"""Typed, path-aware reads from untrusted JSON documents.
+
+Every accessor either returns a value of the promised type, ``None`` when the key is missing or
+``null``, or raises ``InvalidInput`` whose ``field`` is the dotted/indexed path into the request
+body. That keeps each normalizer free of ``isinstance`` noise and guarantees that nothing but
+``InvalidInput`` escapes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from core.errors import InvalidInput
+
+# DynamoDB numbers hold 38 digits; integers we store (exit codes, counts) stay well inside int64.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def bad(path: str, problem: str) -> InvalidInput:
+    return InvalidInput(f"{path} {problem}", field=path)
+
+
+def check_text(value: str, path: str) -> str:
+    """Reject lone surrogates (possible after ``json.loads``): they cannot be encoded for storage."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise bad(path, "is not valid unicode text") from None
+    return value
+
+
+class Obj:
+    """A JSON object plus where it sits in the request body."""
+
+    __slots__ = ("data", "path")
+
+    def __init__(self, data: dict[str, Any], path: str) -> None:
+        self.data = data
+        self.path = path
+
+    @classmethod
+    def of(cls, value: object, path: str) -> Obj:
+        if not isinstance(value, dict):
+            raise bad(path, "must be a JSON object")
+        return cls(value, path)
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def text(self, key: str) -> str | None:
+        """A string; ``""`` means unknown in every ECS source (Go zero value), so it reads as ``None``."""
+        value = self.data.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise bad(self.at(key), "must be a string")
+        return check_text(value, self.at(key))
+
+    def text_or_int(self, key: str) -> str | None:
+        """Revision-like values: strings in TMDE, sometimes numbers elsewhere."""
+        value = self.data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.text(key)
+
+    def integer(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad(self.at(key), "must be an integer")
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise bad(self.at(key), "is out of range")
+        return value
+
+    def number(self, key: str) -> float | int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bad(self.at(key), "must be a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise bad(self.at(key), "must be a finite number")
+        return value
+
+    def obj(self, key: str) -> Obj | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        return Obj.of(value, self.at(key))
+
+    def objs(self, key: str) -> list[Obj]:
+        """A list of objects; missing or ``null`` is an empty list."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        path = self.at(key)
+        if not isinstance(value, list):
+            raise bad(path, "must be a list")
+        return [Obj.of(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    def texts(self, key: str) -> list[str]:
+        """A list of strings, without empty ones (host mode reports ``IPv4Addresses: [""]``)."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        path = self.at(key)
+        if not isinstance(value, list):
+            raise bad(path, "must be a list")
+        out: list[str] = []
+        for i, item in enumerate(value):
+            if item is None or item == "":
+                continue
+            if not isinstance(item, str):
+                raise bad(f"{path}[{i}]", "must be a string")
+            out.append(check_text(item, f"{path}[{i}]"))
+        return out
+
+    def text_map(self, key: str) -> dict[str, str]:
+        """A string-to-string map (labels, tags); missing or ``null`` is empty."""
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        path = self.at(key)
+        if not isinstance(value, dict):
+            raise bad(path, "must be a JSON object")
+        for k, v in value.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise bad(f"{path}.{k}", "must be a string")
+            check_text(k, path)
+            check_text(v, f"{path}.{k}")
+        return dict(value)

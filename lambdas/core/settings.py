@@ -1,0 +1,75 @@
+"""Server settings from the Lambda environment, validated once and read lazily (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.functional_validators import BeforeValidator
+
+from core.store.schema import DEFAULT_TABLE_NAME
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _parse_bool(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return value
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    table_name: str = Field(default=DEFAULT_TABLE_NAME, min_length=3, max_length=255)
+    collector_role_arns: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()
+    stopped_retention_days: int = Field(default=30, ge=1, le=3650)
+    keepalive_seconds: int = Field(default=900, ge=30, le=86_400)
+    max_body_bytes: int = Field(default=262_144, ge=1024, le=6_000_000)
+    history_limit: int = Field(default=50, ge=1, le=200)
+    describe_tasks_cross_check: Annotated[bool, BeforeValidator(_parse_bool)] = False
+
+    @field_validator("collector_role_arns")
+    @classmethod
+    def _role_arns(cls, arns: tuple[str, ...]) -> tuple[str, ...]:
+        for arn in arns:
+            if not arn.startswith("arn:") or ":role/" not in arn:
+                raise ValueError(f"not an IAM role ARN: {arn!r}")
+        return arns
+
+
+_ENV_NAMES = {
+    "table_name": "TABLE_NAME",
+    "collector_role_arns": "COLLECTOR_ROLE_ARNS",
+    "stopped_retention_days": "STOPPED_RETENTION_DAYS",
+    "keepalive_seconds": "KEEPALIVE_SECONDS",
+    "max_body_bytes": "MAX_BODY_BYTES",
+    "history_limit": "HISTORY_LIMIT",
+    "describe_tasks_cross_check": "DESCRIBE_TASKS_CROSS_CHECK",
+}
+
+
+class SettingsError(RuntimeError):
+    """A deployment mistake (bad environment variable); reported by name at the first request."""
+
+
+def settings_from_env(environ: dict[str, str]) -> Settings:
+    values = {field: environ[env] for field, env in _ENV_NAMES.items() if env in environ}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        env = _ENV_NAMES.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else "?"
+        raise SettingsError(f"invalid environment variable {env}: {first['msg']}") from error
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    import os
+
+    return settings_from_env(dict(os.environ))

@@ -1,0 +1,45 @@
+"""The DynamoDB client, created on first use (never at import), and the mapping of its errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from core.errors import Throttled, Unavailable
+
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TransactionConflictException",
+}
+_UNAVAILABLE = {"InternalServerError", "ServiceUnavailable", "InternalFailure"}
+
+
+@lru_cache(maxsize=1)
+def client() -> Any:
+    """One client per process; honours AWS_ENDPOINT_URL_DYNAMODB (local mode) like any boto3 client."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn DynamoDB pushback into domain errors the API maps to 429/503 with Retry-After."""
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING:
+            raise Throttled("the inventory is busy; retry later", retry_after=1) from error
+        if code in _UNAVAILABLE:
+            raise Unavailable("the inventory store is unavailable; retry later", retry_after=2) from error
+        raise
+    except (ConnectionError, ReadTimeoutError) as error:
+        raise Unavailable("the inventory store did not answer; retry later", retry_after=2) from error

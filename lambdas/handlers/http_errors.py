@@ -1,0 +1,60 @@
+"""The one place that maps errors to HTTP responses: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, TaskBeaconError, Throttled, Unavailable
+from core.observability import MetricUnit, logger, metrics
+
+_STATUS: list[tuple[type[TaskBeaconError], int]] = [
+    (Unavailable, 503),
+    (Throttled, 429),
+    (PayloadTooLarge, 413),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (InvalidInput, 400),
+]
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None, **headers: str) -> Response[str]:
+    body = json.dumps({"error": {"code": code, "message": message, "field": field}})
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or None)
+
+
+def status_of(error: TaskBeaconError) -> int:
+    for error_type, status in _STATUS:
+        if isinstance(error, error_type):
+            return status
+    return 400
+
+
+def register(app: APIGatewayRestResolver) -> None:
+    """Install the handlers on a resolver; every handler shares them."""
+
+    @app.exception_handler(TaskBeaconError)
+    def _domain_error(error: TaskBeaconError) -> Response[str]:
+        status = status_of(error)
+        metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)
+        logger.info("request rejected", extra={"status": status, "code": error.code, "field": error.field})
+        headers: dict[str, str] = {}
+        if isinstance(error, Throttled):
+            headers["Retry-After"] = str(error.retry_after)
+        return error_response(status, error.code, error.message, error.field, **headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_parameters(error: RequestValidationError) -> Response[str]:
+        first: dict[str, Any] = (error.errors() or [{}])[0]
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
+        field = ".".join(location) or None
+        message = f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg", "invalid request")
+        metrics.add_metric(name="Rejected_invalid_input", unit=MetricUnit.Count, value=1)
+        return error_response(400, "invalid_input", message, field)
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        return error_response(404, "not_found", "no such route")

@@ -1,0 +1,53 @@
+"""Ingest Lambda: POST /snapshots. Parse, call core logic, shape the response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.identity import caller_from_identity
+from core.logic.ingest import describe_body, ingest_snapshot, parse_json_body
+from core.observability import MetricUnit, logger, metrics, tracer
+from core.settings import get_settings
+from handlers import http_errors, wiring
+
+app = APIGatewayRestResolver(enable_validation=True)
+http_errors.register(app)
+
+
+@app.post(
+    "/snapshots",
+    summary="Report a task's own metadata",
+    description="Body: the snapshot envelope (schemaVersion, source, collectedAt, sequence, reason, agent, task|tasks,"
+    " container, stats). 202 with the stored task ids.",
+    responses={202: {"description": "Accepted; body {\"taskIds\": [...], \"changed\": [...]}"}},
+    tags=["ingest"],
+)
+@tracer.capture_method
+def post_snapshot() -> Response[Any]:
+    settings = get_settings()
+    event = app.current_event
+    body = parse_json_body(event.decoded_body if event.is_base64_encoded else event.body, max_bytes=settings.max_body_bytes)
+    caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
+    logger.append_keys(caller=caller.arn)
+    logger.info("snapshot received", extra={"body": describe_body(body)})
+    result = ingest_snapshot(body, caller, wiring.store(), settings)
+    metrics.add_metric(name="SnapshotsAccepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
+    metrics.add_metric(name="WriteItems", unit=MetricUnit.Count, value=sum(o.write_items for o in result.outcomes))
+    changed = [o.task_id for o in result.outcomes if o.changed]
+    return Response(
+        status_code=202,
+        content_type=content_types.APPLICATION_JSON,
+        body={"taskIds": result.task_ids, "changed": changed},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,129 @@
+"""Query Lambda: GET /tasks, /tasks/{taskId}, /tasks/{taskId}/history, /search, /summary, /openapi.json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from core.errors import InvalidInput
+from core.logic.query import SEARCH_PARAMETERS
+from core.observability import logger, metrics, tracer
+from core.openapi import load_document
+from handlers import http_errors, wiring
+
+app = APIGatewayRestResolver(enable_validation=True)
+http_errors.register(app)
+
+Limit = Annotated[int, Query(ge=1, le=500, description="page size (1-500)")]
+Cursor = Annotated[str | None, Query(max_length=4096, description="opaque cursor from nextCursor")]
+Filter = Annotated[str | None, Query(min_length=1, max_length=1024)]
+Status = Annotated[str | None, Query(min_length=1, max_length=32, description="lastStatus, e.g. RUNNING")]
+Dimension = Literal["cluster", "service", "family", "image", "availabilityZone", "launchType", "status", "accountId"]
+
+
+@app.get("/tasks", summary="List tasks, newest first", tags=["query"])
+@tracer.capture_method
+def list_tasks(
+    cluster: Filter = None,
+    service: Filter = None,
+    family: Filter = None,
+    status: Status = None,
+    launchType: Filter = None,  # noqa: N803 - the query parameter is camelCase on the wire
+    availabilityZone: Filter = None,  # noqa: N803
+    accountId: Filter = None,  # noqa: N803
+    region: Filter = None,
+    since: Annotated[datetime | None, Query(description="first seen at or after (RFC 3339)")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    filters = {
+        "cluster": cluster,
+        "service": service,
+        "family": family,
+        "status": status,
+        "launchType": launchType,
+        "availabilityZone": availabilityZone,
+        "accountId": accountId,
+        "region": region,
+    }
+    chosen = {name: value for name, value in filters.items() if value is not None}
+    page = wiring.query_service().list_tasks(chosen, since=_aware(since, "since"), limit=limit, cursor=cursor)
+    return page.body()
+
+
+@app.get("/tasks/<taskId>", summary="One task with its containers", tags=["query"])
+@tracer.capture_method
+def get_task(taskId: Annotated[str, Path(min_length=1, max_length=2048)]) -> dict[str, Any]:  # noqa: N803
+    return wiring.query_service().get_task(unquote(taskId))
+
+
+@app.get("/tasks/<taskId>/history", summary="Change history of one task, newest first", tags=["query"])
+@tracer.capture_method
+def get_history(
+    taskId: Annotated[str, Path(min_length=1, max_length=2048)],  # noqa: N803
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    return wiring.query_service().history(unquote(taskId), limit=limit, cursor=cursor).body()
+
+
+@app.get("/search", summary="Find tasks by IP, image, digest, container name, label, tag, Docker id or ENI", tags=["query"])
+@tracer.capture_method
+def search(
+    ip: Filter = None,
+    image: Filter = None,
+    imageDigest: Filter = None,  # noqa: N803
+    containerName: Filter = None,  # noqa: N803
+    label: Annotated[str | None, Query(pattern=r"^[^=]+=.*$", max_length=1024, description="k=v")] = None,
+    tag: Annotated[str | None, Query(pattern=r"^[^=]+=.*$", max_length=1024, description="k=v")] = None,
+    dockerId: Filter = None,  # noqa: N803
+    eni: Filter = None,
+    status: Status = None,
+    at: Annotated[datetime | None, Query(description="with ip: who held it at this time (RFC 3339)")] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    given = {
+        name: value
+        for name, value in zip(
+            SEARCH_PARAMETERS, (ip, image, imageDigest, containerName, label, tag, dockerId, eni), strict=True
+        )
+        if value is not None
+    }
+    if len(given) != 1:
+        raise InvalidInput(f"give exactly one of {', '.join(SEARCH_PARAMETERS)}", field="query")
+    (kind, value), = given.items()
+    if at is not None and kind != "ip":
+        raise InvalidInput("at only applies to an ip search", field="at")
+    page = wiring.query_service().search(kind, value, status=status, at=_aware(at, "at"), limit=limit, cursor=cursor)
+    return page.body()
+
+
+@app.get("/summary", summary="Running tasks per group", tags=["query"])
+@tracer.capture_method
+def summary(by: Annotated[Dimension, Query(description="grouping dimension")]) -> dict[str, Any]:
+    return wiring.query_service().summary(by)
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI 3.1 document", tags=["meta"], include_in_schema=True)
+def openapi() -> dict[str, Any]:
+    return load_document()
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(f"{field} needs a time zone (e.g. 2026-11-28T09:14:00Z)", field=field)
+    return value
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""Builds the core services from settings on first use, once per process (never at import)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from core.logic.query import QueryService
+from core.settings import get_settings
+from core.store.reader import Reader
+from core.store.writer import Store
+
+
+@lru_cache(maxsize=1)
+def store() -> Store:
+    settings = get_settings()
+    return Store(settings.table_name, retention_days=settings.stopped_retention_days, history_limit=settings.history_limit)
+
+
+@lru_cache(maxsize=1)
+def query_service() -> QueryService:
+    settings = get_settings()
+    return QueryService(
+        Reader(settings.table_name), keepalive_seconds=settings.keepalive_seconds, history_limit=settings.history_limit
+    )
+
+
+def reset() -> None:
+    """Forget built services (tests and local mode change the environment between runs)."""
+    store.cache_clear()
+    query_service.cache_clear()
+    get_settings.cache_clear()
