@@ -1,6 +1,6 @@
 """Ingest Lambda: POST /snapshots. Parse, call core logic, shape the response."""
+# No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
-from __future__ import annotations
 
 from typing import Any
 

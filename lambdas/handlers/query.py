@@ -1,6 +1,6 @@
 """Query Lambda: GET /tasks, /tasks/{taskId}, /tasks/{taskId}/history, /search, /summary, /openapi.json."""
+# No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
-from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -52,7 +52,7 @@ def _collected_at(value: object) -> datetime:
     # Not pydantic's datetime parsing: that takes epoch numbers and naive times, and at most
     # 6 fractional digits.
     if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 string")  # noqa: TRY004 - pydantic wants ValueError
+        raise ValueError("must be an RFC 3339 string")  # pydantic turns ValueError into a located error
     parsed = parse_rfc3339(value)
     if parsed is None:
         raise ValueError("must not be the zero time")

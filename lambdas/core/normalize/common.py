@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
-from core.model.envelope import Envelope, parse_rfc3339
+from core.model.envelope import Envelope
 from core.model.task import Container, Network, Observation, Task
 from core.normalize.reader import Obj, bad
 
@@ -22,7 +21,8 @@ _TASK_ARN = re.compile(
 _CLUSTER_ARN = re.compile(rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:cluster/({_NAME})", re.ASCII)
 _CLUSTER_NAME = re.compile(_NAME, re.ASCII)
 _INSTANCE_ARN = re.compile(
-    rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:container-instance/(?:{_NAME}/)?[A-Za-z0-9_-]{{1,64}}", re.ASCII
+    rf"arn:{_PARTITION}:ecs:({_REGION}):({_ACCOUNT}):container-instance/(?:{_NAME}/)?[A-Za-z0-9_-]{{1,64}}",
+    re.ASCII,
 )
 
 
@@ -68,20 +68,16 @@ def resolve_cluster(value: str | None, ref: TaskRef, path: str) -> tuple[str | N
     return f"arn:{ref.partition}:ecs:{ref.region}:{ref.account_id}:cluster/{name}", name
 
 
-def container_instance_arn(value: str | None, path: str) -> str | None:
-    if value is not None and _INSTANCE_ARN.fullmatch(value) is None:
-        raise bad(path, "is not an ECS container instance ARN")
-    return value
-
-
-def parse_time(value: str | None, path: str) -> datetime | None:
-    """RFC 3339 (0-9 fractional digits, ``Z`` or offset) as UTC; Go's zero time reads as ``None``."""
+def container_instance_arn(value: str | None, ref: TaskRef, path: str) -> str | None:
+    """Both ARN formats; the instance must share the task's account and region, or the report mixes hosts."""
     if value is None:
         return None
-    try:
-        return parse_rfc3339(value)
-    except ValueError as exc:
-        raise bad(path, str(exc)) from None
+    match = _INSTANCE_ARN.fullmatch(value)
+    if match is None:
+        raise bad(path, "is not an ECS container instance ARN")
+    if match.groups() != (ref.region, ref.account_id):
+        raise bad(path, "is in another region or account than the task")
+    return value
 
 
 # The ECS agent's own mapping of its internal statuses to the backend lifecycle

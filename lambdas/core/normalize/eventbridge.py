@@ -15,7 +15,6 @@ from core.normalize.common import (
     is_internal,
     lifecycle_status,
     parse_task_arn,
-    parse_time,
     resolve_cluster,
     service_from_group,
     sort_containers,
@@ -24,7 +23,8 @@ from core.normalize.reader import Obj, bad
 
 DETAIL_TYPE = "ECS Task State Change"
 _TASK_DEFINITION_ARN = re.compile(
-    r"arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/([A-Za-z0-9_-]{1,255}):([0-9]{1,10})", re.ASCII
+    r"arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/([A-Za-z0-9_-]{1,255}):([0-9]{1,10})",
+    re.ASCII,
 )
 
 
@@ -101,7 +101,6 @@ def parse_detail(detail: Obj) -> Task:
             raise bad(detail.at("taskDefinitionArn"), "is not an ECS task definition ARN")
         family, revision = match.groups()
     attachments = _attachments(detail)
-    t = lambda key: parse_time(detail.text(key), detail.at(key))  # noqa: E731 - local shorthand
     return Task(
         task_arn=ref.arn,
         task_id=ref.task_id,
@@ -120,15 +119,15 @@ def parse_detail(detail: Obj) -> Task:
         health_status=detail.text("healthStatus"),
         cpu=detail.text_or_int("cpu"),  # already CPU units / MiB strings ("256", "512")
         memory=detail.text_or_int("memory"),
-        pull_started_at=t("pullStartedAt"),
-        started_at=t("startedAt"),
-        stopping_at=t("stoppingAt"),
-        stopped_at=t("stoppedAt"),
+        pull_started_at=detail.time("pullStartedAt"),
+        started_at=detail.time("startedAt"),
+        stopping_at=detail.time("stoppingAt"),
+        stopped_at=detail.time("stoppedAt"),
         stopped_reason=detail.text("stoppedReason"),
         stop_code=detail.text("stopCode"),
         tags=_tags(detail),
         container_instance_arn=container_instance_arn(
-            detail.text("containerInstanceArn"), detail.at("containerInstanceArn")
+            detail.text("containerInstanceArn"), ref, detail.at("containerInstanceArn")
         ),
         containers=sort_containers([_container(c, attachments) for c in detail.objs("containers")]),
     )
@@ -144,9 +143,7 @@ def normalize(event: object) -> Observation:
         raise bad("source", "must be 'aws.ecs'")
     detail = Obj.of(doc.data.get("detail"), "detail")
     task = parse_detail(detail)
-    observed_at = parse_time(detail.text("updatedAt"), detail.at("updatedAt")) or parse_time(
-        doc.text("time"), "time"
-    )
+    observed_at = detail.time("updatedAt") or doc.time("time")
     if observed_at is None:
         raise bad("detail.updatedAt", "or the event time is required")
     version = detail.integer("version")

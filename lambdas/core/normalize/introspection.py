@@ -19,7 +19,6 @@ from core.normalize.common import (
     observe,
     parse_networks,
     parse_task_arn,
-    parse_time,
     resolve_cluster,
     sort_containers,
 )
@@ -39,8 +38,8 @@ def _container(doc: Obj) -> Container:
         image=image,
         image_id=image_id,
         image_digest=image_digest(image, image_id, None),  # EC2/External: never the manifest digest
-        created_at=parse_time(doc.text("CreatedAt"), doc.at("CreatedAt")),
-        started_at=parse_time(doc.text("StartedAt"), doc.at("StartedAt")),
+        created_at=doc.time("CreatedAt"),
+        started_at=doc.time("StartedAt"),
         restart_count=doc.integer("RestartCount"),
         networks=parse_networks(doc),
     )
@@ -55,7 +54,7 @@ def parse_task(doc: Obj, instance: Obj | None) -> Task:
     instance_arn = None
     if instance is not None:
         instance_arn = container_instance_arn(
-            instance.text("ContainerInstanceArn"), instance.at("ContainerInstanceArn")
+            instance.text("ContainerInstanceArn"), ref, instance.at("ContainerInstanceArn")
         )
     return Task(
         task_arn=ref.arn,

@@ -54,7 +54,7 @@ def parse_file(doc: Obj) -> Task:
         revision=doc.text_or_int("TaskDefinitionRevision"),
         availability_zone=doc.text("AvailabilityZone"),
         container_instance_arn=container_instance_arn(
-            doc.text("ContainerInstanceARN"), doc.at("ContainerInstanceARN")
+            doc.text("ContainerInstanceARN"), ref, doc.at("ContainerInstanceARN")
         ),
         containers=_container(doc),
     )

@@ -9,9 +9,11 @@ body. That keeps each normalizer free of ``isinstance`` noise and guarantees tha
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from core.errors import InvalidInput
+from core.model.envelope import parse_rfc3339
 
 # DynamoDB numbers hold 38 digits; integers we store (exit codes, counts) stay well inside int64.
 INT64_MIN = -(2**63)
@@ -88,6 +90,16 @@ class Obj:
         if isinstance(value, float) and not math.isfinite(value):
             raise bad(self.at(key), "must be a finite number")
         return value
+
+    def time(self, key: str) -> datetime | None:
+        """RFC 3339 (0-9 fractional digits, ``Z`` or offset) as UTC; Go's zero time reads as ``None``."""
+        value = self.text(key)
+        if value is None:
+            return None
+        try:
+            return parse_rfc3339(value)
+        except ValueError as exc:
+            raise bad(self.at(key), str(exc)) from None
 
     def obj(self, key: str) -> Obj | None:
         value = self.data.get(key)

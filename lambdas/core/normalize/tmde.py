@@ -17,7 +17,6 @@ from core.normalize.common import (
     memory_mib,
     parse_networks,
     parse_task_arn,
-    parse_time,
     resolve_cluster,
     service_from_group,
     sort_containers,
@@ -46,9 +45,9 @@ def parse_container(doc: Obj, launch_type: str | None) -> Container:
         image_digest=image_digest(image, image_id, launch_type),
         last_status=lifecycle_status(doc.text("KnownStatus")),
         exit_code=doc.integer("ExitCode"),
-        created_at=parse_time(doc.text("CreatedAt"), doc.at("CreatedAt")),
-        started_at=parse_time(doc.text("StartedAt"), doc.at("StartedAt")),
-        finished_at=parse_time(doc.text("FinishedAt"), doc.at("FinishedAt")),
+        created_at=doc.time("CreatedAt"),
+        started_at=doc.time("StartedAt"),
+        finished_at=doc.time("FinishedAt"),
         health_status=health.text("status") if health is not None else None,
         restart_count=doc.integer("RestartCount"),
         labels=doc.text_map("Labels"),
@@ -87,13 +86,15 @@ def parse_task(doc: Obj, container_doc: Obj | None = None) -> Task:
         last_status=lifecycle_status(doc.text("KnownStatus")),
         cpu=cpu_units_from_vcpu(limits.number("CPU")) if limits is not None else None,
         memory=memory_mib(limits.number("Memory")) if limits is not None else None,
-        pull_started_at=parse_time(doc.text("PullStartedAt"), doc.at("PullStartedAt")),
+        pull_started_at=doc.time("PullStartedAt"),
         tags=tags,
         containers=sort_containers(containers),
     )
 
 
-def _add_reporting_container(containers: list[Container], doc: Obj, task_arn: str, launch_type: str | None) -> None:
+def _add_reporting_container(
+    containers: list[Container], doc: Obj, task_arn: str, launch_type: str | None
+) -> None:
     """The reporting container's own document (``${URI}``) fills in a container ``/task`` lacked.
 
     It must belong to this task: its ``com.amazonaws.ecs.task-arn`` label, when present, must
@@ -105,6 +106,8 @@ def _add_reporting_container(containers: list[Container], doc: Obj, task_arn: st
         raise bad(doc.at("Labels"), "names a different task than task.TaskARN")
     for known in containers:
         same_id = container.docker_id is not None and known.docker_id == container.docker_id
-        if same_id or (known.name == container.name and (known.docker_id is None or container.docker_id is None)):
+        if same_id or (
+            known.name == container.name and (known.docker_id is None or container.docker_id is None)
+        ):
             return
     containers.append(container)

@@ -1,0 +1,94 @@
+"""`taskbeacon local`: start the whole system on this machine and keep serving until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+DEFAULT_PORT = 8787
+DEFAULT_ENV_FILE = Path(".taskbeacon/local.env")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; loopback only is safest)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"gateway port (default {DEFAULT_PORT}; 0 = any free port)")
+    parser.add_argument(
+        "--dynamodb-endpoint",
+        metavar="URL",
+        help="use this DynamoDB-compatible engine (DynamoDB Local, LocalStack, a real endpoint) instead of the embedded one",
+    )
+    parser.add_argument("--account-id", default="111122223333", help="AWS account id of the local operator and demo tasks")
+    parser.add_argument("--local-region", default="us-east-1", help="region the local API pretends to be in")
+    parser.add_argument("--demo-tasks", type=int, default=24, help="simulated tasks in the demo fleet (0 = no demo; default 24)")
+    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE, help=f"where to write operator credentials (default {DEFAULT_ENV_FILE})")
+    parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from taskbeacon.local.system import LocalSystem
+
+    if args.port < 0 or args.port > 65535:
+        print(f"taskbeacon local: --port must be 0-65535, not {args.port}", file=sys.stderr)
+        return 2
+    if args.demo_tasks < 0 or args.demo_tasks > 500:
+        print("taskbeacon local: --demo-tasks must be 0-500", file=sys.stderr)
+        return 2
+    if not (len(args.account_id) == 12 and args.account_id.isdigit()):
+        print(f"taskbeacon local: --account-id must be 12 digits, not {args.account_id!r}", file=sys.stderr)
+        return 2
+    system = LocalSystem(
+        host=args.host,
+        port=args.port,
+        region=args.local_region,
+        account_id=args.account_id,
+        dynamodb_endpoint=args.dynamodb_endpoint,
+        log_level="INFO" if args.verbose else "WARNING",
+    )
+    try:
+        system.start()
+    except OSError as error:
+        print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    env_file = system.write_env_file(args.env_file)
+    print(f"taskbeacon local: API on {system.url} (DynamoDB engine {system.dynamodb_endpoint})", flush=True)
+    if args.demo_tasks:
+        from taskbeacon.local.demo import run_demo_fleet
+
+        print(f"taskbeacon local: starting a demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...", flush=True)
+        report = run_demo_fleet(system, args.demo_tasks)
+        print(f"taskbeacon local: {report}", flush=True)
+    print(next_steps(system.url, env_file, system.region), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        system.stop()
+        print("\ntaskbeacon local: stopped", flush=True)
+    return 0
+
+
+def next_steps(url: str, env_file: Path, region: str) -> str:
+    return f"""
+Ready. In another shell:
+
+  source {env_file}
+  .venv/bin/taskbeacon tasks list
+  .venv/bin/taskbeacon tasks list --cluster demo-web --status RUNNING
+  .venv/bin/taskbeacon summary --by cluster
+  .venv/bin/taskbeacon search --ip 10.0.1.10
+  .venv/bin/taskbeacon tasks show <task id from the list>
+
+Or with curl (SigV4 signed):
+
+  source {env_file}
+  curl -s --aws-sigv4 "aws:amz:{region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \\
+       "{url}/tasks?limit=5"
+
+Press Ctrl-C to stop (the embedded engine keeps everything in memory).
+"""
