@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from core.errors import InvalidInput
 from core.logic.ingest import ingest_event
@@ -17,11 +20,20 @@ from handlers import wiring
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
+        envelope = parse(event=event, model=EventBridgeModel)  # the EventBridge envelope itself
+        logger.append_keys(detail_type=envelope.detail_type, event_source=envelope.source)
         outcome = ingest_event(event, wiring.store())
-    except InvalidInput as error:
+    except (InvalidInput, ValidationError) as error:
         # A malformed event can never succeed on retry: record it and drop it instead of looping.
-        logger.warning("event rejected", extra={"field": error.field, "reason": error.message})
+        field = error.field if isinstance(error, InvalidInput) else _first_location(error)
+        message = error.message if isinstance(error, InvalidInput) else "not an EventBridge event"
+        logger.warning("event rejected", extra={"field": field, "reason": message})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        return {"accepted": False, "error": error.message, "field": error.field}
+        return {"accepted": False, "error": message, "field": field}
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     return {"accepted": True, "taskId": outcome.task_id, "changed": outcome.changed}
+
+
+def _first_location(error: ValidationError) -> str:
+    errors = error.errors()
+    return ".".join(str(part) for part in errors[0]["loc"]) if errors else "event"

@@ -52,7 +52,8 @@ def merge(current: TaskRecord | None, observation: Observation, *, now: datetime
         if current is not None and current.event_version is not None and version <= current.event_version:
             return None
         base = current.task if current is not None else None
-        task = _merge_event(base, incoming)
+        agents_reported = current is not None and current.snapshot_key is not None
+        task = _merge_event(base, incoming, agents_reported=agents_reported)
         snapshot_key = current.snapshot_key if current else None
         event_version: int | None = version
     else:
@@ -100,22 +101,27 @@ def _merge_snapshot(base: Task | None, incoming: Task) -> Task:
     return Task.model_validate(merged)
 
 
-def _merge_event(base: Task | None, incoming: Task) -> Task:
+def _merge_event(base: Task | None, incoming: Task, *, agents_reported: bool) -> Task:
+    """Until an agent has reported, a newer event is the best information; after that it fills gaps."""
     if base is None:
         return incoming
     old = base.model_dump()
     new = incoming.model_dump()
-    merged = _overlay(old, new, only_gaps=True)
+    merged = _overlay(old, new, only_gaps=agents_reported)
     for name in _EVENT_OWNED_TASK_FIELDS:
         if new.get(name) is not None:
             merged[name] = new[name]
     for name in _STATUS_FIELDS:
         merged[name] = later_status(old.get(name), new.get(name))
-    merged["containers"] = _merge_containers(base.containers, incoming.containers, event=True)
+    merged["containers"] = _merge_containers(
+        base.containers, incoming.containers, event=True, only_gaps=agents_reported
+    )
     return Task.model_validate(merged)
 
 
-def _merge_containers(base: list[Container], incoming: list[Container], *, event: bool) -> list[dict[str, Any]]:
+def _merge_containers(
+    base: list[Container], incoming: list[Container], *, event: bool, only_gaps: bool = False
+) -> list[dict[str, Any]]:
     """Match containers by name; an event fills gaps and adds exit codes and repository digests."""
     by_name = {c.name: c for c in base}
     result: dict[str, dict[str, Any]] = {c.name: c.model_dump() for c in base} if event else {}
@@ -126,7 +132,7 @@ def _merge_containers(base: list[Container], incoming: list[Container], *, event
             result[container.name] = new
             continue
         old_dict = old.model_dump()
-        merged = _overlay(old_dict, new, only_gaps=event)
+        merged = _overlay(old_dict, new, only_gaps=only_gaps)
         if event:
             for name in ("exit_code", "image_digest"):
                 if new.get(name) is not None:

@@ -79,7 +79,7 @@ class Reader:
         condition = "#pk = :pk"
         if since is not None or until is not None:
             names["#sk"] = SORT_KEY
-            low = keys.timestamp(since) if since else ""
+            low = keys.timestamp(since) if since else "0"  # every sort key starts with a year
             high = (keys.timestamp(until) if until else "") + "~"
             condition += " AND #sk BETWEEN :low AND :high"
             values[":low"] = {"S": low}

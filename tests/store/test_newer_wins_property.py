@@ -1,0 +1,113 @@
+"""Random interleavings and duplicates of snapshots and events: the final record is the newest information.
+
+Events carry EventBridge ``detail.version`` increasing along the lifecycle, as ECS sends them;
+snapshots are ordered by (collectedAt, sequence). Whatever order they arrive in, and however often,
+each task ends with the highest lifecycle status seen, the image of its newest snapshot (or newest
+event if no agent reported), and the stop reason of its stop event; and nothing ever regresses.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.logic.lifecycle import status_rank
+from core.logic.merge import TaskRecord, merge
+from core.logic.query import QueryService
+from core.store.reader import Reader
+from core.store.writer import Store
+from tests.store.builders import event, snapshot, task
+
+STATUSES = ["PROVISIONING", "PENDING", "RUNNING", "STOPPING", "STOPPED"]
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+@st.composite
+def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3)) -> list[tuple[str, Any]]:
+    observations: list[tuple[str, Any]] = []
+    for number in task_numbers:
+        # An agent never sends two different snapshots under one (collectedAt, sequence).
+        agent_keys = st.tuples(st.integers(0, 50), st.integers(0, 3), st.sampled_from(["hook", "sidecar"]))
+        for second, sequence, reporter in draw(st.lists(agent_keys, max_size=4, unique=True)):
+            status = STATUSES[min(2, second // 20)]  # an agent's view advances with time, as the task does
+            image = f"img:{second}-{sequence}-{reporter}"
+            observations.append(("snapshot", snapshot(task(number, status=status, image=image), second=second, sequence=sequence, reporter=reporter)))
+        for rank in draw(st.lists(st.integers(0, 4), max_size=3, unique=True)):
+            status = STATUSES[rank]
+            reason = "Essential container exited" if status == "STOPPED" else None
+            t = task(number, status=status, image=f"evt:{rank}", stopped_reason=reason)
+            observations.append(("event", event(t, version=rank + 1, second=rank * 10)))
+    shuffled = draw(st.permutations(observations))
+    duplicates = draw(st.lists(st.sampled_from(observations), max_size=4)) if observations else []
+    return [*shuffled, *duplicates]
+
+
+def _expected(observations: list[Any], number: int) -> dict[str, Any]:
+    mine = [o for o in observations if o.task.task_id == f"{number:032x}"]
+    snaps = [o for o in mine if o.source != "event"]
+    events = [o for o in mine if o.source == "event"]
+    newest_snapshot = max(snaps, key=lambda o: (o.observed_at, o.sequence, o.reporter), default=None)
+    newest_event = max(events, key=lambda o: o.event_version, default=None)
+    image_source = newest_snapshot or newest_event
+    return {
+        "status": max((o.task.last_status for o in mine), key=status_rank),
+        "image": image_source.task.containers[0].image if image_source else None,
+        "stoppedReason": next((o.task.stopped_reason for o in events if o.task.stopped_reason), None),
+    }
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(reports())
+def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> None:
+    records: dict[str, TaskRecord] = {}
+    for _, observation in plays:
+        task_id = observation.task.task_id
+        before = records.get(task_id)
+        after = merge(before, observation, now=NOW, history_limit=50)
+        if after is None:
+            continue
+        if before is not None:  # never a regression
+            assert status_rank(after.task.last_status) >= status_rank(before.task.last_status)
+            if before.task.stopped_reason:
+                assert after.task.stopped_reason == before.task.stopped_reason
+        records[task_id] = after
+    observations = [o for _, o in plays]
+    for number in (1, 2, 3):
+        record = records.get(f"{number:032x}")
+        if record is None:
+            assert not any(o.task.task_id == f"{number:032x}" for o in observations)
+            continue
+        expected = _expected(observations, number)
+        assert record.task.last_status == expected["status"]
+        assert record.task.containers[0].image == expected["image"]
+        assert record.task.stopped_reason == expected["stoppedReason"]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reports(task_numbers=(1, 2)))
+def test_store_index_and_counters_agree_with_records(dynamodb: Any, plays: list[tuple[str, Any]]) -> None:
+    table = f"t{abs(hash(repr(plays))) % 10**8}"  # a fresh table per example: moto's mock persists across examples
+    from core.store.schema import create_table_request
+
+    dynamodb.create_table(**create_table_request(table))
+    store = Store(table, retention_days=30, history_limit=50, client=dynamodb)
+    query = QueryService(Reader(table, client=dynamodb), keepalive_seconds=10**6, history_limit=50)
+    for _, observation in plays:
+        store.apply(observation, now=NOW)
+    observations = [o for _, o in plays]
+    running = set()
+    for number in (1, 2):
+        if not any(o.task.task_id == f"{number:032x}" for o in observations):
+            continue
+        expected = _expected(observations, number)
+        shown = query.get_task(f"{number:032x}", now=NOW)
+        assert shown["lastStatus"] == expected["status"]
+        assert shown["containers"][0]["image"] == expected["image"]
+        if expected["status"] == "RUNNING":
+            running.add(f"{number:032x}")
+    listed = query.list_tasks({"status": "RUNNING"}, since=None, limit=10, cursor=None).items
+    assert {item["taskId"] for item in listed} == running
+    assert query.summary("cluster")["total"] == len(running)

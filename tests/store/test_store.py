@@ -1,0 +1,152 @@
+"""The store against moto: newer wins, atomic index and counters, paging, search and summary."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.errors import InvalidCursor, InvalidInput, NotFound
+from core.logic.query import QueryService
+from core.store.reader import Reader
+from core.store.writer import Store
+from tests.store.builders import T0, event, snapshot, task
+
+
+def _services(client: Any) -> tuple[Store, QueryService]:
+    store = Store("tasks", retention_days=30, history_limit=5, client=client)
+    return store, QueryService(Reader("tasks", client=client), keepalive_seconds=900, history_limit=5)
+
+
+def _all_items(client: Any) -> list[dict[str, Any]]:
+    # Test-only inspection of the whole table; the product never scans.
+    return client.scan(TableName="tasks")["Items"]
+
+
+def test_repeated_snapshot_writes_nothing(dynamodb: Any) -> None:
+    store, _ = _services(dynamodb)
+    first = store.apply(snapshot(task(1), second=1))
+    before = _all_items(dynamodb)
+    again = store.apply(snapshot(task(1), second=1))
+    assert first.changed and first.write_items > 1
+    assert not again.changed and again.write_items == 0
+    assert _all_items(dynamodb) == before
+
+
+def test_status_never_moves_backwards(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, status="STOPPED"), second=5))
+    store.apply(snapshot(task(1, status="RUNNING"), second=9))  # newer, but RUNNING is earlier in the lifecycle
+    assert query.get_task(f"{1:032x}")["lastStatus"] == "STOPPED"
+
+
+def test_event_adds_stop_facts_and_snapshot_never_erases_them(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, image="app:1"), second=1))
+    stopped = task(1, status="STOPPED", image="app:1", digest="sha256:" + "a" * 64, exit_code=137, stopped_reason="OOM")
+    store.apply(event(stopped, version=4, second=2))
+    store.apply(snapshot(task(1, status="RUNNING", image="app:1"), second=3))
+    shown = query.get_task(f"{1:032x}")
+    assert shown["stoppedReason"] == "OOM"
+    assert shown["lastStatus"] == "STOPPED"
+    assert shown["containers"][0]["exitCode"] == 137
+    assert shown["containers"][0]["imageDigest"] == "sha256:" + "a" * 64
+
+
+def test_event_before_any_snapshot_creates_the_task_and_old_event_is_ignored(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    assert store.apply(event(task(2, status="PENDING"), version=2)).changed
+    assert not store.apply(event(task(2, status="PROVISIONING"), version=1)).changed
+    assert query.get_task(f"{2:032x}")["lastStatus"] == "PENDING"
+
+
+def test_events_never_erase_what_agents_reported(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(3, labels={"team": "payments"}), second=1))
+    store.apply(event(task(3, labels={}, ip=None), version=3, second=5))
+    shown = query.get_task(f"{3:032x}")
+    assert shown["containers"][0]["labels"] == {"team": "payments"}
+    assert shown["containers"][0]["networks"][0]["ipv4Addresses"] == ["10.0.0.5"]
+
+
+def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    for number in range(1, 4):
+        store.apply(snapshot(task(number), second=1))
+    assert query.summary("cluster")["groups"] == [{"group": "arn:aws:ecs:us-east-1:111122223333:cluster/prod", "running": 3}]
+    store.apply(snapshot(task(2, status="STOPPED"), second=2))
+    assert query.summary("cluster")["total"] == 2
+    assert query.summary("status")["groups"] == [{"group": "RUNNING", "running": 2}]
+    running = query.list_tasks({"status": "RUNNING"}, since=None, limit=10, cursor=None)
+    assert sorted(item["taskId"] for item in running.items) == [f"{1:032x}", f"{3:032x}"]
+    stopped = query.list_tasks({"status": "STOPPED"}, since=None, limit=10, cursor=None)
+    assert [item["taskId"] for item in stopped.items] == [f"{2:032x}"]
+    # A stopped task gets its expiry on the record and on every index entry.
+    items = [i for i in _all_items(dynamodb) if i.get("taskId", {}).get("S") == f"{2:032x}" or i["pk"]["S"] == f"TASK#{2:032x}"]
+    assert items and all("expiresAt" in i for i in items)
+
+
+def test_pages_follow_cursors_and_reject_foreign_ones(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    for number in range(1, 8):
+        store.apply(snapshot(task(number, cluster="prod" if number % 2 else "dev"), second=number))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = query.list_tasks({}, since=None, limit=3, cursor=cursor)
+        assert len(page.items) <= 3
+        seen += [item["taskId"] for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"{n:032x}" for n in range(1, 8)]
+    first = query.list_tasks({"cluster": "prod"}, since=None, limit=2, cursor=None)
+    assert first.next_cursor is not None
+    with pytest.raises(InvalidCursor):
+        query.list_tasks({"cluster": "dev"}, since=None, limit=2, cursor=first.next_cursor)
+    with pytest.raises(InvalidCursor):
+        query.list_tasks({}, since=None, limit=2, cursor="not-a-cursor")
+
+
+def test_search_by_ip_answers_who_held_it_at_a_time(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, ip="10.1.2.3"), second=1), now=T0)
+    old = task(1, ip="10.1.2.3", status="STOPPED").model_copy(update={"stopped_at": T0 + timedelta(hours=1)})
+    store.apply(event(old, version=9, second=3600), now=T0)
+    store.apply(snapshot(task(2, ip="10.1.2.3"), second=7200), now=T0 + timedelta(hours=2))
+    everyone = query.search("ip", "10.1.2.3", status=None, at=None, limit=10, cursor=None).items
+    assert [item["task"]["taskId"] for item in everyone] == [f"{2:032x}", f"{1:032x}"]
+    at_half_past = query.search("ip", "10.1.2.3", status=None, at=T0 + timedelta(minutes=30), limit=10, cursor=None).items
+    assert [item["task"]["taskId"] for item in at_half_past] == [f"{1:032x}"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [("image", "nginx:1.27"), ("label", "team=payments"), ("tag", "env=prod"), ("containerName", "app")],
+)
+def test_search_kinds_find_the_task(dynamodb: Any, kind: str, value: str) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, labels={"team": "payments"}, tags={"env": "prod"}), second=1))
+    store.apply(snapshot(task(2, image="redis:7", labels={"team": "core"}, tags={"env": "dev"}), second=1))
+    found = query.search(kind, value, status=None, at=None, limit=10, cursor=None).items
+    assert f"{1:032x}" in [item["taskId"] for item in found]
+    if kind != "containerName":
+        assert [item["taskId"] for item in found] == [f"{1:032x}"]
+
+
+def test_history_is_bounded_and_newest_first(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    for second, ip in enumerate(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7"]):
+        store.apply(snapshot(task(1, ip=ip), second=second))
+    history = query.history(f"{1:032x}", limit=10, cursor=None).items
+    assert len(history) == 5  # history_limit
+    assert history[0]["changes"]["ips"]["to"] == ["10.0.0.7"]
+
+
+def test_unknown_task_and_bad_reference(dynamodb: Any) -> None:
+    _, query = _services(dynamodb)
+    with pytest.raises(NotFound):
+        query.get_task("0" * 32)
+    with pytest.raises(InvalidInput):
+        query.get_task("../../etc")
