@@ -1,0 +1,64 @@
+"""Cursor paging: one page, or ``--all`` following ``nextCursor`` until it is null."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, Protocol, TextIO
+
+from taskbeacon.cli.client import QueryValue
+from taskbeacon.cli.errors import CliError
+
+
+class Getter(Protocol):
+    def get(self, path: str, params: Mapping[str, QueryValue] | None = None) -> Any: ...
+
+
+class Progress:
+    """A one-line counter on stderr, shown only on a terminal so logs and pipes stay clean."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._enabled = self._stream.isatty()
+        self._shown = False
+
+    def update(self, items: int, pages: int) -> None:
+        if self._enabled:
+            self._stream.write(f"\rfetched {items} items ({pages} pages)...")
+            self._stream.flush()
+            self._shown = True
+
+    def done(self) -> None:
+        if self._shown:
+            self._stream.write("\r\x1b[K")  # erase the counter line before the real output
+            self._stream.flush()
+
+
+def page(api: Getter, path: str, params: Mapping[str, QueryValue]) -> dict[str, Any]:
+    body = api.get(path, params)
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise CliError(f"unexpected answer from {path}: expected a page with an items list")
+    return body
+
+
+def all_pages(api: Getter, path: str, params: Mapping[str, QueryValue], progress: Progress) -> dict[str, Any]:
+    """Every item of every page, as one page whose ``nextCursor`` is null."""
+    items: list[Any] = []
+    seen: set[str] = set()
+    query = dict(params)
+    pages = 0
+    try:
+        while True:
+            body = page(api, path, query)
+            items.extend(body["items"])
+            pages += 1
+            progress.update(len(items), pages)
+            cursor = body.get("nextCursor")
+            if not cursor:
+                return {"items": items, "nextCursor": None}
+            if cursor in seen:  # a server bug must not turn --all into an endless loop
+                raise CliError(f"the API returned the same cursor twice while paging {path}")
+            seen.add(cursor)
+            query["cursor"] = cursor
+    finally:
+        progress.done()

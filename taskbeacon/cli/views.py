@@ -1,0 +1,179 @@
+"""How each API answer looks as text: tasks, one task, history, search hits, summary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from taskbeacon.cli.render import NULL, cell, key_values, short_digest, table, when
+
+TASK_HEADERS = (
+    "TASK ID",
+    "CLUSTER",
+    "SERVICE",
+    "FAMILY:REV",
+    "STATUS",
+    "LAUNCH",
+    "AZ",
+    "IPS",
+    "STARTED",
+    "STALE",
+)
+
+
+def task_ips(task: dict[str, Any]) -> list[str]:
+    """Every IPv4 address of every container of the task, once each, in order of appearance."""
+    seen: dict[str, None] = {}
+    for container in task.get("containers") or []:
+        for network in container.get("networks") or []:
+            for ip in network.get("ipv4Addresses") or []:
+                seen.setdefault(ip, None)
+    return list(seen)
+
+
+def family_rev(task: dict[str, Any]) -> str:
+    family, revision = task.get("family"), task.get("revision")
+    if not family:
+        return NULL
+    return f"{family}:{revision}" if revision else str(family)
+
+
+def task_row(task: dict[str, Any]) -> list[str]:
+    return [
+        cell(task.get("taskId")),
+        cell(task.get("clusterName")),
+        cell(task.get("serviceName")),
+        family_rev(task),
+        cell(task.get("lastStatus")),
+        cell(task.get("launchType")),
+        cell(task.get("availabilityZone")),
+        cell(task_ips(task)),
+        when(task.get("startedAt") or task.get("firstSeenAt")),
+        "STALE" if task.get("stale") else "",
+    ]
+
+
+def tasks_table(tasks: Iterable[dict[str, Any]]) -> str:
+    return table(TASK_HEADERS, [task_row(t) for t in tasks])
+
+
+def search_table(items: Iterable[dict[str, Any]]) -> str:
+    """Plain tasks, or ``ip`` hits (``{"task", "heldFrom", "heldUntil"}``) with when the task held the IP."""
+    items = list(items)
+    if not any("task" in item and isinstance(item["task"], dict) for item in items):
+        return tasks_table(items)
+    rows = []
+    for item in items:
+        task = item["task"] if isinstance(item.get("task"), dict) else item
+        rows.append([*task_row(task), when(item.get("heldFrom")), when(item.get("heldUntil"))])
+    return table((*TASK_HEADERS, "HELD FROM", "HELD UNTIL"), rows)
+
+
+def task_detail(task: dict[str, Any]) -> str:
+    pairs = [
+        ("Task ARN", cell(task.get("taskArn"))),
+        ("Task ID", cell(task.get("taskId"))),
+        ("Account", cell(task.get("accountId"))),
+        ("Region", cell(task.get("region"))),
+        ("Cluster", cell(task.get("clusterName") or task.get("clusterArn"))),
+        ("Service", cell(task.get("serviceName"))),
+        ("Family:Rev", family_rev(task)),
+        ("Launch type", cell(task.get("launchType"))),
+        ("Platform version", cell(task.get("platformVersion"))),
+        ("Availability zone", cell(task.get("availabilityZone"))),
+        ("VPC", cell(task.get("vpcId"))),
+        ("Status", f"{cell(task.get('lastStatus'))} (desired {cell(task.get('desiredStatus'))})"),
+        ("Health", cell(task.get("healthStatus"))),
+        ("CPU / memory", f"{cell(task.get('cpu'))} / {cell(task.get('memory'))}"),
+        ("IPs", cell(task_ips(task))),
+        ("Started", when(task.get("startedAt"))),
+        ("Stopping", when(task.get("stoppingAt"))),
+        ("Stopped", when(task.get("stoppedAt"))),
+        ("Stop code", cell(task.get("stopCode"))),
+        ("Stopped reason", cell(task.get("stoppedReason"))),
+        ("Container instance", cell(task.get("containerInstanceArn"))),
+        ("Tags", cell(task.get("tags"))),
+        ("First seen", when(task.get("firstSeenAt"))),
+        ("Last seen", when(task.get("lastSeenAt"))),
+        ("Last source", cell(task.get("lastSource"))),
+        ("Reporters", cell(task.get("reporters"))),
+        ("Stale", cell(bool(task.get("stale")))),
+    ]
+    containers = task.get("containers") or []
+    return (
+        f"{key_values(pairs)}\n\nContainers:\n{containers_table(containers)}"
+        if containers
+        else key_values(pairs)
+    )
+
+
+def containers_table(containers: Iterable[dict[str, Any]]) -> str:
+    rows = []
+    for c in containers:
+        ips = [ip for n in c.get("networks") or [] for ip in n.get("ipv4Addresses") or []]
+        rows.append(
+            [
+                cell(c.get("name")) + (" (internal)" if c.get("internal") else ""),
+                cell(c.get("image")),
+                short_digest(c.get("imageDigest")),
+                cell(c.get("lastStatus")),
+                cell(c.get("healthStatus")),
+                cell(ips),
+                cell(c.get("exitCode")),
+            ]
+        )
+    return table(("NAME", "IMAGE", "DIGEST", "STATUS", "HEALTH", "IPS", "EXIT"), rows)
+
+
+_HISTORY_TIME_KEYS = ("at", "observedAt", "changedAt", "recordedAt", "timestamp")
+_HISTORY_SOURCE_KEYS = ("source", "lastSource")
+
+
+def history_table(items: Iterable[dict[str, Any]]) -> str:
+    """History entries: time, source, then what changed (``changes`` if present, else the other fields)."""
+    rows = []
+    for item in items:
+        time_key = next((k for k in _HISTORY_TIME_KEYS if k in item), None)
+        source_key = next((k for k in _HISTORY_SOURCE_KEYS if k in item), None)
+        rest = item.get("changes")
+        if rest is None:
+            rest = {k: v for k, v in item.items() if k not in (time_key, source_key)}
+        at = when(item.get(time_key)) if time_key else NULL
+        source = cell(item.get(source_key)) if source_key else NULL
+        rows.append([at, source, _change(rest)])
+    return table(("TIME", "SOURCE", "CHANGE"), rows)
+
+
+def _change(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_change(v)}" for k, v in value.items()) or NULL
+    if isinstance(value, list):
+        return "[" + ",".join(_change(v) for v in value) + "]"
+    return cell(value)
+
+
+_GROUP_KEYS = ("group", "key", "value", "name")
+_COUNT_KEYS = ("running", "count", "runningCount", "tasks")
+
+
+def summary_rows(body: Any, by: str) -> list[tuple[str, Any]]:
+    """Accept ``{"items": [{"group": .., "running": ..}]}``, ``{"groups": {name: n}}`` or a bare list/dict."""
+    groups = body
+    if isinstance(body, dict):
+        groups = next((body[k] for k in ("items", "groups", "counts") if k in body), body)
+    if isinstance(groups, dict):
+        return [(str(k), v) for k, v in groups.items()]
+    rows = []
+    for item in groups if isinstance(groups, list) else []:
+        if isinstance(item, dict):
+            group = next((item[k] for k in (*_GROUP_KEYS, by) if k in item), None)
+            count = next((item[k] for k in _COUNT_KEYS if k in item), None)
+            rows.append((cell(group), count))
+    return rows
+
+
+def summary_table(body: Any, by: str) -> str:
+    rows = summary_rows(body, by)
+    lines = [[name, cell(count)] for name, count in rows]
+    total = sum(c for _, c in rows if isinstance(c, int))
+    return table(("GROUP", "RUNNING"), [*lines, ["TOTAL", str(total)]])

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from core.errors import Forbidden
+from core.identity import authorize_write, caller_from_identity, collector_roles
+from tests.store.builders import task
+
+TASK = task(7)  # account 111122223333, id 000...07
+
+
+def _caller(arn: str, account: str = "111122223333"):
+    return caller_from_identity({"userArn": arn, "accountId": account})
+
+
+def test_task_role_session_may_write_its_own_task_only() -> None:
+    own = _caller(f"arn:aws:sts::111122223333:assumed-role/app-task-role/{TASK.task_id}")
+    authorize_write(own, TASK, set())
+    other = _caller("arn:aws:sts::111122223333:assumed-role/app-task-role/" + "f" * 32)
+    with pytest.raises(Forbidden, match="only write its own task"):
+        authorize_write(other, TASK, set())
+
+
+def test_other_account_is_refused_even_with_matching_session() -> None:
+    foreign = _caller(f"arn:aws:sts::999999999999:assumed-role/app-task-role/{TASK.task_id}", account="999999999999")
+    with pytest.raises(Forbidden, match="account"):
+        authorize_write(foreign, TASK, set())
+
+
+def test_collector_role_on_allowlist_may_write_any_task_of_its_account() -> None:
+    collectors = collector_roles(["arn:aws:iam::111122223333:role/service-role/taskbeacon-collector"])
+    daemon = _caller("arn:aws:sts::111122223333:assumed-role/taskbeacon-collector/i-0abc")
+    authorize_write(daemon, TASK, collectors)
+    foreign_collectors = collector_roles(["arn:aws:iam::999999999999:role/taskbeacon-collector"])
+    with pytest.raises(Forbidden):
+        authorize_write(daemon, TASK, foreign_collectors)
+
+
+def test_iam_user_cannot_post_snapshots() -> None:
+    user = _caller("arn:aws:iam::111122223333:user/alice")
+    with pytest.raises(Forbidden):
+        authorize_write(user, TASK, set())
+
+
+def test_unsigned_identity_is_refused() -> None:
+    with pytest.raises(Forbidden):
+        caller_from_identity({"userArn": None, "accountId": None})

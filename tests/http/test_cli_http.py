@@ -1,0 +1,55 @@
+"""The operator CLI against local mode's real gateway (SigV4 from the standard credential chain)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from taskbeacon.cli.main import main
+from taskbeacon.local.system import LocalSystem
+from tests.http.conftest import fixture, task_credentials
+from tests.http.localapi import envelope, send
+
+
+@pytest.fixture
+def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("TASKBEACON_ENDPOINT", local.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local.operator.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local.operator.secret_key)
+    monkeypatch.setenv("AWS_REGION", local.region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_cli_lists_shows_searches_and_summarizes(local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster = f"cli{uuid.uuid4().hex[:6]}"
+    task = fixture("v4-task-fargate-docs.json")
+    task_id = uuid.uuid4().hex
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
+    task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
+    creds = task_credentials(local, operator, task["TaskARN"])
+    assert send(local.url, "POST", "/snapshots", credentials=creds, body=envelope(task, collected_at="2026-11-28T09:00:00Z")).status == 202
+
+    assert main(["tasks", "list", "--cluster", cluster, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [item["taskId"] for item in listed["items"]] == [task_id]
+
+    assert main(["tasks", "list", "--cluster", cluster]) == 0
+    table = capsys.readouterr().out
+    assert task_id in table and cluster in table
+
+    assert main(["tasks", "show", task["TaskARN"]]) == 0
+    assert "192.0.2.3" in capsys.readouterr().out
+
+    assert main(["search", "--ip", "192.0.2.3", "--json", "--all"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert task_id in {item["task"]["taskId"] for item in found["items"]}
+
+    assert main(["summary", "--by", "cluster"]) == 0
+    assert f"cluster/{cluster}" in capsys.readouterr().out
+
+    assert main(["tasks", "show", uuid.uuid4().hex]) == 3

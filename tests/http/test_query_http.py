@@ -1,0 +1,126 @@
+"""Query routes and lifecycle events through local mode's real gateway."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+import uuid
+
+import pytest
+
+from taskbeacon.local.system import LocalSystem
+from tests.http.conftest import fixture, task_credentials
+from tests.http.localapi import envelope, send
+
+
+@pytest.fixture(scope="module")
+def cluster_tasks(local: LocalSystem, operator: dict) -> dict[str, dict]:
+    """Three tasks in a cluster of this module's own, reported by their own task credentials."""
+    cluster = f"q{uuid.uuid4().hex[:8]}"
+    tasks: dict[str, dict] = {}
+    for number in range(3):
+        task = fixture("v4-task-ec2-awsvpc.json")
+        task_id = uuid.uuid4().hex
+        task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
+        task["Cluster"] = cluster
+        task["KnownStatus"] = "RUNNING"
+        for container in task["Containers"]:
+            for network in container.get("Networks", []):
+                network["IPv4Addresses"] = [f"10.77.0.{number + 10}"]
+        creds = task_credentials(local, operator, task["TaskARN"])
+        reply = send(local.url, "POST", "/snapshots", credentials=creds, body=envelope(task, collected_at=f"2026-11-28T09:0{number}:00Z"))
+        assert reply.status == 202, reply.body
+        tasks[task_id] = task
+    return {"cluster": cluster, "tasks": tasks}  # type: ignore[dict-item]
+
+
+def test_list_by_cluster_short_name_pages_with_cursor(local: LocalSystem, operator: dict, cluster_tasks: dict) -> None:
+    cluster = cluster_tasks["cluster"]
+    first = send(local.url, "GET", f"/tasks?cluster={cluster}&limit=2", credentials=operator)
+    assert first.status == 200
+    assert len(first.body["items"]) == 2 and first.body["nextCursor"]
+    second = send(local.url, "GET", f"/tasks?cluster={cluster}&limit=2&cursor={first.body['nextCursor']}", credentials=operator)
+    ids = {item["taskId"] for item in first.body["items"] + second.body["items"]}
+    assert ids == set(cluster_tasks["tasks"])
+
+
+def test_show_by_url_encoded_arn(local: LocalSystem, operator: dict, cluster_tasks: dict) -> None:
+    task_id, task = next(iter(cluster_tasks["tasks"].items()))
+    encoded = urllib.parse.quote(task["TaskARN"], safe="")
+    reply = send(local.url, "GET", f"/tasks/{encoded}", credentials=operator)
+    assert reply.status == 200, reply.body
+    assert reply.body["taskId"] == task_id
+    assert reply.body["clusterArn"] == f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster_tasks['cluster']}"
+
+
+def test_search_by_ip_and_summary(local: LocalSystem, operator: dict, cluster_tasks: dict) -> None:
+    reply = send(local.url, "GET", "/search?ip=10.77.0.11", credentials=operator)
+    assert reply.status == 200
+    assert len(reply.body["items"]) == 1
+    assert reply.body["items"][0]["task"]["containers"][0]["networks"][0]["ipv4Addresses"] == ["10.77.0.11"]
+    summary = send(local.url, "GET", "/summary?by=cluster", credentials=operator)
+    groups = {group["group"]: group["running"] for group in summary.body["groups"]}
+    assert groups[f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster_tasks['cluster']}"] == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/tasks?limit=0", "limit"),
+        ("/tasks?limit=abc", "limit"),
+        ("/tasks?since=yesterday", "since"),
+        ("/tasks?cursor=forged", "cursor"),
+        ("/search", "query"),
+        ("/search?ip=1.2.3.4&image=x", "query"),
+        ("/search?label=novalue", "label"),
+        ("/search?image=x&at=2026-11-28T09:00:00Z", "at"),
+        ("/summary?by=colour", "by"),
+        ("/summary", "by"),
+        ("/tasks/not..an..id", "taskId"),
+    ],
+)
+def test_bad_query_input_is_400_naming_the_field(local: LocalSystem, operator: dict, path: str, field: str) -> None:
+    reply = send(local.url, "GET", path, credentials=operator)
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["field"] == field
+
+
+def test_unknown_task_is_404(local: LocalSystem, operator: dict) -> None:
+    reply = send(local.url, "GET", f"/tasks/{uuid.uuid4().hex}", credentials=operator)
+    assert reply.status == 404
+    assert reply.body["error"]["code"] == "not_found"
+
+
+def test_openapi_document_is_served(local: LocalSystem, operator: dict) -> None:
+    reply = send(local.url, "GET", "/openapi.json", credentials=operator)
+    assert reply.status == 200
+    assert reply.body["openapi"].startswith("3.1")
+    assert {"/snapshots", "/tasks", "/tasks/{taskId}", "/search", "/summary"} <= set(reply.body["paths"])
+
+
+def test_event_played_locally_creates_then_stops_the_task(local: LocalSystem, operator: dict) -> None:
+    event = fixture("eventbridge-task-state-change-fargate-running.json")
+    task_id = uuid.uuid4().hex
+    arn = event["detail"]["taskArn"]
+    event["detail"]["taskArn"] = arn.rsplit("/", 1)[0] + "/" + task_id
+    reply = send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(event).encode())
+    assert reply.status == 200, reply.body
+    shown = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator)
+    assert shown.status == 200
+    assert shown.body["lastStatus"] == "RUNNING"
+    stopped = json.loads(json.dumps(event))
+    stopped["detail"].update(lastStatus="STOPPED", desiredStatus="STOPPED", stoppedReason="Scaling activity", stopCode="ServiceSchedulerInitiated")
+    stopped["detail"]["version"] = event["detail"]["version"] + 2
+    stopped["detail"]["stoppedAt"] = "2026-11-28T10:00:00.000Z"
+    assert send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(stopped).encode()).status == 200
+    after = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).body
+    assert after["lastStatus"] == "STOPPED"
+    assert after["stoppedReason"] == "Scaling activity"
+    history = send(local.url, "GET", f"/tasks/{task_id}/history", credentials=operator).body["items"]
+    assert history[0]["changes"]["lastStatus"] == {"from": "RUNNING", "to": "STOPPED"}
+
+
+def test_malformed_event_is_rejected_without_writing(local: LocalSystem, operator: dict) -> None:
+    reply = send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps({"detail-type": "x"}).encode())
+    assert reply.status == 400
+    assert reply.body["accepted"] is False
