@@ -150,3 +150,29 @@ def test_unknown_task_and_bad_reference(dynamodb: Any) -> None:
         query.get_task("0" * 32)
     with pytest.raises(InvalidInput):
         query.get_task("../../etc")
+
+
+def test_keepalive_rewrites_only_the_record_and_a_lost_race_is_retried(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1), second=1))
+    keepalive = store.apply(snapshot(task(1), second=900, sequence=1))
+    assert keepalive.changed and keepalive.write_items == 1
+    assert query.get_task(f"{1:032x}")["lastSeenAt"].startswith("2026-11-28T09:15:00")
+
+    # Another writer lands between our read and our write: the conditional write fails, we re-read and merge.
+    original_load = store.load
+    calls = {"n": 0}
+
+    def racing_load(task_id: str):
+        record = original_load(task_id)
+        if calls["n"] == 0:
+            calls["n"] += 1
+            Store("tasks", retention_days=30, history_limit=5, client=dynamodb).apply(snapshot(task(1, status="STOPPED"), second=950))
+        return record
+
+    store.load = racing_load  # type: ignore[method-assign]
+    outcome = store.apply(snapshot(task(1, image="nginx:1.28"), second=960))
+    assert outcome.changed
+    shown = query.get_task(f"{1:032x}")
+    assert shown["lastStatus"] == "STOPPED"  # the racing writer's stop survived
+    assert shown["containers"][0]["image"] == "nginx:1.28"  # and our newer snapshot landed on top

@@ -18,7 +18,7 @@ _NAME = r"[A-Za-z0-9_-]{1,255}"
 _TASK_ARN = re.compile(
     rf"arn:({_PARTITION}):ecs:({_REGION}):({_ACCOUNT}):task/(?:({_NAME})/)?([A-Za-z0-9_-]{{1,64}})", re.ASCII
 )
-_CLUSTER_ARN = re.compile(rf"arn:{_PARTITION}:ecs:{_REGION}:{_ACCOUNT}:cluster/({_NAME})", re.ASCII)
+_CLUSTER_ARN = re.compile(rf"arn:({_PARTITION}):ecs:({_REGION}):({_ACCOUNT}):cluster/({_NAME})", re.ASCII)
 _CLUSTER_NAME = re.compile(_NAME, re.ASCII)
 _INSTANCE_ARN = re.compile(
     rf"arn:{_PARTITION}:ecs:({_REGION}):({_ACCOUNT}):container-instance/(?:{_NAME}/)?[A-Za-z0-9_-]{{1,64}}",
@@ -53,18 +53,26 @@ def resolve_cluster(value: str | None, ref: TaskRef, path: str) -> tuple[str | N
     """``(clusterArn, clusterName)`` from an ARN or a short name (EC2 reports ``ECS_CLUSTER`` as is).
 
     A short name becomes an ARN in the task's partition, region and account; without any value the
-    cluster segment of a new-format task ARN is used.
+    cluster segment of a new-format task ARN is used. A task runs in a cluster of its own account
+    and region, and a new-format task ARN names its cluster: a disagreement means a mixed-up report.
     """
-    name = value if value is not None else ref.cluster_name
-    if name is None:
-        return None, None
-    if name.startswith("arn:"):
-        match = _CLUSTER_ARN.fullmatch(name)
+    if value is None:
+        value = ref.cluster_name
+        if value is None:
+            return None, None
+    if value.startswith("arn:"):
+        match = _CLUSTER_ARN.fullmatch(value)
         if match is None:
             raise bad(path, "is not an ECS cluster ARN")
-        return name, match.group(1)
-    if _CLUSTER_NAME.fullmatch(name) is None:
+        partition, region, account, name = match.groups()
+        if (partition, region, account) != (ref.partition, ref.region, ref.account_id):
+            raise bad(path, "is in another partition, region or account than the task")
+    elif _CLUSTER_NAME.fullmatch(value) is None:
         raise bad(path, "is not a valid cluster name")
+    else:
+        name = value
+    if ref.cluster_name is not None and name != ref.cluster_name:
+        raise bad(path, "names another cluster than the task ARN")
     return f"arn:{ref.partition}:ecs:{ref.region}:{ref.account_id}:cluster/{name}", name
 
 
@@ -189,3 +197,13 @@ def observe(task: Task, env: Envelope) -> Observation:
         reason=env.reason,
         reporter=env.agent.instance_id,
     )
+
+
+def check_unique(tasks: list[tuple[Task, str]]) -> list[Task]:
+    """One observation per task per snapshot: the store writes a snapshot as one transaction."""
+    seen: set[str] = set()
+    for task, path in tasks:
+        if task.task_arn in seen:
+            raise bad(path, "names a task already in this snapshot")
+        seen.add(task.task_arn)
+    return [task for task, _ in tasks]

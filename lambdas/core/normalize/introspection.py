@@ -12,6 +12,7 @@ from __future__ import annotations
 from core.model.envelope import Envelope
 from core.model.task import Container, Observation, Task
 from core.normalize.common import (
+    check_unique,
     container_instance_arn,
     image_digest,
     is_internal,
@@ -85,4 +86,5 @@ def _task_docs(tasks: list[object]) -> list[Obj]:
 
 def normalize(env: Envelope) -> list[Observation]:
     instance = Obj(env.container, "container") if env.container is not None else None
-    return [observe(parse_task(doc, instance), env) for doc in _task_docs(env.tasks or [])]
+    tasks = [(parse_task(doc, instance), doc.at("Arn")) for doc in _task_docs(env.tasks or [])]
+    return [observe(task, env) for task in check_unique(tasks)]

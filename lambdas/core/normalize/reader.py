@@ -62,7 +62,7 @@ class Obj:
             return None
         if not isinstance(value, str):
             raise bad(self.at(key), "must be a string")
-        return check_text(value, self.at(key))
+        return value if value.isascii() else check_text(value, self.at(key))
 
     def text_or_int(self, key: str) -> str | None:
         """Revision-like values: strings in TMDE, sometimes numbers elsewhere."""

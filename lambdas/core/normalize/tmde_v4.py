@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from core.model.envelope import Envelope
 from core.model.task import Observation
-from core.normalize.common import observe
+from core.normalize.common import check_unique, observe
 from core.normalize.reader import Obj
 from core.normalize.tmde import parse_task
 
@@ -17,4 +17,8 @@ def normalize(env: Envelope) -> list[Observation]:
     container = Obj(env.container, "container") if env.container is not None else None
     if env.task is not None:
         return [observe(parse_task(Obj(env.task, "task"), container), env)]
-    return [observe(parse_task(Obj.of(doc, f"tasks[{i}]")), env) for i, doc in enumerate(env.tasks or [])]
+    tasks = [
+        (parse_task(Obj.of(doc, f"tasks[{i}]")), f"tasks[{i}].TaskARN")
+        for i, doc in enumerate(env.tasks or [])
+    ]
+    return [observe(task, env) for task in check_unique(tasks)]

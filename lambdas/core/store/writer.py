@@ -70,7 +70,11 @@ class Store:
             items = self._transaction(current, updated, moment)
             try:
                 with dynamo.translated_errors():
-                    self.client.transact_write_items(TransactItems=items)
+                    if len(items) == 1:
+                        # Only the record changed (a keepalive): a conditional put costs half a transaction.
+                        self.client.put_item(**items[0]["Put"])
+                    else:
+                        self.client.transact_write_items(TransactItems=items)
             except ClientError as error:
                 if _lost_race(error):
                     continue
@@ -182,7 +186,10 @@ class Store:
 
 def _lost_race(error: Exception) -> bool:
     response = getattr(error, "response", {})
-    if response.get("Error", {}).get("Code") != "TransactionCanceledException":
+    code = response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code != "TransactionCanceledException":
         return False
     reasons = response.get("CancellationReasons", [])
     return any(r.get("Code") in {"ConditionalCheckFailed", "TransactionConflict"} for r in reasons)
