@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.crosscheck import EcsTaskVerifier, account_of_function
 from core.identity import caller_from_identity
 from core.logic.ingest import describe_body, ingest_snapshot, parse_json_body
 from core.observability import MetricUnit, logger, metrics, tracer
@@ -34,7 +35,10 @@ def post_snapshot() -> Response[Any]:
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
-    result = ingest_snapshot(body, caller, wiring.store(), settings)
+    verifier = None
+    if settings.describe_tasks_cross_check:
+        verifier = EcsTaskVerifier(account_of_function(app.lambda_context.invoked_function_arn))
+    result = ingest_snapshot(body, caller, wiring.store(), settings, verifier)
     metrics.add_metric(name="SnapshotsAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
     metrics.add_metric(name="WriteItems", unit=MetricUnit.Count, value=sum(o.write_items for o in result.outcomes))

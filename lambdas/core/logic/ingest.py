@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.crosscheck import EcsTaskVerifier
 from core.errors import InvalidInput, PayloadTooLarge
 from core.identity import Caller, authorize_write, collector_roles
 from core.model import Observation
@@ -40,7 +41,13 @@ def parse_json_body(body: str | bytes | None, *, max_bytes: int) -> object:
         raise InvalidInput(f"request body is not valid JSON: {error}", field="body") from error
 
 
-def ingest_snapshot(body: object, caller: Caller, store: Store, settings: Settings) -> IngestResult:
+def ingest_snapshot(
+    body: object,
+    caller: Caller,
+    store: Store,
+    settings: Settings,
+    verifier: EcsTaskVerifier | None = None,
+) -> IngestResult:
     """Normalize, check that the caller may write every task in it, then write each task.
 
     All tasks are authorized before anything is written, so a 403 leaves the store untouched.
@@ -53,6 +60,8 @@ def ingest_snapshot(body: object, caller: Caller, store: Store, settings: Settin
     collectors = collector_roles(settings.collector_role_arns)
     for observation in observations:
         authorize_write(caller, observation.task, collectors)
+        if verifier is not None:
+            verifier.verify(observation.task)
     return IngestResult([store.apply(observation) for observation in observations], normalize_ms)
 
 
