@@ -16,8 +16,12 @@ from typing import Any
 from core.errors import Forbidden
 from core.model import Task
 
-_ASSUMED_ROLE = re.compile(r"^arn:(?P<partition>aws[\w-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$")
-_IAM_ROLE = re.compile(r"^arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<role>[^/]+)$")
+_ASSUMED_ROLE = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$"
+)
+_IAM_ROLE = re.compile(
+    r"^arn:(?P<partition>aws[\w-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<role>[^/]+)$"
+)
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,14 @@ def collector_roles(role_arns: Iterable[str]) -> set[tuple[str, str]]:
 def authorize_write(caller: Caller, task: Task, collectors: set[tuple[str, str]]) -> None:
     """Raise Forbidden unless ``caller`` may write ``task``. Never writes or reads anything."""
     if caller.account_id != task.account_id:
-        raise Forbidden(f"caller account {caller.account_id} may not write tasks of account {task.account_id}")
+        raise Forbidden(
+            f"caller account {caller.account_id} may not write tasks of account {task.account_id}"
+        )
     if caller.role_name and (caller.account_id, caller.role_name) in collectors:
         return
     if caller.session_name is None:
         raise Forbidden("only an ECS task role session or an allowed collector role may post snapshots")
     if caller.session_name != task.task_id:
-        raise Forbidden(f"task role session {caller.session_name} may only write its own task, not {task.task_id}")
+        raise Forbidden(
+            f"task role session {caller.session_name} may only write its own task, not {task.task_id}"
+        )

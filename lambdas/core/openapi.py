@@ -46,7 +46,12 @@ def build_document() -> dict[str, Any]:
         },
     }
     document.setdefault("components", {})["securitySchemes"] = {
-        "sigv4": {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4"}
+        "sigv4": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        }
     }
     document["security"] = [{"sigv4": []}]
     return document

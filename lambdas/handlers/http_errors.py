@@ -8,7 +8,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from core.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, TaskBeaconError, Throttled, Unavailable
+from core.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    TaskBeaconError,
+    Throttled,
+    Unavailable,
+)
 from core.observability import MetricUnit, logger, metrics
 
 _STATUS: list[tuple[type[TaskBeaconError], int]] = [
@@ -21,9 +29,13 @@ _STATUS: list[tuple[type[TaskBeaconError], int]] = [
 ]
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None, **headers: str) -> Response[str]:
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, **headers: str
+) -> Response[str]:
     body = json.dumps({"error": {"code": code, "message": message, "field": field}})
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or None)
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or None
+    )
 
 
 def status_of(error: TaskBeaconError) -> int:
@@ -51,7 +63,9 @@ def register(app: APIGatewayRestResolver) -> None:
         first: dict[str, Any] = (error.errors() or [{}])[0]
         location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
         field = ".".join(location) or None
-        message = f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg", "invalid request")
+        message = (
+            f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg", "invalid request")
+        )
         metrics.add_metric(name="Rejected_invalid_input", unit=MetricUnit.Count, value=1)
         return error_response(400, "invalid_input", message, field)
 

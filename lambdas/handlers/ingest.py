@@ -1,7 +1,6 @@
 """Ingest Lambda: POST /snapshots. Parse, call core logic, shape the response."""
 # No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
-
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -22,16 +21,18 @@ http_errors.register(app)
 @app.post(
     "/snapshots",
     summary="Report a task's own metadata",
-    description="Body: the snapshot envelope (schemaVersion, source, collectedAt, sequence, reason, agent, task|tasks,"
-    " container, stats). 202 with the stored task ids.",
-    responses={202: {"description": "Accepted; body {\"taskIds\": [...], \"changed\": [...]}"}},
+    description="Body: the snapshot envelope (schemaVersion, source, collectedAt, sequence, reason, agent,"
+    " task|tasks, container, stats). 202 with the stored task ids.",
+    responses={202: {"description": 'Accepted; body {"taskIds": [...], "changed": [...]}'}},
     tags=["ingest"],
 )
 @tracer.capture_method
 def post_snapshot() -> Response[Any]:
     settings = get_settings()
     event = app.current_event
-    body = parse_json_body(event.decoded_body if event.is_base64_encoded else event.body, max_bytes=settings.max_body_bytes)
+    body = parse_json_body(
+        event.decoded_body if event.is_base64_encoded else event.body, max_bytes=settings.max_body_bytes
+    )
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
@@ -41,7 +42,9 @@ def post_snapshot() -> Response[Any]:
     result = ingest_snapshot(body, caller, wiring.store(), settings, verifier)
     metrics.add_metric(name="SnapshotsAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
-    metrics.add_metric(name="WriteItems", unit=MetricUnit.Count, value=sum(o.write_items for o in result.outcomes))
+    metrics.add_metric(
+        name="WriteItems", unit=MetricUnit.Count, value=sum(o.write_items for o in result.outcomes)
+    )
     changed = [o.task_id for o in result.outcomes if o.changed]
     return Response(
         status_code=202,

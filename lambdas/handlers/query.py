@@ -1,7 +1,6 @@
 """Query Lambda: GET /tasks, /tasks/{taskId}, /tasks/{taskId}/history, /search, /summary, /openapi.json."""
 # No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
-
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
@@ -24,7 +23,9 @@ Limit = Annotated[int, Query(ge=1, le=500, description="page size (1-500)")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="opaque cursor from nextCursor")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=1024)]
 Status = Annotated[str | None, Query(min_length=1, max_length=32, description="lastStatus, e.g. RUNNING")]
-Dimension = Literal["cluster", "service", "family", "image", "availabilityZone", "launchType", "status", "accountId"]
+Dimension = Literal[
+    "cluster", "service", "family", "image", "availabilityZone", "launchType", "status", "accountId"
+]
 
 
 @app.get("/tasks", summary="List tasks, newest first", tags=["query"])
@@ -34,9 +35,9 @@ def list_tasks(
     service: Filter = None,
     family: Filter = None,
     status: Status = None,
-    launchType: Filter = None,  # noqa: N803 - the query parameter is camelCase on the wire
-    availabilityZone: Filter = None,  # noqa: N803
-    accountId: Filter = None,  # noqa: N803
+    launchType: Filter = None,
+    availabilityZone: Filter = None,
+    accountId: Filter = None,
     region: Filter = None,
     since: Annotated[datetime | None, Query(description="first seen at or after (RFC 3339)")] = None,
     limit: Limit = 100,
@@ -59,30 +60,34 @@ def list_tasks(
 
 @app.get("/tasks/<taskId>", summary="One task with its containers", tags=["query"])
 @tracer.capture_method
-def get_task(taskId: Annotated[str, Path(min_length=1, max_length=2048)]) -> dict[str, Any]:  # noqa: N803
+def get_task(taskId: Annotated[str, Path(min_length=1, max_length=2048)]) -> dict[str, Any]:
     return wiring.query_service().get_task(unquote(taskId))
 
 
 @app.get("/tasks/<taskId>/history", summary="Change history of one task, newest first", tags=["query"])
 @tracer.capture_method
 def get_history(
-    taskId: Annotated[str, Path(min_length=1, max_length=2048)],  # noqa: N803
+    taskId: Annotated[str, Path(min_length=1, max_length=2048)],
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
     return wiring.query_service().history(unquote(taskId), limit=limit, cursor=cursor).body()
 
 
-@app.get("/search", summary="Find tasks by IP, image, digest, container name, label, tag, Docker id or ENI", tags=["query"])
+@app.get(
+    "/search",
+    summary="Find tasks by IP, image, digest, container name, label, tag, Docker id or ENI",
+    tags=["query"],
+)
 @tracer.capture_method
 def search(
     ip: Filter = None,
     image: Filter = None,
-    imageDigest: Filter = None,  # noqa: N803
-    containerName: Filter = None,  # noqa: N803
+    imageDigest: Filter = None,
+    containerName: Filter = None,
     label: Annotated[str | None, Query(pattern=r"^[^=]+=.*$", max_length=1024, description="k=v")] = None,
     tag: Annotated[str | None, Query(pattern=r"^[^=]+=.*$", max_length=1024, description="k=v")] = None,
-    dockerId: Filter = None,  # noqa: N803
+    dockerId: Filter = None,
     eni: Filter = None,
     status: Status = None,
     at: Annotated[datetime | None, Query(description="with ip: who held it at this time (RFC 3339)")] = None,
@@ -98,10 +103,12 @@ def search(
     }
     if len(given) != 1:
         raise InvalidInput(f"give exactly one of {', '.join(SEARCH_PARAMETERS)}", field="query")
-    (kind, value), = given.items()
+    ((kind, value),) = given.items()
     if at is not None and kind != "ip":
         raise InvalidInput("at only applies to an ip search", field="at")
-    page = wiring.query_service().search(kind, value, status=status, at=_aware(at, "at"), limit=limit, cursor=cursor)
+    page = wiring.query_service().search(
+        kind, value, status=status, at=_aware(at, "at"), limit=limit, cursor=cursor
+    )
     return page.body()
 
 

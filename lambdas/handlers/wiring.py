@@ -13,14 +13,20 @@ from core.store.writer import Store
 @lru_cache(maxsize=1)
 def store() -> Store:
     settings = get_settings()
-    return Store(settings.table_name, retention_days=settings.stopped_retention_days, history_limit=settings.history_limit)
+    return Store(
+        settings.table_name,
+        retention_days=settings.stopped_retention_days,
+        history_limit=settings.history_limit,
+    )
 
 
 @lru_cache(maxsize=1)
 def query_service() -> QueryService:
     settings = get_settings()
     return QueryService(
-        Reader(settings.table_name), keepalive_seconds=settings.keepalive_seconds, history_limit=settings.history_limit
+        Reader(settings.table_name),
+        keepalive_seconds=settings.keepalive_seconds,
+        history_limit=settings.history_limit,
     )
 
 

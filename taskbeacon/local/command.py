@@ -13,17 +13,36 @@ DEFAULT_ENV_FILE = Path(".taskbeacon/local.env")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; loopback only is safest)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"gateway port (default {DEFAULT_PORT}; 0 = any free port)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; loopback only is safest)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"gateway port (default {DEFAULT_PORT}; 0 = any free port)",
+    )
     parser.add_argument(
         "--dynamodb-endpoint",
         metavar="URL",
-        help="use this DynamoDB-compatible engine (DynamoDB Local, LocalStack, a real endpoint) instead of the embedded one",
+        help="a DynamoDB-compatible engine to use instead of the embedded one (DynamoDB Local, LocalStack)",
     )
-    parser.add_argument("--account-id", default="111122223333", help="AWS account id of the local operator and demo tasks")
+    parser.add_argument(
+        "--account-id", default="111122223333", help="AWS account id of the local operator and demo tasks"
+    )
     parser.add_argument("--local-region", default="us-east-1", help="region the local API pretends to be in")
-    parser.add_argument("--demo-tasks", type=int, default=24, help="simulated tasks in the demo fleet (0 = no demo; default 24)")
-    parser.add_argument("--env-file", type=Path, default=DEFAULT_ENV_FILE, help=f"where to write operator credentials (default {DEFAULT_ENV_FILE})")
+    parser.add_argument(
+        "--demo-tasks",
+        type=int,
+        default=24,
+        help="simulated tasks in the demo fleet (0 = no demo; default 24)",
+    )
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        default=DEFAULT_ENV_FILE,
+        help=f"where to write operator credentials (default {DEFAULT_ENV_FILE})",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
 
 
@@ -57,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if args.demo_tasks:
         from taskbeacon.local.demo import run_demo_fleet
 
-        print(f"taskbeacon local: starting a demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...", flush=True)
+        print(
+            f"taskbeacon local: demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...",
+            flush=True,
+        )
         report = run_demo_fleet(system, args.demo_tasks)
         print(f"taskbeacon local: {report}", flush=True)
     print(next_steps(system.url, env_file, system.region), flush=True)

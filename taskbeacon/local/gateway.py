@@ -37,7 +37,11 @@ _LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events")}
 
 
 def _compile(template: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}")) + "$")
+    return re.compile(
+        "^"
+        + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
+        + "$"
+    )
 
 
 _COMPILED = [(method, template, _compile(template), function) for method, template, function in ROUTES]
@@ -52,7 +56,9 @@ def match_route(method: str, path: str) -> tuple[str, dict[str, str], str] | Non
 
 
 class Gateway:
-    def __init__(self, registry: PrincipalRegistry, runtime: LambdaRuntime, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self, registry: PrincipalRegistry, runtime: LambdaRuntime, host: str = "127.0.0.1", port: int = 0
+    ):
         self.registry = registry
         self.runtime = runtime
         gateway = self
@@ -67,10 +73,12 @@ class Gateway:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.server.serve_forever, name="taskbeacon-gateway", daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, name="taskbeacon-gateway", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -78,7 +86,9 @@ class Gateway:
         self.server.server_close()
 
     # -- request handling -------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str
+    ) -> tuple[int, dict[str, str], bytes]:
         split = urlsplit(raw_path)
         path = split.path
         route = match_route(method, path)
@@ -86,7 +96,9 @@ class Gateway:
             return _message(HTTPStatus.FORBIDDEN, "Missing Authentication Token")
         host = next((v for k, v in headers.items() if k.lower() == "host"), "localhost")
         try:
-            verified = verify(self.registry, method=method, url=f"http://{host}{raw_path}", headers=headers, body=body)
+            verified = verify(
+                self.registry, method=method, url=f"http://{host}{raw_path}", headers=headers, body=body
+            )
         except SignatureError as error:
             return _message(HTTPStatus.FORBIDDEN, str(error))
         principal = verified.principal
@@ -95,8 +107,13 @@ class Gateway:
         template, path_parameters, function = route
         if principal.kind == "task" and function != "ingest":
             # The task role is granted execute-api:Invoke on POST /snapshots only.
-            return _message(HTTPStatus.FORBIDDEN, f"User: {principal.arn} is not authorized to perform: execute-api:Invoke")
-        event = _proxy_event(method, template, split.path, split.query, path_parameters, headers, body, principal, source_ip)
+            return _message(
+                HTTPStatus.FORBIDDEN,
+                f"User: {principal.arn} is not authorized to perform: execute-api:Invoke",
+            )
+        event = _proxy_event(
+            method, template, split.path, split.query, path_parameters, headers, body, principal, source_ip
+        )
         response = self.runtime.invoke(function, event)
         out_headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():
@@ -109,7 +126,9 @@ class Gateway:
             data = base64.b64decode(data)
         return int(response.get("statusCode", 502)), out_headers, data
 
-    def _local_route(self, method: str, path: str, principal: Principal, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _local_route(
+        self, method: str, path: str, principal: Principal, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
         if principal.kind != "operator":
             return _message(HTTPStatus.FORBIDDEN, f"User: {principal.arn} is not authorized to use {path}")
         try:
@@ -209,7 +228,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "taskbeacon-local"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the handlers log structured JSON; access lines would drown it
 
     def _serve(self) -> None:
@@ -219,9 +238,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length else b""
-            headers_in = {name: value for name, value in self.headers.items()}
+            headers_in = dict(self.headers.items())
             try:
-                status, headers, data = self.owner.handle(self.command, self.path, headers_in, body, self.client_address[0])
+                status, headers, data = self.owner.handle(
+                    self.command, self.path, headers_in, body, self.client_address[0]
+                )
             except Exception:  # a handler crash is a 502 from API Gateway, not a dropped connection
                 import traceback
 

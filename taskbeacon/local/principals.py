@@ -34,7 +34,11 @@ class Principal:
     def identity(self, source_ip: str) -> dict[str, Any]:
         """``requestContext.identity`` as API Gateway fills it for an IAM-authenticated request."""
         session_id = self.arn.rsplit("/", 1)[-1]
-        caller = f"AROALOCAL{self.access_key[-8:]}:{session_id}" if self.kind != "operator" else f"AIDALOCAL{self.access_key[-8:]}"
+        caller = (
+            f"AROALOCAL{self.access_key[-8:]}:{session_id}"
+            if self.kind != "operator"
+            else f"AIDALOCAL{self.access_key[-8:]}"
+        )
         return {
             "accountId": self.account_id,
             "caller": caller,

@@ -51,7 +51,9 @@ def verify(
     if not match:
         raise SignatureError("Authorization header is not an AWS4-HMAC-SHA256 signature")
     if match["service"] != "execute-api":
-        raise SignatureError(f"Credential should be scoped to correct service: 'execute-api', not {match['service']!r}")
+        raise SignatureError(
+            f"Credential should be scoped to correct service: 'execute-api', not {match['service']!r}"
+        )
     principal = registry.get(match["key"])
     if principal is None:
         raise SignatureError("The security token included in the request is invalid.")
@@ -75,7 +77,11 @@ def verify(
 
     request = AWSRequest(method=method, url=url, data=body, headers=signed_headers)
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(principal.access_key, principal.secret_key, principal.session_token), "execute-api", match["region"])
+    signer = SigV4Auth(
+        Credentials(principal.access_key, principal.secret_key, principal.session_token),
+        "execute-api",
+        match["region"],
+    )
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, match["signature"]):

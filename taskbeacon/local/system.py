@@ -74,9 +74,9 @@ class LocalSystem:
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
         os.environ["AWS_ACCESS_KEY_ID"] = "local"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"
-        from handlers import wiring
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - moto accepts any key
         from core.store import dynamo
+        from handlers import wiring
 
         dynamo.client.cache_clear()
         wiring.reset()

@@ -22,7 +22,9 @@ def test_task_role_session_may_write_its_own_task_only() -> None:
 
 
 def test_other_account_is_refused_even_with_matching_session() -> None:
-    foreign = _caller(f"arn:aws:sts::999999999999:assumed-role/app-task-role/{TASK.task_id}", account="999999999999")
+    foreign = _caller(
+        f"arn:aws:sts::999999999999:assumed-role/app-task-role/{TASK.task_id}", account="999999999999"
+    )
     with pytest.raises(Forbidden, match="account"):
         authorize_write(foreign, TASK, set())
 

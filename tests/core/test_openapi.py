@@ -25,6 +25,29 @@ def test_every_route_is_documented_with_its_parameters() -> None:
         "/openapi.json",
     }
     list_parameters = {p["name"] for p in document["paths"]["/tasks"]["get"]["parameters"]}
-    assert {"cluster", "service", "family", "status", "launchType", "availabilityZone", "accountId", "region", "since", "limit", "cursor"} <= list_parameters
+    assert {
+        "cluster",
+        "service",
+        "family",
+        "status",
+        "launchType",
+        "availabilityZone",
+        "accountId",
+        "region",
+        "since",
+        "limit",
+        "cursor",
+    } <= list_parameters
     search_parameters = {p["name"] for p in document["paths"]["/search"]["get"]["parameters"]}
-    assert {"ip", "image", "imageDigest", "containerName", "label", "tag", "dockerId", "eni", "status", "at"} <= search_parameters
+    assert {
+        "ip",
+        "image",
+        "imageDigest",
+        "containerName",
+        "label",
+        "tag",
+        "dockerId",
+        "eni",
+        "status",
+        "at",
+    } <= search_parameters

@@ -7,7 +7,11 @@ from core.settings import SettingsError, settings_from_env
 
 def test_defaults_and_parsing() -> None:
     settings = settings_from_env(
-        {"TABLE_NAME": "inv", "COLLECTOR_ROLE_ARNS": " arn:aws:iam::1:role/a ,arn:aws:iam::1:role/b", "DESCRIBE_TASKS_CROSS_CHECK": "true"}
+        {
+            "TABLE_NAME": "inv",
+            "COLLECTOR_ROLE_ARNS": " arn:aws:iam::1:role/a ,arn:aws:iam::1:role/b",
+            "DESCRIBE_TASKS_CROSS_CHECK": "true",
+        }
     )
     assert settings.table_name == "inv"
     assert settings.collector_role_arns == ("arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b")

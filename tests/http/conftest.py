@@ -32,7 +32,13 @@ def operator(local: LocalSystem) -> dict[str, str]:
 
 
 def task_credentials(local: LocalSystem, operator: dict[str, str], task_arn: str) -> dict[str, str]:
-    reply = send(local.url, "POST", "/_local/credentials", credentials=operator, body=json.dumps({"taskArn": task_arn}).encode())
+    reply = send(
+        local.url,
+        "POST",
+        "/_local/credentials",
+        credentials=operator,
+        body=json.dumps({"taskArn": task_arn}).encode(),
+    )
     assert reply.status == 200, reply.body
     return dict(reply.body)
 

@@ -34,7 +34,9 @@ def send(
     headers = {"Content-Type": "application/json"} if body is not None else {}
     request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
     if credentials is not None:
-        creds = Credentials(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("Token") or None)
+        creds = Credentials(
+            credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("Token") or None
+        )
         SigV4Auth(creds, "execute-api", region).add_auth(request)
     prepared = dict(request.headers.items())
     if tamper:
@@ -54,7 +56,14 @@ def _decode(data: bytes) -> Any:
         return data.decode(errors="replace")
 
 
-def envelope(task: dict[str, Any], *, source: str = "tmde-v4", collected_at: str, sequence: int = 1, reason: str = "start") -> bytes:
+def envelope(
+    task: dict[str, Any],
+    *,
+    source: str = "tmde-v4",
+    collected_at: str,
+    sequence: int = 1,
+    reason: str = "start",
+) -> bytes:
     document = {
         "schemaVersion": 1,
         "source": source,

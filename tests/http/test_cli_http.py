@@ -25,14 +25,25 @@ def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path) 
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
-def test_cli_lists_shows_searches_and_summarizes(local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_lists_shows_searches_and_summarizes(
+    local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     cluster = f"cli{uuid.uuid4().hex[:6]}"
     task = fixture("v4-task-fargate-docs.json")
     task_id = uuid.uuid4().hex
     task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
     task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
     creds = task_credentials(local, operator, task["TaskARN"])
-    assert send(local.url, "POST", "/snapshots", credentials=creds, body=envelope(task, collected_at="2026-11-28T09:00:00Z")).status == 202
+    assert (
+        send(
+            local.url,
+            "POST",
+            "/snapshots",
+            credentials=creds,
+            body=envelope(task, collected_at="2026-11-28T09:00:00Z"),
+        ).status
+        == 202
+    )
 
     assert main(["tasks", "list", "--cluster", cluster, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -28,18 +28,31 @@ def cluster_tasks(local: LocalSystem, operator: dict) -> dict[str, dict]:
             for network in container.get("Networks", []):
                 network["IPv4Addresses"] = [f"10.77.0.{number + 10}"]
         creds = task_credentials(local, operator, task["TaskARN"])
-        reply = send(local.url, "POST", "/snapshots", credentials=creds, body=envelope(task, collected_at=f"2026-11-28T09:0{number}:00Z"))
+        reply = send(
+            local.url,
+            "POST",
+            "/snapshots",
+            credentials=creds,
+            body=envelope(task, collected_at=f"2026-11-28T09:0{number}:00Z"),
+        )
         assert reply.status == 202, reply.body
         tasks[task_id] = task
     return {"cluster": cluster, "tasks": tasks}  # type: ignore[dict-item]
 
 
-def test_list_by_cluster_short_name_pages_with_cursor(local: LocalSystem, operator: dict, cluster_tasks: dict) -> None:
+def test_list_by_cluster_short_name_pages_with_cursor(
+    local: LocalSystem, operator: dict, cluster_tasks: dict
+) -> None:
     cluster = cluster_tasks["cluster"]
     first = send(local.url, "GET", f"/tasks?cluster={cluster}&limit=2", credentials=operator)
     assert first.status == 200
     assert len(first.body["items"]) == 2 and first.body["nextCursor"]
-    second = send(local.url, "GET", f"/tasks?cluster={cluster}&limit=2&cursor={first.body['nextCursor']}", credentials=operator)
+    second = send(
+        local.url,
+        "GET",
+        f"/tasks?cluster={cluster}&limit=2&cursor={first.body['nextCursor']}",
+        credentials=operator,
+    )
     ids = {item["taskId"] for item in first.body["items"] + second.body["items"]}
     assert ids == set(cluster_tasks["tasks"])
 
@@ -50,7 +63,9 @@ def test_show_by_url_encoded_arn(local: LocalSystem, operator: dict, cluster_tas
     reply = send(local.url, "GET", f"/tasks/{encoded}", credentials=operator)
     assert reply.status == 200, reply.body
     assert reply.body["taskId"] == task_id
-    assert reply.body["clusterArn"] == f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster_tasks['cluster']}"
+    assert (
+        reply.body["clusterArn"] == f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster_tasks['cluster']}"
+    )
 
 
 def test_search_by_ip_and_summary(local: LocalSystem, operator: dict, cluster_tasks: dict) -> None:
@@ -79,7 +94,9 @@ def test_search_by_ip_and_summary(local: LocalSystem, operator: dict, cluster_ta
         ("/tasks/not..an..id", "taskId"),
     ],
 )
-def test_bad_query_input_is_400_naming_the_field(local: LocalSystem, operator: dict, path: str, field: str) -> None:
+def test_bad_query_input_is_400_naming_the_field(
+    local: LocalSystem, operator: dict, path: str, field: str
+) -> None:
     reply = send(local.url, "GET", path, credentials=operator)
     assert reply.status == 400, reply.body
     assert reply.body["error"]["field"] == field
@@ -109,10 +126,20 @@ def test_event_played_locally_creates_then_stops_the_task(local: LocalSystem, op
     assert shown.status == 200
     assert shown.body["lastStatus"] == "RUNNING"
     stopped = json.loads(json.dumps(event))
-    stopped["detail"].update(lastStatus="STOPPED", desiredStatus="STOPPED", stoppedReason="Scaling activity", stopCode="ServiceSchedulerInitiated")
+    stopped["detail"].update(
+        lastStatus="STOPPED",
+        desiredStatus="STOPPED",
+        stoppedReason="Scaling activity",
+        stopCode="ServiceSchedulerInitiated",
+    )
     stopped["detail"]["version"] = event["detail"]["version"] + 2
     stopped["detail"]["stoppedAt"] = "2026-11-28T10:00:00.000Z"
-    assert send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(stopped).encode()).status == 200
+    assert (
+        send(
+            local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(stopped).encode()
+        ).status
+        == 200
+    )
     after = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).body
     assert after["lastStatus"] == "STOPPED"
     assert after["stoppedReason"] == "Scaling activity"
@@ -121,6 +148,12 @@ def test_event_played_locally_creates_then_stops_the_task(local: LocalSystem, op
 
 
 def test_malformed_event_is_rejected_without_writing(local: LocalSystem, operator: dict) -> None:
-    reply = send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps({"detail-type": "x"}).encode())
+    reply = send(
+        local.url,
+        "POST",
+        "/_local/events",
+        credentials=operator,
+        body=json.dumps({"detail-type": "x"}).encode(),
+    )
     assert reply.status == 400
     assert reply.body["accepted"] is False

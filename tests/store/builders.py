@@ -55,10 +55,20 @@ def task(
 
 
 def snapshot(t: Task, *, second: int, sequence: int = 0, reporter: str = "agent-1") -> Observation:
-    return Observation(task=t, source="tmde-v4", observed_at=T0 + timedelta(seconds=second), sequence=sequence, reporter=reporter)
+    return Observation(
+        task=t,
+        source="tmde-v4",
+        observed_at=T0 + timedelta(seconds=second),
+        sequence=sequence,
+        reporter=reporter,
+    )
 
 
 def event(t: Task, *, version: int, second: int = 0) -> Observation:
     return Observation(
-        task=t, source="event", observed_at=T0 + timedelta(seconds=second), event_version=version, reporter="eventbridge"
+        task=t,
+        source="event",
+        observed_at=T0 + timedelta(seconds=second),
+        event_version=version,
+        reporter="eventbridge",
     )

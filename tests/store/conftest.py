@@ -14,7 +14,11 @@ from core.store.schema import create_table_request
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     """A moto DynamoDB (in memory, no HTTP) holding the table exactly as the stack defines it."""
-    keys = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    keys = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     saved = {name: os.environ.get(name) for name in [*keys, "AWS_ENDPOINT_URL_DYNAMODB"]}
     os.environ.update(keys)
     os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)

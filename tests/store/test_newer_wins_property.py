@@ -34,7 +34,17 @@ def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3)) -> list[tuple[
         for second, sequence, reporter in draw(st.lists(agent_keys, max_size=4, unique=True)):
             status = STATUSES[min(2, second // 20)]  # an agent's view advances with time, as the task does
             image = f"img:{second}-{sequence}-{reporter}"
-            observations.append(("snapshot", snapshot(task(number, status=status, image=image), second=second, sequence=sequence, reporter=reporter)))
+            observations.append(
+                (
+                    "snapshot",
+                    snapshot(
+                        task(number, status=status, image=image),
+                        second=second,
+                        sequence=sequence,
+                        reporter=reporter,
+                    ),
+                )
+            )
         for rank in draw(st.lists(st.integers(0, 4), max_size=3, unique=True)):
             status = STATUSES[rank]
             reason = "Essential container exited" if status == "STOPPED" else None
@@ -86,10 +96,16 @@ def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> 
         assert record.task.stopped_reason == expected["stoppedReason"]
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(reports(task_numbers=(1, 2)))
 def test_store_index_and_counters_agree_with_records(dynamodb: Any, plays: list[tuple[str, Any]]) -> None:
-    table = f"t{abs(hash(repr(plays))) % 10**8}"  # a fresh table per example: moto's mock persists across examples
+    # A fresh table per example: moto's mock persists across hypothesis examples.
+    table = f"t{abs(hash(repr(plays))) % 10**8}"
     from core.store.schema import create_table_request
 
     dynamodb.create_table(**create_table_request(table))

@@ -37,14 +37,18 @@ def test_repeated_snapshot_writes_nothing(dynamodb: Any) -> None:
 def test_status_never_moves_backwards(dynamodb: Any) -> None:
     store, query = _services(dynamodb)
     store.apply(snapshot(task(1, status="STOPPED"), second=5))
-    store.apply(snapshot(task(1, status="RUNNING"), second=9))  # newer, but RUNNING is earlier in the lifecycle
+    store.apply(
+        snapshot(task(1, status="RUNNING"), second=9)
+    )  # newer, but RUNNING is earlier in the lifecycle
     assert query.get_task(f"{1:032x}")["lastStatus"] == "STOPPED"
 
 
 def test_event_adds_stop_facts_and_snapshot_never_erases_them(dynamodb: Any) -> None:
     store, query = _services(dynamodb)
     store.apply(snapshot(task(1, image="app:1"), second=1))
-    stopped = task(1, status="STOPPED", image="app:1", digest="sha256:" + "a" * 64, exit_code=137, stopped_reason="OOM")
+    stopped = task(
+        1, status="STOPPED", image="app:1", digest="sha256:" + "a" * 64, exit_code=137, stopped_reason="OOM"
+    )
     store.apply(event(stopped, version=4, second=2))
     store.apply(snapshot(task(1, status="RUNNING", image="app:1"), second=3))
     shown = query.get_task(f"{1:032x}")
@@ -74,7 +78,9 @@ def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> 
     store, query = _services(dynamodb)
     for number in range(1, 4):
         store.apply(snapshot(task(number), second=1))
-    assert query.summary("cluster")["groups"] == [{"group": "arn:aws:ecs:us-east-1:111122223333:cluster/prod", "running": 3}]
+    assert query.summary("cluster")["groups"] == [
+        {"group": "arn:aws:ecs:us-east-1:111122223333:cluster/prod", "running": 3}
+    ]
     store.apply(snapshot(task(2, status="STOPPED"), second=2))
     assert query.summary("cluster")["total"] == 2
     assert query.summary("status")["groups"] == [{"group": "RUNNING", "running": 2}]
@@ -83,7 +89,11 @@ def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> 
     stopped = query.list_tasks({"status": "STOPPED"}, since=None, limit=10, cursor=None)
     assert [item["taskId"] for item in stopped.items] == [f"{2:032x}"]
     # A stopped task gets its expiry on the record and on every index entry.
-    items = [i for i in _all_items(dynamodb) if i.get("taskId", {}).get("S") == f"{2:032x}" or i["pk"]["S"] == f"TASK#{2:032x}"]
+    items = [
+        i
+        for i in _all_items(dynamodb)
+        if i.get("taskId", {}).get("S") == f"{2:032x}" or i["pk"]["S"] == f"TASK#{2:032x}"
+    ]
     assert items and all("expiresAt" in i for i in items)
 
 
@@ -117,7 +127,9 @@ def test_search_by_ip_answers_who_held_it_at_a_time(dynamodb: Any) -> None:
     store.apply(snapshot(task(2, ip="10.1.2.3"), second=7200), now=T0 + timedelta(hours=2))
     everyone = query.search("ip", "10.1.2.3", status=None, at=None, limit=10, cursor=None).items
     assert [item["task"]["taskId"] for item in everyone] == [f"{2:032x}", f"{1:032x}"]
-    at_half_past = query.search("ip", "10.1.2.3", status=None, at=T0 + timedelta(minutes=30), limit=10, cursor=None).items
+    at_half_past = query.search(
+        "ip", "10.1.2.3", status=None, at=T0 + timedelta(minutes=30), limit=10, cursor=None
+    ).items
     assert [item["task"]["taskId"] for item in at_half_past] == [f"{1:032x}"]
 
 
@@ -137,7 +149,9 @@ def test_search_kinds_find_the_task(dynamodb: Any, kind: str, value: str) -> Non
 
 def test_history_is_bounded_and_newest_first(dynamodb: Any) -> None:
     store, query = _services(dynamodb)
-    for second, ip in enumerate(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7"]):
+    for second, ip in enumerate(
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7"]
+    ):
         store.apply(snapshot(task(1, ip=ip), second=second))
     history = query.history(f"{1:032x}", limit=10, cursor=None).items
     assert len(history) == 5  # history_limit
@@ -167,7 +181,9 @@ def test_keepalive_rewrites_only_the_record_and_a_lost_race_is_retried(dynamodb:
         record = original_load(task_id)
         if calls["n"] == 0:
             calls["n"] += 1
-            Store("tasks", retention_days=30, history_limit=5, client=dynamodb).apply(snapshot(task(1, status="STOPPED"), second=950))
+            Store("tasks", retention_days=30, history_limit=5, client=dynamodb).apply(
+                snapshot(task(1, status="STOPPED"), second=950)
+            )
         return record
 
     store.load = racing_load  # type: ignore[method-assign]

@@ -24,7 +24,16 @@ LIST_DIMENSIONS: tuple[str, ...] = (
     "accountId",
     "region",
 )
-SEARCH_KINDS: tuple[str, ...] = ("ip", "eni", "dockerId", "imageDigest", "image", "containerName", "tag", "label")
+SEARCH_KINDS: tuple[str, ...] = (
+    "ip",
+    "eni",
+    "dockerId",
+    "imageDigest",
+    "image",
+    "containerName",
+    "tag",
+    "label",
+)
 SUMMARY_DIMENSIONS: tuple[str, ...] = (
     "cluster",
     "service",

@@ -44,7 +44,9 @@ def snapshot_order_key(observation: Observation) -> str:
     return f"{at}#{observation.sequence:012d}#{observation.reporter or ''}"
 
 
-def merge(current: TaskRecord | None, observation: Observation, *, now: datetime, history_limit: int) -> TaskRecord | None:
+def merge(
+    current: TaskRecord | None, observation: Observation, *, now: datetime, history_limit: int
+) -> TaskRecord | None:
     """The record after applying ``observation``, or None when it changes nothing."""
     incoming = observation.task
     if observation.source == "event":
@@ -79,7 +81,7 @@ def merge(current: TaskRecord | None, observation: Observation, *, now: datetime
 def _overlay(base: dict[str, Any], incoming: dict[str, Any], *, only_gaps: bool) -> dict[str, Any]:
     merged = dict(base)
     for name, value in incoming.items():
-        if name in _BOOKKEEPING or value is None or value == {} or value == []:
+        if name in _BOOKKEEPING or value is None or value in ({}, []):
             continue
         if only_gaps and merged.get(name) not in (None, {}, []):
             continue
@@ -124,7 +126,8 @@ def _merge_containers(
 ) -> list[dict[str, Any]]:
     """Match containers by name; an event fills gaps and adds exit codes and repository digests."""
     by_name = {c.name: c for c in base}
-    result: dict[str, dict[str, Any]] = {c.name: c.model_dump() for c in base} if event else {}
+    # Containers never leave a task, and some sources describe only one: keep the union.
+    result: dict[str, dict[str, Any]] = {c.name: c.model_dump() for c in base}
     for container in incoming:
         old = by_name.get(container.name)
         new = container.model_dump()
@@ -169,7 +172,9 @@ def history_view(task: Task) -> dict[str, Any]:
     """The fields whose changes are worth a history entry."""
     wire = task.model_dump(by_alias=True, mode="json")
     view = {name: wire.get(name) for name in _TRACKED_FOR_HISTORY}
-    view["ips"] = sorted({ip for c in task.containers for n in c.networks for ip in (*n.ipv4_addresses, *n.ipv6_addresses)})
+    view["ips"] = sorted(
+        {ip for c in task.containers for n in c.networks for ip in (*n.ipv4_addresses, *n.ipv6_addresses)}
+    )
     view["images"] = sorted({c.image for c in task.containers if c.image and not c.internal})
     view["health"] = sorted(f"{c.name}={c.health_status}" for c in task.containers if c.health_status)
     return view

@@ -19,7 +19,16 @@ from core.store.records import STORED_DOC, is_expired
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
-SEARCH_PARAMETERS: tuple[str, ...] = ("ip", "image", "imageDigest", "containerName", "label", "tag", "dockerId", "eni")
+SEARCH_PARAMETERS: tuple[str, ...] = (
+    "ip",
+    "image",
+    "imageDigest",
+    "containerName",
+    "label",
+    "tag",
+    "dockerId",
+    "eni",
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,14 @@ class QueryService:
         return self._paged(primary_kind, primary_value, projected, query, limit, cursor, since=since)
 
     def search(
-        self, kind: str, value: str, *, status: str | None, at: datetime | None, limit: int, cursor: str | None
+        self,
+        kind: str,
+        value: str,
+        *,
+        status: str | None,
+        at: datetime | None,
+        limit: int,
+        cursor: str | None,
     ) -> Page:
         projected = {"status": status} if status else {}
         query = {"search": kind, "value": value, "status": status, "at": at.isoformat() if at else None}
@@ -117,7 +133,14 @@ class QueryService:
         items_read = 0
         while True:
             page = self.reader.query_index(
-                kind, value, limit=limit - len(hits), start=start, filters=projected, since=since, until=until, now=now
+                kind,
+                value,
+                limit=limit - len(hits),
+                start=start,
+                filters=projected,
+                since=since,
+                until=until,
+                now=now,
             )
             items_read += page.items_read
             hits += [hit for hit in page.hits if at is None or _held_at(hit, at)]
@@ -131,7 +154,11 @@ class QueryService:
             if record is None:
                 continue  # expired or deleted between the index read and the record read
             document = self._document(record, now)
-            items.append({"task": document, "heldFrom": hit.held_from, "heldUntil": hit.held_until} if held else document)
+            items.append(
+                {"task": document, "heldFrom": hit.held_from, "heldUntil": hit.held_until}
+                if held
+                else document
+            )
         next_cursor = cursors.encode(start, query) if start is not None else None
         return Page(items, next_cursor, items_read=items_read + len(hits))
 

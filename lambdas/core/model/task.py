@@ -11,7 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-ContainerType = Literal["NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON", "OTHER"]
+ContainerType = Literal[
+    "NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON", "OTHER"
+]
 Source = Literal["tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection", "event"]
 
 

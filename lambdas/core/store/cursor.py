@@ -39,5 +39,7 @@ def decode(cursor: str, query: dict[str, Any]) -> Any:
     if not isinstance(payload, dict) or payload.get("v") != _VERSION or "k" not in payload:
         raise InvalidCursor("cursor is not one this API handed out", field="cursor")
     if payload.get("q") != fingerprint(query):
-        raise InvalidCursor("cursor belongs to a different query; drop it or repeat that query", field="cursor")
+        raise InvalidCursor(
+            "cursor belongs to a different query; drop it or repeat that query", field="cursor"
+        )
     return payload["k"]

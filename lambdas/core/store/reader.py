@@ -93,7 +93,11 @@ class Reader:
             "Limit": limit,
         }
         if start is not None:
-            if not isinstance(start, dict) or start.get(PARTITION_KEY) != {"S": partition} or SORT_KEY not in start:
+            if (
+                not isinstance(start, dict)
+                or start.get(PARTITION_KEY) != {"S": partition}
+                or SORT_KEY not in start
+            ):
                 raise InvalidCursor("cursor does not belong to this query", field="cursor")
             request["ExclusiveStartKey"] = start
         with dynamo.translated_errors():

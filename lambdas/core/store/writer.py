@@ -38,7 +38,9 @@ class WriteOutcome:
 class Store:
     """Writes observations to one table. ``table_name`` and ``retention_days`` come from settings."""
 
-    def __init__(self, table_name: str, *, retention_days: int, history_limit: int, client: Any | None = None):
+    def __init__(
+        self, table_name: str, *, retention_days: int, history_limit: int, client: Any | None = None
+    ):
         self.table_name = table_name
         self.retention_days = retention_days
         self.history_limit = history_limit
@@ -52,7 +54,9 @@ class Store:
 
     def load(self, task_id: str) -> TaskRecord | None:
         with dynamo.translated_errors():
-            response = self.client.get_item(TableName=self.table_name, Key=keys.task_key(task_id), ConsistentRead=True)
+            response = self.client.get_item(
+                TableName=self.table_name, Key=keys.task_key(task_id), ConsistentRead=True
+            )
         item = response.get("Item")
         return record_from_item(item) if item else None
 
@@ -82,7 +86,9 @@ class Store:
             return WriteOutcome(task_id, changed=True, write_items=len(items))
         raise Throttled(f"task {task_id} is being written concurrently; retry later", retry_after=1)
 
-    def _transaction(self, current: TaskRecord | None, updated: TaskRecord, now: datetime) -> list[dict[str, Any]]:
+    def _transaction(
+        self, current: TaskRecord | None, updated: TaskRecord, now: datetime
+    ) -> list[dict[str, Any]]:
         task = updated.task
         expiry = expires_at(task, now=now, retention_days=self.retention_days)
         wanted, truncated = self._index_items(task, expiry)
@@ -103,7 +109,9 @@ class Store:
         for dimension, group in sorted(summed_before - summed_after):
             items.append(self._count(dimension, group, -1))
 
-        record = self._record_item(updated, expiry, {ref: d for ref, (_, d) in wanted.items()}, summed_after, truncated)
+        record = self._record_item(
+            updated, expiry, {ref: d for ref, (_, d) in wanted.items()}, summed_after, truncated
+        )
         put: dict[str, Any] = {"TableName": self.table_name, "Item": record}
         if current is None:
             put["ConditionExpression"] = "attribute_not_exists(#pk)"
@@ -114,7 +122,9 @@ class Store:
             put["ExpressionAttributeValues"] = {":rev": {"N": str(current.revision)}}
         items.insert(0, {"Put": put})
         if len(items) > MAX_TRANSACTION_ITEMS:
-            raise PayloadTooLarge(f"task {task.task_id} changes too many indexed values at once", field="task")
+            raise PayloadTooLarge(
+                f"task {task.task_id} changes too many indexed values at once", field="task"
+            )
         return items
 
     def _record_item(
@@ -142,10 +152,14 @@ class Store:
             item["expiresAt"] = {"N": str(expiry)}
         size = sum(len(k) + len(json.dumps(v)) for k, v in item.items())
         if size > MAX_RECORD_BYTES:
-            raise PayloadTooLarge(f"task record would be {size} bytes; the limit is {MAX_RECORD_BYTES}", field="task")
+            raise PayloadTooLarge(
+                f"task record would be {size} bytes; the limit is {MAX_RECORD_BYTES}", field="task"
+            )
         return item
 
-    def _index_items(self, task: Task, expiry: int | None) -> tuple[dict[str, tuple[dict[str, Any], str]], bool]:
+    def _index_items(
+        self, task: Task, expiry: int | None
+    ) -> tuple[dict[str, tuple[dict[str, Any], str]], bool]:
         """Index items keyed by "pk<TAB>sk", each with a digest of its content to skip unchanged ones."""
         assert task.first_seen_at is not None  # merge() always sets it
         entries, truncated = index_entries(task)
