@@ -1,0 +1,187 @@
+"""Command line: `taskbeacon-agent {once,exec,sidecar,daemon} [options]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from taskbeacon_agent import __version__, modes
+
+# Kept here (not imported from sources) so `--help` and `exec --background` stay import-light.
+SOURCES = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection")
+
+ENV_HELP = """\
+environment variables:
+  TASKBEACON_ENDPOINT           API base URL, e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/prod
+                                (snapshots go to ${TASKBEACON_ENDPOINT}/snapshots). Not needed with --dry-run.
+  TASKBEACON_REGION             SigV4 signing region. Default: parsed from an execute-api URL, else
+                                AWS_REGION / AWS_DEFAULT_REGION.
+  TASKBEACON_TMDE_V2_URL        TMDE v2 base (default http://169.254.170.2/v2).
+  TASKBEACON_INTROSPECTION_URL  ECS agent introspection base (default http://localhost:51678/v1).
+  ECS_CONTAINER_METADATA_URI_V4, ECS_CONTAINER_METADATA_URI, ECS_CONTAINER_METADATA_FILE
+                                set by ECS; select the tmde-v4, tmde-v3 and metadata-file sources.
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI | AWS_CONTAINER_CREDENTIALS_FULL_URI
+    [+ AWS_CONTAINER_AUTHORIZATION_TOKEN | AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE]
+                                task-role credentials (set by ECS when the task has a task role).
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+                                static credentials (checked first, as the AWS SDKs do).
+  The EC2 instance role (IMDS) is never used: AWS advises that containers must not use it.
+  Credentials, the credentials URI and environment variables are never logged or sent.
+
+sources (auto-detected in this order unless --source is given):
+  tmde-v4, tmde-v3, tmde-v2, metadata-file; introspection (daemon mode only)
+
+exit codes:
+  0  reported (or printed, with --dry-run)
+  1  internal error
+  2  usage error
+  3  no task metadata source available (or the metadata file never became READY)
+  4  configuration or credentials problem (TASKBEACON_ENDPOINT, region, no credentials)
+  5  the API rejected the snapshot (4xx other than 429)
+  6  the API was unreachable or busy until the time budget ran out
+  exec: never returns its own code; it becomes the command (127 command not found, 126 not executable)
+"""
+
+
+def _positive(value: str) -> float:
+    try:
+        f = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % value) from None
+    if f <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return f
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--source",
+        choices=("auto", *SOURCES),
+        default="auto",
+        help="force a metadata source (default: auto-detect)",
+    )
+    common.add_argument(
+        "--with-tags",
+        action="store_true",
+        help="read /taskWithTags (v4/v3) or /metadataWithTags (v2). On EC2 this makes the ECS agent call "
+        "ecs:ListTagsForResource with the instance role on every read; failures show up in Errors[]",
+    )
+    common.add_argument("--with-stats", action="store_true", help="also send task stats (/task/stats)")
+    common.add_argument(
+        "--dry-run", action="store_true", help="print the JSON that would be sent; send nothing"
+    )
+    common.add_argument(
+        "--timeout", type=_positive, default=2.0, help="timeout of each HTTP call in seconds (default 2)"
+    )
+    common.add_argument("-q", "--quiet", action="store_true", help="no log lines on stderr")
+    common.add_argument("-v", "--verbose", action="store_true", help="log every snapshot sent")
+
+    parser = argparse.ArgumentParser(
+        prog="taskbeacon-agent",
+        description="Report this ECS task's metadata to taskbeacon "
+        "(POST ${TASKBEACON_ENDPOINT}/snapshots, SigV4).",
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version="taskbeacon-agent " + __version__)
+    sub = parser.add_subparsers(dest="mode", metavar="MODE")
+    sub.required = True
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "once",
+        parents=[common],
+        help="report once; non-zero exit on failure",
+        epilog=ENV_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument("--budget", type=_positive, default=10.0, help="total time budget in seconds (default 10)")
+
+    p = sub.add_parser(
+        "exec",
+        parents=[common],
+        help="entrypoint hook: report within --budget, then exec the command (always, even on failure)",
+        usage="taskbeacon-agent exec [options] -- COMMAND [ARGS...]",
+        epilog=ENV_HELP,
+        formatter_class=fmt,
+    )
+    p.add_argument(
+        "--budget",
+        type=_positive,
+        default=None,
+        help="time budget before exec (default 2; 10 with --background)",
+    )
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="report from a forked child and exec the command immediately",
+    )
+    p.add_argument("command", nargs=argparse.REMAINDER, help="the command to exec, after --")
+
+    for name, text in (
+        ("sidecar", "report at start, on change and as keepalive; final 'stop' snapshot on SIGTERM"),
+        ("daemon", "host mode on EC2: report every task on the instance from the agent introspection API"),
+    ):
+        p = sub.add_parser(name, parents=[common], help=text, epilog=ENV_HELP, formatter_class=fmt)
+        p.add_argument(
+            "--interval", type=_positive, default=30.0, help="poll interval in seconds (default 30)"
+        )
+        p.add_argument(
+            "--keepalive",
+            type=_positive,
+            default=900.0,
+            help="resend unchanged snapshot after seconds (default 900)",
+        )
+        p.add_argument(
+            "--budget", type=_positive, default=10.0, help="time budget of each report (default 10)"
+        )
+        if name == "sidecar":
+            p.add_argument(
+                "--stop-budget",
+                type=_positive,
+                default=5.0,
+                help="time budget of the final stop snapshot (default 5)",
+            )
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    budget = args.budget
+    if args.mode == "exec" and budget is None:
+        budget = 10.0 if args.background else 2.0
+    cfg = modes.Config(
+        env=os.environ,
+        source=args.source,
+        with_tags=args.with_tags,
+        with_stats=args.with_stats,
+        dry_run=args.dry_run,
+        budget=budget,
+        timeout=args.timeout,
+        interval=getattr(args, "interval", 30.0),
+        keepalive=getattr(args, "keepalive", 900.0),
+        stop_budget=getattr(args, "stop_budget", 5.0),
+        quiet=args.quiet,
+        verbose=args.verbose,
+    )
+    if args.mode == "exec":
+        command = list(args.command)
+        if command and command[0] == "--":
+            command = command[1:]
+        return modes.run_exec(cfg, command, background=args.background)
+    if args.mode == "daemon":
+        cfg.source = "introspection"
+        return modes.run_loop(cfg, "daemon")
+    if args.source == "introspection":
+        parser.error("--source introspection is for the daemon mode")
+    if args.mode == "sidecar":
+        return modes.run_loop(cfg, "sidecar")
+    return modes.run_once(cfg)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

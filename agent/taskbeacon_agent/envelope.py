@@ -1,0 +1,125 @@
+"""The snapshot envelope (DESIGN 3.2) and the change fingerprint used by sidecar/daemon modes."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import threading
+import uuid
+from typing import Any, Callable, Dict, Optional
+
+from taskbeacon_agent import __version__
+from taskbeacon_agent.sources import Collected
+
+SCHEMA_VERSION = 1
+REASONS = ("start", "change", "keepalive", "stop")
+MAX_BODY_BYTES = 256 * 1024  # the API's default MAX_BODY_BYTES
+
+
+def rfc3339_now(now: Optional[datetime.datetime] = None) -> str:
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EnvelopeBuilder:
+    """One per agent process: owns the instanceId and the monotonic sequence."""
+
+    def __init__(
+        self,
+        mode: str,
+        instance_id: Optional[str] = None,
+        clock: Optional[Callable[[], datetime.datetime]] = None,
+    ) -> None:
+        self.mode = mode
+        self.instance_id = instance_id or str(uuid.uuid4())
+        self._clock = clock
+        self._sequence = 0
+        self._lock = threading.Lock()
+
+    def build(self, collected: Collected, reason: str) -> Dict[str, Any]:
+        if reason not in REASONS:
+            raise ValueError("unknown reason")
+        with self._lock:
+            self._sequence += 1
+            seq = self._sequence
+        env: Dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "source": collected.source,
+            "collectedAt": rfc3339_now(self._clock() if self._clock else None),
+            "sequence": seq,
+            "reason": reason,
+            "agent": {"version": __version__, "mode": self.mode, "instanceId": self.instance_id},
+        }
+        if collected.tasks is not None:
+            env["tasks"] = collected.tasks
+        else:
+            env["task"] = collected.task
+        if collected.container is not None:
+            env["container"] = collected.container
+        if collected.stats is not None:
+            env["stats"] = collected.stats
+        return env
+
+
+def encode(envelope: Dict[str, Any], limit: int = MAX_BODY_BYTES) -> bytes:
+    """Serialise; if over the API's size limit drop the optional parts (stats, then container) first."""
+    body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    for optional in ("stats", "container"):
+        if len(body) <= limit:
+            break
+        if optional in envelope:
+            envelope = {k: v for k, v in envelope.items() if k != optional}
+            body = json.dumps(envelope, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return body
+
+
+# Keys whose values move on every read without the task changing.
+_VOLATILE_TASK_KEYS = ("ClockDrift", "EphemeralStorageMetrics")
+_VOLATILE_CONTAINER_KEYS = ("ClockDrift",)
+
+
+def _stable_container(c: Any) -> Any:
+    if not isinstance(c, dict):
+        return c
+    out = {k: v for k, v in c.items() if k not in _VOLATILE_CONTAINER_KEYS}
+    health = out.get("Health")
+    if isinstance(health, dict):
+        out["Health"] = {k: v for k, v in health.items() if k != "output"}
+    return out
+
+
+def _container_key(c: Any) -> str:
+    if isinstance(c, dict):
+        return "%s\0%s" % (c.get("Name") or "", c.get("DockerId") or "")
+    return json.dumps(c, sort_keys=True)
+
+
+def _stable_task(t: Any) -> Any:
+    if not isinstance(t, dict):
+        return t
+    out = {k: v for k, v in t.items() if k not in _VOLATILE_TASK_KEYS}
+    if isinstance(out.get("Errors"), list):
+        # RequestId differs on every failed ListTagsForResource call.
+        out["Errors"] = [
+            {k: v for k, v in e.items() if k != "RequestId"} if isinstance(e, dict) else e
+            for e in out["Errors"]
+        ]
+    if isinstance(out.get("Containers"), list):
+        # The ECS agent builds Containers from a Go map: order is random between reads.
+        out["Containers"] = sorted((_stable_container(c) for c in out["Containers"]), key=_container_key)
+    return out
+
+
+def fingerprint(collected: Collected) -> str:
+    """Hash of what identifies a change: task document(s) and container document; stats never count."""
+    if collected.tasks is not None:
+        tasks = sorted(
+            (_stable_task(t) for t in collected.tasks),
+            key=lambda t: str(t.get("Arn") if isinstance(t, dict) else t),
+        )
+        material: Any = {"tasks": tasks}
+    else:
+        material = {"task": _stable_task(collected.task), "container": _stable_container(collected.container)}
+    data = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,137 @@
+"""The agent's only HTTP seam: explicit timeouts, a deadline, a response size cap, no redirects.
+
+http.client is used instead of urllib so that connect and read timeouts are separate (probing an
+absent link-local endpoint must be cheap) and so nothing is followed or buffered behind our back.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+import urllib.parse
+import urllib.request
+from typing import Dict, List, Mapping, Optional, Tuple
+
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+class HttpError(Exception):
+    """A transport failure: connection refused/reset, timeout, oversized or truncated body."""
+
+
+class DeadlineExceeded(HttpError):
+    """The caller's time budget ran out before or during the call."""
+
+
+class Response:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    if deadline is None:
+        return None
+    return deadline - time.monotonic()
+
+
+def _proxy_for(url: str) -> Optional[str]:
+    # Only the API call may use a proxy (corporate egress); link-local metadata never does.
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+def _connection(url: str, timeout: float, use_proxy: bool) -> Tuple[http.client.HTTPConnection, str]:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HttpError("unsupported URL scheme")
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    proxy = _proxy_for(url) if use_proxy else None
+    https = parts.scheme == "https"
+    if not proxy:
+        cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        return cls(parts.hostname, parts.port, timeout=timeout), target
+    pp = urllib.parse.urlsplit(proxy)
+    if https:
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            pp.hostname or "", pp.port or 80, timeout=timeout
+        )
+        conn.set_tunnel(parts.hostname, parts.port or 443)
+        return conn, target
+    return http.client.HTTPConnection(pp.hostname or "", pp.port or 80, timeout=timeout), url
+
+
+def _read_capped(
+    conn: http.client.HTTPConnection,
+    resp: http.client.HTTPResponse,
+    read_timeout: float,
+    deadline: Optional[float],
+    max_bytes: int,
+) -> bytes:
+    declared = resp.getheader("Content-Length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise HttpError("response too large")
+    chunks: List[bytes] = []
+    total = 0
+    while True:
+        left = remaining(deadline)
+        if left is not None and left <= 0:
+            raise DeadlineExceeded("time budget exhausted while reading")
+        if conn.sock is not None and left is not None:
+            conn.sock.settimeout(max(0.001, min(read_timeout, left)))
+        chunk = resp.read1(_CHUNK)  # one recv at a time, so the deadline is checked between them
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > max_bytes:
+            raise HttpError("response too large")
+        chunks.append(chunk)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: Optional[Mapping[str, str]] = None,
+    body: Optional[bytes] = None,
+    timeout: float = 2.0,
+    connect_timeout: Optional[float] = None,
+    deadline: Optional[float] = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    use_proxy: bool = False,
+) -> Response:
+    """Perform one HTTP request. Never raises for an HTTP status; raises HttpError for transport trouble."""
+    left = remaining(deadline)
+    if left is not None and left <= 0:
+        raise DeadlineExceeded("time budget exhausted")
+    read_timeout = timeout if left is None else max(0.001, min(timeout, left))
+    conn_timeout = read_timeout if connect_timeout is None else min(connect_timeout, read_timeout)
+    conn, target = _connection(url, conn_timeout, use_proxy)
+    try:
+        conn.connect()
+        if conn.sock is not None:
+            conn.sock.settimeout(read_timeout)
+        conn.request(method, target, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        data = _read_capped(conn, resp, read_timeout, deadline, max_bytes)
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
+    except HttpError:
+        raise
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # The message names only the failure class: URLs may carry secrets (credentials URI).
+        if isinstance(exc, (socket.timeout, TimeoutError)):
+            raise HttpError("timed out") from None
+        raise HttpError(type(exc).__name__) from None
+    finally:
+        conn.close()

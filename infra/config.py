@@ -1,0 +1,171 @@
+"""Deployment configuration from CDK context (`taskbeacon:*` keys), validated before any construct exists.
+
+Values come from cdk.json (JSON types) or from `cdk deploy -c key=value` (always strings), so every
+parser accepts both forms. A bad value raises ConfigError naming the key; unknown `taskbeacon:*`
+keys are rejected too, because a typo would otherwise silently deploy the default.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from aws_cdk import aws_logs as logs
+
+PREFIX: Final = "taskbeacon:"
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS: Final = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+def log_retention(days: int) -> logs.RetentionDays:
+    """Map a validated day count to the CDK enum (whose members are named, not numbered)."""
+    finite = [member for member in logs.RetentionDays if member is not logs.RetentionDays.INFINITE]
+    return dict(zip(sorted(LOG_RETENTION_DAYS), finite, strict=True))[days]
+
+
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+_VPCE_ID = re.compile(r"^vpce-[0-9a-f]{8,17}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
+
+
+class ConfigError(ValueError):
+    """A context value that cannot be deployed; the message names the key."""
+
+
+@dataclass(frozen=True)
+class TaskBeaconConfig:
+    stack_name: str = "TaskBeacon"
+    retention_days: int = 30
+    keepalive_seconds: int = 900
+    collector_role_arns: tuple[str, ...] = ()
+    principal_org_id: str = ""
+    private_endpoint: bool = False
+    vpc_endpoint_ids: tuple[str, ...] = ()
+    event_bus_accounts: tuple[str, ...] = ()
+    describe_tasks_cross_check: bool = False
+    log_retention_days: int = 90
+    throttle_rate_limit: int = 100
+    throttle_burst_limit: int = 200
+    alarm_topic_arn: str = ""
+
+
+def _fail(key: str, expected: str, value: object) -> ConfigError:
+    return ConfigError(f"context key '{PREFIX}{key}': expected {expected}, got {value!r}")
+
+
+def _as_bool(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+        return value.strip().lower() in {"true", "1", "yes"}
+    raise _fail(key, "true or false", value)
+
+
+def _as_int(key: str, value: object, low: int, high: int) -> int:
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not low <= number <= high:
+        raise _fail(key, f"an integer from {low} to {high}", value)
+    return number
+
+
+def _as_str(key: str, value: object, pattern: re.Pattern[str], what: str, *, empty_ok: bool) -> str:
+    if isinstance(value, str) and ((empty_ok and value == "") or pattern.fullmatch(value)):
+        return value
+    raise _fail(key, what + (" or an empty string" if empty_ok else ""), value)
+
+
+def _as_list(key: str, value: object, pattern: re.Pattern[str], what: str) -> tuple[str, ...]:
+    items: object = value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise _fail(key, f"a JSON list of {what}", value) from error
+        else:  # `-c key=a,b` from the command line
+            items = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise _fail(key, f"a list of {what}", value)
+    for item in items:
+        if not pattern.fullmatch(item):
+            raise _fail(key, f"a list of {what}", item)
+    return tuple(dict.fromkeys(items))  # drop duplicates, keep order
+
+
+def _log_retention(key: str, value: object) -> int:
+    days = _as_int(key, value, 1, 3653)
+    if days not in LOG_RETENTION_DAYS:
+        raise _fail(key, f"one of {sorted(LOG_RETENTION_DAYS)}", value)
+    return days
+
+
+_PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
+    "stackName": lambda k, v: _as_str(k, v, _STACK_NAME, "a CloudFormation stack name", empty_ok=False),
+    "retentionDays": lambda k, v: _as_int(k, v, 1, 3650),
+    "keepaliveSeconds": lambda k, v: _as_int(k, v, 30, 86_400),
+    "collectorRoleArns": lambda k, v: _as_list(k, v, _ROLE_ARN, "IAM role ARNs"),
+    "principalOrgId": lambda k, v: _as_str(k, v, _ORG_ID, "an AWS Organization id (o-...)", empty_ok=True),
+    "privateEndpoint": _as_bool,
+    "vpcEndpointIds": lambda k, v: _as_list(k, v, _VPCE_ID, "VPC endpoint ids (vpce-...)"),
+    "eventBusAccounts": lambda k, v: _as_list(k, v, _ACCOUNT_ID, "12-digit AWS account ids"),
+    "describeTasksCrossCheck": _as_bool,
+    "logRetentionDays": _log_retention,
+    "throttleRateLimit": lambda k, v: _as_int(k, v, 1, 10_000),
+    "throttleBurstLimit": lambda k, v: _as_int(k, v, 1, 5_000),
+    "alarmTopicArn": lambda k, v: _as_str(k, v, _TOPIC_ARN, "an SNS topic ARN", empty_ok=True),
+}
+
+_FIELDS: Final = {
+    "stackName": "stack_name",
+    "retentionDays": "retention_days",
+    "keepaliveSeconds": "keepalive_seconds",
+    "collectorRoleArns": "collector_role_arns",
+    "principalOrgId": "principal_org_id",
+    "privateEndpoint": "private_endpoint",
+    "vpcEndpointIds": "vpc_endpoint_ids",
+    "eventBusAccounts": "event_bus_accounts",
+    "describeTasksCrossCheck": "describe_tasks_cross_check",
+    "logRetentionDays": "log_retention_days",
+    "throttleRateLimit": "throttle_rate_limit",
+    "throttleBurstLimit": "throttle_burst_limit",
+    "alarmTopicArn": "alarm_topic_arn",
+}
+
+KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)
+
+
+def config_from_context(context: Mapping[str, object]) -> TaskBeaconConfig:
+    """Parse every `taskbeacon:*` key of `context`; missing keys keep their defaults."""
+    values: dict[str, Any] = {}
+    for full_key, raw in context.items():
+        if not full_key.startswith(PREFIX):
+            continue
+        key = full_key.removeprefix(PREFIX)
+        if key not in _PARSERS:
+            raise ConfigError(f"unknown context key '{full_key}' (known keys: {', '.join(KNOWN_KEYS)})")
+        values[_FIELDS[key]] = _PARSERS[key](key, raw)
+    config = TaskBeaconConfig(**values)
+    if config.private_endpoint and not config.vpc_endpoint_ids:
+        raise ConfigError(
+            f"context key '{PREFIX}vpcEndpointIds': a private endpoint "
+            f"('{PREFIX}privateEndpoint'=true) needs at least one execute-api VPC endpoint id"
+        )
+    if config.vpc_endpoint_ids and not config.private_endpoint:
+        raise ConfigError(
+            f"context key '{PREFIX}vpcEndpointIds': only used with '{PREFIX}privateEndpoint'=true"
+        )
+    return config

@@ -1,0 +1,19 @@
+"""Repository paths, and the one import of the table schema shared with the Lambda code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR: Final = REPO_ROOT / "lambdas"
+
+# `lambdas/` is the import root of the server code (as in the Lambda asset), so the stack reads
+# the table's key names from the same module the handlers use: one source of truth.
+if str(LAMBDAS_DIR) not in sys.path:
+    sys.path.insert(0, str(LAMBDAS_DIR))
+
+from core.store import schema  # noqa: E402
+
+__all__ = ["LAMBDAS_DIR", "REPO_ROOT", "schema"]

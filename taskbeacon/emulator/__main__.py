@@ -1,0 +1,7 @@
+"""`python -m taskbeacon.emulator`."""
+
+import sys
+
+from taskbeacon.emulator.command import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "agent"))
+
+from agent_fakeserver import FakeServer
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ecs"
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    s = FakeServer().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def api() -> Iterator[FakeServer]:
+    s = FakeServer().start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.skip("shared ECS fixtures not present")
+    return FIXTURES

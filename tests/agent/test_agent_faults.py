@@ -1,0 +1,194 @@
+"""The API client and metadata reads against a fault-injecting loopback server: always within budget."""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from agent_fakeserver import FakeServer, Reply, closed_port
+
+from taskbeacon_agent import client, http, retry, sources
+from taskbeacon_agent.credentials import Resolver
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "s3cr3t-never-printed",
+    "AWS_REGION": "eu-west-1",
+}
+
+
+def make(url: str, **kw: object) -> client.Client:
+    return client.Client(
+        url, "eu-west-1", Resolver(ENV), timeout=0.5, rng=random.Random(1), backoff_base=0.01, **kw
+    )  # type: ignore[arg-type]
+
+
+def within(budget: float) -> float:
+    return time.monotonic() + budget
+
+
+def test_202_first_time(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(202, {"taskIds": ["abc"]}))
+    assert make(api.url).send(b"{}", within(2)) == {"taskIds": ["abc"]}
+    req = api.requests[0]
+    assert req["method"] == "POST" and req["headers"]["Content-Type"] == "application/json"
+    assert req["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/execute-api/aws4_request" in req["headers"]["Authorization"]
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(500),
+        Reply(503),
+        Reply(429, headers={"Retry-After": "0"}),
+        Reply(fault="reset"),
+        Reply(502, b"<html>"),
+    ],
+)
+def test_transient_faults_are_retried(api: FakeServer, fault: Reply) -> None:
+    api.route("/snapshots", fault, Reply(202, b""))
+    assert make(api.url).send(b"{}", within(3)) is None
+    assert len(api.requests) == 2
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+def test_client_errors_are_not_retried(api: FakeServer, status: int) -> None:
+    api.route(
+        "/snapshots", Reply(status, {"error": {"code": "bad", "message": "x", "field": "task.TaskARN"}})
+    )
+    with pytest.raises(client.SendError) as info:
+        make(api.url).send(b"{}", within(2))
+    assert info.value.status == status and not info.value.retryable
+    assert "field=task.TaskARN" in str(info.value)
+    assert len(api.requests) == 1
+
+
+def test_403_refreshes_credentials_once(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(403), Reply(403))
+    with pytest.raises(client.SendError):
+        make(api.url).send(b"{}", within(2))
+    assert len(api.requests) == 2
+
+
+def test_retry_after_beyond_budget_gives_up_at_once(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(429, headers={"Retry-After": "30"}))
+    t0 = time.monotonic()
+    with pytest.raises(client.SendError, match="budget"):
+        make(api.url).send(b"{}", within(1.0))
+    assert time.monotonic() - t0 < 1.0
+    assert len(api.requests) == 1
+
+
+def test_retry_after_is_honoured(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(503, headers={"Retry-After": "1"}), Reply(202))
+    sleeps: list[float] = []
+    c = make(api.url, sleep=sleeps.append)
+    c.send(b"{}", within(5))
+    assert sleeps and sleeps[0] >= 1.0
+
+
+def test_always_failing_stays_within_budget(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(500))
+    t0 = time.monotonic()
+    with pytest.raises(client.SendError):
+        make(api.url).send(b"{}", within(0.8), max_attempts=100)
+    assert time.monotonic() - t0 < 0.8 + 1.0
+
+
+def test_slow_api_times_out_within_budget(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(202, delay=3))
+    t0 = time.monotonic()
+    with pytest.raises(client.SendError):
+        make(api.url).send(b"{}", within(0.7))
+    assert time.monotonic() - t0 < 0.7 + 1.0
+
+
+def test_unreachable_api_within_budget() -> None:
+    t0 = time.monotonic()
+    with pytest.raises(client.SendError, match=r"unreachable|budget"):
+        make(f"http://127.0.0.1:{closed_port()}").send(b"{}", within(0.5))
+    assert time.monotonic() - t0 < 0.5 + 1.0
+
+
+def test_backoff_is_capped_full_jitter() -> None:
+    rng = random.Random(7)
+    for attempt in range(20):
+        d = retry.backoff_delay(attempt, base=0.1, cap=2.0, rng=rng)
+        assert 0.0 <= d <= min(2.0, 0.1 * 2**attempt)
+
+
+def test_retry_after_http_date() -> None:
+    assert retry.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert retry.parse_retry_after("soon") is None
+    assert retry.parse_retry_after("7") == 7.0
+
+
+def test_signing_region() -> None:
+    assert client.signing_region("https://a1.execute-api.ap-south-2.amazonaws.com/prod", {}) == "ap-south-2"
+    assert client.signing_region("https://api.example.com", {"AWS_REGION": "eu-west-3"}) == "eu-west-3"
+    assert (
+        client.signing_region("https://a1.execute-api.ap-south-2.amazonaws.com", {"TASKBEACON_REGION": "x-1"})
+        == "x-1"
+    )
+    with pytest.raises(client.ConfigError):
+        client.signing_region("https://api.example.com", {})
+
+
+# --- metadata reads under faults -------------------------------------------------------------
+
+
+def v4env(s: FakeServer) -> dict[str, str]:
+    return {"ECS_CONTAINER_METADATA_URI_V4": s.url + "/v4/x"}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(500),
+        Reply(429, headers={"Retry-After": "0"}),
+        Reply(fault="reset"),
+        Reply(503, b'"agent restarting"'),
+    ],
+)
+def test_metadata_transient_fault_then_ok(server: FakeServer, fault: Reply) -> None:
+    server.route("/v4/x/task", fault, Reply(body={"TaskARN": "arn"}))
+    got = sources.collect(v4env(server), "tmde-v4", sources.Options(timeout=0.5, deadline=within(3)))
+    assert got.task == {"TaskARN": "arn"}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Reply(body=b"\x00\xffnot json"),
+        Reply(fault="huge"),
+        Reply(fault="huge-undeclared"),
+        Reply(body=b"[1, 2]"),
+        Reply(500),
+        Reply(200, delay=3),
+        Reply(fault="drip"),
+    ],
+    ids=["garbage", "huge", "huge-undeclared", "not-object", "500", "slow", "drip"],
+)
+def test_metadata_faults_fail_cleanly_within_budget(server: FakeServer, fault: Reply) -> None:
+    server.route("/v4/x/task", fault)
+    t0 = time.monotonic()
+    with pytest.raises(sources.SourceError):
+        sources.collect(v4env(server), "tmde-v4", sources.Options(timeout=0.5, deadline=within(1.0)))
+    assert time.monotonic() - t0 < 1.0 + 1.0
+
+
+def test_http_size_cap(server: FakeServer) -> None:
+    server.route("/big", Reply(body=b"x" * 5000))
+    with pytest.raises(http.HttpError, match="too large"):
+        http.request("GET", server.url + "/big", max_bytes=1000)
+    assert http.request("GET", server.url + "/big", max_bytes=5000).body == b"x" * 5000
+
+
+def test_absent_v2_probe_is_cheap() -> None:
+    env = {"TASKBEACON_TMDE_V2_URL": f"http://127.0.0.1:{closed_port()}/v2"}
+    t0 = time.monotonic()
+    with pytest.raises(sources.SourceUnavailable):
+        sources.collect(env, None, sources.Options(timeout=1.0, deadline=within(2)))
+    assert time.monotonic() - t0 < 1.0

@@ -1,0 +1,70 @@
+"""The single-file zipapp runs on the dev interpreter and on python3.9 (the oldest supported)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from agent_fakeserver import FakeServer, Reply
+
+ROOT = Path(__file__).resolve().parents[2]
+PY39 = Path.home() / ".pyenv" / "versions" / "3.9.18" / "bin" / "python3.9"
+INTERPRETERS = [
+    pytest.param(sys.executable, id="dev"),
+    pytest.param(
+        str(PY39), id="py3.9", marks=pytest.mark.skipif(not PY39.exists(), reason="python3.9 not installed")
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zipapp") / "taskbeacon-agent.pyz"
+    subprocess.run(
+        [sys.executable, str(ROOT / "agent" / "build_zipapp.py"), str(out)], check=True, capture_output=True
+    )
+    return out
+
+
+def test_build_is_small_and_reproducible(pyz: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.pyz"
+    subprocess.run([sys.executable, str(ROOT / "agent" / "build_zipapp.py"), str(again)], check=True)
+    assert pyz.read_bytes() == again.read_bytes()
+    assert pyz.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert pyz.stat().st_size < 64 * 1024
+
+
+@pytest.mark.parametrize("python", INTERPRETERS)
+def test_help_and_dry_run(pyz: Path, server: FakeServer, python: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "TASKBEACON_TMDE_V2_URL": server.url + "/v2"}
+    helped = subprocess.run([python, str(pyz), "--help"], env=env, capture_output=True, text=True, check=True)
+    assert "exit codes" in helped.stdout
+    task = {
+        "TaskARN": "arn:aws:ecs:us-east-1:111122223333:task/c/0123456789abcdef0123456789abcdef",
+        "Containers": [],
+    }
+    server.route("/v4/z/task", Reply(body=task))
+    env["ECS_CONTAINER_METADATA_URI_V4"] = server.url + "/v4/z"
+    done = subprocess.run(
+        [python, str(pyz), "once", "--dry-run"], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(done.stdout)["task"] == task
+    ran = subprocess.run(
+        [python, str(pyz), "exec", "--dry-run", "--", "sh", "-c", "echo ran"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stdout.rstrip().endswith("ran")
+
+
+@pytest.mark.skipif(not PY39.exists(), reason="python3.9 not installed")
+def test_package_compiles_on_py39() -> None:
+    files = [str(p) for p in (ROOT / "agent" / "taskbeacon_agent").glob("*.py")]
+    # compile() rather than py_compile: no __pycache__ written into the source tree
+    code = "import sys\nfor f in sys.argv[1:]:\n    compile(open(f).read(), f, 'exec')"
+    subprocess.run([str(PY39), "-c", code, *files], check=True)

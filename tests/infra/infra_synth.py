@@ -1,0 +1,45 @@
+"""Synth helpers shared by the infra tests (a plain module: conftest is not importable by name)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Template
+
+from infra.application import build_app
+from infra.stack import TaskBeaconStack
+
+# Skips asset bundling (no pip, no network); only test_bundling.py bundles for real.
+NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+
+FULL_CONTEXT: dict[str, Any] = {
+    "taskbeacon:stackName": "TaskBeaconFull",
+    "taskbeacon:principalOrgId": "o-abc123def456",
+    "taskbeacon:privateEndpoint": "true",  # as `-c key=value` passes it
+    "taskbeacon:vpcEndpointIds": "vpce-0123456789abcdef0,vpce-0fedcba9876543210",
+    "taskbeacon:eventBusAccounts": ["111111111111", "222222222222"],
+    "taskbeacon:describeTasksCrossCheck": True,
+    "taskbeacon:collectorRoleArns": ["arn:aws:iam::123456789012:role/ecs-instance-collector"],
+    "taskbeacon:alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops-alarms",
+    "taskbeacon:retentionDays": "45",
+}
+
+
+@dataclass(frozen=True)
+class Synth:
+    stack: TaskBeaconStack
+    template: Template
+    raw: dict[str, Any]
+
+    def resources(self, type_name: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.raw["Resources"].items() if r["Type"] == type_name}
+
+
+def synth(context: dict[str, Any], outdir: Path) -> Synth:
+    """Build exactly as app.py does, then synth: the cdk-nag gate raises on any unacknowledged error."""
+    built = build_app(context={**NO_BUNDLING, **context}, outdir=str(outdir))
+    assembly = built.app.synth()
+    raw = assembly.get_stack_by_name(built.stack.stack_name).template
+    return Synth(built.stack, Template.from_json(raw), raw)

@@ -1,0 +1,97 @@
+"""The adoption constructs (agent sidecar, member-account event forwarder), in small stacks of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Template
+
+from infra.agent_sidecar import CONTAINER_NAME, SnapshotsTarget, TaskBeaconAgentSidecar
+
+pytestmark = pytest.mark.cdk
+
+ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/snapshots"
+URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1/"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    app = cdk.App()
+    stack = cdk.Stack(app, "ServiceStack")
+    task_def = ecs.FargateTaskDefinition(stack, "TaskDef", cpu=256, memory_limit_mib=512)
+    task_def.add_container("app", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"))
+    TaskBeaconAgentSidecar(
+        stack,
+        "Beacon",
+        task_definition=task_def,
+        target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
+        image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),
+    )
+    return dict(Template.from_stack(stack).to_json())
+
+
+def _containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (task_def,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    return {c["Name"]: c for c in task_def["Properties"]["ContainerDefinitions"]}
+
+
+def test_sidecar_container(template: dict[str, Any]) -> None:
+    sidecar = _containers(template)[CONTAINER_NAME]
+    assert sidecar["Essential"] is False
+    assert sidecar["Command"] == ["sidecar"]
+    assert "DependsOn" not in sidecar
+    env = {e["Name"]: e["Value"] for e in sidecar["Environment"]}
+    assert env == {"TASKBEACON_ENDPOINT": URL, "TASKBEACON_REGION": "eu-west-1"}
+    assert sidecar["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert sidecar["Cpu"] == 32
+    assert sidecar["Memory"] == 64
+
+
+def test_app_containers_start_after_the_agent(template: dict[str, Any]) -> None:
+    app = _containers(template)["app"]
+    assert app["DependsOn"] == [{"ContainerName": CONTAINER_NAME, "Condition": "START"}]
+    assert app["Essential"] is True
+
+
+def test_task_role_may_post_snapshots_only(template: dict[str, Any]) -> None:
+    policies = [r for r in template["Resources"].values() if r["Type"] == "AWS::IAM::Policy"]
+    # The execution role's policy (image pull, logs) is ECS's, not the task's identity.
+    (policy,) = [p for p in policies if "TaskRole" in p["Properties"]["Roles"][0]["Ref"]]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ARN}
+    ]
+
+
+def test_from_rest_api_targets_post_snapshots() -> None:
+    from aws_cdk import aws_apigateway as apigw
+
+    stack = cdk.Stack(cdk.App(), "ApiStack")
+    api = apigw.RestApi(stack, "Api", deploy_options=apigw.StageOptions(stage_name="v1"))
+    api.root.add_method("GET")
+    target = SnapshotsTarget.from_rest_api(api)
+    resolved = stack.resolve(target.invoke_arn)
+    parts = resolved["Fn::Join"][1]
+    assert parts[-1] == "/POST/snapshots"
+    stage = api.deployment_stage.node.default_child
+    assert isinstance(stage, cdk.CfnElement)
+    assert parts[-2] == {"Ref": stack.get_logical_id(stage)}
+
+
+def test_member_account_forwarder_targets_the_bus() -> None:
+    from infra.events import TaskStateEventsForwarder
+
+    stack = cdk.Stack(cdk.App(), "MemberStack")
+    bus_arn = "arn:aws:events:eu-west-1:123456789012:event-bus/taskbeacon"
+    TaskStateEventsForwarder(stack, "Forward", bus_arn=bus_arn)
+    template = Template.from_stack(stack).to_json()
+    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.ecs"],
+        "detail-type": ["ECS Task State Change"],
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == bus_arn
+    assert "RoleArn" in target
