@@ -16,7 +16,9 @@ def _median_seconds(code: str) -> float:
     timings = []
     for _ in range(RUNS):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=LAMBDAS, env={"POWERTOOLS_TRACE_DISABLED": "1"})
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, cwd=LAMBDAS, env={"POWERTOOLS_TRACE_DISABLED": "1"}
+        )
         timings.append(time.perf_counter() - started)
     return statistics.median(timings)
 
@@ -29,5 +31,7 @@ def run() -> dict[str, object]:
         seconds = _median_seconds(f"import handlers.{handler}")
         results[f"{handler}_import_ms"] = round(seconds * 1000, 1)
         results[f"{handler}_vs_boto3"] = round(seconds / boto3, 2)
-        results[f"{handler}_vs_boto3_note"] = "ratio: handler import / `import boto3` (process wall time, median of 7)"
+        results[f"{handler}_vs_boto3_note"] = (
+            "ratio: handler import / `import boto3` (process wall time, median of 7)"
+        )
     return results

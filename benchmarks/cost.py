@@ -27,14 +27,21 @@ def run(store: dict[str, object]) -> dict[str, object]:
     write_units = tasks_started * ((first + stop) * 2 + RECORD_WRITE_UNITS) + keepalives * RECORD_WRITE_UNITS
     read_units = (tasks_started * 2 + keepalives) * 1 + QUERIES_PER_MONTH * 200 * 0.5
     requests = tasks_started * 2 + keepalives + QUERIES_PER_MONTH
-    dynamodb = write_units / 1e6 * PRICE_PER_MILLION_WRITE_UNITS + read_units / 1e6 * PRICE_PER_MILLION_READ_UNITS
+    dynamodb = (
+        write_units / 1e6 * PRICE_PER_MILLION_WRITE_UNITS + read_units / 1e6 * PRICE_PER_MILLION_READ_UNITS
+    )
     api = requests / 1e6 * PRICE_PER_MILLION_API_CALLS
-    lam = requests * LAMBDA_GB * LAMBDA_SECONDS * PRICE_LAMBDA_GB_SECOND_ARM + requests / 1e6 * PRICE_PER_MILLION_LAMBDA_REQUESTS
+    lam = (
+        requests * LAMBDA_GB * LAMBDA_SECONDS * PRICE_LAMBDA_GB_SECOND_ARM
+        + requests / 1e6 * PRICE_PER_MILLION_LAMBDA_REQUESTS
+    )
     return {
         "requests_per_month": round(requests),
         "dynamodb_usd": round(dynamodb, 2),
         "api_gateway_usd": round(api, 2),
         "lambda_usd": round(lam, 2),
         "total_usd_per_10k_tasks_month": round(dynamodb + api + lam, 2),
-        "total_usd_per_10k_tasks_month_note": f"tasks live {TASK_LIFETIME_HOURS} h, keepalive {KEEPALIVE_MINUTES} min",
+        "total_usd_per_10k_tasks_month_note": (
+            f"tasks live {TASK_LIFETIME_HOURS} h, keepalive {KEEPALIVE_MINUTES} min"
+        ),
     }

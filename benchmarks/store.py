@@ -18,7 +18,11 @@ PAGE = 100
 def run() -> dict[str, object]:
     sys.path.insert(0, str(ROOT / "lambdas"))
     sys.path.insert(0, str(ROOT))
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto's fake credentials)
+        AWS_DEFAULT_REGION="us-east-1",
+    )
     os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
     import boto3
     from moto import mock_aws
@@ -38,22 +42,48 @@ def run() -> dict[str, object]:
         first, keepalive, stop = [], [], []
         for number in range(1, FLEET + 1):
             cluster = ("prod", "dev", "batch")[number % 3]
-            t = task(number, cluster=cluster, ip=f"10.{number // 250}.{number % 250}.1", tags={"team": f"t{number % 7}"})
+            t = task(
+                number,
+                cluster=cluster,
+                ip=f"10.{number // 250}.{number % 250}.1",
+                tags={"team": f"t{number % 7}"},
+            )
             at = t0 + timedelta(seconds=number)
-            first.append(store.apply(Observation(task=t, source="tmde-v4", observed_at=at, reporter="a")).write_items)
+            first.append(
+                store.apply(Observation(task=t, source="tmde-v4", observed_at=at, reporter="a")).write_items
+            )
             keepalive.append(
-                store.apply(Observation(task=t, source="tmde-v4", observed_at=at + timedelta(minutes=15), reporter="a")).write_items
+                store.apply(
+                    Observation(
+                        task=t, source="tmde-v4", observed_at=at + timedelta(minutes=15), reporter="a"
+                    )
+                ).write_items
             )
             if number % 10 == 0:
                 stopped = t.model_copy(update={"last_status": "STOPPED"})
                 observed = at + timedelta(minutes=30)
-                stop.append(store.apply(Observation(task=stopped, source="tmde-v4", observed_at=observed, reporter="a")).write_items)
+                stop.append(
+                    store.apply(
+                        Observation(task=stopped, source="tmde-v4", observed_at=observed, reporter="a")
+                    ).write_items
+                )
         query = QueryService(Reader("bench", client=client), keepalive_seconds=900, history_limit=50)
         pages = [
             ("list_all", lambda c: query.list_tasks({}, since=None, limit=PAGE, cursor=c)),
-            ("list_cluster", lambda c: query.list_tasks({"cluster": "prod"}, since=None, limit=PAGE, cursor=c)),
-            ("list_cluster_running", lambda c: query.list_tasks({"cluster": "prod", "status": "RUNNING"}, since=None, limit=PAGE, cursor=c)),
-            ("search_tag", lambda c: query.search("tag", "team=t3", status=None, at=None, limit=PAGE, cursor=c)),
+            (
+                "list_cluster",
+                lambda c: query.list_tasks({"cluster": "prod"}, since=None, limit=PAGE, cursor=c),
+            ),
+            (
+                "list_cluster_running",
+                lambda c: query.list_tasks(
+                    {"cluster": "prod", "status": "RUNNING"}, since=None, limit=PAGE, cursor=c
+                ),
+            ),
+            (
+                "search_tag",
+                lambda c: query.search("tag", "team=t3", status=None, at=None, limit=PAGE, cursor=c),
+            ),
         ]
         results: dict[str, object] = {
             "fleet_size": FLEET,
@@ -63,8 +93,12 @@ def run() -> dict[str, object]:
         }
         for name, fetch in pages:
             page = fetch(None)
-            results[f"{name}_items_read_per_item_returned"] = round(page.items_read / max(1, len(page.items)), 2)
-            results[f"{name}_items_read_per_item_returned_note"] = f"page size {PAGE}; 2.0 = one index entry + one record each"
+            results[f"{name}_items_read_per_item_returned"] = round(
+                page.items_read / max(1, len(page.items)), 2
+            )
+            results[f"{name}_items_read_per_item_returned_note"] = (
+                f"page size {PAGE}; 2.0 = one index entry + one record each"
+            )
         summary_reads = len(query.summary("cluster")["groups"])
         results["summary_items_read"] = summary_reads
         results["summary_items_read_note"] = f"one counter per group, for {FLEET} tasks"

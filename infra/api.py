@@ -27,7 +27,8 @@ QUERY_ROUTES: Final = (
 # API Gateway's own rejections (IAM 403, throttling 429, ...) use the API's error shape.
 # messageString is the message already quoted for JSON (what API Gateway's own default uses).
 _ERROR_TEMPLATE: Final = (
-    '{"error": {"code": "$context.error.responseType", "message": $context.error.messageString, "field": null}}'
+    '{"error": {"code": "$context.error.responseType", '
+    '"message": $context.error.messageString, "field": null}}'
 )
 
 
