@@ -8,7 +8,7 @@ import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "ecs" / "v4-task-ec2-awsvpc.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "ecs" / "v4-task-ec2-awsvpc.json"
 
 
 def run() -> dict[str, object]:

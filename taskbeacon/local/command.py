@@ -7,6 +7,10 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from taskbeacon.local.demo import DemoFleet
 
 DEFAULT_PORT = 8787
 DEFAULT_ENV_FILE = Path(".taskbeacon/local.env")
@@ -72,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     env_file = system.write_env_file(args.env_file)
+    fleet: DemoFleet | None = None
     print(f"taskbeacon local: API on {system.url} (DynamoDB engine {system.dynamodb_endpoint})", flush=True)
     if args.demo_tasks:
         from taskbeacon.local.demo import run_demo_fleet
@@ -80,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
             f"taskbeacon local: demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...",
             flush=True,
         )
-        report = run_demo_fleet(system, args.demo_tasks)
-        print(f"taskbeacon local: {report}", flush=True)
+        fleet = run_demo_fleet(system, args.demo_tasks)
+        print(f"taskbeacon local: {fleet.summary}", flush=True)
     print(next_steps(system.url, env_file, system.region), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -90,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if fleet is not None:
+            fleet.stop()
         system.stop()
         print("\ntaskbeacon local: stopped", flush=True)
     return 0

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "agent"))
 
 from agent_fakeserver import FakeServer
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ecs"
+from tests.ecs_fixtures import FIXTURES
 
 
 @pytest.fixture
@@ -30,6 +30,4 @@ def api() -> Iterator[FakeServer]:
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip("shared ECS fixtures not present")
     return FIXTURES

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.model import envelope as model
 from taskbeacon_agent import envelope, sources
-
-model = pytest.importorskip("core.model.envelope")
 
 
 def _collected(fixtures: Path) -> list[sources.Collected]:

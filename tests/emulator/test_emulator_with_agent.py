@@ -22,9 +22,9 @@ from botocore.credentials import Credentials
 
 from taskbeacon.emulator import EXAMPLES, Emulator, example, make_task_doc
 from taskbeacon.emulator import command as emulate
+from tests.ecs_fixtures import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "ecs"
 
 
 @pytest.fixture
@@ -226,7 +226,6 @@ def test_sidecar_sees_status_change_and_stop(emu: Emulator) -> None:
         proc.kill()
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not present")
 @pytest.mark.parametrize(
     ("name", "fixture"),
     [("ec2-awsvpc", "v4-task-ec2-awsvpc.json"), ("fargate", "v4-task-fargate-docs.json")],

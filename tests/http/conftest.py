@@ -3,15 +3,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from taskbeacon.local.system import LocalSystem
+from tests.ecs_fixtures import FIXTURES
 from tests.http.localapi import send
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ecs"
 
 
 @pytest.fixture(scope="package")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ecs"
+from tests.ecs_fixtures import FIXTURES
+
 COLLECTED_AT = "2026-11-28T09:14:03.123456789Z"
 COLLECTED_AT_DT = datetime(2026, 11, 28, 9, 14, 3, 123456, tzinfo=UTC)
 
