@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint typecheck unit synth agent-zipapp bench clean
+.PHONY: install run test lint typecheck unit synth agent-zipapp bench openapi clean
 
 $(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproject.toml package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ agent-zipapp: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+
+openapi: install
+	cd lambdas && ../$(BIN)/python -c "from core.openapi import main; main()"
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out dist .taskbeacon
