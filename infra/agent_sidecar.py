@@ -81,6 +81,8 @@ class TaskBeaconAgentSidecar(Construct):
                 "TASKBEACON_REGION": region or _region_of(self, target.invoke_arn),
             },
             logging=logging,
+            # The agent writes nothing: no files, no .pyc (zipapp), so the root can be read-only.
+            readonly_root_filesystem=True,
         )
         task_definition.add_to_task_role_policy(
             iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[target.invoke_arn])

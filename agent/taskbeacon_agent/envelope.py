@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import uuid
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from taskbeacon_agent import __version__
 from taskbeacon_agent.sources import Collected
@@ -112,14 +112,71 @@ def _stable_task(t: Any) -> Any:
 
 
 def fingerprint(collected: Collected) -> str:
-    """Hash of what identifies a change: task document(s) and container document; stats never count."""
+    """Hash of what identifies a change: the task document(s) only.
+
+    The reporting container's document (`${URI}`) is a second read of an entry that `Containers`
+    already holds, so it adds no information, and hashing it would turn a torn read (task read
+    before a change, container after) into an extra, spurious "change". Stats never count.
+    """
     if collected.tasks is not None:
-        tasks = sorted(
-            (_stable_task(t) for t in collected.tasks),
-            key=lambda t: str(t.get("Arn") if isinstance(t, dict) else t),
-        )
+        tasks = sorted((_stable_task(t) for t in collected.tasks), key=task_key)
         material: Any = {"tasks": tasks}
     else:
-        material = {"task": _stable_task(collected.task), "container": _stable_container(collected.container)}
+        material = {"task": _stable_task(collected.task)}
+    return _digest(material)
+
+
+def task_fingerprint(task: Any) -> str:
+    """Fingerprint of one task document (daemon mode tracks every task on the host separately)."""
+    return _digest(_stable_task(task))
+
+
+def task_key(task: Any) -> str:
+    """Identity of a task document: introspection `Arn`, TMDE `TaskARN`."""
+    if isinstance(task, dict):
+        arn = task.get("Arn") or task.get("TaskARN")
+        if arn:
+            return str(arn)
+    return json.dumps(task, sort_keys=True)
+
+
+def _digest(material: Any) -> str:
     data = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+# Room for the envelope around the tasks (schemaVersion, agent, collectedAt, ...).
+_ENVELOPE_OVERHEAD = 2048
+
+
+def chunk_tasks(tasks: List[Any], limit: int = MAX_BODY_BYTES, max_count: int = 25) -> List[List[Any]]:
+    """Split a host's tasks into groups that each fit one snapshot under the API's size limit.
+
+    A busy EC2 host runs dozens of tasks; one envelope with all of them would exceed the limit (413)
+    and make one slow request. A single oversized task still goes alone (the API decides).
+    """
+    chunks: List[List[Any]] = []
+    current: List[Any] = []
+    size = _ENVELOPE_OVERHEAD
+    for task in tasks:
+        n = len(json.dumps(task, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + 1
+        if current and (size + n > limit or len(current) >= max_count):
+            chunks.append(current)
+            current, size = [], _ENVELOPE_OVERHEAD
+        current.append(task)
+        size += n
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def tag_errors(task: Any) -> List[str]:
+    """`ErrorField: ErrorCode` of a /taskWithTags `Errors` array (the tag lookup failed, HTTP 200)."""
+    errors = task.get("Errors") if isinstance(task, dict) else None
+    if not isinstance(errors, list):
+        return []
+    out = []
+    for e in errors:
+        if isinstance(e, dict):
+            out.append("%s: %s" % (e.get("ErrorField") or "?", e.get("ErrorCode") or "error"))
+    return sorted(set(out))

@@ -71,6 +71,9 @@ class Reporter:
         self._builder: Any = None
         self._client = client
         self._print_lock = threading.Lock()
+        # Every retry/poll wait goes through here, so a sidecar can cut them short on SIGTERM.
+        self.sleep: Callable[[float], None] = time.sleep
+        self._tag_errors: List[str] = []
 
     def builder(self) -> Any:
         from taskbeacon_agent import envelope
@@ -78,6 +81,9 @@ class Reporter:
         if self._builder is None:  # one per process: owns instanceId and the sequence
             self._builder = envelope.EnvelopeBuilder(self.mode)
         return self._builder
+
+    def _sleep(self, delay: float) -> None:
+        self.sleep(delay)  # looked up per call: run_loop swaps in an interruptible sleep
 
     def log(self, msg: str, verbose: bool = False) -> None:
         if self.cfg.quiet or (verbose and not self.cfg.verbose):
@@ -101,6 +107,7 @@ class Reporter:
                 signing_region(endpoint, self.cfg.env),
                 Resolver(self.cfg.env),
                 timeout=self.cfg.timeout,
+                sleep=self._sleep,
             )
         return self._client
 
@@ -112,8 +119,24 @@ class Reporter:
             with_stats=self.cfg.with_stats,
             timeout=self.cfg.timeout,
             deadline=deadline,
+            sleep=self._sleep,
         )
-        return sources.collect(self.cfg.env, source or self.cfg.source, opts)
+        collected = sources.collect(self.cfg.env, source or self.cfg.source, opts)
+        if self.cfg.with_tags:
+            self._check_tag_errors(collected)
+        return collected
+
+    def _check_tag_errors(self, collected: Collected) -> None:
+        from taskbeacon_agent.envelope import tag_errors
+
+        errors = tag_errors(collected.task)
+        if errors and errors != self._tag_errors:  # once per distinct problem, not every poll
+            self.log(
+                "--with-tags: the ECS agent could not read tags (%s); the snapshot carries Errors[] "
+                "and no tags for those fields. On EC2 the container instance role needs "
+                "ecs:ListTagsForResource (or drop --with-tags)" % ", ".join(errors)
+            )
+        self._tag_errors = errors
 
     def send(self, collected: Collected, reason: str, deadline: Optional[float]) -> Dict[str, Any]:
         from taskbeacon_agent import envelope
@@ -180,6 +203,7 @@ def exec_command(argv: List[str]) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
+    _undo_locale_coercion()
     # CPython ignores SIGPIPE and SIGXFSZ; ignored dispositions survive exec, so restore defaults.
     for name in ("SIGPIPE", "SIGXFSZ"):
         sig = getattr(signal, name, None)
@@ -193,6 +217,34 @@ def exec_command(argv: List[str]) -> None:
     except OSError as exc:
         sys.stderr.write("taskbeacon-agent: cannot execute %s: %s\n" % (argv[0], exc.strerror))
         os._exit(126)
+
+
+def _undo_locale_coercion(proc_environ: str = "/proc/self/environ") -> None:
+    """Give the command the environment we were started with, byte for byte.
+
+    Under the C/POSIX locale (common in slim images without LANG) CPython's PEP 538 locale
+    coercion *adds* LC_CTYPE=C.UTF-8 to its own environment at start-up, which exec would hand to
+    the workload. /proc/self/environ still holds the environment exactly as execve gave it.
+    """
+    try:
+        with open(proc_environ, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return  # not Linux, or /proc not mounted: nothing to compare with
+    original: Dict[bytes, bytes] = {}
+    for entry in raw.split(b"\0"):
+        key, sep, value = entry.partition(b"=")
+        if sep:
+            original.setdefault(key, value)
+    environ = getattr(os, "environb", None)
+    if environ is None:
+        return
+    before = original.get(b"LC_CTYPE")
+    if environ.get(b"LC_CTYPE") != before:
+        if before is None:
+            del environ[b"LC_CTYPE"]
+        else:
+            environ[b"LC_CTYPE"] = before
 
 
 def run_exec(cfg: Config, argv: List[str], background: bool = False) -> int:
@@ -254,11 +306,15 @@ def _jittered(interval: float) -> float:
     return max(0.05, interval * random.uniform(0.9, 1.1))  # noqa: S311 (jitter, not crypto)
 
 
+class _Interrupted(Exception):
+    """SIGTERM arrived during a retry or poll wait: abandon the cycle, go to the stop snapshot."""
+
+
 def run_loop(
     cfg: Config, mode: str, stop: Optional[threading.Event] = None, max_cycles: Optional[int] = None
 ) -> int:
     """Sidecar and daemon: report at start, then on change, plus a keepalive; on SIGTERM stop."""
-    from taskbeacon_agent import envelope, sources
+    from taskbeacon_agent import sources
     from taskbeacon_agent.client import ConfigError, SendError
     from taskbeacon_agent.credentials import CredentialsError
 
@@ -266,7 +322,16 @@ def run_loop(
     if stop is None:
         stopper.install()
         stop = stopper.event
+    stop_event = stop
     rep = Reporter(cfg, mode)
+
+    def interruptible_sleep(delay: float) -> None:
+        # A cycle can retry for up to --budget seconds; SIGTERM must not wait for that (ECS
+        # SIGKILLs after its stop timeout, 30 s by default), so waits end as soon as it arrives.
+        if stop_event.wait(delay):
+            raise _Interrupted()
+
+    rep.sleep = interruptible_sleep
     source = "introspection" if mode == "daemon" else None
     if not cfg.dry_run:
         try:
@@ -274,27 +339,16 @@ def run_loop(
         except (ConfigError, CredentialsError) as exc:
             rep.log(str(exc))
             return EXIT_CONFIG
-    last_fp: Optional[str] = None
-    last_sent = 0.0
-    last_collected: Optional[Collected] = None
+    state = _DaemonState() if mode == "daemon" else _SidecarState()
     last_error = ""
-    ever_sent = False
     cycles = 0
-    while True:
+    while not stop.is_set():
         deadline = time.monotonic() + cfg.budget
         try:
-            collected = rep.collect(deadline, source)
-            last_collected = collected
-            fp = envelope.fingerprint(collected)
-            reason: Optional[str] = None
-            if fp != last_fp:
-                reason = "change" if ever_sent else "start"
-            elif time.monotonic() - last_sent >= cfg.keepalive:
-                reason = "keepalive"
-            if reason is not None:
-                rep.send(collected, reason, deadline)
-                last_fp, last_sent, ever_sent = fp, time.monotonic(), True
+            state.cycle(rep, rep.collect(deadline, source), deadline, cfg.keepalive)
             last_error = ""
+        except _Interrupted:
+            break
         except Exception as exc:  # keep running: the next cycle retries
             msg = str(exc) if isinstance(exc, (sources.SourceError, SendError)) else type(exc).__name__
             if msg != last_error:  # log each distinct problem once, not every cycle
@@ -305,9 +359,79 @@ def run_loop(
             break
         if stop.wait(_jittered(cfg.interval)):
             break
-    if mode != "daemon":
-        _send_stop(rep, cfg, source, last_collected)
+    rep.sleep = time.sleep  # the stop snapshot has its own budget; nothing interrupts it
+    if isinstance(state, _SidecarState):
+        _send_stop(rep, cfg, source, state.last_collected)
     return EXIT_OK
+
+
+class _SidecarState:
+    """One task: send at start, when its fingerprint changes, and as keepalive."""
+
+    def __init__(self) -> None:
+        self.last_fp: Optional[str] = None
+        self.last_sent = 0.0
+        self.ever_sent = False
+        self.last_collected: Optional[Collected] = None
+
+    def cycle(self, rep: Reporter, collected: Collected, deadline: float, keepalive: float) -> None:
+        from taskbeacon_agent import envelope
+
+        self.last_collected = collected
+        fp = envelope.fingerprint(collected)
+        reason: Optional[str] = None
+        if fp != self.last_fp:
+            reason = "change" if self.ever_sent else "start"
+        elif time.monotonic() - self.last_sent >= keepalive:
+            reason = "keepalive"
+        if reason is not None:
+            rep.send(collected, reason, deadline)
+            self.last_fp, self.last_sent, self.ever_sent = fp, time.monotonic(), True
+
+
+class _DaemonState:
+    """Every task on the host, tracked one by one: only changed tasks (and due keepalives) are sent,
+    in snapshots small enough for the API's size limit."""
+
+    def __init__(self) -> None:
+        self.sent: Dict[str, Any] = {}  # task key -> (fingerprint, monotonic time sent)
+        self.started = False
+
+    def cycle(self, rep: Reporter, collected: Collected, deadline: float, keepalive: float) -> None:
+        from taskbeacon_agent import envelope
+        from taskbeacon_agent.sources import Collected
+
+        now = time.monotonic()
+        changed: List[Any] = []
+        due: List[Any] = []
+        current: Dict[str, str] = {}
+        for task in collected.tasks or []:
+            key, fp = envelope.task_key(task), envelope.task_fingerprint(task)
+            current[key] = fp
+            previous = self.sent.get(key)
+            if previous is None or previous[0] != fp:
+                changed.append(task)
+            elif now - previous[1] >= keepalive:
+                due.append(task)
+        for key in [k for k in self.sent if k not in current]:
+            del self.sent[key]  # gone from the host (the ECS agent cleaned it up)
+        first_error: Optional[Exception] = None
+        for tasks, reason in ((changed, "change" if self.started else "start"), (due, "keepalive")):
+            for chunk in envelope.chunk_tasks(tasks):
+                try:
+                    rep.send(Collected(collected.source, tasks=chunk), reason, deadline)
+                except _Interrupted:
+                    raise
+                except Exception as exc:  # the other chunks still go; these retry next cycle
+                    first_error = first_error or exc
+                    continue
+                sent_at = time.monotonic()
+                for task in chunk:
+                    key = envelope.task_key(task)
+                    self.sent[key] = (current[key], sent_at)
+        self.started = True
+        if first_error is not None:
+            raise first_error
 
 
 def _send_stop(rep: Reporter, cfg: Config, source: Optional[str], last: Optional[Collected]) -> None:

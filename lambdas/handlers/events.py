@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,11 +12,11 @@ from pydantic import ValidationError
 
 from core.errors import InvalidInput
 from core.logic.ingest import ingest_event
-from core.observability import MetricUnit, logger, metrics, tracer
+from core.observability import MetricUnit, count_rejection, logger, metrics, tracer
 from handlers import wiring
 
 
-@logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         field = error.field if isinstance(error, InvalidInput) else _first_location(error)
         message = error.message if isinstance(error, InvalidInput) else "not an EventBridge event"
         logger.warning("event rejected", extra={"field": field, "reason": message})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        count_rejection(error.code if isinstance(error, InvalidInput) else "invalid_event")
         return {"accepted": False, "error": message, "field": field}
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
     return {"accepted": True, "taskId": outcome.task_id, "changed": outcome.changed}

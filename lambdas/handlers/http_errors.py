@@ -17,7 +17,7 @@ from core.errors import (
     Throttled,
     Unavailable,
 )
-from core.observability import MetricUnit, logger, metrics
+from core.observability import count_rejection, logger
 
 _STATUS: list[tuple[type[TaskBeaconError], int]] = [
     (Unavailable, 503),
@@ -51,7 +51,7 @@ def register(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(TaskBeaconError)
     def _domain_error(error: TaskBeaconError) -> Response[str]:
         status = status_of(error)
-        metrics.add_metric(name=f"Rejected_{error.code}", unit=MetricUnit.Count, value=1)
+        count_rejection(error.code)
         logger.info("request rejected", extra={"status": status, "code": error.code, "field": error.field})
         headers: dict[str, str] = {}
         if isinstance(error, Throttled):
@@ -66,7 +66,7 @@ def register(app: APIGatewayRestResolver) -> None:
         message = (
             f"{field}: {first.get('msg', 'invalid value')}" if field else first.get("msg", "invalid request")
         )
-        metrics.add_metric(name="Rejected_invalid_input", unit=MetricUnit.Count, value=1)
+        count_rejection("invalid_input")
         return error_response(400, "invalid_input", message, field)
 
     @app.not_found

@@ -50,7 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metadata-dir", help="where to write metadata files (default: a temporary directory)"
     )
     parser.add_argument(
+        "--advertise-host",
+        help="address containers use to reach the emulator, put into the printed environment "
+        "(default: the bound address; e.g. 169.254.170.2 when the emulator runs at that IP on a "
+        "Docker network, as the ECS agent does)",
+    )
+    parser.add_argument(
         "--env-file", type=Path, help="also write the first task's environment as export lines here"
+    )
+    parser.add_argument(
+        "--docker-env-file",
+        type=Path,
+        help="also write the first task's environment as KEY=value lines for `docker run --env-file`",
     )
 
 
@@ -77,6 +88,11 @@ def export_lines(env: dict[str, str]) -> str:
     return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
 
 
+def docker_env_lines(env: dict[str, str]) -> str:
+    """`docker run --env-file` format: KEY=value, no quoting (Docker takes the rest of the line)."""
+    return "".join(f"{k}={v}\n" for k, v in sorted(env.items()))
+
+
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     specs: list[dict[str, Any]] = []
     try:
@@ -87,7 +103,13 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     names = args.example or ([] if specs else ["fargate"])
     specs.extend(example(n) for n in names)
     provider = profile_provider(args.profile) if args.profile else None
-    emulator = Emulator(args.host, args.port, credentials_provider=provider, metadata_dir=args.metadata_dir)
+    emulator = Emulator(
+        args.host,
+        args.port,
+        credentials_provider=provider,
+        metadata_dir=args.metadata_dir,
+        advertise_host=args.advertise_host,
+    )
     try:
         emulator.start()
     except OSError as exc:
@@ -96,13 +118,18 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         )
         return 1
     tasks = [_add(emulator, s) for s in specs]
-    print(f"# taskbeacon emulator on {emulator.url} serving {len(tasks)} task(s); Ctrl-C to stop")
+    where = emulator.url
+    if emulator.public_url != emulator.url:
+        where += f" (tasks are told {emulator.public_url})"
+    print(f"# taskbeacon emulator on {where} serving {len(tasks)} task(s); Ctrl-C to stop")
     for t in tasks:
         print(f"\n# {t.task_arn} ({t.launch_type})")
         print(export_lines(t.env()), end="")
     sys.stdout.flush()
-    if args.env_file and tasks:
-        args.env_file.write_text(export_lines(tasks[0].env()), encoding="utf-8")
+    for path, render in ((args.env_file, export_lines), (args.docker_env_file, docker_env_lines)):
+        if path and tasks:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render(tasks[0].env()), encoding="utf-8")
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -96,7 +96,7 @@ class SimulatedTask:
     def env(self, container: str | None = None) -> dict[str, str]:
         """What ECS would inject into `container` (default: the first app container), plus agent overrides."""
         name = str(self.app_container(container).get("Name"))
-        base = self._emulator.url
+        base = self._emulator.public_url
         region = self.task_arn.split(":")[3] if self.task_arn.count(":") >= 5 else "us-east-1"
         env = {
             "ECS_CONTAINER_METADATA_URI_V4": f"{base}/v4/{self.endpoints[name]}",
@@ -143,6 +143,11 @@ class SimulatedTask:
         }
 
 
+def _http_url(host: str, port: int) -> str:
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
+
+
 def _uuid() -> str:
     import uuid
 
@@ -164,9 +169,13 @@ class Emulator:
         port: int = 0,
         credentials_provider: CredentialsProvider | None = None,
         metadata_dir: str | None = None,
+        advertise_host: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        # The address containers use to reach the emulator (e.g. 169.254.170.2 on a Docker network,
+        # as on ECS). Default: the bound address (loopback for a wildcard bind).
+        self.advertise_host = advertise_host
         self.credentials_provider = credentials_provider or fake_credentials
         self.lock = threading.RLock()
         self.tasks: dict[str, SimulatedTask] = {}
@@ -182,8 +191,14 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        return f"http://{host}:{self.port}"
+        """Where this machine reaches the emulator."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return _http_url(host, self.port)
+
+    @property
+    def public_url(self) -> str:
+        """The base of the URLs handed to tasks (their environment): --advertise-host, else `url`."""
+        return _http_url(self.advertise_host, self.port) if self.advertise_host else self.url
 
     def add_task(
         self,

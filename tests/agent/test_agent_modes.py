@@ -22,6 +22,7 @@ SECRET = "wJalrXUtnFEMI-K7MDENG-SECRETVALUE"
 TOKEN = "IQoJb3JpZ2luX2VjSESSIONTOKENVALUE"
 AUTH = "Bearer-AUTHORIZATION-TOKEN-VALUE"
 CREDS_PATH = "/v2/credentials/5ecret-uuid-in-the-path"
+APP_SECRET = "app-db-password-NEVER-SHIPPED"
 
 
 def agent_cmd(*args: str) -> list[str]:
@@ -58,11 +59,22 @@ time.sleep(20)
 
 
 @pytest.mark.parametrize("background", [False, True])
-def test_exec_keeps_pid_argv_env_and_signals(server: FakeServer, background: bool) -> None:
+@pytest.mark.parametrize("api", ["dry-run", "unreachable"])
+def test_exec_keeps_pid_argv_env_and_signals(server: FakeServer, background: bool, api: str) -> None:
     server.route("/v4/x/task", Reply(body=TASK))
     env = base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", MY_VAR="kept value")
-    args = ["exec", "--dry-run", "--budget", "1"] + (["--background"] if background else [])
+    args = ["exec", "--budget", "1"] + (["--background"] if background else [])
+    if api == "dry-run":
+        args.append("--dry-run")
+    else:  # nothing listens at the API: the report fails, the command still starts on time
+        env.update(
+            TASKBEACON_ENDPOINT=f"http://127.0.0.1:{closed_port()}",
+            AWS_REGION="eu-west-1",
+            AWS_ACCESS_KEY_ID="AKID",
+            AWS_SECRET_ACCESS_KEY=SECRET,
+        )
     argv = ["arg one", "--flag", "$HOME", "ü"]
+    t0 = time.monotonic()
     proc = subprocess.Popen(
         agent_cmd(*args, "--", sys.executable, "-c", CHILD, *argv),
         env=env,
@@ -78,31 +90,54 @@ def test_exec_keeps_pid_argv_env_and_signals(server: FakeServer, background: boo
             lines.append(line)
             if line.startswith('{"argv"'):
                 break
+        assert time.monotonic() - t0 < 1 + 3.0  # budget + interpreter start-ups
         info = json.loads(lines[-1])
         assert info == {"argv": argv, "pid": proc.pid, "var": "kept value"}
+        # The command traps SIGTERM: the signal sent to the (exec'd) process reaches it.
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=10)
         assert "TERM" in out
         assert proc.returncode == 0
-        if not background:  # the dry-run snapshot was printed before the command started
+        if not background and api == "dry-run":  # the snapshot was printed before the command started
             assert '"reason": "start"' in "".join(lines)
+        assert SECRET not in out + err
     finally:
         proc.kill()
 
 
 def test_exec_restores_default_sigpipe() -> None:
     # CPython ignores SIGPIPE; an ignored disposition survives exec, so the agent must reset it.
+    # grep is exec'd directly, so /proc/self is the agent's own pid after exec.
+    status = ["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]
     out = subprocess.run(
-        agent_cmd("exec", "--dry-run", "--budget", "0.2", "--", "sh", "-c", "grep SigIgn /proc/$$/status"),
+        agent_cmd("exec", "--dry-run", "--budget", "0.2", "--", *status),
         env=base_env(),
         capture_output=True,
         text=True,
         timeout=20,
         check=True,
     ).stdout
-    mask = int(out.split()[-1], 16)
-    assert not mask & (1 << (signal.SIGPIPE - 1))
-    assert not mask & (1 << (signal.SIGXFSZ - 1))
+    masks = {ln.split(":")[0]: int(ln.split()[-1], 16) for ln in out.splitlines() if ln.startswith("Sig")}
+    assert not masks["SigIgn"] & (1 << (signal.SIGPIPE - 1))
+    assert not masks["SigIgn"] & (1 << (signal.SIGXFSZ - 1))
+    assert masks["SigBlk"] == 0  # no signal left blocked by the agent's report thread
+
+
+@pytest.mark.parametrize("locale", [{}, {"LC_CTYPE": "C"}, {"LANG": "C.UTF-8", "LC_CTYPE": "POSIX"}])
+def test_exec_environment_is_exactly_the_callers(locale: dict[str, str]) -> None:
+    # Under the C locale CPython (PEP 538) adds LC_CTYPE=C.UTF-8 to its own environment; the
+    # command must not inherit that. `cat /proc/self/environ` shows what execve handed it.
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": AGENT_DIR, "MY_SECRET_CONFIG": "x y", **locale}
+    env["TASKBEACON_TMDE_V2_URL"] = f"http://127.0.0.1:{closed_port()}/v2"
+    out = subprocess.run(
+        agent_cmd("exec", "-q", "--budget", "0.3", "--", "cat", "/proc/self/environ"),
+        env=env,
+        capture_output=True,
+        timeout=20,
+        check=True,
+    ).stdout
+    got = dict(entry.decode().split("=", 1) for entry in out.split(b"\0") if entry)
+    assert got == env
 
 
 @pytest.mark.parametrize(
@@ -265,6 +300,7 @@ def test_secrets_never_in_output_or_body(
         AWS_REGION="eu-west-1",
         AWS_CONTAINER_CREDENTIALS_FULL_URI=server.url + CREDS_PATH,
         AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token_file),
+        DATABASE_PASSWORD=APP_SECRET,  # an application secret injected as an env var
     )
     done = subprocess.run(
         agent_cmd("once", "-v", "--budget", "1"),
@@ -280,7 +316,7 @@ def test_secrets_never_in_output_or_body(
     token_file.unlink()
     output = done.stdout + done.stderr + dry.stdout + dry.stderr
     bodies = b"".join(r["body"] for r in api.requests).decode()
-    for secret in (SECRET, TOKEN, AUTH, CREDS_PATH, "5ecret-uuid", str(token_file)):
+    for secret in (SECRET, TOKEN, AUTH, CREDS_PATH, "5ecret-uuid", str(token_file), APP_SECRET):
         assert secret not in output
         assert secret not in bodies
     if creds_reply == "ok":
@@ -325,6 +361,69 @@ def test_sidecar_sends_only_on_change_then_stop(server: FakeServer) -> None:
     assert len({e["agent"]["instanceId"] for e in sent}) == 1
 
 
+def test_sidecar_torn_read_is_not_a_change(server: FakeServer) -> None:
+    # /task and the container document are two reads: a change landing between them must yield one
+    # "change" snapshot (the task document's), not a spurious intermediate one.
+    stopped = dict(TASK, KnownStatus="STOPPED")
+    server.route("/v4/x/task", Reply(body=TASK), Reply(body=TASK), Reply(body=stopped))
+    server.route(
+        "/v4/x",
+        Reply(body={"Name": "a", "KnownStatus": "RUNNING"}),
+        Reply(body={"Name": "a", "KnownStatus": "STOPPED"}),
+    )
+    out = io.StringIO()
+    env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
+    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=4)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["reason"] for e in sent] == ["start", "change", "stop"]
+    assert sent[1]["task"]["KnownStatus"] == "STOPPED"
+
+
+def test_sidecar_sigterm_cuts_retries_short_and_sends_stop(server: FakeServer, api: FakeServer) -> None:
+    # The API is down: the start report would retry for its whole --budget (20 s). SIGTERM must end
+    # that at once and leave only the stop snapshot's own budget, inside ECS's 30 s stop timeout.
+    server.route("/v4/x/task", Reply(body=TASK))
+    api.route("/snapshots", Reply(503))
+    env = base_env(
+        ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x",
+        TASKBEACON_ENDPOINT=api.url,
+        AWS_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="AKID",
+        AWS_SECRET_ACCESS_KEY=SECRET,
+    )
+    args = ("sidecar", "--budget", "20", "--stop-budget", "1", "--timeout", "0.5")
+    proc = subprocess.Popen(agent_cmd(*args), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            if api.requests:
+                break
+            time.sleep(0.02)
+        assert api.requests, "the sidecar never tried to report"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+        assert time.monotonic() - t0 < 1 + 0.5 + 2.0  # stop budget + one in-flight call + slack
+        assert proc.returncode == 0
+        assert json.loads(api.requests[-1]["body"])["reason"] == "stop"
+        assert "final stop snapshot not sent" in err and SECRET not in err
+    finally:
+        proc.kill()
+
+
+def test_with_tags_errors_logged_once(fixtures_dir: Path, server: FakeServer) -> None:
+    body = (fixtures_dir / "v4-taskwithtags-ec2-errors.json").read_bytes()
+    server.route("/v4/x/taskWithTags", Reply(body=body))
+    out = io.StringIO()
+    cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, with_tags=True)
+    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=3)
+    log = cfg.err.getvalue()  # type: ignore[attr-defined]
+    assert log.count("could not read tags") == 1
+    assert "ContainerInstanceTags: AccessDeniedException" in log and "ecs:ListTagsForResource" in log
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["reason"] for e in sent] == ["start", "stop"]
+    assert sent[0]["task"]["Errors"] == json.loads(body)["Errors"]  # passed through as read
+
+
 def test_sidecar_keepalive(server: FakeServer) -> None:
     server.route("/v4/x/task", Reply(body=TASK))
     out = io.StringIO()
@@ -355,6 +454,46 @@ def test_sidecar_sigterm_sends_stop_and_exits(server: FakeServer) -> None:
         assert proc.returncode == 0
     finally:
         proc.kill()
+
+
+def test_daemon_sends_only_changed_tasks(server: FakeServer) -> None:
+    a, b = {"Arn": "a", "KnownStatus": "RUNNING"}, {"Arn": "b", "KnownStatus": "RUNNING"}
+    b_stopped = dict(b, KnownStatus="STOPPED")
+    c = {"Arn": "c", "KnownStatus": "PENDING"}
+    server.route(
+        "/v1/tasks",
+        Reply(body={"Tasks": [a, b]}),
+        Reply(body={"Tasks": [b, a]}),  # same tasks, other order: nothing to send
+        Reply(body={"Tasks": [a, b_stopped, c]}),
+        Reply(body={"Tasks": [a, c]}),  # b cleaned up by the ECS agent: nothing to send
+    )
+    out = io.StringIO()
+    cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, source="introspection")
+    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=4)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["reason"], e["tasks"]) for e in sent] == [("start", [a, b]), ("change", [b_stopped, c])]
+
+
+def test_daemon_keepalive_and_chunks(server: FakeServer) -> None:
+    tasks = [{"Arn": f"t{i:02d}", "Containers": [{"Name": "x" * 30_000}]} for i in range(12)]
+    server.route("/v1/tasks", Reply(body={"Tasks": tasks}))
+    out = io.StringIO()
+    cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, keepalive=0.01)
+    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=2)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    for reason in ("start", "keepalive"):
+        batch = [e for e in sent if e["reason"] == reason]
+        assert len(batch) == 2  # 12 x 30 KB does not fit one 256 KiB snapshot
+        assert [t["Arn"] for e in batch for t in e["tasks"]] == [t["Arn"] for t in tasks]
+        assert all(len(envelope.encode(e)) <= envelope.MAX_BODY_BYTES for e in batch)
+
+
+def test_chunk_tasks_limits() -> None:
+    small = [{"Arn": str(i)} for i in range(60)]
+    assert [len(c) for c in envelope.chunk_tasks(small)] == [25, 25, 10]
+    huge = [{"Arn": "big", "x": "y" * 300_000}, {"Arn": "small"}]
+    assert [len(c) for c in envelope.chunk_tasks(huge)] == [1, 1]
+    assert envelope.chunk_tasks([]) == []
 
 
 def test_daemon_posts_all_tasks(server: FakeServer) -> None:

@@ -48,6 +48,14 @@ def test_sidecar_container(template: dict[str, Any]) -> None:
     assert sidecar["LogConfiguration"]["LogDriver"] == "awslogs"
     assert sidecar["Cpu"] == 32
     assert sidecar["Memory"] == 64
+    assert sidecar["ReadonlyRootFilesystem"] is True
+
+
+def test_only_the_sidecar_was_added(template: dict[str, Any]) -> None:
+    assert set(_containers(template)) == {"app", CONTAINER_NAME}
+    # Only the app waits for the agent; the agent itself waits for nothing (it can never block).
+    waits = {n: c.get("DependsOn") for n, c in _containers(template).items()}
+    assert waits == {"app": [{"ContainerName": CONTAINER_NAME, "Condition": "START"}], CONTAINER_NAME: None}
 
 
 def test_app_containers_start_after_the_agent(template: dict[str, Any]) -> None:
@@ -63,6 +71,8 @@ def test_task_role_may_post_snapshots_only(template: dict[str, Any]) -> None:
     assert policy["Properties"]["PolicyDocument"]["Statement"] == [
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ARN}
     ]
+    # Exactly one method on one resource path: POST /snapshots, no wildcard that admits the queries.
+    assert ARN.endswith("/POST/snapshots") and "*" not in ARN
 
 
 def test_from_rest_api_targets_post_snapshots() -> None:

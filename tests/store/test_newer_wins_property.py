@@ -3,7 +3,9 @@
 Events carry EventBridge ``detail.version`` increasing along the lifecycle, as ECS sends them;
 snapshots are ordered by (collectedAt, sequence). Whatever order they arrive in, and however often,
 each task ends with the highest lifecycle status seen, the image of its newest snapshot (or newest
-event if no agent reported), and the stop reason of its stop event; and nothing ever regresses.
+event if no agent reported), the stop reason, stop code, exit code and repository digest its
+events carried (snapshots never erase them); nothing ever regresses, and replaying everything
+again changes nothing.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 @st.composite
-def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3)) -> list[tuple[str, Any]]:
+def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3, 4)) -> list[tuple[str, Any]]:
     observations: list[tuple[str, Any]] = []
     for number in task_numbers:
         # An agent never sends two different snapshots under one (collectedAt, sequence).
@@ -47,12 +49,25 @@ def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3)) -> list[tuple[
             )
         for rank in draw(st.lists(st.integers(0, 4), max_size=3, unique=True)):
             status = STATUSES[rank]
-            reason = "Essential container exited" if status == "STOPPED" else None
-            t = task(number, status=status, image=f"evt:{rank}", stopped_reason=reason)
+            stopped = status == "STOPPED"
+            t = task(
+                number,
+                status=status,
+                image=f"evt:{rank}",
+                stopped_reason="Essential container exited" if stopped else None,
+                exit_code=137 if stopped else None,
+                digest=_digest(number) if rank >= 1 else None,  # known once the image is pulled
+            )
+            if stopped:
+                t = t.model_copy(update={"stop_code": "EssentialContainerExited"})
             observations.append(("event", event(t, version=rank + 1, second=rank * 10)))
     shuffled = draw(st.permutations(observations))
     duplicates = draw(st.lists(st.sampled_from(observations), max_size=4)) if observations else []
     return [*shuffled, *duplicates]
+
+
+def _digest(number: int) -> str:
+    return f"sha256:{number:064x}"
 
 
 def _expected(observations: list[Any], number: int) -> dict[str, Any]:
@@ -66,6 +81,9 @@ def _expected(observations: list[Any], number: int) -> dict[str, Any]:
         "status": max((o.task.last_status for o in mine), key=status_rank),
         "image": image_source.task.containers[0].image if image_source else None,
         "stoppedReason": next((o.task.stopped_reason for o in events if o.task.stopped_reason), None),
+        "stopCode": next((o.task.stop_code for o in events if o.task.stop_code), None),
+        "exitCode": next((o.task.containers[0].exit_code for o in events if o.task.stop_code), None),
+        "imageDigest": next((_digest(number) for o in events if o.task.containers[0].image_digest), None),
     }
 
 
@@ -81,11 +99,17 @@ def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> 
             continue
         if before is not None:  # never a regression
             assert status_rank(after.task.last_status) >= status_rank(before.task.last_status)
-            if before.task.stopped_reason:
-                assert after.task.stopped_reason == before.task.stopped_reason
+            for name in ("stopped_reason", "stop_code"):
+                if getattr(before.task, name):
+                    assert getattr(after.task, name) == getattr(before.task, name)
+            was, now = before.task.containers[0], after.task.containers[0]
+            for name in ("exit_code", "image_digest", "image"):
+                if getattr(was, name) is not None:
+                    assert getattr(now, name) is not None
+            assert after.task.last_seen_at >= before.task.last_seen_at
         records[task_id] = after
     observations = [o for _, o in plays]
-    for number in (1, 2, 3):
+    for number in (1, 2, 3, 4):
         record = records.get(f"{number:032x}")
         if record is None:
             assert not any(o.task.task_id == f"{number:032x}" for o in observations)
@@ -94,6 +118,12 @@ def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> 
         assert record.task.last_status == expected["status"]
         assert record.task.containers[0].image == expected["image"]
         assert record.task.stopped_reason == expected["stoppedReason"]
+        assert record.task.stop_code == expected["stopCode"]
+        assert record.task.containers[0].exit_code == expected["exitCode"]
+        assert record.task.containers[0].image_digest == expected["imageDigest"]
+    # Duplicates change nothing: replaying everything once more leaves every record as it is.
+    for _, observation in plays:
+        assert merge(records[observation.task.task_id], observation, now=NOW, history_limit=50) is None
 
 
 @settings(
@@ -122,6 +152,10 @@ def test_store_index_and_counters_agree_with_records(dynamodb: Any, plays: list[
         shown = query.get_task(f"{number:032x}", now=NOW)
         assert shown["lastStatus"] == expected["status"]
         assert shown["containers"][0]["image"] == expected["image"]
+        assert shown["stoppedReason"] == expected["stoppedReason"]
+        assert shown["stopCode"] == expected["stopCode"]
+        assert shown["containers"][0]["exitCode"] == expected["exitCode"]
+        assert shown["containers"][0]["imageDigest"] == expected["imageDigest"]
         if expected["status"] == "RUNNING":
             running.add(f"{number:032x}")
     listed = query.list_tasks({"status": "RUNNING"}, since=None, limit=10, cursor=None).items

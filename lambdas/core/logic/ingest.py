@@ -62,7 +62,7 @@ def ingest_snapshot(
         authorize_write(caller, observation.task, collectors)
         if verifier is not None:
             verifier.verify(observation.task)
-    return IngestResult([store.apply(observation) for observation in observations], normalize_ms)
+    return IngestResult(store.apply_all(observations), normalize_ms)
 
 
 def ingest_event(event: object, store: Store) -> WriteOutcome:

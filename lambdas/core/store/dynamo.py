@@ -16,6 +16,8 @@ _THROTTLING = {
     "TransactionConflictException",
 }
 _UNAVAILABLE = {"InternalServerError", "ServiceUnavailable", "InternalFailure"}
+# Why a transaction was cancelled, per item: these mean "pushed back", not "lost a race".
+_THROTTLED_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
 
 @lru_cache(maxsize=1)
@@ -36,10 +38,17 @@ def translated_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLING:
+        if code in _THROTTLING or code == "TransactionInProgressException":
+            raise Throttled("the inventory is busy; retry later", retry_after=1) from error
+        if code == "TransactionCanceledException" and _cancelled_by_pushback(error.response):
             raise Throttled("the inventory is busy; retry later", retry_after=1) from error
         if code in _UNAVAILABLE:
             raise Unavailable("the inventory store is unavailable; retry later", retry_after=2) from error
         raise
     except (ConnectionError, ReadTimeoutError) as error:
         raise Unavailable("the inventory store did not answer; retry later", retry_after=2) from error
+
+
+def _cancelled_by_pushback(response: dict[str, Any]) -> bool:
+    reasons = response.get("CancellationReasons") or []
+    return any((reason or {}).get("Code") in _THROTTLED_REASONS for reason in reasons)

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidCursor
+from core.errors import InvalidCursor, Throttled
+from core.logic.indexing import MAX_INDEXED_VALUE_BYTES
 from core.store import dynamo, keys
 from core.store.records import is_expired
 from core.store.schema import PARTITION_KEY, SORT_KEY
+
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
+_BATCH_GET_RETRIES = 4  # extra requests allowed for keys DynamoDB left unprocessed
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,17 @@ class Reader:
         """Records by task id (expired ones left out); unprocessed keys are retried."""
         found: dict[str, dict[str, Any]] = {}
         pending = [keys.task_key(task_id) for task_id in dict.fromkeys(task_ids)]
-        attempts = 0
-        while pending and attempts < 5:
-            attempts += 1
-            request = {self.table_name: {"Keys": pending[:100]}}
-            pending = pending[100:]
+        requests = 0
+        budget = -(-len(pending) // _BATCH_GET_KEYS) + _BATCH_GET_RETRIES
+        while pending:
+            if requests >= budget:
+                # DynamoDB kept keys unprocessed (throttled): a page with holes would be wrong.
+                raise Throttled("the inventory is busy; retry later", retry_after=1)
+            if requests:
+                time.sleep(min(0.05 * 2**requests, 0.5) * random.random())  # noqa: S311 - jitter, not crypto
+            requests += 1
+            request = {self.table_name: {"Keys": pending[:_BATCH_GET_KEYS]}}
+            pending = pending[_BATCH_GET_KEYS:]
             with dynamo.translated_errors():
                 response = self.client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self.table_name, []):
@@ -73,6 +85,9 @@ class Reader:
         now: datetime,
     ) -> IndexPage:
         """One page of index entries newest first; ``filters`` match the projection each entry carries."""
+        if len(value.encode()) > MAX_INDEXED_VALUE_BYTES:
+            # Never indexed (see indexing), and too long for a DynamoDB key: nothing can match.
+            return IndexPage([], None, 0)
         partition = keys.index_partition(kind, value)
         names = {"#pk": PARTITION_KEY}
         values: dict[str, Any] = {":pk": {"S": partition}}

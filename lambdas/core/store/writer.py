@@ -35,6 +35,11 @@ class WriteOutcome:
     write_items: int  # items in the transaction (0 when nothing changed): the write cost
 
 
+@dataclass(frozen=True)
+class _Plan:
+    items: list[dict[str, Any]]  # the transaction that turns the record read into the merged one
+
+
 class Store:
     """Writes observations to one table. ``table_name`` and ``retention_days`` come from settings."""
 
@@ -62,16 +67,42 @@ class Store:
 
     def apply(self, observation: Observation, *, now: datetime | None = None) -> WriteOutcome:
         """Merge ``observation`` into its task; retried from a fresh read if another writer won a race."""
+        return self.apply_all([observation], now=now)[0]
+
+    def apply_all(
+        self, observations: list[Observation], *, now: datetime | None = None
+    ) -> list[WriteOutcome]:
+        """Apply several observations (a daemon's report), each task in its own transaction.
+
+        Every write is prepared (read, merged, checked against the size limits) before the first
+        one is sent, so a request that cannot land writes nothing. Under DynamoDB pushback a
+        request may stop part-way; each task's write is atomic and a retry of the same request
+        merges the tasks already written to "no change", so it converges.
+        """
+        prepared = [self._prepare(observation, now) for observation in observations]
+        return [
+            self._commit(observation, plan, now)
+            for observation, plan in zip(observations, prepared, strict=True)
+        ]
+
+    def _prepare(self, observation: Observation, now: datetime | None) -> _Plan | None:
+        current = self.load(observation.task.task_id)
+        moment = now or datetime.now(UTC)
+        updated = merge(current, observation, now=moment, history_limit=self.history_limit)
+        if updated is None:
+            return None
+        return _Plan(self._transaction(current, updated, moment))
+
+    def _commit(self, observation: Observation, plan: _Plan | None, now: datetime | None) -> WriteOutcome:
         from botocore.exceptions import ClientError
 
         task_id = observation.task.task_id
-        for _ in range(_MAX_RACE_RETRIES):
-            current = self.load(task_id)
-            moment = now or datetime.now(UTC)
-            updated = merge(current, observation, now=moment, history_limit=self.history_limit)
-            if updated is None:
+        for attempt in range(_MAX_RACE_RETRIES):
+            if attempt:
+                plan = self._prepare(observation, now)  # another writer won: read and merge again
+            if plan is None:
                 return WriteOutcome(task_id, changed=False, write_items=0)
-            items = self._transaction(current, updated, moment)
+            items = plan.items
             try:
                 with dynamo.translated_errors():
                     if len(items) == 1:
@@ -138,7 +169,6 @@ class Store:
         item: dict[str, Any] = {
             **keys.task_key(record.task.task_id),
             STORED_DOC: {"S": dumps(task_document(record.task))},
-            "hist": {"S": dumps(list(record.history))},
             "rev": {"N": str(record.revision)},
             "ix": {"S": dumps(indexed)},
             "sums": {"S": dumps(sorted(summed))},
@@ -150,11 +180,18 @@ class Store:
             item["evtVer"] = {"N": str(record.event_version)}
         if expiry is not None:
             item["expiresAt"] = {"N": str(expiry)}
-        size = sum(len(k) + len(json.dumps(v)) for k, v in item.items())
+        size = item_size(item)
         if size > MAX_RECORD_BYTES:
             raise PayloadTooLarge(
                 f"task record would be {size} bytes; the limit is {MAX_RECORD_BYTES}", field="task"
             )
+        # The history gives way (oldest entries first) so a large task can always take its next
+        # update, above all the event that stops it.
+        history = list(record.history)
+        room = MAX_RECORD_BYTES - size - len("hist")
+        while history and len(dumps(history).encode()) > room:
+            history = history[max(1, len(history) // 4) :]
+        item["hist"] = {"S": dumps(history)}
         return item
 
     def _index_items(
@@ -196,6 +233,20 @@ class Store:
                 "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
             }
         }
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's size of ``item`` (attribute names plus UTF-8 values), for the S/N/BOOL items we write."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += len(value["N"]) // 2 + 1  # DynamoDB: about one byte per two digits, plus one
+        else:
+            size += len(json.dumps(value))  # BOOL, NULL: an upper bound
+    return size
 
 
 def _lost_race(error: Exception) -> bool:

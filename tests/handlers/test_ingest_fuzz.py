@@ -1,0 +1,234 @@
+"""Mutated payloads of every source, end to end: a stored task or a 4xx naming the field, never a 500.
+
+Each recorded payload (TMDE v4/v3/v2, metadata file, introspection, EventBridge) is mutated by
+hypothesis (fields dropped, added, retyped, wrapped in junk) and sent through the real ingest or
+events handler onto a moto table, as a collector role of the task's account. Every answer is 202
+(and then the task reads back), 400 with ``error.field`` naming the bad field, or 403/413; an
+exception escaping the handler (API Gateway's 502) fails the test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.logic.query import task_id_from_reference
+from handlers import wiring
+from taskbeacon.local.principals import PrincipalRegistry
+from tests.ecs_fixtures import FIXTURES
+from tests.handlers.conftest import http
+
+FUZZ = settings(
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    database=None,
+)
+ACCOUNTS = ("111122223333", "012345678910", "111222333444", "123457279990", "601427279990", "803860917211")
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def envelope(source: str, **docs: Any) -> dict[str, Any]:
+    return {
+        "schemaVersion": 1,
+        "source": source,
+        "collectedAt": "2026-11-28T09:14:03.123456789Z",
+        "sequence": 7,
+        "reason": "start",
+        "agent": {"version": "0.1.0", "mode": "daemon", "instanceId": "agent-1"},
+        **copy.deepcopy(docs),
+    }
+
+
+SOURCES: dict[str, Callable[[], dict[str, Any]]] = {
+    "v4-ec2": lambda: envelope(
+        "tmde-v4",
+        task=load("v4-taskwithtags-ec2-awsvpc.json"),
+        container=load("v4-taskwithtags-ec2-awsvpc.json")["Containers"][0],
+        stats=load("v4-task-stats-ec2.json"),
+    ),
+    "v4-fargate": lambda: envelope(
+        "tmde-v4",
+        task=load("v4-task-fargate-docs.json"),
+        container=load("v4-task-fargate-docs.json")["Containers"][0],
+    ),
+    "v4-bridge": lambda: envelope(
+        "tmde-v4", task=load("v4-task-ec2-bridge.json"), stats=load("v4-container-stats-ec2-bridge.json")
+    ),
+    "v4-managed-instances": lambda: envelope("tmde-v4", tasks=load("v4-tasks-managed-instances.json")),
+    "v3": lambda: envelope(
+        "tmde-v3", task=load("v3-task-ec2-awsvpc.json"), container=load("v3-container-ec2-awsvpc.json")
+    ),
+    "v2": lambda: envelope("tmde-v2", task=load("v2-metadata-task-awsvpc.json")),
+    "metadata-file": lambda: envelope("metadata-file", task=load("metadata-file-ready-bridge.json")),
+    "introspection": lambda: envelope(
+        "introspection",
+        tasks=load("introspection-v1-tasks.json")["Tasks"],
+        metadata=load("introspection-v1-metadata.json"),
+    ),
+}
+
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([2**64 - 1, -(2**63), 0, -1]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            "☃ ünï",
+            "x" * 3000,
+            "~internal~ecs~pause",
+            "RUNNING",
+            "STOPPED",
+            "0001-01-01T00:00:00Z",
+            "2020-10-02T00:43:06.31288465Z",
+            "arn:aws:ecs:us-west-2:111122223333:task/x/0123456789abcdef0123456789abcdef",
+            "arn:aws:ecs:us-west-2:111122223333:cluster/x",
+        ]
+    ),
+)
+_json = st.recursive(
+    _leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+
+
+def mutate(data: st.DataObject, doc: Any) -> Any:
+    doc = copy.deepcopy(doc)
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        # Deepest first: hypothesis favours early choices, and the tolerance rules live in the leaves.
+        paths = sorted((path for path in _paths(doc) if path), key=len, reverse=True)
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths), label="path")
+        op = data.draw(st.sampled_from(["drop", "retype", "add", "nest"]), label="op")
+        parent = doc
+        for part in path[:-1]:
+            parent = parent[part]
+        key = path[-1]
+        if op == "drop":
+            del parent[key]
+        elif op == "retype":
+            parent[key] = data.draw(_json, label="value")
+        elif op == "nest":
+            parent[key] = {"junk": [parent[key], data.draw(_json, label="junk")]}
+        elif isinstance(parent[key], dict):
+            parent[key][data.draw(st.text(max_size=8), label="new key")] = data.draw(_json, label="value")
+        elif isinstance(parent[key], list):
+            parent[key].append(data.draw(_json, label="value"))
+        else:
+            parent[key] = [parent[key], data.draw(_json, label="value")]
+    return doc
+
+
+@pytest.fixture
+def collectors(monkeypatch: pytest.MonkeyPatch, table: Any) -> PrincipalRegistry:
+    roles = ",".join(f"arn:aws:iam::{account}:role/taskbeacon-local-collector" for account in ACCOUNTS)
+    monkeypatch.setenv("COLLECTOR_ROLE_ARNS", roles)
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    return PrincipalRegistry(ACCOUNTS[0])
+
+
+def _account_of(body: dict[str, Any]) -> str:
+    text = json.dumps(body)
+    for account in ACCOUNTS:
+        if f":{account}:task/" in text:
+            return account
+    return ACCOUNTS[0]
+
+
+def _check_answer(registry: PrincipalRegistry, status: int, body: Any) -> None:
+    assert status in (202, 400, 403, 413), body
+    if status == 400:
+        field = body["error"]["field"]
+        assert isinstance(field, str) and field, body
+    elif status == 202:
+        for task_id in body["taskIds"]:
+            shown = http("GET", f"/tasks/{task_id}", registry.operator())
+            assert shown.status == 200, shown.body
+            assert shown.body["taskId"] == task_id
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_mutated_snapshots_are_stored_or_refused_naming_the_field(
+    collectors: PrincipalRegistry, name: str
+) -> None:
+    original = SOURCES[name]()
+    account = _account_of(original)
+    untouched = http("POST", "/snapshots", collectors.collector(account), json.dumps(original).encode())
+    assert untouched.status == 202, untouched.body  # the recorded payload itself is accepted
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        body = mutate(data, original)
+        reply = http("POST", "/snapshots", collectors.collector(account), json.dumps(body).encode())
+        _check_answer(collectors, reply.status, reply.body)
+
+    run()
+
+
+def _stopped_event() -> dict[str, Any]:
+    event = load("eventbridge-task-state-change-fargate-running.json")
+    event["detail"].update(
+        lastStatus="STOPPED",
+        desiredStatus="STOPPED",
+        stopCode="EssentialContainerExited",
+        stoppedReason="Essential container in task exited",
+        stoppedAt="2020-01-23T17:58:30Z",
+        version=9,
+    )
+    event["detail"]["containers"][0].update(exitCode=1, lastStatus="STOPPED")
+    return event
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: load("eventbridge-task-state-change-fargate-running.json"), _stopped_event]
+)
+def test_mutated_events_are_stored_or_dropped_naming_the_field(
+    collectors: PrincipalRegistry, make: Callable[[], dict[str, Any]]
+) -> None:
+    from handlers import events
+    from taskbeacon.local.lambda_runtime import LocalContext
+
+    original = make()
+    assert events.handler(copy.deepcopy(original), LocalContext("taskbeacon-events"))["accepted"] is True
+
+    @FUZZ
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        event = mutate(data, original)
+        result = events.handler(event, LocalContext("taskbeacon-events"))
+        if result["accepted"]:
+            store = wiring.store()
+            assert store.load(task_id_from_reference(result["taskId"])) is not None
+        else:
+            assert isinstance(result["field"], str) and result["field"], result
+
+    run()

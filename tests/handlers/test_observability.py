@@ -1,0 +1,157 @@
+"""JSON logs carry a correlation id; EMF metrics count accepted, rejected (by reason) and latency."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from taskbeacon.local.principals import PrincipalRegistry
+from tests.ecs_fixtures import FIXTURES
+from tests.handlers.conftest import LogCapture, deliver_event, emf_blobs, http, metric_values
+
+
+def _task_doc() -> tuple[str, dict[str, Any]]:
+    task = json.loads((FIXTURES / "v4-task-fargate-docs.json").read_text())
+    task_id = uuid.uuid4().hex
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/demo/{task_id}"
+    task["Cluster"] = "arn:aws:ecs:us-east-1:111122223333:cluster/demo"
+    return task["TaskARN"], task
+
+
+def _body(task: dict[str, Any], **extra: Any) -> bytes:
+    envelope = {
+        "schemaVersion": 1,
+        "source": "tmde-v4",
+        "collectedAt": "2026-11-28T09:14:03.5Z",
+        "sequence": 1,
+        "reason": "start",
+        "agent": {"version": "test", "mode": "once", "instanceId": "agent-1"},
+        "task": task,
+        **extra,
+    }
+    return json.dumps(envelope).encode()
+
+
+@pytest.fixture
+def emf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Metrics on, as in Lambda (local mode and most tests switch them off)."""
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+
+
+def test_accepted_snapshot_emits_accepted_latency_and_write_cost(
+    table: Any, principals: PrincipalRegistry, emf: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn, task = _task_doc()
+    reply = http("POST", "/snapshots", principals.task(arn), _body(task))
+    assert reply.status == 202, reply.body
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert metric_values(blobs, "SnapshotsAccepted") == [1.0]
+    latency = metric_values(blobs, "NormalizeLatency")
+    assert len(latency) == 1 and latency[0] >= 0
+    units = {m["Name"]: m["Unit"] for b in blobs for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert units["NormalizeLatency"] == "Milliseconds"
+    assert metric_values(blobs, "WriteItems")[0] > 1
+    assert all(b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TaskBeacon" for b in blobs)
+    assert metric_values(blobs, "Rejected") == []
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "reason"),
+    [
+        (lambda arn, task, p: (p.task(arn), b"{not json"), 400, "invalid_input"),
+        (lambda arn, task, p: (p.task(arn), _body(task, source="tmde-v9")), 400, "invalid_input"),
+        (lambda arn, task, p: (p.task(arn + "0"), _body(task)), 403, "forbidden"),
+        (lambda arn, task, p: (p.task(arn), _body({**task, "Pad": "x" * 300_000})), 413, "payload_too_large"),
+    ],
+    ids=["not-json", "unknown-source", "other-task", "too-large"],
+)
+def test_rejections_are_counted_by_reason(
+    table: Any,
+    principals: PrincipalRegistry,
+    emf: None,
+    capsys: pytest.CaptureFixture[str],
+    make: Any,
+    status: int,
+    reason: str,
+) -> None:
+    arn, task = _task_doc()
+    principal, body = make(arn, task, principals)
+    reply = http("POST", "/snapshots", principal, body)
+    assert reply.status == status and reply.body["error"]["code"] == reason
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert metric_values(blobs, "Rejected", reason=reason) == [1.0]
+    assert metric_values(blobs, "Rejected") == [1.0]  # the total, without the reason dimension
+    assert metric_values(blobs, "SnapshotsAccepted") == []
+
+
+def test_query_parameter_errors_are_counted_too(
+    table: Any, principals: PrincipalRegistry, emf: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = http("GET", "/tasks", principals.operator(), query="limit=0")
+    assert reply.status == 400 and reply.body["error"]["field"] == "limit"
+    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected", reason="invalid_input") == [1.0]
+
+
+def test_metrics_stay_silent_when_disabled(
+    table: Any,
+    principals: PrincipalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    http("POST", "/snapshots", principals.operator(), b"{}")
+    assert emf_blobs(capsys.readouterr().out) == []
+
+
+def test_every_ingest_log_line_carries_the_api_gateway_request_id(
+    table: Any, principals: PrincipalRegistry
+) -> None:
+    arn, task = _task_doc()
+    with LogCapture() as logs:
+        accepted = http("POST", "/snapshots", principals.task(arn), _body(task))
+        refused = http("POST", "/snapshots", principals.task(arn + "0"), _body(task))
+    assert (accepted.status, refused.status) == (202, 403)
+    received = [line for line in logs.lines if line["message"] == "snapshot received"]
+    (rejected,) = [line for line in logs.lines if line["message"] == "request rejected"]
+    assert [line["correlation_id"] for line in received] == [accepted.request_id, refused.request_id]
+    assert rejected["correlation_id"] == refused.request_id != accepted.request_id
+    received = received[0]
+    assert received["service"] == "taskbeacon" and received["level"] == "INFO"
+    assert received["function_name"] == "taskbeacon-ingest"
+    assert rejected["status"] == 403 and rejected["code"] == "forbidden"
+    # Structured, and never the credentials: the caller is named by ARN only.
+    assert received["caller"].endswith(f"/{arn.rsplit('/', 1)[-1]}")
+    assert "SecretAccessKey" not in logs.buffer.getvalue()
+
+
+def test_query_log_lines_carry_the_request_id(table: Any, principals: PrincipalRegistry) -> None:
+    with LogCapture() as logs:
+        reply = http("GET", "/search", principals.operator(), query="ip=10.0.0.1&image=nginx")
+    assert reply.status == 400
+    (line,) = [entry for entry in logs.lines if entry["message"] == "request rejected"]
+    assert line["correlation_id"] == reply.request_id
+    assert line["function_name"] == "taskbeacon-query"
+
+
+def test_event_log_lines_carry_the_eventbridge_event_id(
+    table: Any, emf: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    event = json.loads((FIXTURES / "eventbridge-task-state-change-fargate-running.json").read_text())
+    event["id"] = str(uuid.uuid4())
+    broken = json.loads(json.dumps(event))
+    del broken["detail"]["taskArn"]
+    broken["id"] = str(uuid.uuid4())
+    with LogCapture() as logs:
+        assert deliver_event(event)["accepted"] is True
+        refused = deliver_event(broken)
+    assert refused["accepted"] is False and refused["field"] == "detail.taskArn"
+    (line,) = [entry for entry in logs.lines if entry["message"] == "event rejected"]
+    assert line["correlation_id"] == broken["id"]
+    assert line["field"] == "detail.taskArn"
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert metric_values(blobs, "EventsAccepted") == [1.0]
+    assert metric_values(blobs, "Rejected", reason="invalid_input") == [1.0]

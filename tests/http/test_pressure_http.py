@@ -1,0 +1,138 @@
+"""DynamoDB pushback over HTTP: 429/503 with Retry-After, and nothing written.
+
+The store seam (``handlers.wiring``) gets a real botocore DynamoDB client whose answers come from
+botocore's Stubber, so our own store, error mapping and HTTP shaping all run unmocked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from core.logic.query import QueryService
+from core.store.reader import Reader
+from core.store.writer import Store
+from handlers import wiring
+from taskbeacon.local.system import LocalSystem
+from tests.http.conftest import fixture, task_credentials
+from tests.http.localapi import envelope, send
+
+PUSHBACK = [
+    ("ProvisionedThroughputExceededException", {}, 429),
+    ("ThrottlingException", {}, 429),
+    ("RequestLimitExceeded", {}, 429),
+    ("TransactionConflictException", {}, 429),
+    (
+        "TransactionCanceledException",
+        {"CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}]},
+        429,
+    ),
+    (
+        "TransactionCanceledException",
+        {"CancellationReasons": [{"Code": "ProvisionedThroughputExceeded"}]},
+        429,
+    ),
+    ("InternalServerError", {}, 503),
+    ("ServiceUnavailable", {}, 503),
+]
+
+
+@contextmanager
+def _stubbing(local: LocalSystem) -> Iterator[Stubber]:
+    """A stubbed DynamoDB client in place of the handlers' store and query service, for one test."""
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="stub", aws_secret_access_key="stub"
+    )
+    table = local.table_name
+    with pytest.MonkeyPatch.context() as patch, Stubber(client) as stubber:
+        patch.setattr(
+            wiring, "store", lambda: Store(table, retention_days=30, history_limit=50, client=client)
+        )
+        patch.setattr(
+            wiring,
+            "query_service",
+            lambda: QueryService(Reader(table, client=client), keepalive_seconds=900, history_limit=50),
+        )
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def _snapshot(local: LocalSystem, operator: dict[str, str]) -> tuple[str, dict[str, str], bytes]:
+    task = fixture("v4-task-fargate-docs.json")
+    task_id = uuid.uuid4().hex
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/demo/{task_id}"
+    task["Cluster"] = "arn:aws:ecs:us-east-1:111122223333:cluster/demo"
+    creds = task_credentials(local, operator, task["TaskARN"])
+    return task_id, creds, envelope(task, collected_at="2026-11-28T09:14:03Z")
+
+
+@pytest.mark.parametrize(("code", "fields", "status"), PUSHBACK)
+def test_pushback_on_the_write_is_429_or_503_with_retry_after(
+    local: LocalSystem, operator: dict, code: str, fields: dict[str, Any], status: int
+) -> None:
+    task_id, creds, body = _snapshot(local, operator)
+    client_error = {"service_error_code": code, "service_message": "slow down", "modeled_fields": fields}
+    with _stubbing(local) as stub:
+        stub.add_response("get_item", {})  # no record yet
+        stub.add_client_error("transact_write_items", http_status_code=400, **client_error)
+        reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body)
+    assert reply.status == status, reply.body
+    assert int(reply.headers["Retry-After"]) >= 1
+    assert reply.body["error"]["code"] == ("throttled" if status == 429 else "unavailable")
+    # Nothing was half-written: the real table does not know the task.
+    assert send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).status == 404
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("ProvisionedThroughputExceededException", 429), ("InternalServerError", 503)]
+)
+def test_pushback_on_the_first_read_is_429_or_503(
+    local: LocalSystem, operator: dict, code: str, status: int
+) -> None:
+    _, creds, body = _snapshot(local, operator)
+    with _stubbing(local) as stub:
+        stub.add_client_error("get_item", service_error_code=code, http_status_code=400)
+        reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body)
+    assert reply.status == status and reply.headers["Retry-After"].isdigit()
+
+
+def test_query_under_pushback_is_429_with_retry_after(local: LocalSystem, operator: dict) -> None:
+    with _stubbing(local) as stub:
+        stub.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
+        stub.add_client_error(
+            "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+        )
+        one = send(local.url, "GET", f"/tasks/{uuid.uuid4().hex}", credentials=operator)
+        listed = send(local.url, "GET", "/tasks?cluster=demo", credentials=operator)
+    for reply in (one, listed):
+        assert reply.status == 429, reply.body
+        assert reply.headers["Retry-After"] == "1"
+
+
+def test_page_whose_records_stay_unprocessed_is_429_not_a_page_with_holes(
+    local: LocalSystem, operator: dict
+) -> None:
+    task_id = uuid.uuid4().hex
+    key = {"pk": {"S": f"TASK#{task_id}"}, "sk": {"S": "TASK"}}
+    entry = {
+        "pk": {"S": "IX#clusterName#demo"},
+        "sk": {"S": f"2026-11-28T09:14:03.000000Z#{task_id}"},
+        "taskId": {"S": task_id},
+        "p": {"S": "{}"},
+    }
+    with _stubbing(local) as stub:
+        stub.add_response("query", {"Items": [entry], "Count": 1, "ScannedCount": 1})
+        for _ in range(5):  # one request plus every retry the reader allows
+            stub.add_response(
+                "batch_get_item",
+                {"Responses": {local.table_name: []}, "UnprocessedKeys": {local.table_name: {"Keys": [key]}}},
+            )
+        reply = send(local.url, "GET", "/tasks?cluster=demo&limit=1", credentials=operator)
+    assert reply.status == 429, reply.body
+    assert reply.headers["Retry-After"] == "1"

@@ -1,0 +1,158 @@
+"""Retention (TTL), the bounded change history, the ``stale`` flag and the item-size bounds, on moto."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.errors import NotFound, PayloadTooLarge
+from core.logic.query import QueryService
+from core.store import writer
+from core.store.keys import task_key
+from core.store.reader import Reader
+from core.store.writer import MAX_RECORD_BYTES, Store, item_size
+from tests.store.builders import T0, event, snapshot, task
+
+DYNAMODB_ITEM_LIMIT = 400 * 1024
+KEEPALIVE = 900
+
+
+def _services(
+    client: Any, *, retention_days: int = 30, history_limit: int = 50
+) -> tuple[Store, QueryService]:
+    store = Store("tasks", retention_days=retention_days, history_limit=history_limit, client=client)
+    query = QueryService(
+        Reader("tasks", client=client), keepalive_seconds=KEEPALIVE, history_limit=history_limit
+    )
+    return store, query
+
+
+def _record(client: Any, number: int) -> dict[str, Any] | None:
+    return client.get_item(TableName="tasks", Key=task_key(f"{number:032x}")).get("Item")
+
+
+def _stopped(number: int, *, at_second: int, reason: str = "Essential container in task exited") -> Any:
+    stopped = task(number, status="STOPPED", stopped_reason=reason, exit_code=1)
+    return stopped.model_copy(
+        update={"stopped_at": T0 + timedelta(seconds=at_second), "stop_code": "EssentialContainerExited"}
+    )
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [30, 7])
+def test_stopped_task_expires_retention_days_after_it_stopped(dynamodb: Any, days: int) -> None:
+    store, query = _services(dynamodb, retention_days=days)
+    store.apply(snapshot(task(1), second=1), now=T0)
+    assert "expiresAt" not in (_record(dynamodb, 1) or {})  # running tasks never expire
+
+    store.apply(event(_stopped(1, at_second=60), version=5, second=60), now=T0)
+    expires = int((_record(dynamodb, 1) or {})["expiresAt"]["N"])
+    assert expires == int((T0 + timedelta(seconds=60) + timedelta(days=days)).timestamp())
+
+    task_id = f"{1:032x}"
+    just_before = T0 + timedelta(days=days, seconds=59)
+    assert query.get_task(task_id, now=just_before)["lastStatus"] == "STOPPED"
+    with pytest.raises(NotFound):  # TTL deletion lags: reads hide what has expired already
+        query.get_task(task_id, now=T0 + timedelta(days=days, seconds=60))
+
+
+# -- history ------------------------------------------------------------------------------------
+
+
+def test_history_records_status_ips_images_and_the_stop_reason(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, status="PENDING", ip=None, image="app:1"), second=1))
+    store.apply(snapshot(task(1, status="RUNNING", ip="10.0.0.9", image="app:1"), second=2))
+    store.apply(snapshot(task(1, status="RUNNING", ip="10.0.0.9", image="app:1"), second=3))  # keepalive
+    store.apply(event(_stopped(1, at_second=4, reason="OutOfMemoryError: killed"), version=7, second=4))
+
+    history = query.history(f"{1:032x}", limit=10, cursor=None).items
+    assert len(history) == 3  # the keepalive changed nothing worth remembering
+    newest, middle, oldest = history
+    assert newest["source"] == "event"
+    assert newest["changes"]["stoppedReason"] == {"from": None, "to": "OutOfMemoryError: killed"}
+    assert newest["changes"]["stopCode"] == {"from": None, "to": "EssentialContainerExited"}
+    assert newest["changes"]["lastStatus"] == {"from": "RUNNING", "to": "STOPPED"}
+    assert middle["changes"]["ips"] == {"from": [], "to": ["10.0.0.9"]}
+    assert middle["changes"]["lastStatus"] == {"from": "PENDING", "to": "RUNNING"}
+    assert oldest["changes"]["images"] == {"from": None, "to": ["app:1"]}
+
+
+def test_history_page_walks_back_with_a_cursor(dynamodb: Any) -> None:
+    store, query = _services(dynamodb, history_limit=4)
+    for second in range(6):
+        store.apply(snapshot(task(1, image=f"app:{second}"), second=second))
+    first = query.history(f"{1:032x}", limit=3, cursor=None)
+    second_page = query.history(f"{1:032x}", limit=3, cursor=first.next_cursor)
+    images = [entry["changes"]["images"]["to"] for entry in [*first.items, *second_page.items]]
+    assert images == [["app:5"], ["app:4"], ["app:3"], ["app:2"]]  # bounded to 4, newest first
+    assert second_page.next_cursor is None
+
+
+# -- stale --------------------------------------------------------------------------------------
+
+
+def test_stale_after_two_keepalives_without_a_report_or_event(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1), second=0))
+    task_id = f"{1:032x}"
+    assert query.get_task(task_id, now=T0 + timedelta(seconds=2 * KEEPALIVE))["stale"] is False
+    assert query.get_task(task_id, now=T0 + timedelta(seconds=2 * KEEPALIVE + 1))["stale"] is True
+
+    # An event counts as a sign of life too.
+    store.apply(event(task(1), version=3, second=1500))
+    assert query.get_task(task_id, now=T0 + timedelta(seconds=2 * KEEPALIVE + 1))["stale"] is False
+    assert query.get_task(task_id, now=T0 + timedelta(seconds=1500 + 2 * KEEPALIVE + 1))["stale"] is True
+
+
+def test_stopped_task_is_never_stale(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1), second=0))
+    store.apply(event(_stopped(1, at_second=10), version=4, second=10))
+    assert query.get_task(f"{1:032x}", now=T0 + timedelta(days=1))["stale"] is False
+
+
+# -- item size ----------------------------------------------------------------------------------
+
+
+def test_large_task_keeps_taking_updates_by_trimming_its_history(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task near the record limit with a long history still accepts its stop event."""
+    assert MAX_RECORD_BYTES < DYNAMODB_ITEM_LIMIT * 0.8  # room for attribute overhead, always
+    limit = 50_000  # the same rule at an eighth of the size, so the test stays fast
+    monkeypatch.setattr(writer, "MAX_RECORD_BYTES", limit)
+    store, query = _services(dynamodb, history_limit=200)
+    big_labels = {f"label-{n:03d}": "v" * 300 for n in range(100)}  # ~33 KB of labels, ~46 KB of record
+    for second in range(60):
+        store.apply(snapshot(task(1, labels=big_labels, image=f"app:{second}"), second=second))
+    outcome = store.apply(event(_stopped(1, at_second=200), version=9, second=200))
+    assert outcome.changed
+    record = _record(dynamodb, 1) or {}
+    assert item_size(record) <= limit
+    history = query.history(f"{1:032x}", limit=200, cursor=None).items
+    assert history[0]["changes"]["lastStatus"]["to"] == "STOPPED"  # the newest entries survive
+    assert history[1]["changes"]["images"]["to"] == ["app:59"]
+    assert 0 < len(history) < 61  # the oldest gave way
+
+
+def test_record_over_the_limit_is_413_and_writes_nothing(dynamodb: Any) -> None:
+    store, _ = _services(dynamodb)
+    huge = {f"label-{n:04d}": "v" * 4_000 for n in range(80)}  # ~320 KB
+    with pytest.raises(PayloadTooLarge):
+        store.apply(snapshot(task(1, labels=huge), second=1))
+    assert dynamodb.scan(TableName="tasks")["Items"] == []  # test-only inspection
+
+
+def test_a_multi_task_report_is_checked_whole_before_anything_is_written(dynamodb: Any) -> None:
+    store, _ = _services(dynamodb)
+    fine = snapshot(task(1), second=1)
+    huge = snapshot(task(2, labels={f"k{n}": "v" * 4_000 for n in range(80)}), second=1)
+    with pytest.raises(PayloadTooLarge):
+        store.apply_all([fine, huge])
+    assert dynamodb.scan(TableName="tasks")["Items"] == []
+    assert [o.changed for o in store.apply_all([fine, snapshot(task(2), second=1)])] == [True, True]
