@@ -5,36 +5,56 @@ Enabled with DESCRIBE_TASKS_CROSS_CHECK; see docs/security.md for when it is wor
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from core.errors import Forbidden
 from core.model import Task
 from core.store.dynamo import translated_errors
 
+# A task ECS confirmed stays confirmed: keepalives from a warm Lambda then cost no ECS call.
+_REMEMBERED_TASKS = 10_000
+# DescribeTasks answers these for a cluster that does not exist (or a malformed one): not a task.
+_UNKNOWN_CLUSTER = {"ClusterNotFoundException", "InvalidParameterException"}
+
 
 class EcsTaskVerifier:
     def __init__(self, own_account_id: str, client: Any | None = None) -> None:
         self.own_account_id = own_account_id
-        self._client = client
+        self._injected = client
+        self._clients: dict[str, Any] = {}
+        self._confirmed: OrderedDict[str, None] = OrderedDict()
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
+    def client(self, region: str) -> Any:
+        """The ECS client of the task's own region: a task of eu-west-1 is unknown to us-east-1."""
+        if self._injected is not None:
+            return self._injected
+        if region not in self._clients:
             import boto3
 
-            self._client = boto3.client("ecs")
-        return self._client
+            self._clients[region] = boto3.client("ecs", region_name=region)
+        return self._clients[region]
 
     def verify(self, task: Task) -> None:
         """Forbidden when the task is in this account and ECS does not know it; other accounts pass."""
-        if task.account_id != self.own_account_id:
+        if task.account_id != self.own_account_id or task.task_arn in self._confirmed:
             return
+        from botocore.exceptions import ClientError
+
         cluster = task.cluster_arn or "default"
-        with translated_errors():
-            response = self.client.describe_tasks(cluster=cluster, tasks=[task.task_arn])
+        try:
+            with translated_errors():
+                response = self.client(task.region).describe_tasks(cluster=cluster, tasks=[task.task_arn])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _UNKNOWN_CLUSTER:
+                raise Forbidden(f"ECS does not know cluster {cluster}", field="task") from error
+            raise
         known = {described.get("taskArn") for described in response.get("tasks", [])}
         if task.task_arn not in known:
-            raise Forbidden(f"ECS does not know task {task.task_arn} in cluster {cluster}")
+            raise Forbidden(f"ECS does not know task {task.task_arn} in cluster {cluster}", field="task")
+        self._confirmed[task.task_arn] = None
+        if len(self._confirmed) > _REMEMBERED_TASKS:
+            self._confirmed.popitem(last=False)
 
 
 def account_of_function(invoked_function_arn: str) -> str:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, PayloadTooLarge, TaskBeaconError
 from core.logic.ingest import ingest_event
 from core.observability import MetricUnit, count_rejection, logger, metrics, tracer
 from handlers import wiring
@@ -23,15 +23,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         envelope = parse(event=event, model=EventBridgeModel)  # the EventBridge envelope itself
         logger.append_keys(detail_type=envelope.detail_type, event_source=envelope.source)
-        outcome = ingest_event(event, wiring.store())
-    except (InvalidInput, ValidationError) as error:
-        # A malformed event can never succeed on retry: record it and drop it instead of looping.
-        field = error.field if isinstance(error, InvalidInput) else _first_location(error)
-        message = error.message if isinstance(error, InvalidInput) else "not an EventBridge event"
+        result = ingest_event(event, wiring.store())
+    except (InvalidInput, PayloadTooLarge, ValidationError) as error:
+        # A malformed or oversized event can never succeed on retry: record it and drop it
+        # instead of letting EventBridge retry it into the dead-letter queue. Throttling is
+        # raised on purpose: EventBridge retries it.
+        field = error.field if isinstance(error, TaskBeaconError) else _first_location(error)
+        message = error.message if isinstance(error, TaskBeaconError) else "not an EventBridge event"
         logger.warning("event rejected", extra={"field": field, "reason": message})
-        count_rejection(error.code if isinstance(error, InvalidInput) else "invalid_event")
+        count_rejection(error.code if isinstance(error, TaskBeaconError) else "invalid_event")
         return {"accepted": False, "error": message, "field": field}
+    (outcome,) = result.outcomes
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
+    metrics.add_metric(name="WriteItems", unit=MetricUnit.Count, value=outcome.write_items)
     return {"accepted": True, "taskId": outcome.task_id, "changed": outcome.changed}
 
 

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.crosscheck import EcsTaskVerifier, account_of_function
+from core.crosscheck import account_of_function
 from core.identity import caller_from_identity
 from core.logic.ingest import describe_body, ingest_snapshot, parse_json_body
 from core.observability import MetricUnit, logger, metrics, tracer
@@ -36,9 +36,7 @@ def post_snapshot() -> Response[Any]:
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
-    verifier = None
-    if settings.describe_tasks_cross_check:
-        verifier = EcsTaskVerifier(account_of_function(app.lambda_context.invoked_function_arn))
+    verifier = wiring.verifier(account_of_function(app.lambda_context.invoked_function_arn))
     result = ingest_snapshot(body, caller, wiring.store(), settings, verifier)
     metrics.add_metric(name="SnapshotsAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from core.crosscheck import EcsTaskVerifier
 from core.logic.query import QueryService
 from core.settings import get_settings
 from core.store.reader import Reader
@@ -30,8 +31,15 @@ def query_service() -> QueryService:
     )
 
 
+@lru_cache(maxsize=1)
+def verifier(own_account_id: str) -> EcsTaskVerifier | None:
+    """The ECS cross-check when enabled, kept per process so confirmed tasks are remembered."""
+    return EcsTaskVerifier(own_account_id) if get_settings().describe_tasks_cross_check else None
+
+
 def reset() -> None:
     """Forget built services (tests and local mode change the environment between runs)."""
     store.cache_clear()
     query_service.cache_clear()
+    verifier.cache_clear()
     get_settings.cache_clear()

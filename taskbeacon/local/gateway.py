@@ -139,7 +139,16 @@ class Gateway:
             return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object", "body")
         if path == "/_local/credentials":
             return self._mint_credentials(document)
-        result = self.runtime.invoke("events", document)
+        from core.errors import Throttled
+
+        try:
+            result = self.runtime.invoke("events", document)
+        except Throttled as error:  # in AWS EventBridge would retry; locally the caller does
+            status, headers, data = _json(
+                HTTPStatus.TOO_MANY_REQUESTS if error.code == "throttled" else HTTPStatus.SERVICE_UNAVAILABLE,
+                {"error": {"code": error.code, "message": error.message, "field": None}},
+            )
+            return status, {**headers, "Retry-After": str(error.retry_after)}, data
         status = HTTPStatus.OK if result.get("accepted") else HTTPStatus.BAD_REQUEST
         return _json(status, result)
 

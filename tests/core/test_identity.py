@@ -47,3 +47,14 @@ def test_iam_user_cannot_post_snapshots() -> None:
 def test_unsigned_identity_is_refused() -> None:
     with pytest.raises(Forbidden):
         caller_from_identity({"userArn": None, "accountId": None})
+
+
+def test_old_format_task_arn_is_matched_by_its_id_too() -> None:
+    old = TASK.model_copy(update={"task_arn": f"arn:aws:ecs:us-east-1:111122223333:task/{TASK.task_id}"})
+    authorize_write(
+        _caller(f"arn:aws:sts::111122223333:assumed-role/app-task-role/{TASK.task_id}"), old, set()
+    )
+    with pytest.raises(Forbidden):
+        authorize_write(
+            _caller("arn:aws:sts::111122223333:assumed-role/app-task-role/" + "e" * 32), old, set()
+        )

@@ -67,7 +67,14 @@ def principals() -> PrincipalRegistry:
     return PrincipalRegistry(ACCOUNT)
 
 
-def http(method: str, path: str, principal: Principal, body: bytes | None = None, query: str = "") -> Reply:
+def http(
+    method: str,
+    path: str,
+    principal: Principal,
+    body: bytes | None = None,
+    query: str = "",
+    context: Any = None,
+) -> Reply:
     """One API request through the handler local mode's gateway would route it to."""
     import importlib
 
@@ -79,7 +86,7 @@ def http(method: str, path: str, principal: Principal, body: bytes | None = None
         method, template, path, query, parameters, headers, body or b"", principal, "10.9.8.7"
     )
     module = importlib.import_module(f"handlers.{function}")
-    response = module.handler(event, LocalContext(function_name=f"taskbeacon-{function}"))
+    response = module.handler(event, context or LocalContext(function_name=f"taskbeacon-{function}"))
     out = dict(response.get("headers") or {})
     for name, values in (response.get("multiValueHeaders") or {}).items():
         out[name] = ", ".join(values)

@@ -154,4 +154,19 @@ def test_event_log_lines_carry_the_eventbridge_event_id(
     assert line["field"] == "detail.taskArn"
     blobs = emf_blobs(capsys.readouterr().out)
     assert metric_values(blobs, "EventsAccepted") == [1.0]
+    assert len(metric_values(blobs, "NormalizeLatency")) == 1
+    assert metric_values(blobs, "WriteItems")[0] > 1  # a new task: record, index entries, counters
     assert metric_values(blobs, "Rejected", reason="invalid_input") == [1.0]
+
+
+def test_event_too_large_to_store_is_dropped_not_retried_forever(
+    table: Any, emf: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store import writer
+
+    monkeypatch.setattr(writer, "MAX_RECORD_BYTES", 1_000)  # any real record is larger
+    event = json.loads((FIXTURES / "eventbridge-task-state-change-fargate-running.json").read_text())
+    result = deliver_event(event)
+    assert result["accepted"] is False and result["field"] == "task"
+    assert "limit" in result["error"]
+    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected", reason="payload_too_large") == [1.0]

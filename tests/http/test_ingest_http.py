@@ -144,7 +144,8 @@ def test_oversized_body_is_413(local: LocalSystem, operator: dict) -> None:
         body=envelope(task, collected_at="2026-11-28T09:14:03Z"),
     )
     assert reply.status == 413
-    assert reply.body["error"]["code"] == "payload_too_large"
+    assert reply.body["error"]["code"] == "payload_too_large" and reply.body["error"]["field"] == "body"
+    assert _get_task(local, operator, task["TaskARN"].rsplit("/", 1)[-1]).status == 404
 
 
 def test_operator_only_local_routes(local: LocalSystem, operator: dict) -> None:

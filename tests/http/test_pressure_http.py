@@ -136,3 +136,22 @@ def test_page_whose_records_stay_unprocessed_is_429_not_a_page_with_holes(
         reply = send(local.url, "GET", "/tasks?cluster=demo&limit=1", credentials=operator)
     assert reply.status == 429, reply.body
     assert reply.headers["Retry-After"] == "1"
+
+
+def test_event_played_under_pushback_is_429_with_retry_after(local: LocalSystem, operator: dict) -> None:
+    import json
+
+    event = fixture("eventbridge-task-state-change-fargate-running.json")
+    task_id = uuid.uuid4().hex
+    event["detail"]["taskArn"] = event["detail"]["taskArn"].rsplit("/", 1)[0] + "/" + task_id
+    with _stubbing(local) as stub:
+        stub.add_response("get_item", {})
+        stub.add_client_error(
+            "transact_write_items", service_error_code="ThrottlingException", http_status_code=400
+        )
+        reply = send(
+            local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(event).encode()
+        )
+    assert reply.status == 429, reply.body
+    assert reply.headers["Retry-After"] == "1" and reply.body["error"]["code"] == "throttled"
+    assert send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).status == 404

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import NotFound, PayloadTooLarge
+from core.errors import NotFound, PayloadTooLarge, Throttled
 from core.logic.query import QueryService
 from core.store import writer
 from core.store.keys import task_key
@@ -156,3 +156,66 @@ def test_a_multi_task_report_is_checked_whole_before_anything_is_written(dynamod
         store.apply_all([fine, huge])
     assert dynamodb.scan(TableName="tasks")["Items"] == []
     assert [o.changed for o in store.apply_all([fine, snapshot(task(2), second=1)])] == [True, True]
+
+
+def test_history_records_container_health_changes(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    for second, health in enumerate(["UNKNOWN", "HEALTHY", "HEALTHY", "UNHEALTHY"]):
+        t = task(1)
+        t = t.model_copy(
+            update={"containers": [t.containers[0].model_copy(update={"health_status": health})]}
+        )
+        store.apply(snapshot(t, second=second))
+    history = query.history(f"{1:032x}", limit=10, cursor=None).items
+    assert [entry["changes"].get("health", {}).get("to") for entry in history] == [
+        ["app=UNHEALTHY"],
+        ["app=HEALTHY"],
+        ["app=UNKNOWN"],
+    ]
+
+
+def test_history_of_an_expired_task_is_gone_like_the_task(dynamodb: Any) -> None:
+    store, query = _services(dynamodb, retention_days=7)
+    store.apply(event(_stopped(1, at_second=10), version=4, second=10))
+    alive = T0 + timedelta(days=6)
+    assert query.history(f"{1:032x}", limit=5, cursor=None, now=alive).items
+    with pytest.raises(NotFound):
+        query.history(f"{1:032x}", limit=5, cursor=None, now=T0 + timedelta(days=7, seconds=11))
+
+
+class _ThrottleOnce:
+    """The moto client, except that the ``fail_on``-th transaction is pushed back once (as DynamoDB may)."""
+
+    def __init__(self, client: Any, fail_on: int) -> None:
+        self._client, self._fail_on, self.transactions = client, fail_on, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **request: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        self.transactions += 1
+        if self.transactions == self._fail_on:
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
+        return self._client.transact_write_items(**request)
+
+
+def test_a_multi_task_report_cut_short_by_pushback_converges_on_retry(dynamodb: Any) -> None:
+    """Each task's write is atomic; a daemon's retry of the whole report merges written tasks to no-ops."""
+    flaky = _ThrottleOnce(dynamodb, fail_on=2)
+    store = Store("tasks", retention_days=30, history_limit=50, client=flaky)
+    report = [snapshot(task(n, ip=f"10.0.0.{n}"), second=1) for n in (1, 2, 3)]
+    with pytest.raises(Throttled):
+        store.apply_all(report)
+    assert _record(dynamodb, 1) is not None  # the first task landed whole ...
+    assert _record(dynamodb, 2) is None and _record(dynamodb, 3) is None  # ... the rest not at all
+    outcomes = store.apply_all(report)  # the agent's retry
+    assert [o.changed for o in outcomes] == [False, True, True]
+    _, query = _services(dynamodb)
+    ips = {
+        query.get_task(f"{n:032x}", now=T0)["containers"][0]["networks"][0]["ipv4Addresses"][0]
+        for n in (1, 2, 3)
+    }
+    assert ips == {"10.0.0.1", "10.0.0.2", "10.0.0.3"}

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.crosscheck import EcsTaskVerifier
@@ -16,6 +17,10 @@ from core.settings import Settings
 from core.store.writer import Store, WriteOutcome
 
 Normalizer = Callable[[object], list[Observation]]
+
+# SigV4 already refuses a signing clock more than 15 minutes off; a snapshot "collected" further
+# in the future than that would win every newer-wins comparison until that moment: refuse it.
+MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ def ingest_snapshot(
     store: Store,
     settings: Settings,
     verifier: EcsTaskVerifier | None = None,
+    *,
+    now: datetime | None = None,
 ) -> IngestResult:
     """Normalize, check that the caller may write every task in it, then write each task.
 
@@ -57,6 +64,7 @@ def ingest_snapshot(
     started = time.perf_counter()
     observations = normalize_snapshot(body)
     normalize_ms = (time.perf_counter() - started) * 1000
+    _refuse_future(observations, now or datetime.now(UTC))
     collectors = collector_roles(settings.collector_role_arns)
     for observation in observations:
         authorize_write(caller, observation.task, collectors)
@@ -65,11 +73,25 @@ def ingest_snapshot(
     return IngestResult(store.apply_all(observations), normalize_ms)
 
 
-def ingest_event(event: object, store: Store) -> WriteOutcome:
+def _refuse_future(observations: list[Observation], now: datetime) -> None:
+    latest = now + MAX_CLOCK_SKEW
+    for observation in observations:
+        if observation.observed_at > latest:
+            raise InvalidInput(
+                f"collectedAt {observation.observed_at.isoformat()} is in the future (server time"
+                f" {now.isoformat(timespec='seconds')}); check the host clock",
+                field="collectedAt",
+            )
+
+
+def ingest_event(event: object, store: Store) -> IngestResult:
     """Apply one EventBridge ECS Task State Change; events are trusted (the rule delivers them)."""
     from core.normalize import normalize_event
 
-    return store.apply(normalize_event(event))
+    started = time.perf_counter()
+    observation = normalize_event(event)
+    normalize_ms = (time.perf_counter() - started) * 1000
+    return IngestResult([store.apply(observation)], normalize_ms)
 
 
 def describe_body(body: Any) -> str:

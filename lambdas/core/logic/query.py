@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidCursor, InvalidInput, NotFound
 from core.logic.indexing import ALL, LIST_DIMENSIONS, SUMMARY_DIMENSIONS
 from core.logic.lifecycle import is_stopped
 from core.store import cursor as cursors
@@ -56,10 +56,12 @@ class QueryService:
             raise NotFound(f"no task {task_id} in the inventory", field="taskId")
         return self._document(item, now)
 
-    def history(self, task_ref: str, *, limit: int, cursor: str | None) -> Page:
+    def history(
+        self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None
+    ) -> Page:
         task_id = task_id_from_reference(task_ref)
         item = self.reader.get_item(task_id)
-        if item is None:
+        if item is None or is_expired(item, now or datetime.now(UTC)):  # gone as for GET /tasks/{id}
             raise NotFound(f"no task {task_id} in the inventory", field="taskId")
         entries = list(reversed(json.loads(item.get("hist", {}).get("S", "[]"))))
         query = {"history": task_id}
@@ -67,7 +69,7 @@ class QueryService:
         if cursor:
             offset = cursors.decode(cursor, query)
             if not isinstance(offset, int) or not 0 <= offset <= len(entries):
-                raise InvalidInput("cursor is stale: the history moved on; start again", field="cursor")
+                raise InvalidCursor("cursor is stale: the history moved on; start again", field="cursor")
         page = entries[offset : offset + limit]
         more = offset + limit < len(entries)
         return Page(page, cursors.encode(offset + limit, query) if more else None, items_read=1)

@@ -8,7 +8,9 @@ body. That keeps each normalizer free of ``isinstance`` noise and guarantees tha
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,14 @@ from core.model.envelope import parse_rfc3339
 # DynamoDB numbers hold 38 digits; integers we store (exit codes, counts) stay well inside int64.
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def child(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` when the key is not a plain name (``com.amazonaws.ecs.cluster``)."""
+    if not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{json.dumps(key)}]"
+    return f"{path}.{key}" if path else key
 
 
 def bad(path: str, problem: str) -> InvalidInput:
@@ -50,7 +60,7 @@ class Obj:
         return cls(value, path)
 
     def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        return child(self.path, key)
 
     def has(self, key: str) -> bool:
         return self.data.get(key) is not None
@@ -144,7 +154,7 @@ class Obj:
             raise bad(path, "must be a JSON object")
         for k, v in value.items():
             if not isinstance(k, str) or not isinstance(v, str):
-                raise bad(f"{path}.{k}", "must be a string")
+                raise bad(child(path, k), "must be a string")
             check_text(k, path)
-            check_text(v, f"{path}.{k}")
+            check_text(v, child(path, k))
         return dict(value)
