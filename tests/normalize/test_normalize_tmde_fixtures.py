@@ -124,7 +124,19 @@ def test_v4_task_with_tags_errors_still_normalizes() -> None:
     assert len(doc["Errors"]) == 2
     task = one(envelope("tmde-v4", task=doc)).task
     assert task.task_id == "158d1c8083dd49d6b527399fd6414f5c"
-    assert task.tags == {}
+    assert task.tags == {}  # the tags ECS could not read are unknown, not an error
+    assert (task.family, task.revision, task.service_name) == ("curltest", "26", "MyService")
+    assert (task.launch_type, task.availability_zone, task.vpc_id) == (
+        "EC2",
+        "us-west-2d",
+        "vpc-1234567890abcdef0",
+    )
+    assert task.pull_started_at == utc("2020-10-02T00:43:06.202617")  # 9 digits, truncated to 6
+    assert [(c.name, c.internal) for c in task.containers] == [("curl", False), ("~internal~ecs~pause", True)]
+    curl = task.containers[0]
+    assert curl.image == "111122223333.dkr.ecr.us-west-2.amazonaws.com/curltest:latest"
+    assert curl.networks[0].ipv4_addresses == ["10.0.2.61"]
+    assert curl.networks[0].mac_address == "0e:10:e2:01:bd:91"
 
 
 def test_v4_datadog_health_volumes_task_level_clock_drift() -> None:
@@ -223,6 +235,20 @@ def test_v3_v2_task_old_arn(source: str, fixture: str) -> None:
     assert app.docker_id == "43481a6ce4842eec8fe72fc28500c6b52edcc0917f105b83379f88cac1ff3946"
     assert app.networks[0].ipv4_addresses == ["10.0.2.106"]
     assert app.image == "nrdlngr/nginx-curl" and app.image_digest is None
+
+
+def test_v3_container_document_fills_a_missing_container() -> None:
+    container = load("v3-container-ec2-awsvpc.json")
+    task_doc = {"TaskARN": container["Labels"]["com.amazonaws.ecs.task-arn"], "Cluster": "default"}
+    (c,) = one(envelope("tmde-v3", task=task_doc, container=container)).task.containers
+    assert (c.name, c.internal, c.image) == ("nginx-curl", False, "nrdlngr/nginx-curl")
+    assert c.docker_id == "43481a6ce4842eec8fe72fc28500c6b52edcc0917f105b83379f88cac1ff3946"
+    assert c.image_id == "sha256:2e00ae64383cfc865ba0a2ba37f61b50a120d2d9378559dcd458dc0de47bc165"
+    assert c.image_digest is None  # EC2: ImageID is the local image id, not the repository digest
+    assert c.created_at == utc("2018-02-01T20:55:10.554941")
+    assert c.started_at == utc("2018-02-01T20:55:11.064236")
+    assert c.labels["com.amazonaws.ecs.task-definition-version"] == "5"
+    assert c.networks[0].network_mode == "awsvpc" and c.networks[0].ipv4_addresses == ["10.0.2.106"]
 
 
 def test_v2_task_with_tags_service_from_managed_tag() -> None:
