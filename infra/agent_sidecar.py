@@ -29,6 +29,19 @@ class SnapshotsTarget:
     endpoint_url: str
     invoke_arn: str
 
+    def __post_init__(self) -> None:
+        # A token (e.g. from_rest_api in the same app) is checked by construction; a literal ARN is
+        # what a service team pastes, and a wildcard or another route would let tasks query the API.
+        if cdk.Token.is_unresolved(self.invoke_arn):
+            return
+        arn = self.invoke_arn
+        if "*" in arn or not arn.endswith("/POST/snapshots") or ":execute-api:" not in arn:
+            raise ValueError(
+                "invoke_arn must be the execute-api ARN of POST /snapshots with no wildcard "
+                "(arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/POST/snapshots, the "
+                f"stack output SnapshotsInvokeArn), got {arn!r}"
+            )
+
     @classmethod
     def from_rest_api(cls, api: apigw.RestApi) -> SnapshotsTarget:
         stage = api.deployment_stage.stage_name

@@ -41,6 +41,7 @@ exit codes:
   4  configuration or credentials problem (TASKBEACON_ENDPOINT, region, no credentials)
   5  the API rejected the snapshot (4xx other than 429)
   6  the API was unreachable or busy until the time budget ran out
+  130  interrupted (SIGINT, Ctrl-C); exec: the command was not started
   exec: never returns its own code; it becomes the command (127 command not found, 126 not executable)
 """
 
@@ -52,6 +53,16 @@ def _positive(value: str) -> float:
         raise argparse.ArgumentTypeError("not a number: %r" % value) from None
     if f <= 0:
         raise argparse.ArgumentTypeError("must be > 0")
+    return f
+
+
+def _stop_budget(value: str) -> float:
+    f = _positive(value)
+    if f > modes.MAX_STOP_BUDGET:
+        raise argparse.ArgumentTypeError(
+            "must be at most %g seconds: ECS kills the container 30 s after SIGTERM by default"
+            % modes.MAX_STOP_BUDGET
+        )
     return f
 
 
@@ -141,16 +152,27 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "sidecar":
             p.add_argument(
                 "--stop-budget",
-                type=_positive,
+                type=_stop_budget,
                 default=5.0,
-                help="time budget of the final stop snapshot (default 5)",
+                help="time budget of the final stop snapshot (default 5, at most %g)" % modes.MAX_STOP_BUDGET,
             )
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C in `once` (sidecar/daemon handle SIGINT themselves)
+        return modes.EXIT_INTERRUPTED
+
+
+def _main(argv: Optional[List[str]]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.mode == "daemon" and args.source not in ("auto", "introspection"):
+        parser.error(
+            "daemon does not take --source %s: it always reads the ECS agent introspection API" % args.source
+        )
     budget = args.budget
     if args.mode == "exec" and budget is None:
         budget = 10.0 if args.background else 2.0

@@ -110,8 +110,13 @@ def request(
     deadline: Optional[float] = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     use_proxy: bool = False,
+    any_2xx_body: bool = False,
 ) -> Response:
-    """Perform one HTTP request. Never raises for an HTTP status; raises HttpError for transport trouble."""
+    """Perform one HTTP request. Never raises for an HTTP status; raises HttpError for transport trouble.
+
+    `any_2xx_body`: once the status line says 2xx, a body that is too large, slow or cut short does
+    not matter (the request succeeded): the Response then has an empty body instead of an error.
+    """
     left = remaining(deadline)
     if left is not None and left <= 0:
         raise DeadlineExceeded("time budget exhausted")
@@ -124,7 +129,12 @@ def request(
             conn.sock.settimeout(read_timeout)
         conn.request(method, target, body=body, headers=dict(headers or {}))
         resp = conn.getresponse()
-        data = _read_capped(conn, resp, read_timeout, deadline, max_bytes)
+        try:
+            data = _read_capped(conn, resp, read_timeout, deadline, max_bytes)
+        except (OSError, http.client.HTTPException, ValueError, HttpError):
+            if not (any_2xx_body and 200 <= resp.status < 300):
+                raise
+            data = b""
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data)
     except HttpError:
         raise

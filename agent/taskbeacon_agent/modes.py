@@ -25,6 +25,10 @@ EXIT_NO_SOURCE = 3
 EXIT_CONFIG = 4
 EXIT_REJECTED = 5
 EXIT_UNREACHABLE = 6
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C) before exec / before the report finished: 128 + SIGINT
+
+# ECS sends SIGKILL 30 s after SIGTERM by default (stopTimeout); the stop snapshot must end well before.
+MAX_STOP_BUDGET = 25.0
 
 
 class Config:
@@ -74,6 +78,8 @@ class Reporter:
         # Every retry/poll wait goes through here, so a sidecar can cut them short on SIGTERM.
         self.sleep: Callable[[float], None] = time.sleep
         self._tag_errors: List[str] = []
+        # What report() is doing, so a budget timeout maps to the right exit code.
+        self.phase = "metadata"
 
     def builder(self) -> Any:
         from taskbeacon_agent import envelope
@@ -111,18 +117,22 @@ class Reporter:
             )
         return self._client
 
-    def collect(self, deadline: Optional[float], source: Optional[str] = None) -> Collected:
+    def collect(
+        self, deadline: Optional[float], source: Optional[str] = None, with_tags: Optional[bool] = None
+    ) -> Collected:
+        """Read the metadata; `with_tags` overrides --with-tags (the sidecar polls without tags)."""
         from taskbeacon_agent import sources
 
+        tags = self.cfg.with_tags if with_tags is None else with_tags
         opts = sources.Options(
-            with_tags=self.cfg.with_tags,
+            with_tags=tags,
             with_stats=self.cfg.with_stats,
             timeout=self.cfg.timeout,
             deadline=deadline,
             sleep=self._sleep,
         )
         collected = sources.collect(self.cfg.env, source or self.cfg.source, opts)
-        if self.cfg.with_tags:
+        if tags:
             self._check_tag_errors(collected)
         return collected
 
@@ -162,10 +172,12 @@ class Reporter:
         from taskbeacon_agent.sources import SourceError
 
         deadline = time.monotonic() + budget
+        self.phase = "metadata"
         try:
             if not self.cfg.dry_run:
                 self.client()  # configuration errors first, before spending time on metadata
             collected = self.collect(deadline, source)
+            self.phase = "send"
             self.send(collected, reason, deadline)
             return EXIT_OK
         except SourceError as exc:
@@ -183,19 +195,27 @@ class Reporter:
             self.log("internal error: %s" % type(exc).__name__)
             return EXIT_INTERNAL
 
+    def timed_out(self) -> int:
+        """The exit code when the bounding thread gave up on report(): which phase was still running."""
+        if self.phase == "metadata":
+            self.log("no task metadata: time budget exhausted while reading it")
+            return EXIT_NO_SOURCE
+        self.log("API unreachable: time budget exhausted while sending")
+        return EXIT_UNREACHABLE
 
-def _bounded(fn: Callable[[], int], budget: float) -> int:
+
+def _bounded(fn: Callable[[], int], budget: float, on_timeout: Callable[[], int]) -> int:
     """Run fn in a daemon thread and wait at most `budget` (+ slack): DNS lookups have no timeout."""
     result: List[int] = []
     t = threading.Thread(target=lambda: result.append(fn()), name="taskbeacon-report", daemon=True)
     t.start()
     t.join(budget + 0.25)
-    return result[0] if result else EXIT_UNREACHABLE
+    return result[0] if result else on_timeout()
 
 
 def run_once(cfg: Config, mode: str = "once") -> int:
     rep = Reporter(cfg, mode)
-    return _bounded(lambda: rep.report("start", cfg.budget), cfg.budget)
+    return _bounded(lambda: rep.report("start", cfg.budget), cfg.budget, rep.timed_out)
 
 
 def exec_command(argv: List[str]) -> None:
@@ -256,8 +276,13 @@ def run_exec(cfg: Config, argv: List[str], background: bool = False) -> int:
         if background:
             _report_in_grandchild(rep, cfg.budget)
         else:
-            _bounded(lambda: rep.report("start", cfg.budget), cfg.budget)
-    except BaseException as exc:  # fail open: whatever happened, the command runs
+            _bounded(lambda: rep.report("start", cfg.budget), cfg.budget, rep.timed_out)
+    except KeyboardInterrupt:
+        # Ctrl-C while the report was running: the user wants out, not the command.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("taskbeacon-agent: interrupted; command not started\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # fail open: whatever else happened, the command runs
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write("taskbeacon-agent: report skipped: %s\n" % type(exc).__name__)
     exec_command(argv)
@@ -332,24 +357,34 @@ def run_loop(
             raise _Interrupted()
 
     rep.sleep = interruptible_sleep
-    source = "introspection" if mode == "daemon" else None
+    # The sidecar auto-detects once and then keeps that source: re-detecting every cycle would
+    # turn a brief TMDE v4 outage into a fall-back to v3 (different documents: false "change"s).
+    source: Optional[str] = "introspection" if mode == "daemon" else cfg.source
     if not cfg.dry_run:
         try:
             rep.client()
         except (ConfigError, CredentialsError) as exc:
             rep.log(str(exc))
             return EXIT_CONFIG
-    state = _DaemonState() if mode == "daemon" else _SidecarState()
+    sidecar = mode != "daemon"
+    state: Any = _SidecarState() if sidecar else _DaemonState()
+    # --with-tags makes the ECS agent call ecs:ListTagsForResource on every tagged read: the sidecar
+    # polls /task and reads /taskWithTags only for the snapshots it sends (start, change, keepalive, stop).
+    poll_tags: Optional[bool] = False if sidecar else None
     last_error = ""
     cycles = 0
     while not stop.is_set():
         deadline = time.monotonic() + cfg.budget
         try:
-            state.cycle(rep, rep.collect(deadline, source), deadline, cfg.keepalive)
+            collected = rep.collect(deadline, source, with_tags=poll_tags)
+            if source is None:
+                source = collected.source
+                rep.log("metadata source: %s" % source, verbose=True)
+            state.cycle(rep, collected, deadline, cfg.keepalive, source)
             last_error = ""
         except _Interrupted:
             break
-        except Exception as exc:  # keep running: the next cycle retries
+        except Exception as exc:  # keep running: the next cycle retries (the same source)
             msg = str(exc) if isinstance(exc, (sources.SourceError, SendError)) else type(exc).__name__
             if msg != last_error:  # log each distinct problem once, not every cycle
                 rep.log(msg)
@@ -374,17 +409,24 @@ class _SidecarState:
         self.ever_sent = False
         self.last_collected: Optional[Collected] = None
 
-    def cycle(self, rep: Reporter, collected: Collected, deadline: float, keepalive: float) -> None:
+    def cycle(
+        self, rep: Reporter, collected: Collected, deadline: float, keepalive: float, source: Optional[str]
+    ) -> None:
         from taskbeacon_agent import envelope
 
-        self.last_collected = collected
-        fp = envelope.fingerprint(collected)
+        if not rep.cfg.with_tags:
+            self.last_collected = collected
+        fp = envelope.fingerprint(collected)  # of the polled document (no tags with --with-tags)
         reason: Optional[str] = None
         if fp != self.last_fp:
             reason = "change" if self.ever_sent else "start"
         elif time.monotonic() - self.last_sent >= keepalive:
             reason = "keepalive"
         if reason is not None:
+            if rep.cfg.with_tags:
+                # Every snapshot carries the tags (a tag-less one would read as "tags removed").
+                collected = rep.collect(deadline, source, with_tags=True)
+                self.last_collected = collected
             rep.send(collected, reason, deadline)
             self.last_fp, self.last_sent, self.ever_sent = fp, time.monotonic(), True
 
@@ -397,7 +439,9 @@ class _DaemonState:
         self.sent: Dict[str, Any] = {}  # task key -> (fingerprint, monotonic time sent)
         self.started = False
 
-    def cycle(self, rep: Reporter, collected: Collected, deadline: float, keepalive: float) -> None:
+    def cycle(
+        self, rep: Reporter, collected: Collected, deadline: float, keepalive: float, source: Optional[str]
+    ) -> None:
         from taskbeacon_agent import envelope
         from taskbeacon_agent.sources import Collected
 
@@ -435,10 +479,26 @@ class _DaemonState:
 
 
 def _send_stop(rep: Reporter, cfg: Config, source: Optional[str], last: Optional[Collected]) -> None:
+    """The final snapshot, in a daemon thread joined for at most --stop-budget (+ slack).
+
+    Every HTTP call already has the deadline, but DNS resolution has no timeout: the join is what
+    guarantees the process exits before ECS's SIGKILL (30 s after SIGTERM by default).
+    """
+    budget = min(cfg.stop_budget, MAX_STOP_BUDGET)
+    t = threading.Thread(
+        target=_send_stop_now, args=(rep, budget, source, last), name="taskbeacon-stop", daemon=True
+    )
+    t.start()
+    t.join(budget + 0.25)
+    if t.is_alive():
+        rep.log("final stop snapshot not sent: --stop-budget of %gs exhausted" % budget)
+
+
+def _send_stop_now(rep: Reporter, budget: float, source: Optional[str], last: Optional[Collected]) -> None:
     from taskbeacon_agent.client import SendError
     from taskbeacon_agent.sources import SourceError
 
-    deadline = time.monotonic() + cfg.stop_budget
+    deadline = time.monotonic() + budget
     try:
         try:
             collected = rep.collect(deadline, source)

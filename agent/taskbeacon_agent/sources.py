@@ -13,6 +13,10 @@ AUTO_ORDER = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file")
 DEFAULT_TMDE_V2_URL = "http://169.254.170.2/v2"
 DEFAULT_INTROSPECTION_URL = "http://localhost:51678/v1"
 METADATA_MAX_BYTES = 2 * 1024 * 1024
+# Metadata retries (agent restarting, 429/5xx): full jitter over 0.2 s, 0.4 s, 0.8 s ... capped at
+# 2 s. The ECS agent rate-limits TMDE per task; a smaller base made retries bursty against it.
+METADATA_BACKOFF_BASE = 0.2
+METADATA_BACKOFF_CAP = 2.0
 
 
 class SourceError(Exception):
@@ -102,11 +106,15 @@ def _get_json(url: str, opts: Options, probe: bool = False, attempts: int = 4) -
                 if not retry.sleep_within(delay, opts.deadline, opts.sleep):
                     raise SourceError(last + " (retry-after beyond budget)")
                 continue
-        if attempt + 1 < attempts and not retry.sleep_within(
-            retry.backoff_delay(attempt, base=0.05, cap=1.0), opts.deadline, opts.sleep
-        ):
+        if attempt + 1 >= attempts or not _back_off(attempt, opts):
             break
     raise SourceError(last)
+
+
+def _back_off(attempt: int, opts: Options) -> bool:
+    """Wait before the next metadata retry; False (without waiting) if that would pass the deadline."""
+    wait = retry.backoff_delay(attempt, base=METADATA_BACKOFF_BASE, cap=METADATA_BACKOFF_CAP)
+    return retry.sleep_within(wait, opts.deadline, opts.sleep)
 
 
 def _optional(url: str, opts: Options) -> Optional[Any]:

@@ -36,7 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=[],
         help='JSON file: a v4 /task document, or {"task": {...}, "tags": {...}, '
-        '"containerInstanceTags": {...}, "stats": {...}, "containers": {"<name>": {...}}} (repeatable)',
+        '"containerInstanceTags": {...}, "stats": {...}, "containers": {"<name>": {...}}, '
+        '"tagErrors": ["TaskTags", "ContainerInstanceTags"]} (repeatable)',
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -54,6 +55,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address containers use to reach the emulator, put into the printed environment "
         "(default: the bound address; e.g. 169.254.170.2 when the emulator runs at that IP on a "
         "Docker network, as the ECS agent does)",
+    )
+    parser.add_argument(
+        "--tag-errors",
+        action="store_true",
+        help="simulate an instance role without ecs:ListTagsForResource: v4 /taskWithTags answers 200 "
+        "with Errors[] (TaskTags; ContainerInstanceTags on EC2) and without those tags",
+    )
+    parser.add_argument(
+        "--metadata-ready-after",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="write the metadata files (EC2 tasks) in their pre-READY shape and mark them READY only "
+        "after SECONDS (default 0: READY at once)",
     )
     parser.add_argument(
         "--env-file", type=Path, help="also write the first task's environment as export lines here"
@@ -74,14 +89,38 @@ def _load_task_file(path: Path) -> dict[str, Any]:
     return {"task": data}
 
 
-def _add(emulator: Emulator, spec: dict[str, Any]) -> SimulatedTask:
+def _add(emulator: Emulator, spec: dict[str, Any], metadata_ready: bool = True) -> SimulatedTask:
     return emulator.add_task(
         spec["task"],
         container_docs=spec.get("containers"),
         tags=spec.get("tags"),
         stats=spec.get("stats"),
         container_instance_tags=spec.get("containerInstanceTags"),
+        tag_errors=spec.get("tagErrors"),
+        metadata_ready=metadata_ready,
     )
+
+
+def _add_all(
+    emulator: Emulator, specs: list[dict[str, Any]], args: argparse.Namespace
+) -> tuple[list[SimulatedTask], threading.Timer | None]:
+    """Add every task; --tag-errors and --metadata-ready-after apply to all of them."""
+    if args.tag_errors:
+        for spec in specs:
+            spec.setdefault("tagErrors", ["TaskTags", "ContainerInstanceTags"])
+    delay = max(0.0, float(args.metadata_ready_after or 0.0))
+    tasks = [_add(emulator, spec, metadata_ready=delay == 0) for spec in specs]
+    timer: threading.Timer | None = None
+    if delay:
+
+        def make_ready() -> None:
+            for t in tasks:
+                t.set_metadata_ready()
+
+        timer = threading.Timer(delay, make_ready)
+        timer.daemon = True
+        timer.start()
+    return tasks, timer
 
 
 def export_lines(env: dict[str, str]) -> str:
@@ -117,7 +156,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             f"taskbeacon emulate: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
         )
         return 1
-    tasks = [_add(emulator, s) for s in specs]
+    tasks, timer = _add_all(emulator, specs, args)
     where = emulator.url
     if emulator.public_url != emulator.url:
         where += f" (tasks are told {emulator.public_url})"
@@ -137,6 +176,8 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     try:
         stop.wait()
     finally:
+        if timer is not None:
+            timer.cancel()
         emulator.stop()
     return 0
 

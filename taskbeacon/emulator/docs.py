@@ -363,3 +363,31 @@ def metadata_file(
         "AvailabilityZone": doc.get("AvailabilityZone"),
         "HostPrivateIPv4Address": "10.0.0.5",
     }
+
+
+def metadata_file_not_ready(
+    doc: dict[str, Any], container: dict[str, Any], container_instance_arn: str
+) -> dict[str, Any]:
+    """`ECS_CONTAINER_METADATA_FILE` before READY: the first few keys, no `MetadataFileStatus`
+    (INITIAL is dropped by omitempty), as in the shared fixture metadata-file-not-ready.json."""
+    return {
+        "Cluster": doc.get("Cluster"),
+        "ContainerInstanceARN": container_instance_arn,
+        "TaskARN": doc.get("TaskARN"),
+        "ContainerName": container.get("Name"),
+    }
+
+
+def tag_error(field: str, resource_arn: str) -> dict[str, Any]:
+    """One `Errors[]` entry of /taskWithTags when the ECS agent's ListTagsForResource call failed
+    (the instance role lacks ecs:ListTagsForResource). RequestId is new on every read, as on ECS."""
+    account = resource_arn.split(":")[4] if resource_arn.count(":") >= 5 else "111122223333"
+    return {
+        "ErrorField": field,
+        "ErrorCode": "AccessDeniedException",
+        "ErrorMessage": f"User: arn:aws:sts::{account}:assumed-role/ecsInstanceRole/i-0123456789abcdef0 "
+        f"is not authorized to perform: ecs:ListTagsForResource on resource: {resource_arn}",
+        "StatusCode": 400,
+        "RequestId": str(uuid.uuid4()),
+        "ResourceARN": resource_arn,
+    }

@@ -31,6 +31,8 @@ class SimulatedTask:
         container_instance_tags: dict[str, str] | None,
         stats: dict[str, Any] | None,
         container_docs: dict[str, dict[str, Any]] | None,
+        tag_errors: list[str] | None = None,
+        metadata_ready: bool = True,
     ) -> None:
         self._emulator = emulator
         self.key = key
@@ -39,6 +41,10 @@ class SimulatedTask:
         self.container_instance_tags = container_instance_tags
         self.fixed_stats = stats
         self.container_docs = container_docs or {}
+        # Tag fields ("TaskTags", "ContainerInstanceTags") whose ListTagsForResource call fails: the
+        # v4 /taskWithTags answer is still 200, without those tags and with an Errors[] array.
+        self.tag_errors = list(tag_errors or [])
+        self.metadata_ready = metadata_ready
         self.credentials_path = "/creds/" + secrets.token_urlsafe(16)
         self.authorization_token = secrets.token_urlsafe(24)
         # One endpoint id per container, like the ECS agent's per-container V3EndpointID.
@@ -93,6 +99,13 @@ class SimulatedTask:
                     c.setdefault("ExitCode", exit_code)
                     c.setdefault("FinishedAt", now)
 
+    def set_metadata_ready(self) -> None:
+        """Rewrite this task's metadata files with `MetadataFileStatus: READY` (atomically)."""
+        with self._emulator.lock:
+            self.metadata_ready = True
+            if self.launch_type != "FARGATE":
+                self._emulator._write_metadata_files(self)
+
     def env(self, container: str | None = None) -> dict[str, str]:
         """What ECS would inject into `container` (default: the first app container), plus agent overrides."""
         name = str(self.app_container(container).get("Name"))
@@ -118,10 +131,19 @@ class SimulatedTask:
     def task_response(self, with_tags: bool) -> dict[str, Any]:
         out = self.doc
         if with_tags:
-            if self.tags is not None:
+            ec2 = self.launch_type != "FARGATE"
+            errors = []
+            if "TaskTags" in self.tag_errors:
+                errors.append(docs.tag_error("TaskTags", self.task_arn))
+            elif self.tags is not None:
                 out["TaskTags"] = dict(self.tags)
-            if self.container_instance_tags is not None and self.launch_type != "FARGATE":
+            if ec2 and "ContainerInstanceTags" in self.tag_errors:
+                arn = self._emulator.container_instance_arn
+                errors.insert(0, docs.tag_error("ContainerInstanceTags", arn))
+            elif self.container_instance_tags is not None and ec2:
                 out["ContainerInstanceTags"] = dict(self.container_instance_tags)
+            if errors:
+                out["Errors"] = errors
         return out
 
     def container_response(self, name: str) -> dict[str, Any]:
@@ -207,12 +229,27 @@ class Emulator:
         tags: dict[str, str] | None = None,
         stats: dict[str, Any] | None = None,
         container_instance_tags: dict[str, str] | None = None,
+        tag_errors: list[str] | None = None,
+        metadata_ready: bool = True,
     ) -> SimulatedTask:
-        """Serve `task_doc` (a v4 /task document). Keys of container_docs are container names."""
+        """Serve `task_doc` (a v4 /task document). Keys of container_docs are container names.
+
+        `tag_errors`: tag fields ("TaskTags", "ContainerInstanceTags") whose lookup fails, served as
+        `Errors[]` in v4 /taskWithTags. `metadata_ready=False`: the metadata file is written in its
+        pre-READY shape until `task.set_metadata_ready()`.
+        """
         with self.lock:
             key = f"t{len(self.tasks) + 1}"
             task = SimulatedTask(
-                self, key, copy.deepcopy(task_doc), tags, container_instance_tags, stats, container_docs
+                self,
+                key,
+                copy.deepcopy(task_doc),
+                tags,
+                container_instance_tags,
+                stats,
+                container_docs,
+                tag_errors=tag_errors,
+                metadata_ready=metadata_ready,
             )
             self.tasks[key] = task
             for name, endpoint in task.endpoints.items():
@@ -233,7 +270,8 @@ class Emulator:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / "ecs-container-metadata.json"
             tmp = folder / "ecs-container-metadata.json.tmp"
-            tmp.write_text(json.dumps(docs.metadata_file(doc, c, self.container_instance_arn), indent=4))
+            render = docs.metadata_file if task.metadata_ready else docs.metadata_file_not_ready
+            tmp.write_text(json.dumps(render(doc, c, self.container_instance_arn), indent=4))
             tmp.replace(path)  # atomic, like the ECS agent
             task.metadata_files[name] = str(path)
 

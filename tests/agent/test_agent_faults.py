@@ -112,11 +112,75 @@ def test_unreachable_api_within_budget() -> None:
     assert time.monotonic() - t0 < 0.5 + 1.0
 
 
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(202, b"x" * (300 * 1024)),  # over the 256 KiB read cap
+        Reply(200, fault="huge"),  # declares 64 MiB
+        Reply(201, fault="huge-undeclared"),  # streams past the cap without Content-Length
+    ],
+    ids=["big-body", "huge-declared", "huge-undeclared"],
+)
+def test_any_2xx_is_success_whatever_the_body(api: FakeServer, reply: Reply) -> None:
+    # The snapshot was stored: retrying because the answer is too big would post it twice.
+    api.route("/snapshots", reply, Reply(202))
+    assert make(api.url).send(b"{}", within(3)) is None
+    assert len(api.requests) == 1
+
+
+def test_oversized_error_answer_is_still_retried(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(503, fault="huge"), Reply(202, {"ok": True}))
+    assert make(api.url).send(b"{}", within(3)) == {"ok": True}
+    assert len(api.requests) == 2
+
+
 def test_backoff_is_capped_full_jitter() -> None:
     rng = random.Random(7)
-    for attempt in range(20):
-        d = retry.backoff_delay(attempt, base=0.1, cap=2.0, rng=rng)
+    delays = [retry.backoff_delay(attempt, base=0.1, cap=2.0, rng=rng) for attempt in range(20)]
+    for attempt, d in enumerate(delays):
         assert 0.0 <= d <= min(2.0, 0.1 * 2**attempt)
+    # From attempt 5 on the exponential part passes the cap: full jitter still spreads the delays
+    # over [0, cap] (a fleet retrying together must not retry in step), never pinning them at the cap.
+    capped = delays[5:]
+    assert len(set(capped)) == len(capped)
+    assert min(capped) < 1.0 and max(capped) < 2.0
+
+
+def test_client_retry_delays_are_jittered(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(500))
+    sleeps: list[float] = []
+    c = client.Client(
+        api.url,
+        "eu-west-1",
+        Resolver(ENV),
+        timeout=0.5,
+        sleep=sleeps.append,
+        backoff_base=1.0,
+        backoff_cap=2.0,
+    )
+    with pytest.raises(client.SendError):
+        c.send(b"{}", within(60), max_attempts=8)
+    assert len(sleeps) == 7 and all(0.0 <= d <= 2.0 for d in sleeps)
+    assert len(set(sleeps)) == len(sleeps) and not all(d == 2.0 for d in sleeps)
+
+
+def test_metadata_retries_back_off_from_at_least_200ms(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The ECS agent rate-limits TMDE: retries must not hammer it (the base used to be 50 ms).
+    server.route("/v4/x/task", Reply(500))
+    calls: list[tuple[int, float, float]] = []
+
+    def spy(attempt: int, base: float = 0.1, cap: float = 5.0, rng: object = None) -> float:
+        calls.append((attempt, base, cap))
+        return 0.0
+
+    monkeypatch.setattr(retry, "backoff_delay", spy)
+    with pytest.raises(sources.SourceError, match="HTTP 500"):
+        sources.collect(v4env(server), "tmde-v4", sources.Options(timeout=0.5, deadline=within(5)))
+    assert [a for a, _, _ in calls] == [0, 1, 2]  # 4 attempts, 3 waits
+    assert all(base >= 0.2 and base <= cap <= 5.0 for _, base, cap in calls)
+    assert len([r for r in server.requests if r["path"] == "/v4/x/task"]) == 4
 
 
 def test_retry_after_http_date() -> None:

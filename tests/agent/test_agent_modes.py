@@ -49,31 +49,62 @@ TASK = {
 
 CHILD = """
 import json, os, signal, sys, time
-def on_term(signum, frame):
-    print("TERM", flush=True)
+def on_signal(signum, frame):
+    print("GOT", signal.Signals(signum).name, flush=True)
     sys.exit(0)
-signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
 print(json.dumps({"argv": sys.argv[1:], "pid": os.getpid(), "var": os.environ.get("MY_VAR")}), flush=True)
 time.sleep(20)
 """
 
 
+def agent_cmd_sigint_default(*args: str) -> list[str]:
+    """agent_cmd with SIGINT at its default disposition (a background job may inherit it ignored,
+    and Python then installs no KeyboardInterrupt handler); exec keeps the pid."""
+    code = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'taskbeacon_agent'] + sys.argv[1:])"
+    )
+    return [sys.executable, "-c", code, *args]
+
+
+def api_env(api_url: str) -> dict[str, str]:
+    return {
+        "TASKBEACON_ENDPOINT": api_url,
+        "AWS_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "AKID",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+    }
+
+
+def wait_for(cond: object, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 @pytest.mark.parametrize("background", [False, True])
-@pytest.mark.parametrize("api", ["dry-run", "unreachable"])
-def test_exec_keeps_pid_argv_env_and_signals(server: FakeServer, background: bool, api: str) -> None:
+@pytest.mark.parametrize("report", ["dry-run", "unreachable", "api-202"])
+def test_exec_keeps_pid_argv_env_and_signals(
+    server: FakeServer, api: FakeServer, background: bool, report: str, sig: signal.Signals
+) -> None:
     server.route("/v4/x/task", Reply(body=TASK))
     env = base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", MY_VAR="kept value")
     args = ["exec", "--budget", "1"] + (["--background"] if background else [])
-    if api == "dry-run":
+    if report == "dry-run":
         args.append("--dry-run")
-    else:  # nothing listens at the API: the report fails, the command still starts on time
-        env.update(
-            TASKBEACON_ENDPOINT=f"http://127.0.0.1:{closed_port()}",
-            AWS_REGION="eu-west-1",
-            AWS_ACCESS_KEY_ID="AKID",
-            AWS_SECRET_ACCESS_KEY=SECRET,
-        )
-    argv = ["arg one", "--flag", "$HOME", "ü"]
+    elif report == "unreachable":  # nothing listens at the API: the report fails, the command still starts
+        env.update(api_env(f"http://127.0.0.1:{closed_port()}"))
+    else:
+        api.route("/snapshots", Reply(202, {"taskIds": ["158d1c8083dd49d6b527399fd6414f5c"]}))
+        env.update(api_env(api.url))
+    # The command's own arguments look like the agent's: they must reach it untouched.
+    argv = ["arg one", "--flag", "$HOME", "ü", "--", "--budget", "99", "--background"]
     t0 = time.monotonic()
     proc = subprocess.Popen(
         agent_cmd(*args, "--", sys.executable, "-c", CHILD, *argv),
@@ -93,14 +124,67 @@ def test_exec_keeps_pid_argv_env_and_signals(server: FakeServer, background: boo
         assert time.monotonic() - t0 < 1 + 3.0  # budget + interpreter start-ups
         info = json.loads(lines[-1])
         assert info == {"argv": argv, "pid": proc.pid, "var": "kept value"}
-        # The command traps SIGTERM: the signal sent to the (exec'd) process reaches it.
-        proc.send_signal(signal.SIGTERM)
+        # The command traps the signal: sent to the (exec'd) process, it reaches the command.
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=10)
-        assert "TERM" in out
+        assert "GOT " + sig.name in out
         assert proc.returncode == 0
-        if not background and api == "dry-run":  # the snapshot was printed before the command started
+        if not background and report == "dry-run":  # the snapshot was printed before the command started
             assert '"reason": "start"' in "".join(lines)
+        if report == "api-202":
+            assert wait_for(lambda: api.requests)  # background: the detached reporter posts later
+            body = json.loads(api.requests[0]["body"])
+            assert (body["reason"], body["agent"]["mode"], body["task"]) == ("start", "exec", TASK)
+            assert len(api.requests) == 1  # a 202 is final: no retry
         assert SECRET not in out + err
+    finally:
+        proc.kill()
+
+
+def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer, tmp_path: Path) -> None:
+    # The metadata read stalls; Ctrl-C (SIGINT) then means "stop", not "run the command anyway".
+    server.route("/v4/x/task", Reply(body=TASK, delay=8))
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        agent_cmd_sigint_default(
+            "exec", "--dry-run", "--budget", "20", "--", "sh", "-c", f"echo started > {marker}"
+        ),
+        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == modes.EXIT_INTERRUPTED == 130
+        assert "interrupted; command not started" in err
+        assert not marker.exists() and out == ""
+    finally:
+        proc.kill()
+
+
+def test_exec_background_starts_the_command_at_once_when_metadata_is_slow(
+    server: FakeServer, api: FakeServer
+) -> None:
+    server.route("/v4/x/task", Reply(body=TASK, delay=8))
+    api.route("/snapshots", Reply(202))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        agent_cmd("exec", "-q", "--background", "--", sys.executable, "-c", "print('ran', flush=True)"),
+        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", **api_env(api.url)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "ran"  # type: ignore[union-attr]
+        # Interpreter start-ups only: never the 8 s the metadata endpoint stalls (nor the 10 s budget).
+        assert time.monotonic() - t0 < 4.0
+        assert proc.wait(timeout=10) == 0
+        # The detached reporter does read the metadata, but the command did not wait for it.
+        assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
+        assert not api.requests  # the metadata is still stalled: nothing could have been posted yet
     finally:
         proc.kill()
 
@@ -326,6 +410,85 @@ def test_secrets_never_in_output_or_body(
         )
 
 
+def agent_cmd_creds_host(host: str, *args: str) -> list[str]:
+    """The agent with ECS_CREDENTIALS_HOST (169.254.170.2 on ECS) pointed at a loopback fake."""
+    code = (
+        "import sys; from taskbeacon_agent import credentials; "
+        "credentials.ECS_CREDENTIALS_HOST = sys.argv.pop(1); "
+        "from taskbeacon_agent.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    return [sys.executable, "-c", code, host, *args]
+
+
+@pytest.mark.parametrize("uri", ["relative", "full"])
+@pytest.mark.parametrize("mode", ["once", "exec", "sidecar"])
+def test_secrets_never_leak_in_any_mode(
+    server: FakeServer, api: FakeServer, tmp_path: Path, mode: str, uri: str
+) -> None:
+    server.route("/v4/x/task", Reply(body=TASK))
+    creds = {
+        "AccessKeyId": "ASIAEXAMPLE",
+        "SecretAccessKey": SECRET,
+        "Token": TOKEN,
+        "Expiration": "2099-01-01T00:00:00Z",
+    }
+    server.route(CREDS_PATH, Reply(body=creds))
+    # 403 first: the agent refetches the credentials once (more chances to leak), then 202.
+    api.route("/snapshots", Reply(403, b'{"error":{"code":"forbidden"}}'), Reply(202))
+    env = base_env(
+        ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x",
+        TASKBEACON_ENDPOINT=api.url,
+        AWS_REGION="eu-west-1",
+        DATABASE_PASSWORD=APP_SECRET,
+    )
+    token_file = tmp_path / "token"
+    if uri == "relative":
+        env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = CREDS_PATH
+    else:
+        token_file.write_text(AUTH)
+        env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = server.url + CREDS_PATH
+        env["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = str(token_file)
+    if mode == "sidecar":
+        proc = subprocess.Popen(
+            agent_cmd_creds_host(server.url, "sidecar", "-v", "--interval", "0.1", "--stop-budget", "2"),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert wait_for(lambda: len(api.requests) >= 2)  # the 403, then the accepted start
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            proc.kill()
+        assert [json.loads(r["body"])["reason"] for r in api.requests][-1] == "stop"
+    else:
+        tail = ["--", sys.executable, "-c", "print('ran')"] if mode == "exec" else []
+        done = subprocess.run(
+            agent_cmd_creds_host(server.url, mode, "-v", "--budget", "3", *tail),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        out, err = done.stdout, done.stderr
+        assert done.returncode == 0, err
+        if mode == "exec":
+            assert out.strip() == "ran"
+    assert "sent start snapshot" in err  # -v logged, so there was output to leak into
+    bodies = b"".join(r["body"] for r in api.requests).decode()
+    for secret in (SECRET, TOKEN, AUTH, CREDS_PATH, "5ecret-uuid", str(token_file), APP_SECRET):
+        assert secret not in out + err
+        assert secret not in bodies
+    assert api.requests[-1]["headers"]["X-Amz-Security-Token"] == TOKEN  # signed with those credentials
+    fetches = [r for r in server.requests if r["path"] == CREDS_PATH]
+    assert len(fetches) >= 2  # the 403 made the agent refetch
+    # RELATIVE_URI needs no token (and gets none); FULL_URI sends it.
+    assert {r["headers"].get("Authorization") for r in fetches} == {AUTH if uri == "full" else None}
+
+
 def test_full_uri_must_be_loopback_or_https() -> None:
     from taskbeacon_agent import credentials
 
@@ -410,8 +573,113 @@ def test_sidecar_sigterm_cuts_retries_short_and_sends_stop(server: FakeServer, a
         proc.kill()
 
 
+def test_sidecar_keeps_the_source_it_found(server: FakeServer) -> None:
+    # TMDE v4 fails for one cycle (agent restarting): the sidecar must retry v4, not fall back to v3,
+    # whose differently shaped document would read as two "change"s (to v3 and back).
+    v3_task = {k: v for k, v in TASK.items() if k != "KnownStatus"}
+    server.route("/v4/x/task", Reply(body=TASK), Reply(400, b'"restarting"'), Reply(body=TASK))
+    server.route("/v3/x/task", Reply(body=v3_task))
+    env = {
+        "ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x",
+        "ECS_CONTAINER_METADATA_URI": server.url + "/v3/x",
+    }
+    out = io.StringIO()
+    cfg = cfg_for(env, out)
+    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=4)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["reason"], e["source"]) for e in sent] == [("start", "tmde-v4"), ("stop", "tmde-v4")]
+    assert not any(r["path"].startswith("/v3/") for r in server.requests)
+    assert [r["path"] for r in server.requests].count("/v4/x/task") == 5  # 4 polls + the stop
+    assert "HTTP 400" in cfg.err.getvalue()  # type: ignore[attr-defined]
+
+
+def test_sidecar_stop_snapshot_is_bounded_by_stop_budget(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Something the HTTP deadline cannot bound (a DNS lookup) hangs the stop snapshot: the sidecar
+    # must still exit within --stop-budget, before ECS's SIGKILL.
+    server.route("/v4/x/task", Reply(body=TASK))
+    release = threading.Event()
+    real_send = modes.Reporter.send
+
+    def send(self: modes.Reporter, collected: sources.Collected, reason: str, deadline: float) -> object:
+        if reason == "stop":
+            release.wait(30)
+        return real_send(self, collected, reason, deadline)
+
+    monkeypatch.setattr(modes.Reporter, "send", send)
+    out = io.StringIO()
+    cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, stop_budget=0.5)
+    t0 = time.monotonic()
+    try:
+        assert modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=1) == 0
+        elapsed = time.monotonic() - t0
+        reasons = [json.loads(line)["reason"] for line in out.getvalue().splitlines()]
+    finally:
+        release.set()
+    assert elapsed < 10  # one poll + the 0.5 s stop budget; never the 30 s hang
+    assert reasons == ["start"]
+    assert "final stop snapshot not sent: --stop-budget of 0.5s exhausted" in cfg.err.getvalue()  # type: ignore[attr-defined]
+
+
+def test_cli_caps_stop_budget_below_ecs_stop_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    from taskbeacon_agent import cli
+
+    parser = cli.build_parser()
+    assert parser.parse_args(["sidecar", "--stop-budget", "25"]).stop_budget == 25.0
+    for too_long in ("25.5", "30", "600"):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(["sidecar", "--stop-budget", too_long])
+        assert info.value.code == modes.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "argument --stop-budget: must be at most 25 seconds" in err and "usage:" in err
+
+
+def test_cli_daemon_rejects_source(capsys: pytest.CaptureFixture[str]) -> None:
+    from taskbeacon_agent import cli
+
+    for source in ("tmde-v4", "metadata-file"):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["daemon", "--dry-run", "--source", source])
+        assert info.value.code == modes.EXIT_USAGE
+        err = capsys.readouterr().err
+        assert "usage:" in err and f"daemon does not take --source {source}" in err
+
+
+def test_budget_timeout_exit_code_names_the_phase(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The report thread is abandoned when the budget runs out (e.g. a DNS lookup that never ends):
+    # still stuck on the metadata means "no metadata" (3), stuck on the API means "unreachable" (6).
+    from taskbeacon_agent import client
+
+    release = threading.Event()
+
+    def hang(*args: object, **kwargs: object) -> None:
+        release.wait(30)
+        raise sources.SourceError("too late")
+
+    err = io.StringIO()
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(sources, "collect", hang)
+            cfg = modes.Config({}, dry_run=True, budget=0.3, out=io.StringIO(), err=err)
+            assert modes.run_once(cfg) == modes.EXIT_NO_SOURCE
+        assert "while reading" in err.getvalue()
+        server.route("/v4/x/task", Reply(body=TASK))
+        monkeypatch.setattr(client.Client, "send", hang)
+        env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x", **api_env("http://127.0.0.1:9")}
+        cfg = modes.Config(env, budget=0.5, timeout=0.2, out=io.StringIO(), err=err)
+        assert modes.run_once(cfg) == modes.EXIT_UNREACHABLE
+        assert "while sending" in err.getvalue()
+    finally:
+        release.set()
+
+
 def test_with_tags_errors_logged_once(fixtures_dir: Path, server: FakeServer) -> None:
     body = (fixtures_dir / "v4-taskwithtags-ec2-errors.json").read_bytes()
+    untagged = {k: v for k, v in json.loads(body).items() if k != "Errors"}
+    server.route("/v4/x/task", Reply(body=untagged))
     server.route("/v4/x/taskWithTags", Reply(body=body))
     out = io.StringIO()
     cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, with_tags=True)
@@ -422,6 +690,28 @@ def test_with_tags_errors_logged_once(fixtures_dir: Path, server: FakeServer) ->
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["reason"] for e in sent] == ["start", "stop"]
     assert sent[0]["task"]["Errors"] == json.loads(body)["Errors"]  # passed through as read
+
+
+def test_sidecar_reads_tags_only_for_snapshots_it_sends(server: FakeServer) -> None:
+    # Each /taskWithTags read makes the ECS agent call ecs:ListTagsForResource (with the instance
+    # role, on EC2): polls read /task; only start, change, keepalive and stop read the tags.
+    stopped = dict(TASK, KnownStatus="STOPPED")
+    server.route("/v4/x/task", Reply(body=TASK), Reply(body=TASK), Reply(body=TASK), Reply(body=stopped))
+    server.route(
+        "/v4/x/taskWithTags",
+        Reply(body=dict(TASK, TaskTags={"team": "a"})),
+        Reply(body=dict(stopped, TaskTags={"team": "a"})),
+    )
+    out = io.StringIO()
+    cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, with_tags=True)
+    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=5)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["reason"] for e in sent] == ["start", "change", "stop"]
+    assert all(e["task"]["TaskTags"] == {"team": "a"} for e in sent)  # every snapshot has the tags
+    assert [e["task"]["KnownStatus"] for e in sent] == ["RUNNING", "STOPPED", "STOPPED"]
+    paths = [r["path"] for r in server.requests]
+    assert paths.count("/v4/x/task") == 5  # one per poll
+    assert paths.count("/v4/x/taskWithTags") == 3  # one per snapshot sent, none for the quiet polls
 
 
 def test_sidecar_keepalive(server: FakeServer) -> None:
@@ -519,6 +809,97 @@ def test_fingerprint_ignores_order_and_volatile_fields() -> None:
     assert envelope.fingerprint(a) != envelope.fingerprint(c)
 
 
+def _health(status: str, output: str) -> dict[str, object]:
+    return {"status": status, "statusSince": "2026-01-01T00:00:00Z", "output": output}
+
+
+def test_fingerprint_ignores_health_output_request_ids_and_clock_drift() -> None:
+    containers = [
+        {"Name": "a", "DockerId": "1", "Health": _health("HEALTHY", "200 OK in 3 ms")},
+        {"Name": "b", "DockerId": "2", "ClockDrift": {"ClockErrorBound": 0.1}},
+    ]
+    errors = [{"ErrorField": "TaskTags", "ErrorCode": "ThrottlingException", "RequestId": "r-1"}]
+    drift = {"ClockErrorBound": 0.3, "ReferenceTimestamp": "2026-01-01T00:00:00Z"}
+    base = dict(TASK, Containers=containers, Errors=errors, ClockDrift=drift)
+    fp = envelope.fingerprint(sources.Collected("tmde-v4", task=base))
+    same = dict(
+        base,
+        Containers=[
+            {"Name": "b", "DockerId": "2", "ClockDrift": {"ClockErrorBound": 0.7}},
+            {"Name": "a", "DockerId": "1", "Health": _health("HEALTHY", "200 OK in 9 ms")},
+        ],
+        Errors=[dict(errors[0], RequestId="r-2")],
+        ClockDrift={"ClockErrorBound": 0.9, "ReferenceTimestamp": "2026-01-01T00:01:00Z"},
+    )
+    assert envelope.fingerprint(sources.Collected("tmde-v4", task=same)) == fp
+    # ... while what those fields sit next to does count.
+    for changed in (
+        dict(base, Containers=[dict(containers[0], Health=_health("UNHEALTHY", "x")), containers[1]]),
+        dict(base, Errors=[dict(errors[0], ErrorCode="AccessDeniedException")]),
+        dict(base, Errors=[]),
+    ):
+        assert envelope.fingerprint(sources.Collected("tmde-v4", task=changed)) != fp
+
+
+def test_sidecar_volatile_fields_send_nothing_until_health_changes(server: FakeServer) -> None:
+    def doc(output: str, request_id: str, bound: float, status: str = "HEALTHY") -> dict[str, object]:
+        return dict(
+            TASK,
+            Containers=[{"Name": "a", "DockerId": "1", "Health": _health(status, output)}],
+            Errors=[{"ErrorField": "TaskTags", "ErrorCode": "ThrottlingException", "RequestId": request_id}],
+            ClockDrift={"ClockErrorBound": bound},
+        )
+
+    server.route(
+        "/v4/x/task",
+        Reply(body=doc("ok 1", "r-1", 0.1)),
+        Reply(body=doc("ok 2", "r-1", 0.1)),  # Health.output
+        Reply(body=doc("ok 2", "r-2", 0.1)),  # Errors[].RequestId
+        Reply(body=doc("ok 2", "r-2", 0.5)),  # ClockDrift
+        Reply(body=doc("fail", "r-3", 0.6, status="UNHEALTHY")),  # a real change
+    )
+    out = io.StringIO()
+    modes.run_loop(
+        cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out),
+        "sidecar",
+        threading.Event(),
+        max_cycles=5,
+    )
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["reason"] for e in sent] == ["start", "change", "stop"]
+    assert sent[1]["task"]["Containers"][0]["Health"]["status"] == "UNHEALTHY"
+
+
+def test_container_pulled_but_not_created_has_empty_docker_id(server: FakeServer) -> None:
+    # Before the container is created the ECS agent reports DockerId "" (or omits it).
+    pulled = dict(
+        TASK,
+        KnownStatus="PENDING",
+        Containers=[
+            {"Name": "app", "DockerId": "", "KnownStatus": "PULLED"},
+            {"Name": "log", "KnownStatus": "PULLED"},
+        ],
+    )
+    reordered = dict(pulled, Containers=pulled["Containers"][::-1])
+    created = dict(
+        pulled,
+        Containers=[
+            {"Name": "app", "DockerId": "d1", "KnownStatus": "CREATED"},
+            {"Name": "log", "DockerId": "d2", "KnownStatus": "CREATED"},
+        ],
+    )
+    fp = envelope.fingerprint(sources.Collected("tmde-v4", task=pulled))
+    assert envelope.fingerprint(sources.Collected("tmde-v4", task=reordered)) == fp
+    assert envelope.fingerprint(sources.Collected("tmde-v4", task=created)) != fp
+    server.route("/v4/x/task", Reply(body=pulled), Reply(body=reordered), Reply(body=created))
+    out = io.StringIO()
+    env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
+    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=3)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["reason"] for e in sent] == ["start", "change", "stop"]
+    assert sent[0]["task"] == pulled and sent[1]["task"] == created
+
+
 def test_oversized_envelope_drops_stats_first() -> None:
     env = {"task": {"a": 1}, "container": {"b": 2}, "stats": {"x": "y" * 300_000}}
     body = json.loads(envelope.encode(env))
@@ -539,3 +920,17 @@ def test_cli_source_names_match_sources_module() -> None:
     from taskbeacon_agent import cli
 
     assert cli.SOURCES == sources.SOURCES
+
+
+def test_readme_exit_codes_match_the_constants() -> None:
+    import re
+
+    from taskbeacon_agent import cli
+
+    constants = {v for k, v in vars(modes).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    readme = (Path(AGENT_DIR) / "README.md").read_text()
+    section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    table = {int(m) for m in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
+    assert table == constants
+    help_codes = cli.ENV_HELP.split("exit codes:", 1)[1]
+    assert {int(m) for m in re.findall(r"^  (\d+)  ", help_codes, flags=re.M)} == constants

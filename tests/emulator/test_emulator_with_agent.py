@@ -349,3 +349,81 @@ def test_advertise_host_and_docker_env_file(tmp_path: Path) -> None:
             task.env()["ECS_CONTAINER_METADATA_URI_V4"].replace("169.254.170.2", "127.0.0.1") + "/task"
         )
         assert status == 200 and doc["TaskARN"] == task.task_arn
+
+
+def test_tag_errors_served_like_ecs_and_logged_by_the_agent(emu: Emulator) -> None:
+    spec = example("ec2-awsvpc")
+    task = emu.add_task(
+        spec["task"],
+        tags=spec["tags"],
+        container_instance_tags=spec["containerInstanceTags"],
+        tag_errors=["TaskTags", "ContainerInstanceTags"],
+    )
+    base = task.env()["ECS_CONTAINER_METADATA_URI_V4"]
+    status, first = get(base + "/taskWithTags")
+    assert status == 200
+    assert "TaskTags" not in first and "ContainerInstanceTags" not in first
+    assert [e["ErrorField"] for e in first["Errors"]] == ["ContainerInstanceTags", "TaskTags"]
+    assert {e["ResourceARN"] for e in first["Errors"]} == {task.task_arn, emu.container_instance_arn}
+    assert all("ecs:ListTagsForResource" in e["ErrorMessage"] for e in first["Errors"])
+    _, second = get(base + "/taskWithTags")
+    assert {e["RequestId"] for e in first["Errors"]}.isdisjoint(e["RequestId"] for e in second["Errors"])
+    assert "Errors" not in get(base + "/task")[1]  # only the tagged read calls ListTagsForResource
+    done = agent(task.env(), "once", "--dry-run", "--with-tags")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["task"]["Errors"][1]["ErrorField"] == "TaskTags"
+    assert "TaskTags: AccessDeniedException" in done.stderr and "ecs:ListTagsForResource" in done.stderr
+    task.tag_errors = ["ContainerInstanceTags"]  # only the instance's tags fail now
+    doc = get(base + "/taskWithTags")[1]
+    assert doc["TaskTags"] == spec["tags"] and [e["ErrorField"] for e in doc["Errors"]] == [
+        "ContainerInstanceTags"
+    ]
+
+
+def test_metadata_file_not_ready_until_set_ready(emu: Emulator) -> None:
+    task = emu.add_task(example("ec2-bridge")["task"], metadata_ready=False)
+    path = Path(task.env()["ECS_CONTAINER_METADATA_FILE"])
+    assert "MetadataFileStatus" not in json.loads(path.read_text())
+    done = agent(task.env(), "once", "--dry-run", "--source", "metadata-file", "--budget", "0.5")
+    assert done.returncode == 3 and "not READY" in done.stderr
+    # An agent already waiting sees the file turn READY (replaced atomically) within its budget.
+    timer = threading.Timer(0.5, task.set_metadata_ready)
+    timer.start()
+    try:
+        done = agent(task.env(), "once", "--dry-run", "--source", "metadata-file", "--budget", "10")
+    finally:
+        timer.cancel()
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)["task"]
+    assert got["MetadataFileStatus"] == "READY" and got["TaskARN"] == task.task_arn
+
+
+def test_command_tag_errors_and_metadata_ready_after(tmp_path: Path) -> None:
+    env_file = tmp_path / "env.sh"
+    parser = argparse.ArgumentParser()
+    emulate.add_arguments(parser)
+    argv = ["--port", "0", "--example", "ec2-bridge", "--tag-errors", "--metadata-ready-after", "1"]
+    args = parser.parse_args([*argv, "--env-file", str(env_file)])
+    stop = threading.Event()
+    th = threading.Thread(target=emulate.run, args=(args, stop))
+    th.start()
+    try:
+        for _ in range(100):
+            if env_file.exists():
+                break
+            time.sleep(0.05)
+        env = dict(line[len("export ") :].split("=", 1) for line in env_file.read_text().splitlines())
+        env = {k: v.strip("'") for k, v in env.items()}
+        assert "MetadataFileStatus" not in json.loads(Path(env["ECS_CONTAINER_METADATA_FILE"]).read_text())
+        tagged = agent(env, "once", "--dry-run", "--with-tags", "--source", "tmde-v4")
+        waited = agent(env, "once", "--dry-run", "--source", "metadata-file", "--budget", "10")
+    finally:
+        stop.set()
+        th.join(5)
+    assert tagged.returncode == 0, tagged.stderr
+    assert {e["ErrorField"] for e in json.loads(tagged.stdout)["task"]["Errors"]} == {
+        "TaskTags",
+        "ContainerInstanceTags",
+    }
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["task"]["MetadataFileStatus"] == "READY"

@@ -72,7 +72,36 @@ def test_task_role_may_post_snapshots_only(template: dict[str, Any]) -> None:
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": ARN}
     ]
     # Exactly one method on one resource path: POST /snapshots, no wildcard that admits the queries.
-    assert ARN.endswith("/POST/snapshots") and "*" not in ARN
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    resource = statement["Resource"]
+    assert isinstance(resource, str) and resource.endswith("/POST/snapshots") and "*" not in resource
+
+
+@pytest.mark.parametrize(
+    "arn",
+    [
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*",
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/*/snapshots",
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*/POST/snapshots",
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/GET/snapshots",
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/snapshots/extra",
+        "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/tasks",
+        "arn:aws:lambda:eu-west-1:123456789012:function/POST/snapshots",
+    ],
+)
+def test_literal_invoke_arn_must_be_post_snapshots(arn: str) -> None:
+    with pytest.raises(ValueError, match="POST /snapshots"):
+        SnapshotsTarget(endpoint_url=URL, invoke_arn=arn)
+
+
+def test_literal_post_snapshots_arn_and_tokens_are_accepted() -> None:
+    assert SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN).invoke_arn == ARN
+    stack = cdk.Stack(cdk.App(), "TokenStack")
+    token_arn = stack.format_arn(
+        service="execute-api", resource=cdk.Fn.import_value("ApiId"), resource_name="v1/POST/snapshots"
+    )
+    assert cdk.Token.is_unresolved(token_arn)
+    assert SnapshotsTarget(endpoint_url=URL, invoke_arn=token_arn).invoke_arn == token_arn
 
 
 def test_from_rest_api_targets_post_snapshots() -> None:

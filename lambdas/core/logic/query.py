@@ -56,9 +56,7 @@ class QueryService:
             raise NotFound(f"no task {task_id} in the inventory", field="taskId")
         return self._document(item, now)
 
-    def history(
-        self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None
-    ) -> Page:
+    def history(self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None) -> Page:
         task_id = task_id_from_reference(task_ref)
         item = self.reader.get_item(task_id)
         if item is None or is_expired(item, now or datetime.now(UTC)):  # gone as for GET /tasks/{id}
