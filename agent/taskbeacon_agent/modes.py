@@ -424,7 +424,7 @@ class _SidecarState:
             reason = "keepalive"
         if reason is not None:
             if rep.cfg.with_tags:
-                # Every snapshot carries the tags (a tag-less one would read as "tags removed").
+                # Every sent snapshot carries fresh tags (the server keeps old ones when none are sent).
                 collected = rep.collect(deadline, source, with_tags=True)
                 self.last_collected = collected
             rep.send(collected, reason, deadline)

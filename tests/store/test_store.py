@@ -192,3 +192,14 @@ def test_keepalive_rewrites_only_the_record_and_a_lost_race_is_retried(dynamodb:
     shown = query.get_task(f"{1:032x}")
     assert shown["lastStatus"] == "STOPPED"  # the racing writer's stop survived
     assert shown["containers"][0]["image"] == "nginx:1.28"  # and our newer snapshot landed on top
+
+
+def test_a_source_without_tags_keeps_the_tags_another_agent_read(dynamodb: Any) -> None:
+    """A hook without --with-tags and a sidecar with it, in one task: tags stay and stay searchable."""
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, tags={"team": "data"}), second=1, reporter="sidecar"))
+    store.apply(snapshot(task(1, image="app:2"), second=2, reporter="hook"))  # /task: no TaskTags
+    shown = query.get_task(f"{1:032x}", now=T0)
+    assert shown["tags"] == {"team": "data"} and shown["containers"][0]["image"] == "app:2"
+    hits = query.search("tag", "team=data", status=None, at=None, limit=10, cursor=None).items
+    assert [hit["taskId"] for hit in hits] == [f"{1:032x}"]
