@@ -73,8 +73,17 @@ class TaskBeaconAgentSidecar(Construct):
         logging: ecs.LogDriver | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         app_containers_wait_for_agent: bool = True,
+        keepalive_seconds: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        command = ["sidecar"]
+        if keepalive_seconds is not None:
+            # Match the API's taskbeacon:keepaliveSeconds: a task is "stale" after twice it in silence.
+            if not 30 <= keepalive_seconds <= 86_400:
+                raise ValueError(
+                    f"keepalive_seconds must be 30..86400 (the API's range), got {keepalive_seconds}"
+                )
+            command += ["--keepalive", str(keepalive_seconds)]
         existing = list(task_definition.node.children)
         if logging is None:
             log_group = logs.LogGroup(
@@ -86,7 +95,7 @@ class TaskBeaconAgentSidecar(Construct):
             container_name=CONTAINER_NAME,
             image=image,
             essential=essential,
-            command=["sidecar"],
+            command=command,
             cpu=cpu,
             memory_limit_mib=memory_limit_mib,
             environment={

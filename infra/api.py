@@ -61,9 +61,12 @@ class TaskBeaconApi(Construct):
                 ],
                 vpc_endpoints=_vpc_endpoints(self, config.vpc_endpoint_ids) or None,
             ),
-            # Execution logging (ERROR) needs the account-level CloudWatch role; CDK manages it.
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Execution logging (ERROR) needs the account-level CloudWatch role (one per account and
+            # region): CDK sets it unless taskbeacon:manageApiGatewayAccount is false.
+            cloud_watch_role=config.manage_api_gateway_account,
+            cloud_watch_role_removal_policy=(
+                cdk.RemovalPolicy.RETAIN if config.manage_api_gateway_account else None
+            ),
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
@@ -87,6 +90,7 @@ class TaskBeaconApi(Construct):
                 throttling_burst_limit=config.throttle_burst_limit,
             ),
         )
+        self._execution_logs(config)
         self._error_responses()
         # Body validation applies only to methods with a request model; POST /snapshots has none on
         # purpose, so the handler's 400s name the bad field (API Gateway's would be generic).
@@ -107,6 +111,18 @@ class TaskBeaconApi(Construct):
         stage = STAGE_NAME  # a literal keeps the exported ARNs readable
         self.snapshots_invoke_arn = self.api.arn_for_execute_api("POST", "/snapshots", stage)
         self.query_invoke_arn = self.api.arn_for_execute_api("GET", "/*", stage)
+
+    def _execution_logs(self, config: TaskBeaconConfig) -> None:
+        # API Gateway would create this group itself on the first error, with no expiry; owning it
+        # gives it the configured retention. The stage waits for it, so it exists before any log.
+        group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{STAGE_NAME}",
+            retention=log_retention(config.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.api.deployment_stage.node.add_dependency(group)
 
     def _error_responses(self) -> None:
         templates = {"application/json": _ERROR_TEMPLATE}

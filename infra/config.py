@@ -56,6 +56,8 @@ class TaskBeaconConfig:
     throttle_rate_limit: int = 100
     throttle_burst_limit: int = 200
     alarm_topic_arn: str = ""
+    # API Gateway's CloudWatch role is one per account and region: false leaves an existing one alone.
+    manage_api_gateway_account: bool = True
 
 
 def _fail(key: str, expected: str, value: object) -> ConfigError:
@@ -74,7 +76,7 @@ def _as_int(key: str, value: object, low: int, high: int) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         number = int(value.strip())
     if number is None or not low <= number <= high:
         raise _fail(key, f"an integer from {low} to {high}", value)
@@ -127,6 +129,7 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "throttleRateLimit": lambda k, v: _as_int(k, v, 1, 10_000),
     "throttleBurstLimit": lambda k, v: _as_int(k, v, 1, 5_000),
     "alarmTopicArn": lambda k, v: _as_str(k, v, _TOPIC_ARN, "an SNS topic ARN", empty_ok=True),
+    "manageApiGatewayAccount": _as_bool,
 }
 
 _FIELDS: Final = {
@@ -143,6 +146,7 @@ _FIELDS: Final = {
     "throttleRateLimit": "throttle_rate_limit",
     "throttleBurstLimit": "throttle_burst_limit",
     "alarmTopicArn": "alarm_topic_arn",
+    "manageApiGatewayAccount": "manage_api_gateway_account",
 }
 
 KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)
@@ -163,6 +167,12 @@ def config_from_context(context: Mapping[str, object]) -> TaskBeaconConfig:
         raise ConfigError(
             f"context key '{PREFIX}vpcEndpointIds': a private endpoint "
             f"('{PREFIX}privateEndpoint'=true) needs at least one execute-api VPC endpoint id"
+        )
+    if config.throttle_burst_limit < config.throttle_rate_limit:
+        raise ConfigError(
+            f"context key '{PREFIX}throttleBurstLimit': {config.throttle_burst_limit} is below "
+            f"'{PREFIX}throttleRateLimit' ({config.throttle_rate_limit}); the burst must hold at least "
+            "one second of the rate"
         )
     if config.vpc_endpoint_ids and not config.private_endpoint:
         raise ConfigError(

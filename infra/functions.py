@@ -17,12 +17,15 @@ from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import TaskBeaconConfig, log_retention
 
 # The write path (newer-wins conditional writes in one transaction) and nothing more: no Scan,
-# no DeleteItem, no table-level actions. TransactWriteItems is not an IAM action: a transaction is
-# authorized by the Put/Update/ConditionCheck actions it contains (cfn-lint W3037 flags it).
+# no table-level actions. TransactWriteItems is not an IAM action: a transaction is authorized by
+# the Put/Update/Delete/ConditionCheck actions it contains (cfn-lint W3037 flags it). DeleteItem is
+# there because a task's index entries move (status RUNNING -> STOPPED deletes the RUNNING entry);
+# tests/infra/test_iam_covers_the_store.py checks this list against the calls the store makes.
 WRITE_ACTIONS: Final = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
     "dynamodb:ConditionCheckItem",
 )
 READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")

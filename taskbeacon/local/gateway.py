@@ -93,22 +93,25 @@ class Gateway:
         path = split.path
         route = match_route(method, path)
         if route is None and (method, path) not in _LOCAL_ROUTES:
-            return _message(HTTPStatus.FORBIDDEN, "Missing Authentication Token")
+            return _gateway_error(
+                HTTPStatus.FORBIDDEN, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+            )
         host = next((v for k, v in headers.items() if k.lower() == "host"), "localhost")
         try:
             verified = verify(
                 self.registry, method=method, url=f"http://{host}{raw_path}", headers=headers, body=body
             )
         except SignatureError as error:
-            return _message(HTTPStatus.FORBIDDEN, str(error))
+            return _gateway_error(HTTPStatus.FORBIDDEN, error.response_type, str(error))
         principal = verified.principal
         if route is None:
             return self._local_route(method, path, principal, body)
         template, path_parameters, function = route
         if principal.kind == "task" and function != "ingest":
             # The task role is granted execute-api:Invoke on POST /snapshots only.
-            return _message(
+            return _gateway_error(
                 HTTPStatus.FORBIDDEN,
+                "ACCESS_DENIED",
                 f"User: {principal.arn} is not authorized to perform: execute-api:Invoke",
             )
         event = _proxy_event(
@@ -130,7 +133,11 @@ class Gateway:
         self, method: str, path: str, principal: Principal, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         if principal.kind != "operator":
-            return _message(HTTPStatus.FORBIDDEN, f"User: {principal.arn} is not authorized to use {path}")
+            return _gateway_error(
+                HTTPStatus.FORBIDDEN,
+                "ACCESS_DENIED",
+                f"User: {principal.arn} is not authorized to use {path}",
+            )
         try:
             document = json.loads(body or b"null")
         except ValueError:
@@ -223,9 +230,10 @@ def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
 
 
-def _message(status: int, message: str) -> tuple[int, dict[str, str], bytes]:
-    # API Gateway's own rejections have this shape, not the API's error shape.
-    return _json(status, {"message": message})
+def _gateway_error(status: int, response_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    # API Gateway's own rejections, shaped by the stack's gateway responses (infra/api.py) like
+    # the API's errors, with the gateway-response type as the code.
+    return _json(status, {"error": {"code": response_type, "message": message, "field": None}})
 
 
 def _error(status: int, message: str, field: str) -> tuple[int, dict[str, str], bytes]:
@@ -243,7 +251,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_REQUEST_BYTES:
-            status, headers, data = _message(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request Too Long")
+            status, headers, data = _gateway_error(
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "REQUEST_TOO_LARGE", "Request Too Long"
+            )
             self.close_connection = True
         else:
             body = self.rfile.read(length) if length else b""
@@ -256,7 +266,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 import traceback
 
                 traceback.print_exc()
-                status, headers, data = _message(HTTPStatus.BAD_GATEWAY, "Internal server error")
+                status, headers, data = _gateway_error(
+                    HTTPStatus.BAD_GATEWAY, "DEFAULT_5XX", "Internal server error"
+                )
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in {"content-length", "connection"}:

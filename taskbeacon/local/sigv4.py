@@ -21,7 +21,14 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 
 class SignatureError(Exception):
-    """The request is not signed, or not signed correctly: API Gateway answers 403."""
+    """The request is not signed, or not signed correctly: API Gateway answers 403.
+
+    ``response_type`` is API Gateway's gateway-response type for it ($context.error.responseType).
+    """
+
+    def __init__(self, message: str, response_type: str = "INVALID_SIGNATURE") -> None:
+        super().__init__(message)
+        self.response_type = response_type
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ def verify(
     lowered = {name.lower(): value for name, value in headers.items()}
     authorization = lowered.get("authorization")
     if not authorization:
-        raise SignatureError("Missing Authentication Token")
+        raise SignatureError("Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN")
     match = _AUTHORIZATION.match(authorization.strip())
     if not match:
         raise SignatureError("Authorization header is not an AWS4-HMAC-SHA256 signature")

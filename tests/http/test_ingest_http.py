@@ -47,7 +47,14 @@ def test_task_posts_its_own_snapshot_and_operator_reads_it(local: LocalSystem, o
 def test_unsigned_request_is_403(local: LocalSystem) -> None:
     reply = send(local.url, "GET", "/tasks", credentials=None)
     assert reply.status == 403
-    assert reply.body == {"message": "Missing Authentication Token"}
+    # The stack's gateway responses give API Gateway's own rejections the API's error shape.
+    assert reply.body == {
+        "error": {
+            "code": "MISSING_AUTHENTICATION_TOKEN",
+            "message": "Missing Authentication Token",
+            "field": None,
+        }
+    }
 
 
 def test_wrong_signature_is_403_and_writes_nothing(local: LocalSystem, operator: dict) -> None:
@@ -56,7 +63,8 @@ def test_wrong_signature_is_403_and_writes_nothing(local: LocalSystem, operator:
     body = envelope(task, collected_at="2026-11-28T09:14:03Z")
     reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body, tamper=True)
     assert reply.status == 403
-    assert "signature" in reply.body["message"]
+    assert reply.body["error"]["code"] == "INVALID_SIGNATURE"
+    assert "signature" in reply.body["error"]["message"]
     assert _get_task(local, operator, task["TaskARN"].rsplit("/", 1)[-1]).status == 404
 
 

@@ -24,6 +24,8 @@ FULL_CONTEXT: dict[str, Any] = {
     "taskbeacon:collectorRoleArns": ["arn:aws:iam::123456789012:role/ecs-instance-collector"],
     "taskbeacon:alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops-alarms",
     "taskbeacon:retentionDays": "45",
+    "taskbeacon:manageApiGatewayAccount": "false",
+    "taskbeacon:logRetentionDays": 30,
 }
 
 

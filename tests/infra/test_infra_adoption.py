@@ -134,3 +134,23 @@ def test_member_account_forwarder_targets_the_bus() -> None:
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == bus_arn
     assert "RoleArn" in target
+
+
+def test_keepalive_follows_the_apis_setting_and_is_bounded() -> None:
+    def sidecar_command(**options: Any) -> list[str]:
+        stack = cdk.Stack(cdk.App(), "KeepaliveStack")
+        task_def = ecs.FargateTaskDefinition(stack, "TaskDef", cpu=256, memory_limit_mib=512)
+        TaskBeaconAgentSidecar(
+            stack,
+            "Beacon",
+            task_definition=task_def,
+            target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
+            image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),
+            **options,
+        )
+        return list(_containers(Template.from_stack(stack).to_json())[CONTAINER_NAME]["Command"])
+
+    assert sidecar_command(keepalive_seconds=300) == ["sidecar", "--keepalive", "300"]
+    for bad in (0, 29, 86_401):
+        with pytest.raises(ValueError, match="keepalive_seconds"):
+            sidecar_command(keepalive_seconds=bad)

@@ -9,13 +9,16 @@ import sys
 
 import pytest
 
-from infra.config import ConfigError, TaskBeaconConfig, config_from_context
+from infra.config import KNOWN_KEYS, ConfigError, TaskBeaconConfig, config_from_context
 from infra.paths import REPO_ROOT
 
 
 def test_defaults_match_cdk_json() -> None:
     context = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
     assert config_from_context(context) == TaskBeaconConfig()
+    assert sorted(key for key in context if key.startswith("taskbeacon:")) == sorted(KNOWN_KEYS)
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert [key for key in KNOWN_KEYS if f"`{key.removeprefix('taskbeacon:')}`" not in readme] == []
 
 
 def test_command_line_strings_parse() -> None:
@@ -54,6 +57,18 @@ def test_command_line_strings_parse() -> None:
         ({"taskbeacon:logRetentionDays": 42}, "taskbeacon:logRetentionDays"),
         ({"taskbeacon:stackName": "1bad name"}, "taskbeacon:stackName"),
         ({"taskbeacon:privateEndpiont": True}, "taskbeacon:privateEndpiont"),
+        ({"taskbeacon:retentionDays": "²"}, "taskbeacon:retentionDays"),  # isdigit() but not a number
+        ({"taskbeacon:retentionDays": "-5"}, "taskbeacon:retentionDays"),
+        ({"taskbeacon:keepaliveSeconds": 29}, "taskbeacon:keepaliveSeconds"),
+        (
+            {"taskbeacon:throttleRateLimit": 500, "taskbeacon:throttleBurstLimit": 10},
+            "taskbeacon:throttleBurstLimit",
+        ),
+        ({"taskbeacon:alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "taskbeacon:alarmTopicArn"),
+        (
+            {"taskbeacon:privateEndpoint": True, "taskbeacon:vpcEndpointIds": "vpc-123"},
+            "taskbeacon:vpcEndpointIds",
+        ),
     ],
 )
 def test_bad_values_name_the_key(context: dict[str, object], key: str) -> None:

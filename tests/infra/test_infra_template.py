@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -146,6 +147,23 @@ def test_stage_logs_throttles_and_traces(default_synth: Synth) -> None:
     )
 
 
+def test_gateway_rejections_have_the_apis_error_shape(default_synth: Synth) -> None:
+    """Local mode's gateway answers IAM and size rejections in this shape; the stack must too."""
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in default_synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED"} <= set(responses)
+    for response in responses.values():
+        template = response["ResponseTemplates"]["application/json"]
+        shaped = template.replace("$context.error.messageString", '"m"').replace(
+            "$context.error.responseType", "MISSING_AUTHENTICATION_TOKEN"
+        )
+        assert json.loads(shaped) == {
+            "error": {"code": "MISSING_AUTHENTICATION_TOKEN", "message": "m", "field": None}
+        }
+
+
 def test_resource_policy_default_admits_own_account_only(default_synth: Synth) -> None:
     (api,) = default_synth.resources("AWS::ApiGateway::RestApi").values()
     statements = api["Properties"]["Policy"]["Statement"]
@@ -212,6 +230,7 @@ def test_writer_roles_are_scoped(any_synth: Synth, handler: str) -> None:
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",  # index entries move inside the transaction (see test_iam_covers_the_store)
         "dynamodb:ConditionCheckItem",
     }
 
@@ -221,8 +240,8 @@ def test_no_dynamodb_wildcards_anywhere(any_synth: Synth) -> None:
     for policy in any_synth.resources("AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = _actions(statement)
-            assert "dynamodb:*" not in actions
-            assert not actions & {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:DeleteItem"}
+            assert not any(a == "*" or a.endswith(":*") for a in actions), actions
+            assert not actions & {"dynamodb:Scan", "dynamodb:DeleteTable", "dynamodb:BatchWriteItem"}
             if any(a.startswith("dynamodb:") for a in actions):
                 assert statement["Resource"] == [{"Fn::GetAtt": [table_id, "Arn"]}]
             if statement["Resource"] == "*":
@@ -294,3 +313,28 @@ def test_outputs(default_synth: Synth) -> None:
     arn = str(outputs["SnapshotsInvokeArn"]["Value"])
     assert ":execute-api:" in arn
     assert "/v1/POST/snapshots" in arn
+
+
+def test_api_execution_logs_expire_like_every_other_log(any_synth: Synth) -> None:
+    days = 90 if any_synth.stack.stack_name == "TaskBeacon" else 30
+    (api_id,) = any_synth.resources("AWS::ApiGateway::RestApi")
+    groups = [
+        g["Properties"]
+        for g in any_synth.resources("AWS::Logs::LogGroup").values()
+        if "LogGroupName" in g["Properties"]
+    ]
+    (execution,) = [g for g in groups if "API-Gateway-Execution-Logs_" in json.dumps(g["LogGroupName"])]
+    assert execution["LogGroupName"] == {
+        "Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, "/v1"]]
+    }
+    assert execution["RetentionInDays"] == days
+    (stage,) = any_synth.resources("AWS::ApiGateway::Stage").values()
+    group_id = next(
+        k for k, g in any_synth.resources("AWS::Logs::LogGroup").items() if g["Properties"] is execution
+    )
+    assert group_id in stage.get("DependsOn", [])
+
+
+def test_api_gateway_account_role_is_optional(default_synth: Synth, full_synth: Synth) -> None:
+    assert len(default_synth.resources("AWS::ApiGateway::Account")) == 1
+    assert full_synth.resources("AWS::ApiGateway::Account") == {}

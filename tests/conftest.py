@@ -1,3 +1,5 @@
+"""Fixtures every test area may use."""
+
 from __future__ import annotations
 
 import os
