@@ -32,6 +32,8 @@ class EventsDeadLetterQueue(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=cdk.Duration.days(14),  # the maximum: time to notice and redrive
+            # Undelivered events are evidence: deleting the stack must not delete them with it.
+            removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 
 

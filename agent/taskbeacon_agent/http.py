@@ -92,6 +92,9 @@ def _read_capped(
             conn.sock.settimeout(max(0.001, min(read_timeout, left)))
         chunk = resp.read1(_CHUNK)  # one recv at a time, so the deadline is checked between them
         if not chunk:
+            # read1 reports a connection closed before Content-Length bytes as a plain EOF.
+            if declared is not None and declared.isdigit() and total < int(declared):
+                raise HttpError("truncated body")
             return b"".join(chunks)
         total += len(chunk)
         if total > max_bytes:

@@ -18,7 +18,7 @@ class Reply:
         body: Any = b"",
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
-        fault: str | None = None,  # "reset" | "huge" | "huge-undeclared" | "drip"
+        fault: str | None = None,  # "reset" | "huge" | "huge-undeclared" | "drip" | "truncated"
     ) -> None:
         self.status = status
         self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -70,6 +70,14 @@ class FakeServer:
                 if reply.fault == "huge":
                     self.send_header("Content-Length", str(64 * 1024 * 1024))
                     self.end_headers()
+                    return
+                if reply.fault == "truncated":
+                    # Declares more bytes than it sends (the whole body, then 100 missing), then hangs up.
+                    self.send_header("Content-Length", str(len(reply.body) + 100))
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                    self.wfile.flush()
+                    self.close_connection = True
                     return
                 if reply.fault in ("huge-undeclared", "drip"):
                     self.send_header("Connection", "close")

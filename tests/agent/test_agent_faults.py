@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import random
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from agent_fakeserver import FakeServer, Reply, closed_port
 
-from taskbeacon_agent import client, http, retry, sources
-from taskbeacon_agent.credentials import Resolver
+from taskbeacon_agent import client, http, modes, retry, sources
+from taskbeacon_agent.credentials import CredentialsError, Resolver
 
 ENV = {
     "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
@@ -256,3 +260,190 @@ def test_absent_v2_probe_is_cheap() -> None:
     with pytest.raises(sources.SourceUnavailable):
         sources.collect(env, None, sources.Options(timeout=1.0, deadline=within(2)))
     assert time.monotonic() - t0 < 1.0
+
+
+# --- metadata: Retry-After, 404, 500, truncated bodies -----------------------------------------
+
+
+def recorded(deadline: float = 30.0) -> tuple[sources.Options, list[float]]:
+    """Options whose retry waits are recorded instead of slept (no wall clock in the assertions)."""
+    sleeps: list[float] = []
+    return sources.Options(timeout=0.5, deadline=within(deadline), sleep=sleeps.append), sleeps
+
+
+def task_requests(s: FakeServer, path: str = "/v4/x/task") -> int:
+    return len([r for r in s.requests if r["path"] == path])
+
+
+def test_metadata_429_retry_after_is_honoured(server: FakeServer) -> None:
+    server.route(
+        "/v4/x/task", Reply(429, b'"rate limited"', {"Retry-After": "3"}), Reply(body={"TaskARN": "a"})
+    )
+    server.route("/v4/x", Reply(body={"Name": "c"}))  # the container document answers at once
+    opts, sleeps = recorded()
+    got = sources.collect(v4env(server), "tmde-v4", opts)
+    assert got.task == {"TaskARN": "a"}
+    assert sleeps == [3.0]  # exactly what the server asked for, not the (shorter) backoff
+    assert task_requests(server) == 2
+
+
+def test_metadata_429_retry_after_beyond_budget_gives_up_without_waiting(server: FakeServer) -> None:
+    server.route("/v4/x/task", Reply(429, b'"rate limited"', {"Retry-After": "60"}))
+    opts, sleeps = recorded(deadline=5.0)
+    with pytest.raises(sources.SourceError, match="retry-after beyond budget"):
+        sources.collect(v4env(server), "tmde-v4", opts)
+    assert sleeps == [] and task_requests(server) == 1
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_metadata_404_and_500_are_retried_then_recover(server: FakeServer, status: int) -> None:
+    # 404: the ECS agent does not know this endpoint id yet; 500: any other failure (notes §2.3).
+    server.route("/v4/x/task", Reply(status, b'"unable to get task"'), Reply(body={"TaskARN": "a"}))
+    server.route("/v4/x", Reply(body={"Name": "c"}))  # the container document answers at once
+    opts, sleeps = recorded()
+    assert sources.collect(v4env(server), "tmde-v4", opts).task == {"TaskARN": "a"}
+    assert len(sleeps) == 1 and 0.0 <= sleeps[0] <= 0.2  # one full-jitter backoff from the 0.2 s base
+    assert task_requests(server) == 2
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_metadata_404_and_500_persisting_fail_after_four_attempts(server: FakeServer, status: int) -> None:
+    server.route("/v4/x/task", Reply(status, b'"unable to get task"'))
+    opts, sleeps = recorded()
+    with pytest.raises(sources.SourceError, match=f"HTTP {status}"):
+        sources.collect(v4env(server), "tmde-v4", opts)
+    assert task_requests(server) == 4 and len(sleeps) == 3
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_metadata_v4_failing_falls_back_to_v3_in_auto_mode(server: FakeServer, status: int) -> None:
+    server.route("/v4/x/task", Reply(status, b'"unable to get task"'))
+    server.route("/v3/x/task", Reply(body={"TaskARN": "v3"}))
+    env = dict(v4env(server), ECS_CONTAINER_METADATA_URI=server.url + "/v3/x")
+    opts, _ = recorded()
+    got = sources.collect(env, None, opts)
+    assert (got.source, got.task) == ("tmde-v3", {"TaskARN": "v3"})
+
+
+def test_v2_probe_404_means_absent_at_once(server: FakeServer) -> None:
+    server.route("/v2/metadata", Reply(404, b'"not found"'))
+    opts, sleeps = recorded()
+    with pytest.raises(sources.SourceUnavailable):
+        sources.collect({"TASKBEACON_TMDE_V2_URL": server.url + "/v2"}, None, opts)
+    assert sleeps == [] and task_requests(server, "/v2/metadata") == 1
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_once_exits_no_source_on_persistent_404_or_500(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    server.route("/v4/x/task", Reply(status, b'"unable to get task"'))
+    monkeypatch.setattr(time, "sleep", lambda s: None)  # the Reporter's wait seam defaults to time.sleep
+    err = io.StringIO()
+    cfg = modes.Config(v4env(server), dry_run=True, budget=10.0, timeout=0.5, out=io.StringIO(), err=err)
+    assert modes.run_once(cfg) == modes.EXIT_NO_SOURCE
+    assert f"HTTP {status}" in err.getvalue()
+
+
+def test_http_truncated_body_is_an_error(server: FakeServer) -> None:
+    # Content-Length promises 100 more bytes than arrive before the server hangs up.
+    server.route("/t", Reply(body={"TaskARN": "a"}, fault="truncated"))
+    with pytest.raises(http.HttpError, match="truncated"):
+        http.request("GET", server.url + "/t", timeout=2.0)
+
+
+def test_metadata_truncated_body_is_retried(server: FakeServer) -> None:
+    # The truncated body happens to be complete JSON: it must still not be taken for the document.
+    server.route(
+        "/v4/x/task", Reply(body={"TaskARN": "cut"}, fault="truncated"), Reply(body={"TaskARN": "whole"})
+    )
+    opts, _ = recorded()
+    assert sources.collect(v4env(server), "tmde-v4", opts).task == {"TaskARN": "whole"}
+    assert task_requests(server) == 2
+
+
+def test_metadata_always_truncated_fails_cleanly(server: FakeServer) -> None:
+    server.route("/v4/x/task", Reply(body={"TaskARN": "cut"}, fault="truncated"))
+    opts, _ = recorded()
+    with pytest.raises(sources.SourceError, match="truncated"):
+        sources.collect(v4env(server), "tmde-v4", opts)
+
+
+def test_api_truncated_2xx_is_success_and_truncated_5xx_is_retried(api: FakeServer) -> None:
+    api.route("/snapshots", Reply(202, {"taskIds": ["a"]}, fault="truncated"), Reply(202))
+    assert make(api.url).send(b"{}", within(3)) is None  # stored: never post it twice
+    assert len(api.requests) == 1
+    api.requests.clear()
+    api.route("/snapshots", Reply(503, b'"busy"', fault="truncated"), Reply(202, {"ok": 1}))
+    assert make(api.url).send(b"{}", within(3)) == {"ok": 1}
+    assert len(api.requests) == 2
+
+
+# --- credentials endpoint faults: exit 4 in `once`, fail open in `exec`, never hang ----------
+
+CREDS = {
+    "AccessKeyId": "ASIAEXAMPLE",
+    "SecretAccessKey": "s3cr3t-never-printed",
+    "Token": "token-never-printed",
+    "Expiration": "2099-01-01T00:00:00Z",
+}
+CREDS_FAULTS = [
+    pytest.param(Reply(body=CREDS, delay=4), id="slow"),
+    pytest.param(Reply(body=b"\x00\xffnot json"), id="garbage"),
+    pytest.param(Reply(body={"AccessKeyId": "ASIAEXAMPLE"}), id="missing-keys"),
+    pytest.param(Reply(body=b"[" + b"1," * 60_000 + b"1]"), id="over-64KiB"),
+    pytest.param(Reply(fault="huge"), id="huge-declared"),
+    pytest.param(Reply(fault="huge-undeclared"), id="huge-undeclared"),
+    pytest.param(Reply(fault="drip"), id="drip"),
+    pytest.param(Reply(body=CREDS, fault="truncated"), id="truncated"),
+]
+
+
+@pytest.mark.parametrize("fault", CREDS_FAULTS)
+def test_credentials_endpoint_faults_raise_credentials_error(server: FakeServer, fault: Reply) -> None:
+    server.route("/creds", fault)
+    env = {"AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/creds"}
+    with pytest.raises(CredentialsError) as info:
+        Resolver(env).get(timeout=0.5, deadline=within(2.0))
+    assert "/creds" not in str(info.value) and "s3cr3t" not in str(info.value)
+
+
+def agent_env(server: FakeServer, api: FakeServer) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ECS_", "TASKBEACON_"))}
+    env.update(
+        PYTHONPATH=str(Path(http.__file__).resolve().parents[1]),
+        TASKBEACON_ENDPOINT=api.url,
+        AWS_REGION="eu-west-1",
+        ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x",
+        AWS_CONTAINER_CREDENTIALS_FULL_URI=server.url + "/creds",
+    )
+    return env
+
+
+@pytest.mark.parametrize("mode", ["once", "exec"])
+@pytest.mark.parametrize("fault", CREDS_FAULTS)
+def test_credentials_faults_exit_4_or_fail_open(
+    server: FakeServer, api: FakeServer, fault: Reply, mode: str
+) -> None:
+    server.route("/v4/x/task", Reply(body={"TaskARN": "arn:aws:ecs:eu-west-1:111122223333:task/c/abc"}))
+    server.route("/creds", fault)
+    api.route("/snapshots", Reply(202))
+    tail = ["--", sys.executable, "-c", "print('ran')"] if mode == "exec" else []
+    done = subprocess.run(
+        [sys.executable, "-m", "taskbeacon_agent", mode, "--timeout", "0.5", "--budget", "2", *tail],
+        env=agent_env(server, api),
+        capture_output=True,
+        text=True,
+        timeout=30,  # a hang guard, not a timing assertion
+        check=False,
+    )
+    if mode == "once":
+        assert done.returncode == modes.EXIT_CONFIG == 4, done.stderr
+    else:  # exec fails open: the command runs and its exit code is the container's
+        assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
+    assert "container credentials endpoint" in done.stderr
+    assert api.requests == []  # nothing unsigned or half-signed was ever posted
+    for secret in ("s3cr3t-never-printed", "token-never-printed", "/creds"):
+        assert secret not in done.stdout + done.stderr

@@ -165,6 +165,28 @@ def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer
         proc.kill()
 
 
+def test_once_ctrl_c_during_report_exits_130(server: FakeServer, api: FakeServer) -> None:
+    # The metadata read stalls; Ctrl-C must end `once` with 130 (README), sending nothing.
+    server.route("/v4/x/task", Reply(body=TASK, delay=8))
+    api.route("/snapshots", Reply(202))
+    proc = subprocess.Popen(
+        agent_cmd_sigint_default("once", "--budget", "20"),
+        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", **api_env(api.url)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == modes.EXIT_INTERRUPTED == 130, err
+        assert out == "" and "Traceback" not in err
+        assert api.requests == []
+    finally:
+        proc.kill()
+
+
 def test_exec_background_starts_the_command_at_once_when_metadata_is_slow(
     server: FakeServer, api: FakeServer
 ) -> None:

@@ -91,3 +91,43 @@ def test_package_compiles_on_py39() -> None:
     # compile() rather than py_compile: no __pycache__ written into the source tree
     code = "import sys\nfor f in sys.argv[1:]:\n    compile(open(f).read(), f, 'exec')"
     subprocess.run([str(PY39), "-c", code, *files], check=True)
+
+
+def test_make_target_builds_with_build_zipapp(tmp_path: Path) -> None:
+    import re
+
+    import build_zipapp  # agent/ is on sys.path (conftest): the module `make agent-zipapp` runs
+
+    recipe = (ROOT / "Makefile").read_text().split("\nagent-zipapp:", 1)[1].split("\n\n", 1)[0]
+    assert re.search(r"python agent/build_zipapp\.py \S+\.pyz", recipe), recipe
+    out = tmp_path / "sub" / "taskbeacon-agent.pyz"
+    assert build_zipapp.main([str(out)]) == 0
+    listing = subprocess.run(
+        [sys.executable, "-m", "zipfile", "-l", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    listed = {line.split()[0] for line in listing.splitlines()[1:] if line.strip()}
+    package = {"taskbeacon_agent/" + p.name for p in (ROOT / "agent" / "taskbeacon_agent").glob("*.py")}
+    assert listed == {"__main__.py", *package}
+    env = {"PATH": "/usr/bin:/bin"}  # no PYTHONPATH: everything comes from the archive
+    version = subprocess.run(
+        [sys.executable, str(out), "--version"], env=env, capture_output=True, text=True, check=True
+    )
+    assert version.stdout.strip() == "taskbeacon-agent 0.1.0"
+    helped = subprocess.run(
+        [sys.executable, str(out), "once", "--help"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "--budget" in helped.stdout and "exit codes" in helped.stdout
+
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "taskbeacon-agent"
+
+
+@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="taskbeacon-agent console script not installed")
+def test_console_script_runs_help_and_version() -> None:
+    helped = subprocess.run([str(CONSOLE_SCRIPT), "--help"], capture_output=True, text=True, check=False)
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith("usage: taskbeacon-agent ")
+    for mode in ("once", "exec", "sidecar", "daemon"):
+        assert mode in helped.stdout
+    version = subprocess.run([str(CONSOLE_SCRIPT), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.strip() == "taskbeacon-agent 0.1.0"

@@ -276,6 +276,8 @@ def test_task_state_change_rule(default_synth: Synth) -> None:
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     (dlq_id,) = default_synth.resources("AWS::SQS::Queue")
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    dlq = default_synth.resources("AWS::SQS::Queue")[dlq_id]
+    assert dlq["DeletionPolicy"] == "Retain" and dlq["Properties"]["SqsManagedSseEnabled"] is True
     assert "EventBusName" not in rule["Properties"]  # the account's default bus
 
 
