@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from handlers import wiring
 from taskbeacon.local.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import http
+from tests.mutation import json_values, mutate
 
 FUZZ = settings(
     max_examples=40,
@@ -111,71 +112,11 @@ def names_a_place(body: Any, field: str) -> bool:
     return isinstance(node, dict | list)
 
 
-_leaves = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([2**64 - 1, -(2**63), 0, -1]),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
-    st.sampled_from(
-        [
-            "",
-            "☃ ünï",
-            "x" * 3000,
-            "~internal~ecs~pause",
-            "RUNNING",
-            "STOPPED",
-            "0001-01-01T00:00:00Z",
-            "2020-10-02T00:43:06.31288465Z",
-            "arn:aws:ecs:us-west-2:111122223333:task/x/0123456789abcdef0123456789abcdef",
-            "arn:aws:ecs:us-west-2:111122223333:cluster/x",
-        ]
-    ),
-)
-_json = st.recursive(
-    _leaves,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6,
-)
+_VALUES = json_values(max_leaves=6)
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*prefix, index))
-
-
-def mutate(data: st.DataObject, doc: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
-        # Deepest first: hypothesis favours early choices, and the tolerance rules live in the leaves.
-        paths = sorted((path for path in _paths(doc) if path), key=len, reverse=True)
-        if not paths:
-            break
-        path = data.draw(st.sampled_from(paths), label="path")
-        op = data.draw(st.sampled_from(["drop", "retype", "add", "nest"]), label="op")
-        parent = doc
-        for part in path[:-1]:
-            parent = parent[part]
-        key = path[-1]
-        if op == "drop":
-            del parent[key]
-        elif op == "retype":
-            parent[key] = data.draw(_json, label="value")
-        elif op == "nest":
-            parent[key] = {"junk": [parent[key], data.draw(_json, label="junk")]}
-        elif isinstance(parent[key], dict):
-            parent[key][data.draw(st.text(max_size=8), label="new key")] = data.draw(_json, label="value")
-        elif isinstance(parent[key], list):
-            parent[key].append(data.draw(_json, label="value"))
-        else:
-            parent[key] = [parent[key], data.draw(_json, label="value")]
-    return doc
+def _mutate(data: st.DataObject, doc: Any) -> Any:
+    return mutate(data, doc, _VALUES, most=3, deepest_first=True)
 
 
 @pytest.fixture
@@ -220,7 +161,7 @@ def test_mutated_snapshots_are_stored_or_refused_naming_the_field(
     @FUZZ
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
-        body = mutate(data, original)
+        body = _mutate(data, original)
         reply = http("POST", "/snapshots", collectors.collector(account), json.dumps(body).encode())
         _check_answer(collectors, body, reply.status, reply.body)
 
@@ -256,7 +197,7 @@ def test_mutated_events_are_stored_or_dropped_naming_the_field(
     @FUZZ
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
-        event = mutate(data, original)
+        event = _mutate(data, original)
         result = events.handler(event, LocalContext("taskbeacon-events"))
         if result["accepted"]:
             store = wiring.store()

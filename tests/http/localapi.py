@@ -74,3 +74,12 @@ def envelope(
         "task": task,
     }
     return json.dumps(document).encode()
+
+
+def post_snapshot(
+    local: Any, credentials: dict[str, str], task: dict[str, Any], **envelope_fields: Any
+) -> Reply:
+    """``POST /snapshots`` of ``task`` in a v4 envelope (``collected_at`` and friends as for ``envelope``)."""
+    return send(
+        local.url, "POST", "/snapshots", credentials=credentials, body=envelope(task, **envelope_fields)
+    )

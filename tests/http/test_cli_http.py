@@ -10,7 +10,7 @@ import pytest
 from taskbeacon.cli.main import main
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
-from tests.http.localapi import envelope, send
+from tests.http.localapi import post_snapshot
 
 
 @pytest.fixture
@@ -34,16 +34,7 @@ def test_cli_lists_shows_searches_and_summarizes(
     task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
     task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
     creds = task_credentials(local, operator, task["TaskARN"])
-    assert (
-        send(
-            local.url,
-            "POST",
-            "/snapshots",
-            credentials=creds,
-            body=envelope(task, collected_at="2026-11-28T09:00:00Z"),
-        ).status
-        == 202
-    )
+    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status == 202
 
     assert main(["tasks", "list", "--cluster", cluster, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

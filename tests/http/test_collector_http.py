@@ -8,7 +8,7 @@ from typing import Any
 
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
-from tests.http.localapi import envelope, send
+from tests.http.localapi import envelope, post_snapshot, send
 
 RECORDED_ACCOUNT = "012345678910"  # the account in the recorded introspection payloads
 
@@ -79,27 +79,12 @@ def test_task_with_an_old_format_arn_posts_its_own_snapshot(local: LocalSystem, 
     task["TaskARN"] = f"arn:aws:ecs:us-east-1:{local.account_id}:task/{task_id}"  # no cluster segment
     task["Cluster"] = "legacy"
     creds = task_credentials(local, operator, task["TaskARN"])
-    reply = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(task, collected_at="2026-11-28T09:14:03Z"),
-    )
+    reply = post_snapshot(local, creds, task, collected_at="2026-11-28T09:14:03Z")
     assert reply.status == 202, reply.body
     shown = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).body
     assert shown["clusterName"] == "legacy" and shown["taskArn"] == task["TaskARN"]
     other = task_credentials(local, operator, f"arn:aws:ecs:us-east-1:{local.account_id}:task/{uuid.uuid4()}")
-    assert (
-        send(
-            local.url,
-            "POST",
-            "/snapshots",
-            credentials=other,
-            body=envelope(task, collected_at="2026-11-28T09:15:03Z"),
-        ).status
-        == 403
-    )
+    assert post_snapshot(local, other, task, collected_at="2026-11-28T09:15:03Z").status == 403
 
 
 def test_only_operators_may_play_events(local: LocalSystem, operator: dict) -> None:

@@ -8,7 +8,7 @@ import uuid
 
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
-from tests.http.localapi import envelope, send
+from tests.http.localapi import envelope, post_snapshot, send
 
 
 def _fresh_task(cluster: str = "demo") -> dict:
@@ -28,13 +28,7 @@ def test_task_posts_its_own_snapshot_and_operator_reads_it(local: LocalSystem, o
     task = _fresh_task()
     task_id = task["TaskARN"].rsplit("/", 1)[-1]
     creds = task_credentials(local, operator, task["TaskARN"])
-    reply = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(task, collected_at="2026-11-28T09:14:03.123456Z"),
-    )
+    reply = post_snapshot(local, creds, task, collected_at="2026-11-28T09:14:03.123456Z")
     assert reply.status == 202, reply.body
     assert reply.body["taskIds"] == [task_id]
     shown = _get_task(local, operator, task_id)
@@ -71,13 +65,7 @@ def test_wrong_signature_is_403_and_writes_nothing(local: LocalSystem, operator:
 def test_task_cannot_post_another_tasks_snapshot(local: LocalSystem, operator: dict) -> None:
     mine, other = _fresh_task(), _fresh_task()
     creds = task_credentials(local, operator, mine["TaskARN"])
-    reply = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(other, collected_at="2026-11-28T09:14:03Z"),
-    )
+    reply = post_snapshot(local, creds, other, collected_at="2026-11-28T09:14:03Z")
     assert reply.status == 403
     assert reply.body["error"]["code"] == "forbidden"
     assert _get_task(local, operator, other["TaskARN"].rsplit("/", 1)[-1]).status == 404
@@ -100,13 +88,7 @@ def test_malformed_json_is_400_naming_body(local: LocalSystem, operator: dict) -
 def test_unknown_source_is_400_naming_source(local: LocalSystem, operator: dict) -> None:
     task = _fresh_task()
     creds = task_credentials(local, operator, task["TaskARN"])
-    reply = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(task, source="tmde-v9", collected_at="2026-11-28T09:14:03Z"),
-    )
+    reply = post_snapshot(local, creds, task, source="tmde-v9", collected_at="2026-11-28T09:14:03Z")
     assert reply.status == 400
     assert reply.body["error"]["field"] == "source"
 
@@ -119,20 +101,8 @@ def test_older_snapshot_after_newer_leaves_newer_in_place(local: LocalSystem, op
     older["Containers"][0]["Image"] = "busybox:old"
     creds = task_credentials(local, operator, newer["TaskARN"])
     task_id = newer["TaskARN"].rsplit("/", 1)[-1]
-    first = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(newer, collected_at="2026-11-28T10:00:00Z", sequence=5),
-    )
-    second = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(older, collected_at="2026-11-28T09:00:00Z", sequence=9),
-    )
+    first = post_snapshot(local, creds, newer, collected_at="2026-11-28T10:00:00Z", sequence=5)
+    second = post_snapshot(local, creds, older, collected_at="2026-11-28T09:00:00Z", sequence=9)
     assert first.status == 202 and second.status == 202
     assert second.body["changed"] == []
     shown = _get_task(local, operator, task_id).body
@@ -144,13 +114,7 @@ def test_oversized_body_is_413(local: LocalSystem, operator: dict) -> None:
     task = _fresh_task()
     creds = task_credentials(local, operator, task["TaskARN"])
     task["Padding"] = "x" * 300_000
-    reply = send(
-        local.url,
-        "POST",
-        "/snapshots",
-        credentials=creds,
-        body=envelope(task, collected_at="2026-11-28T09:14:03Z"),
-    )
+    reply = post_snapshot(local, creds, task, collected_at="2026-11-28T09:14:03Z")
     assert reply.status == 413
     assert reply.body["error"]["code"] == "payload_too_large" and reply.body["error"]["field"] == "body"
     assert _get_task(local, operator, task["TaskARN"].rsplit("/", 1)[-1]).status == 404

@@ -10,7 +10,7 @@ import pytest
 
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
-from tests.http.localapi import envelope, send
+from tests.http.localapi import post_snapshot, send
 
 
 @pytest.fixture(scope="module")
@@ -28,13 +28,7 @@ def cluster_tasks(local: LocalSystem, operator: dict) -> dict[str, dict]:
             for network in container.get("Networks", []):
                 network["IPv4Addresses"] = [f"10.77.0.{number + 10}"]
         creds = task_credentials(local, operator, task["TaskARN"])
-        reply = send(
-            local.url,
-            "POST",
-            "/snapshots",
-            credentials=creds,
-            body=envelope(task, collected_at=f"2026-11-28T09:0{number}:00Z"),
-        )
+        reply = post_snapshot(local, creds, task, collected_at=f"2026-11-28T09:0{number}:00Z")
         assert reply.status == 202, reply.body
         tasks[task_id] = task
     return {"cluster": cluster, "tasks": tasks}  # type: ignore[dict-item]

@@ -17,10 +17,9 @@ ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/snapshots"
 URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1/"
 
 
-@pytest.fixture(scope="module")
-def template() -> dict[str, Any]:
-    app = cdk.App()
-    stack = cdk.Stack(app, "ServiceStack")
+def _service_stack(**sidecar_options: Any) -> dict[str, Any]:
+    """A service team's Fargate task with an app container, then the sidecar construct."""
+    stack = cdk.Stack(cdk.App(), "ServiceStack")
     task_def = ecs.FargateTaskDefinition(stack, "TaskDef", cpu=256, memory_limit_mib=512)
     task_def.add_container("app", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"))
     TaskBeaconAgentSidecar(
@@ -29,8 +28,14 @@ def template() -> dict[str, Any]:
         task_definition=task_def,
         target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
         image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),
+        **sidecar_options,
     )
     return dict(Template.from_stack(stack).to_json())
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return _service_stack()
 
 
 def _containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -138,17 +143,7 @@ def test_member_account_forwarder_targets_the_bus() -> None:
 
 def test_keepalive_follows_the_apis_setting_and_is_bounded() -> None:
     def sidecar_command(**options: Any) -> list[str]:
-        stack = cdk.Stack(cdk.App(), "KeepaliveStack")
-        task_def = ecs.FargateTaskDefinition(stack, "TaskDef", cpu=256, memory_limit_mib=512)
-        TaskBeaconAgentSidecar(
-            stack,
-            "Beacon",
-            task_definition=task_def,
-            target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
-            image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),
-            **options,
-        )
-        return list(_containers(Template.from_stack(stack).to_json())[CONTAINER_NAME]["Command"])
+        return list(_containers(_service_stack(**options))[CONTAINER_NAME]["Command"])
 
     assert sidecar_command(keepalive_seconds=300) == ["sidecar", "--keepalive", "300"]
     for bad in (0, 29, 86_401):

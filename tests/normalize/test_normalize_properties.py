@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from core.errors import InvalidInput
 from core.model.envelope import parse_rfc3339
 from core.model.task import Observation
 from core.normalize import normalize_event, normalize_snapshot
+from tests.mutation import json_values, mutate
 
 FUZZ = settings(
     max_examples=200,
@@ -25,77 +25,11 @@ FUZZ = settings(
     database=None,
 )
 
-_leaves = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([2**64 - 1, -(2**63), 10**40, 0, -1]),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
-    st.sampled_from(
-        [
-            "",
-            "\ud800",
-            "☃ ünï",
-            "~internal~ecs~pause",
-            "CNI_PAUSE",
-            "FARGATE",
-            "sha256:abc",
-            "repo@sha256:abc",
-            "NONE",
-            "service:web",
-            "0001-01-01T00:00:00Z",
-            "2020-10-02T00:43:06.31288465Z",
-            "2020-10-02T00:43:06+25:00",
-            "9999-12-31T23:59:59-23:59",
-            "arn:aws:ecs:us-west-2:111122223333:cluster/x",
-            "arn:aws:ecs:us-west-2:111122223333:task/abc",
-            "arn:aws:ecs:us-west-2:111122223333:container-instance/abc",
-            "arn:aws:ecs:us-west-2:111122223333:task-definition/f:1",
-        ]
-    ),
-)
-_json = st.recursive(
-    _leaves,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*prefix, index))
+_VALUES = json_values(non_finite=True, extra=["NONE", "service:web"])
 
 
 def _mutate(data: st.DataObject, doc: Any) -> Any:
-    doc = copy.deepcopy(doc)
-    for _ in range(data.draw(st.integers(1, 4), label="mutations")):
-        path = data.draw(st.sampled_from(list(_paths(doc))), label="path")
-        op = data.draw(st.sampled_from(["delete", "replace", "add", "nest"]), label="op")
-        if not path:
-            if op == "replace":
-                doc = data.draw(_json)
-            continue
-        parent = doc
-        for part in path[:-1]:
-            parent = parent[part]
-        key = path[-1]
-        if op == "delete":
-            del parent[key]
-        elif op == "replace":
-            parent[key] = data.draw(_json)
-        elif op == "nest":
-            parent[key] = {"junk": [parent[key], data.draw(_json)]}
-        elif isinstance(parent[key], dict):
-            parent[key][data.draw(st.text(max_size=8))] = data.draw(_json)
-        elif isinstance(parent[key], list):
-            parent[key].append(data.draw(_json))
-    return doc
+    return mutate(data, doc, _VALUES)
 
 
 SNAPSHOTS: dict[str, Callable[[], dict[str, Any]]] = {
