@@ -168,12 +168,6 @@ def config_from_context(context: Mapping[str, object]) -> TaskBeaconConfig:
             f"context key '{PREFIX}vpcEndpointIds': a private endpoint "
             f"('{PREFIX}privateEndpoint'=true) needs at least one execute-api VPC endpoint id"
         )
-    if config.throttle_burst_limit < config.throttle_rate_limit:
-        raise ConfigError(
-            f"context key '{PREFIX}throttleBurstLimit': {config.throttle_burst_limit} is below "
-            f"'{PREFIX}throttleRateLimit' ({config.throttle_rate_limit}); the burst must hold at least "
-            "one second of the rate"
-        )
     if config.vpc_endpoint_ids and not config.private_endpoint:
         raise ConfigError(
             f"context key '{PREFIX}vpcEndpointIds': only used with '{PREFIX}privateEndpoint'=true"

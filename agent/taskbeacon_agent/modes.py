@@ -357,9 +357,7 @@ def run_loop(
             raise _Interrupted()
 
     rep.sleep = interruptible_sleep
-    # The sidecar auto-detects once and then keeps that source: re-detecting every cycle would
-    # turn a brief TMDE v4 outage into a fall-back to v3 (different documents: false "change"s).
-    source: Optional[str] = "introspection" if mode == "daemon" else cfg.source
+    source = _lifelong_source(cfg, mode)
     if not cfg.dry_run:
         try:
             rep.client()
@@ -400,6 +398,17 @@ def run_loop(
     return EXIT_OK
 
 
+def _lifelong_source(cfg: Config, mode: str) -> Optional[str]:
+    """The source a long-running mode keeps: forced, else the TMDE the environment announces (None:
+    auto-detect once). Re-detecting every cycle would turn a brief TMDE v4 outage into a fall-back
+    to v3, whose different documents read as false "change"s."""
+    from taskbeacon_agent import sources
+
+    if mode == "daemon":
+        return "introspection"
+    return cfg.source or sources.advertised_source(cfg.env)
+
+
 class _SidecarState:
     """One task: send at start, when its fingerprint changes, and as keepalive."""
 
@@ -437,13 +446,13 @@ class _DaemonState:
 
     def __init__(self) -> None:
         self.sent: Dict[str, Any] = {}  # task key -> (fingerprint, monotonic time sent)
+        self.refused: Dict[str, str] = {}  # task key -> fingerprint the API refused (4xx)
         self.started = False
 
     def cycle(
         self, rep: Reporter, collected: Collected, deadline: float, keepalive: float, source: Optional[str]
     ) -> None:
         from taskbeacon_agent import envelope
-        from taskbeacon_agent.sources import Collected
 
         now = time.monotonic()
         changed: List[Any] = []
@@ -459,23 +468,60 @@ class _DaemonState:
                 due.append(task)
         for key in [k for k in self.sent if k not in current]:
             del self.sent[key]  # gone from the host (the ECS agent cleaned it up)
+        for key in [k for k in self.refused if current.get(k) != self.refused[k]]:
+            del self.refused[key]  # gone or changed: worth another try
+        changed = [t for t in changed if envelope.task_key(t) not in self.refused]
         first_error: Optional[Exception] = None
         for tasks, reason in ((changed, "change" if self.started else "start"), (due, "keepalive")):
             for chunk in envelope.chunk_tasks(tasks):
                 try:
-                    rep.send(Collected(collected.source, tasks=chunk), reason, deadline)
+                    self._send_chunk(rep, collected.source, chunk, reason, deadline, current)
                 except _Interrupted:
                     raise
                 except Exception as exc:  # the other chunks still go; these retry next cycle
                     first_error = first_error or exc
-                    continue
-                sent_at = time.monotonic()
-                for task in chunk:
-                    key = envelope.task_key(task)
-                    self.sent[key] = (current[key], sent_at)
         self.started = True
         if first_error is not None:
             raise first_error
+
+    def _send_chunk(
+        self,
+        rep: Reporter,
+        source: str,
+        chunk: List[Any],
+        reason: str,
+        deadline: float,
+        current: Dict[str, str],
+    ) -> None:
+        from taskbeacon_agent import envelope
+        from taskbeacon_agent.client import SendError
+        from taskbeacon_agent.sources import Collected
+
+        try:
+            rep.send(Collected(source, tasks=chunk), reason, deadline)
+        except SendError as exc:
+            if exc.retryable:
+                raise
+            if len(chunk) == 1:
+                # The API refuses this task as it is (400/403/413): stop resending it until it changes.
+                key = envelope.task_key(chunk[0])
+                self.refused[key] = current[key]
+                raise
+            # The API checks a report whole, so one refused task would hold back its neighbours
+            # forever: send them one by one; the refused one is remembered above.
+            errors: List[Exception] = []
+            for task in chunk:
+                try:
+                    self._send_chunk(rep, source, [task], reason, deadline, current)
+                except SendError as single:
+                    errors.append(single)
+            if errors:
+                raise errors[0] from None
+            return
+        sent_at = time.monotonic()
+        for task in chunk:
+            key = envelope.task_key(task)
+            self.sent[key] = (current[key], sent_at)
 
 
 def _send_stop(rep: Reporter, cfg: Config, source: Optional[str], last: Optional[Collected]) -> None:

@@ -208,6 +208,19 @@ def collect_introspection(env: Mapping[str, str], opts: Options) -> Collected:
     return Collected("introspection", tasks=tasks)
 
 
+def advertised_source(env: Mapping[str, str]) -> Optional[str]:
+    """The best TMDE the ECS agent announced in the environment, if any.
+
+    A long-running mode sticks to it: a brief outage of v4 is then retried on v4, never answered
+    by falling back to another source whose documents differ.
+    """
+    if env.get("ECS_CONTAINER_METADATA_URI_V4"):
+        return "tmde-v4"
+    if env.get("ECS_CONTAINER_METADATA_URI"):
+        return "tmde-v3"
+    return None
+
+
 def collect(env: Mapping[str, str], source: Optional[str], opts: Options) -> Collected:
     """Collect from the forced source, or from the first source that answers in AUTO_ORDER."""
     if source == "introspection":

@@ -6,9 +6,10 @@ Enabled with DESCRIBE_TASKS_CROSS_CHECK; see docs/security.md for when it is wor
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
-from core.errors import Forbidden
+from core.errors import Forbidden, Unavailable
 from core.model import Task
 from core.store.dynamo import translated_errors
 
@@ -16,6 +17,7 @@ from core.store.dynamo import translated_errors
 _REMEMBERED_TASKS = 10_000
 # DescribeTasks answers these for a cluster that does not exist (or a malformed one): not a task.
 _UNKNOWN_CLUSTER = {"ClusterNotFoundException", "InvalidParameterException"}
+_SERVER_SIDE = {"ServerException", "ServiceUnavailableException", "InternalFailure"}
 
 
 class EcsTaskVerifier:
@@ -31,8 +33,13 @@ class EcsTaskVerifier:
             return self._injected
         if region not in self._clients:
             import boto3
+            from botocore.config import Config
 
-            self._clients[region] = boto3.client("ecs", region_name=region)
+            # Short timeouts and few retries: the answer must come well inside the function's timeout.
+            config = Config(
+                connect_timeout=2, read_timeout=3, retries={"max_attempts": 2, "mode": "standard"}
+            )
+            self._clients[region] = boto3.client("ecs", region_name=region, config=config)
         return self._clients[region]
 
     def verify(self, task: Task) -> None:
@@ -41,20 +48,36 @@ class EcsTaskVerifier:
             return
         from botocore.exceptions import ClientError
 
+        if task.region not in ecs_regions(task.task_arn.split(":")[1]):
+            # The region comes from the caller's own report: only ask where ECS exists, so a made-up
+            # region costs no connection attempts and no client.
+            raise Forbidden(f"cannot confirm task {task.task_arn} with ECS: unknown region", field="task")
         cluster = task.cluster_arn or "default"
         try:
             with translated_errors():
                 response = self.client(task.region).describe_tasks(cluster=cluster, tasks=[task.task_arn])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in _UNKNOWN_CLUSTER:
+            code = error.response.get("Error", {}).get("Code")
+            if code in _UNKNOWN_CLUSTER:
                 raise Forbidden(f"ECS does not know cluster {cluster}", field="task") from error
-            raise
+            if code in _SERVER_SIDE:
+                raise Unavailable("ECS did not answer the cross-check; retry later", retry_after=2) from error
+            # Access denied, region not enabled, ...: what cannot be confirmed is refused.
+            raise Forbidden(f"cannot confirm task {task.task_arn} with ECS ({code})", field="task") from error
         known = {described.get("taskArn") for described in response.get("tasks", [])}
         if task.task_arn not in known:
             raise Forbidden(f"ECS does not know task {task.task_arn} in cluster {cluster}", field="task")
         self._confirmed[task.task_arn] = None
         if len(self._confirmed) > _REMEMBERED_TASKS:
             self._confirmed.popitem(last=False)
+
+
+@lru_cache(maxsize=4)
+def ecs_regions(partition: str) -> frozenset[str]:
+    """Regions where ECS exists, from botocore's bundled endpoint data (no network call)."""
+    import boto3
+
+    return frozenset(boto3.session.Session().get_available_regions("ecs", partition_name=partition))
 
 
 def account_of_function(invoked_function_arn: str) -> str:

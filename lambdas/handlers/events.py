@@ -26,8 +26,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         result = ingest_event(event, wiring.store())
     except (InvalidInput, PayloadTooLarge, ValidationError) as error:
         # A malformed or oversized event can never succeed on retry: record it and drop it
-        # instead of letting EventBridge retry it into the dead-letter queue. Throttling is
-        # raised on purpose: EventBridge retries it.
+        # instead of letting Lambda's async retries carry it into the dead-letter queue.
+        # Throttling is raised on purpose: Lambda retries the invocation (twice), then the DLQ.
         field = error.field if isinstance(error, TaskBeaconError) else _first_location(error)
         message = error.message if isinstance(error, TaskBeaconError) else "not an EventBridge event"
         logger.warning("event rejected", extra={"field": field, "reason": message})

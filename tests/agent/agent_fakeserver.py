@@ -7,6 +7,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,6 +38,7 @@ class _QuietServer(ThreadingHTTPServer):
 class FakeServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
+        self.judges: dict[str, Callable[[bytes], Reply]] = {}  # path -> reply chosen by the request body
         self.requests: list[dict[str, Any]] = []
         server = self
 
@@ -53,7 +55,10 @@ class FakeServer:
                     {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 replies = server.routes.get(self.path) or server.routes.get(self.path.split("?")[0])
-                if not replies:
+                judge = server.judges.get(self.path)
+                if judge is not None:
+                    reply = judge(body)
+                elif not replies:
                     reply = Reply(404, b'"not found"')
                 else:
                     reply = replies[0] if len(replies) == 1 else replies.pop(0)
@@ -111,6 +116,10 @@ class FakeServer:
 
     def route(self, path: str, *replies: Reply) -> None:
         self.routes[path] = list(replies)
+
+    def judge(self, path: str, decide: Callable[[bytes], Reply]) -> None:
+        """Answer requests to ``path`` by what they carry (e.g. refuse one task wherever it is)."""
+        self.judges[path] = decide
 
     def start(self) -> FakeServer:
         self.thread.start()

@@ -615,6 +615,22 @@ def test_sidecar_keeps_the_source_it_found(server: FakeServer) -> None:
     assert "HTTP 400" in cfg.err.getvalue()  # type: ignore[attr-defined]
 
 
+def test_sidecar_waits_for_the_advertised_v4_when_it_fails_at_start(server: FakeServer) -> None:
+    # v4 is announced but not answering yet at the first poll: the sidecar must not settle on v3 for life.
+    # Every attempt of the first cycle fails (a cycle retries up to 4 times), then v4 answers.
+    server.route("/v4/x/task", *[Reply(500, b'"starting"')] * 4, Reply(body=TASK))
+    server.route("/v3/x/task", Reply(body={k: v for k, v in TASK.items() if k != "KnownStatus"}))
+    env = {
+        "ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x",
+        "ECS_CONTAINER_METADATA_URI": server.url + "/v3/x",
+    }
+    out = io.StringIO()
+    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=3)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert {e["source"] for e in sent} == {"tmde-v4"} and sent[0]["reason"] == "start"
+    assert not any(r["path"].startswith("/v3/") for r in server.requests)
+
+
 def test_sidecar_stop_snapshot_is_bounded_by_stop_budget(
     server: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -798,6 +814,26 @@ def test_daemon_keepalive_and_chunks(server: FakeServer) -> None:
         assert len(batch) == 2  # 12 x 30 KB does not fit one 256 KiB snapshot
         assert [t["Arn"] for e in batch for t in e["tasks"]] == [t["Arn"] for t in tasks]
         assert all(len(envelope.encode(e)) <= envelope.MAX_BODY_BYTES for e in batch)
+
+
+def test_daemon_isolates_a_task_the_api_refuses(server: FakeServer, api: FakeServer) -> None:
+    """The API checks a report whole: one refused task must not hold its neighbours back forever."""
+    a, bad, c = ({"Arn": arn, "KnownStatus": "RUNNING"} for arn in ("a", "bad", "c"))
+    bad_changed = dict(bad, KnownStatus="STOPPED")
+    server.route(
+        "/v1/tasks",
+        Reply(body={"Tasks": [a, bad, c]}),
+        Reply(body={"Tasks": [a, bad, c]}),  # nothing changed: the refused task is not resent
+        Reply(body={"Tasks": [a, bad_changed, c]}),  # it changed: worth one more try, alone
+    )
+    api.judge("/snapshots", lambda body: Reply(413 if b'"bad"' in body else 202, {"error": {}}))
+    env = {"TASKBEACON_INTROSPECTION_URL": server.url + "/v1", **api_env(api.url)}
+    err = io.StringIO()
+    cfg = modes.Config(env, interval=0.02, budget=2.0, timeout=1.0, out=io.StringIO(), err=err)
+    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=3)
+    posted = [[t["Arn"] for t in json.loads(r["body"])["tasks"]] for r in api.requests]
+    assert posted == [["a", "bad", "c"], ["a"], ["bad"], ["c"], ["bad"]]
+    assert "413" in err.getvalue()
 
 
 def test_chunk_tasks_limits() -> None:

@@ -149,3 +149,39 @@ def test_cross_check_skips_other_accounts(ecs: dict[str, FakeEcs], principals: P
     # The local context's function runs in account 000000000000: every task here is "foreign".
     reply = http("POST", "/snapshots", principals.task(arn), _body(task, datetime.now(UTC)))
     assert reply.status == 202 and ecs == {}
+
+
+def test_cross_check_refuses_regions_where_ecs_does_not_exist(
+    ecs: dict[str, FakeEcs], principals: PrincipalRegistry
+) -> None:
+    arn, task = _task_doc(region="xx-nowhere-9")  # well-formed, but no ECS endpoint
+    context = AccountContext(function_name="taskbeacon-ingest")
+    reply = http("POST", "/snapshots", principals.task(arn), _body(task, datetime.now(UTC)), context=context)
+    assert reply.status == 403 and "unknown region" in reply.body["error"]["message"]
+    assert ecs == {}  # no client created, no call attempted
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("AccessDeniedException", 403), ("UnrecognizedClientException", 403), ("ServerException", 503)],
+)
+def test_cross_check_errors_from_ecs_are_answered_not_crashed(
+    ecs: dict[str, FakeEcs],
+    principals: PrincipalRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    status: int,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    arn, task = _task_doc()
+    fake = ecs["us-east-1"] = FakeEcs("us-east-1", {arn}, {task["Cluster"]})
+
+    def failing(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": code, "Message": "no"}}, "DescribeTasks")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake, "describe_tasks", failing)
+    context = AccountContext(function_name="taskbeacon-ingest")
+    reply = http("POST", "/snapshots", principals.task(arn), _body(task, datetime.now(UTC)), context=context)
+    assert reply.status == status, reply.body
+    assert http("GET", f"/tasks/{_task_id(arn)}", principals.operator()).status == 404

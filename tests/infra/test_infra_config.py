@@ -60,10 +60,6 @@ def test_command_line_strings_parse() -> None:
         ({"taskbeacon:retentionDays": "²"}, "taskbeacon:retentionDays"),  # isdigit() but not a number
         ({"taskbeacon:retentionDays": "-5"}, "taskbeacon:retentionDays"),
         ({"taskbeacon:keepaliveSeconds": 29}, "taskbeacon:keepaliveSeconds"),
-        (
-            {"taskbeacon:throttleRateLimit": 500, "taskbeacon:throttleBurstLimit": 10},
-            "taskbeacon:throttleBurstLimit",
-        ),
         ({"taskbeacon:alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "taskbeacon:alarmTopicArn"),
         (
             {"taskbeacon:privateEndpoint": True, "taskbeacon:vpcEndpointIds": "vpc-123"},

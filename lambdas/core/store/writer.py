@@ -75,8 +75,9 @@ class Store:
         """Apply several observations (a daemon's report), each task in its own transaction.
 
         Every write is prepared (read, merged, checked against the size limits) before the first
-        one is sent, so a request that cannot land writes nothing. Under DynamoDB pushback a
-        request may stop part-way; each task's write is atomic and a retry of the same request
+        one is sent, so a request that cannot land writes nothing. It may still stop part-way: under
+        DynamoDB pushback, or when a task that lost a race to another writer no longer fits once
+        merged again. Each task's write is atomic either way, and a retry of the same request
         merges the tasks already written to "no change", so it converges.
         """
         prepared = [self._prepare(observation, now) for observation in observations]
