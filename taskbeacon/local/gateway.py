@@ -147,13 +147,13 @@ class Gateway:
         if path == "/_local/credentials":
             return self._mint_credentials(document)
         from core.errors import Throttled
+        from handlers.http_errors import status_of
 
         try:
             result = self.runtime.invoke("events", document)
-        except Throttled as error:  # in AWS EventBridge would retry; locally the caller does
+        except Throttled as error:  # in AWS Lambda retries the invocation; locally the caller does
             status, headers, data = _json(
-                HTTPStatus.TOO_MANY_REQUESTS if error.code == "throttled" else HTTPStatus.SERVICE_UNAVAILABLE,
-                {"error": {"code": error.code, "message": error.message, "field": None}},
+                status_of(error), {"error": {"code": error.code, "message": error.message, "field": None}}
             )
             return status, {**headers, "Retry-After": str(error.retry_after)}, data
         status = HTTPStatus.OK if result.get("accepted") else HTTPStatus.BAD_REQUEST

@@ -141,15 +141,14 @@ def test_exec_keeps_pid_argv_env_and_signals(
         proc.kill()
 
 
-def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer, tmp_path: Path) -> None:
-    # The metadata read stalls; Ctrl-C (SIGINT) then means "stop", not "run the command anyway".
+def _ctrl_c_while_reading_metadata(
+    server: FakeServer, args: list[str], env: dict[str, str]
+) -> tuple[int, str, str]:
+    """Run the agent while its metadata read stalls, send SIGINT once it is reading: (code, out, err)."""
     server.route("/v4/x/task", Reply(body=TASK, delay=8))
-    marker = tmp_path / "started"
     proc = subprocess.Popen(
-        agent_cmd_sigint_default(
-            "exec", "--dry-run", "--budget", "20", "--", "sh", "-c", f"echo started > {marker}"
-        ),
-        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x"),
+        agent_cmd_sigint_default(*args),
+        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -158,33 +157,30 @@ def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer
         assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=10)
-        assert proc.returncode == modes.EXIT_INTERRUPTED == 130
-        assert "interrupted; command not started" in err
-        assert not marker.exists() and out == ""
+        return proc.returncode, out, err
     finally:
         proc.kill()
+
+
+def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer, tmp_path: Path) -> None:
+    # Ctrl-C (SIGINT) while reporting means "stop", not "run the command anyway".
+    marker = tmp_path / "started"
+    command = ["sh", "-c", f"echo started > {marker}"]
+    code, out, err = _ctrl_c_while_reading_metadata(
+        server, ["exec", "--dry-run", "--budget", "20", "--", *command], {}
+    )
+    assert code == modes.EXIT_INTERRUPTED == 130
+    assert "interrupted; command not started" in err
+    assert not marker.exists() and out == ""
 
 
 def test_once_ctrl_c_during_report_exits_130(server: FakeServer, api: FakeServer) -> None:
-    # The metadata read stalls; Ctrl-C must end `once` with 130 (README), sending nothing.
-    server.route("/v4/x/task", Reply(body=TASK, delay=8))
+    # Ctrl-C must end `once` with 130 (README), sending nothing.
     api.route("/snapshots", Reply(202))
-    proc = subprocess.Popen(
-        agent_cmd_sigint_default("once", "--budget", "20"),
-        env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", **api_env(api.url)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        assert proc.returncode == modes.EXIT_INTERRUPTED == 130, err
-        assert out == "" and "Traceback" not in err
-        assert api.requests == []
-    finally:
-        proc.kill()
+    code, out, err = _ctrl_c_while_reading_metadata(server, ["once", "--budget", "20"], api_env(api.url))
+    assert code == modes.EXIT_INTERRUPTED == 130, err
+    assert out == "" and "Traceback" not in err
+    assert api.requests == []
 
 
 def test_exec_background_starts_the_command_at_once_when_metadata_is_slow(

@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -274,31 +275,45 @@ def test_generated_documents_look_like_real_ones(name: str, fixture: str) -> Non
     assert ours["Cluster"].startswith("arn:") == real["Cluster"].startswith("arn:")
 
 
-def test_user_task_file_and_command(tmp_path: Path) -> None:
-    doc = (
-        json.loads((FIXTURES / "v4-task-ec2-bridge.json").read_text())
-        if FIXTURES.is_dir()
-        else example("ec2-bridge")["task"]
-    )
-    spec = tmp_path / "task.json"
-    spec.write_text(json.dumps({"task": doc, "tags": {"a": "b"}}))
-    env_file = tmp_path / "env.sh"
+@contextmanager
+def emulate_command(argv: list[str], writes: Path) -> Iterator[list[int]]:
+    """``taskbeacon emulate ARGV`` in a thread for the block, entered once it has written ``writes``.
+
+    Yields the list its exit code lands in when the block has stopped it.
+    """
     parser = argparse.ArgumentParser()
     emulate.add_arguments(parser)
-    args = parser.parse_args(["--port", "0", "--task-file", str(spec), "--env-file", str(env_file)])
+    args = parser.parse_args(argv)
     stop = threading.Event()
     result: list[int] = []
     th = threading.Thread(target=lambda: result.append(emulate.run(args, stop)))
     th.start()
-    for _ in range(100):
-        if env_file.exists():
-            break
-        time.sleep(0.05)
+    try:
+        for _ in range(100):
+            if writes.exists():
+                break
+            time.sleep(0.05)
+        yield result
+    finally:
+        stop.set()
+        th.join(5)
+
+
+def exported(env_file: Path) -> dict[str, str]:
+    """The variables of an ``--env-file`` (``export NAME='value'`` lines)."""
     env = dict(line[len("export ") :].split("=", 1) for line in env_file.read_text().splitlines())
-    env = {k: v.strip("'") for k, v in env.items()}
-    done = agent(env, "once", "--dry-run", "--with-tags")
-    stop.set()
-    th.join(5)
+    return {k: v.strip("'") for k, v in env.items()}
+
+
+def test_user_task_file_and_command(tmp_path: Path) -> None:
+    doc = json.loads((FIXTURES / "v4-task-ec2-bridge.json").read_text())
+    spec = tmp_path / "task.json"
+    spec.write_text(json.dumps({"task": doc, "tags": {"a": "b"}}))
+    env_file = tmp_path / "env.sh"
+    with emulate_command(
+        ["--port", "0", "--task-file", str(spec), "--env-file", str(env_file)], env_file
+    ) as result:
+        done = agent(exported(env_file), "once", "--dry-run", "--with-tags")
     assert result == [0]
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout)["task"]
@@ -323,22 +338,11 @@ def test_profile_credentials_warn(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 def test_advertise_host_and_docker_env_file(tmp_path: Path) -> None:
     # For a container on a Docker network where the emulator sits at 169.254.170.2 (as ECS does).
     docker_env = tmp_path / "task.env"
-    parser = argparse.ArgumentParser()
-    emulate.add_arguments(parser)
     argv = ["--port", "0", "--host", "0.0.0.0", "--advertise-host", "169.254.170.2"]
-    args = parser.parse_args([*argv, "--example", "ec2-awsvpc", "--docker-env-file", str(docker_env)])
-    stop = threading.Event()
-    th = threading.Thread(target=emulate.run, args=(args, stop))
-    th.start()
-    try:
-        for _ in range(100):
-            if docker_env.exists():
-                break
-            time.sleep(0.05)
+    with emulate_command(
+        [*argv, "--example", "ec2-awsvpc", "--docker-env-file", str(docker_env)], docker_env
+    ):
         env = dict(line.split("=", 1) for line in docker_env.read_text().splitlines())
-    finally:
-        stop.set()
-        th.join(5)
     assert env["ECS_CONTAINER_METADATA_URI_V4"].startswith("http://169.254.170.2:")
     assert env["AWS_CONTAINER_CREDENTIALS_FULL_URI"].startswith("http://169.254.170.2:")
     assert not any(v.startswith("'") for v in env.values())  # docker --env-file does not unquote
@@ -400,26 +404,12 @@ def test_metadata_file_not_ready_until_set_ready(emu: Emulator) -> None:
 
 def test_command_tag_errors_and_metadata_ready_after(tmp_path: Path) -> None:
     env_file = tmp_path / "env.sh"
-    parser = argparse.ArgumentParser()
-    emulate.add_arguments(parser)
     argv = ["--port", "0", "--example", "ec2-bridge", "--tag-errors", "--metadata-ready-after", "1"]
-    args = parser.parse_args([*argv, "--env-file", str(env_file)])
-    stop = threading.Event()
-    th = threading.Thread(target=emulate.run, args=(args, stop))
-    th.start()
-    try:
-        for _ in range(100):
-            if env_file.exists():
-                break
-            time.sleep(0.05)
-        env = dict(line[len("export ") :].split("=", 1) for line in env_file.read_text().splitlines())
-        env = {k: v.strip("'") for k, v in env.items()}
+    with emulate_command([*argv, "--env-file", str(env_file)], env_file):
+        env = exported(env_file)
         assert "MetadataFileStatus" not in json.loads(Path(env["ECS_CONTAINER_METADATA_FILE"]).read_text())
         tagged = agent(env, "once", "--dry-run", "--with-tags", "--source", "tmde-v4")
         waited = agent(env, "once", "--dry-run", "--source", "metadata-file", "--budget", "10")
-    finally:
-        stop.set()
-        th.join(5)
     assert tagged.returncode == 0, tagged.stderr
     assert {e["ErrorField"] for e in json.loads(tagged.stdout)["task"]["Errors"]} == {
         "TaskTags",

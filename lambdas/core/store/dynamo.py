@@ -14,6 +14,7 @@ _THROTTLING = {
     "ThrottlingException",
     "RequestLimitExceeded",
     "TransactionConflictException",
+    "TransactionInProgressException",
 }
 _UNAVAILABLE = {"InternalServerError", "ServiceUnavailable", "InternalFailure"}
 # Why a transaction was cancelled, per item: these mean "pushed back", not "lost a race".
@@ -38,7 +39,7 @@ def translated_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLING or code == "TransactionInProgressException":
+        if code in _THROTTLING:
             raise Throttled("the inventory is busy; retry later", retry_after=1) from error
         if code == "TransactionCanceledException" and _cancelled_by_pushback(error.response):
             raise Throttled("the inventory is busy; retry later", retry_after=1) from error

@@ -35,11 +35,6 @@ class WriteOutcome:
     write_items: int  # items in the transaction (0 when nothing changed): the write cost
 
 
-@dataclass(frozen=True)
-class _Plan:
-    items: list[dict[str, Any]]  # the transaction that turns the record read into the merged one
-
-
 class Store:
     """Writes observations to one table. ``table_name`` and ``retention_days`` come from settings."""
 
@@ -86,24 +81,26 @@ class Store:
             for observation, plan in zip(observations, prepared, strict=True)
         ]
 
-    def _prepare(self, observation: Observation, now: datetime | None) -> _Plan | None:
+    def _prepare(self, observation: Observation, now: datetime | None) -> list[dict[str, Any]] | None:
+        """The transaction turning the stored record into the merged one; None when nothing changes."""
         current = self.load(observation.task.task_id)
         moment = now or datetime.now(UTC)
         updated = merge(current, observation, now=moment, history_limit=self.history_limit)
         if updated is None:
             return None
-        return _Plan(self._transaction(current, updated, moment))
+        return self._transaction(current, updated, moment)
 
-    def _commit(self, observation: Observation, plan: _Plan | None, now: datetime | None) -> WriteOutcome:
+    def _commit(
+        self, observation: Observation, items: list[dict[str, Any]] | None, now: datetime | None
+    ) -> WriteOutcome:
         from botocore.exceptions import ClientError
 
         task_id = observation.task.task_id
         for attempt in range(_MAX_RACE_RETRIES):
             if attempt:
-                plan = self._prepare(observation, now)  # another writer won: read and merge again
-            if plan is None:
+                items = self._prepare(observation, now)  # another writer won: read and merge again
+            if items is None:
                 return WriteOutcome(task_id, changed=False, write_items=0)
-            items = plan.items
             try:
                 with dynamo.translated_errors():
                     if len(items) == 1:
