@@ -13,6 +13,7 @@ PARTITION_KEY: Final = "pk"
 SORT_KEY: Final = "sk"
 TTL_ATTRIBUTE: Final = "expiresAt"
 DEFAULT_TABLE_NAME: Final = "taskbeacon-tasks"
+STREAM_VIEW_TYPE: Final = "NEW_AND_OLD_IMAGES"
 
 
 def create_table_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]:
@@ -28,6 +29,8 @@ def create_table_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]
             {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
             {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
+        # The indexer derives index entries and counters from each record's old and new image.
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW_TYPE},
     }
 
 
