@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from dataclasses import dataclass
 
 from core.model.envelope import Envelope
@@ -103,6 +104,24 @@ def lifecycle_status(value: str | None) -> str | None:
     if upper == "RESOURCES_PROVISIONED":  # pause containers' steady state
         return "RUNNING"
     return upper
+
+
+# ECS's ``LaunchType`` enum as RunTask, DescribeTasks, EventBridge and TMDE v4 spell it.
+LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def launch_type(value: str | None) -> str | None:
+    """ECS's canonical spelling (``fargate``, ``Fargate`` -> ``FARGATE``), for every source.
+
+    Only ASCII letters change case: ``str.upper`` would also turn look-alikes such as U+0131
+    (dotless i) or U+017F (long s) into ASCII and so into a known value. A value ECS does not
+    (yet) define is kept, upper-cased the same way: every ECS enum is upper snake case, so a
+    future launch type groups and filters as one value whatever the case it arrived in.
+    """
+    if value is None:
+        return None
+    return value.translate(_ASCII_UPPER)
 
 
 _KNOWN_TYPES = frozenset({"NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON"})

@@ -13,6 +13,7 @@ from core.model.task import Container, Network, Observation, Task
 from core.normalize.common import (
     container_instance_arn,
     is_internal,
+    launch_type,
     lifecycle_status,
     parse_task_arn,
     resolve_cluster,
@@ -111,7 +112,7 @@ def parse_detail(detail: Obj) -> Task:
         family=family,
         revision=revision,
         service_name=service_from_group(detail.text("group")),
-        launch_type=detail.text("launchType"),
+        launch_type=launch_type(detail.text("launchType")),
         platform_version=detail.text("platformVersion"),
         availability_zone=detail.text("availabilityZone"),
         desired_status=detail.text("desiredStatus"),

@@ -13,6 +13,7 @@ from core.normalize.common import (
     cpu_units_from_vcpu,
     image_digest,
     is_internal,
+    launch_type,
     lifecycle_status,
     memory_mib,
     parse_networks,
@@ -26,7 +27,8 @@ from core.normalize.reader import Obj, bad
 _TASK_ARN_LABEL = "com.amazonaws.ecs.task-arn"
 
 
-def parse_container(doc: Obj, launch_type: str | None) -> Container:
+def parse_container(doc: Obj, launch: str | None) -> Container:
+    """``launch`` is the task's canonical launch type (it decides what ``ImageID`` means)."""
     name = doc.text("Name")
     if name is None:
         raise bad(doc.at("Name"), "is required")
@@ -42,7 +44,7 @@ def parse_container(doc: Obj, launch_type: str | None) -> Container:
         internal=is_internal(name, ctype),
         image=image,
         image_id=image_id,
-        image_digest=image_digest(image, image_id, launch_type),
+        image_digest=image_digest(image, image_id, launch),
         last_status=lifecycle_status(doc.text("KnownStatus")),
         exit_code=doc.integer("ExitCode"),
         created_at=doc.time("CreatedAt"),
@@ -59,12 +61,12 @@ def parse_task(doc: Obj, container_doc: Obj | None = None) -> Task:
     """One TMDE task document (``/task``, ``/taskWithTags``, one entry of ``/tasks``)."""
     ref = parse_task_arn(doc.text("TaskARN"), doc.at("TaskARN"))
     cluster_arn, cluster_name = resolve_cluster(doc.text("Cluster"), ref, doc.at("Cluster"))
-    launch_type = doc.text("LaunchType")
+    launch = launch_type(doc.text("LaunchType"))
     limits = doc.obj("Limits")
     tags = doc.text_map("TaskTags")
-    containers = [parse_container(c, launch_type) for c in doc.objs("Containers")]
+    containers = [parse_container(c, launch) for c in doc.objs("Containers")]
     if container_doc is not None:
-        _add_reporting_container(containers, container_doc, ref.arn, launch_type)
+        _add_reporting_container(containers, container_doc, ref.arn, launch)
     return Task(
         task_arn=ref.arn,
         task_id=ref.task_id,
@@ -79,7 +81,7 @@ def parse_task(doc: Obj, container_doc: Obj | None = None) -> Task:
         or service_from_group(doc.text("Group"))
         or tags.get("aws:ecs:serviceName")
         or None,
-        launch_type=launch_type,
+        launch_type=launch,
         availability_zone=doc.text("AvailabilityZone"),
         vpc_id=doc.text("VPCID"),
         desired_status=doc.text("DesiredStatus"),
@@ -93,14 +95,14 @@ def parse_task(doc: Obj, container_doc: Obj | None = None) -> Task:
 
 
 def _add_reporting_container(
-    containers: list[Container], doc: Obj, task_arn: str, launch_type: str | None
+    containers: list[Container], doc: Obj, task_arn: str, launch: str | None
 ) -> None:
     """The reporting container's own document (``${URI}``) fills in a container ``/task`` lacked.
 
     It must belong to this task: its ``com.amazonaws.ecs.task-arn`` label, when present, must
     name the same task, or the snapshot mixes two tasks.
     """
-    container = parse_container(doc, launch_type)
+    container = parse_container(doc, launch)
     label = container.labels.get(_TASK_ARN_LABEL)
     if label is not None and label != task_arn:
         raise bad(doc.at("Labels"), "names a different task than task.TaskARN")
