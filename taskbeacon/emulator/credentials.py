@@ -21,6 +21,17 @@ def _expiration(hours: float = 6) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def parse_expiration(value: object) -> datetime.datetime | None:
+    """``Expiration`` as a UTC datetime; None when absent or unreadable (credentials that never rotate)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=datetime.UTC) if when.tzinfo is None else when.astimezone(datetime.UTC)
+
+
 def fake_credentials(task_arn: str) -> dict[str, Any]:
     """Obviously fake, well-formed credentials (they sign fine; AWS rejects them)."""
     account = task_arn.split(":")[4] if task_arn.count(":") >= 5 else "111122223333"

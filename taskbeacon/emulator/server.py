@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import copy
 import datetime
+import hashlib
 import ipaddress
 import json
 import secrets
 import tempfile
 import threading
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from taskbeacon.emulator import docs
-from taskbeacon.emulator.credentials import CredentialsProvider, fake_credentials
+from taskbeacon.emulator.credentials import CredentialsProvider, fake_credentials, parse_expiration
+
+# The ECS agent's credentials endpoint: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is resolved against it.
+ECS_CREDENTIALS_HOST = "169.254.170.2"
+# Served credentials stay the same until this close to their Expiration, then the provider is asked
+# again. ECS does not document when it rotates task credentials; IMDS documents new credentials "at
+# least five minutes before the expiration of the old", which SDKs (botocore refreshes from 15
+# minutes before) already cope with.
+ROTATE_BEFORE = datetime.timedelta(minutes=5)
 
 
 class SimulatedTask:
@@ -45,8 +55,15 @@ class SimulatedTask:
         # v4 /taskWithTags answer is still 200, without those tags and with an Errors[] array.
         self.tag_errors = list(tag_errors or [])
         self.metadata_ready = metadata_ready
+        # The full URI (with a token) and the relative URI (no token, as ECS serves it at 169.254.170.2,
+        # where only the task's own network namespace reaches it) lead to the same credentials.
         self.credentials_path = "/creds/" + secrets.token_urlsafe(16)
         self.authorization_token = secrets.token_urlsafe(24)
+        self.credentials_id = _uuid()
+        self.relative_credentials_uri = "/v2/credentials/" + self.credentials_id
+        self._credentials: dict[str, Any] | None = None
+        self._credentials_expire: datetime.datetime | None = None
+        self._credentials_lock = threading.Lock()
         # One endpoint id per container, like the ECS agent's per-container V3EndpointID.
         self.endpoints: dict[str, str] = {}
         for c in self.containers():
@@ -54,6 +71,7 @@ class SimulatedTask:
             fargate = doc.get("LaunchType") == "FARGATE"
             self.endpoints[name] = str(c.get("DockerId")) if fargate and c.get("DockerId") else _uuid()
         self.metadata_files: dict[str, str] = {}
+        self.instance_arn_override: str | None = None
 
     # -- documents ------------------------------------------------------------------------------
     @property
@@ -68,6 +86,52 @@ class SimulatedTask:
     @property
     def launch_type(self) -> str:
         return str(self._doc.get("LaunchType") or "EC2")
+
+    @property
+    def container_instance_arn(self) -> str:
+        """The EC2 container instance this task runs on: in the task's own partition, region, account
+        and cluster, in the task ARN's format (``container-instance/<cluster>/<id>`` for new task ARNs,
+        ``container-instance/<id>`` for old ones). Tasks of one cluster share one instance."""
+        if self.instance_arn_override:
+            return self.instance_arn_override
+        parts = self.task_arn.split(":", 5)
+        if len(parts) == 6 and parts[5].startswith("task/"):
+            partition, region, account, resource = parts[1], parts[3], parts[4], parts[5]
+        else:  # not an ARN: keep the emulator's defaults
+            partition, region, account, resource = "aws", "us-east-1", "111122223333", "task/default/x"
+        path = resource.split("/")
+        cluster = path[1] if len(path) == 3 else str(self._doc.get("Cluster") or "default").rsplit("/", 1)[-1]
+        prefix = f"arn:{partition}:ecs:{region}:{account}:container-instance/"
+        host = self._emulator.instance_arn_override
+        if host and (
+            host.startswith(f"{prefix}{cluster}/")
+            or (len(path) == 2 and host.startswith(prefix) and host.count("/") == 1)
+        ):
+            return host  # the instance the emulator was told it runs on, where it can be this task's
+        seed = f"{self._emulator.instance_seed}/{partition}/{region}/{account}/{cluster}"
+        instance_id = str(uuid.UUID(hashlib.sha256(seed.encode()).hexdigest()[:32]))
+        return prefix + (f"{cluster}/{instance_id}" if len(path) == 3 else instance_id)
+
+    @container_instance_arn.setter
+    def container_instance_arn(self, arn: str | None) -> None:
+        self.instance_arn_override = arn
+
+    def credentials(self) -> dict[str, Any]:
+        """What the credentials endpoint serves: the same credentials until they near their
+        ``Expiration`` (``ROTATE_BEFORE``), then new ones from the provider."""
+        with self._credentials_lock:
+            now = self._emulator.clock()
+            cached, expires = self._credentials, self._credentials_expire
+            if cached is None or (expires is not None and now >= expires - self._emulator.rotate_before):
+                cached = dict(self._emulator.credentials_provider(self.task_arn))
+                self._credentials = cached
+                self._credentials_expire = parse_expiration(cached.get("Expiration"))
+            return dict(cached)
+
+    def rotate_credentials(self) -> None:
+        """Forget the served credentials: the next fetch gets new ones (as after a rotation)."""
+        with self._credentials_lock:
+            self._credentials = self._credentials_expire = None
 
     def containers(self) -> list[dict[str, Any]]:
         return [c for c in self._doc.get("Containers") or [] if isinstance(c, dict)]
@@ -121,6 +185,10 @@ class SimulatedTask:
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
         }
+        if base == f"http://{ECS_CREDENTIALS_HOST}":
+            # SDKs resolve the relative URI against 169.254.170.2:80 only, and prefer it to the
+            # full URI: announce it only where it leads here (the emulator at ECS's address).
+            env["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] = self.relative_credentials_uri
         if self.launch_type != "FARGATE":
             env["TASKBEACON_INTROSPECTION_URL"] = f"{base}/v1"
             if name in self.metadata_files:
@@ -138,8 +206,7 @@ class SimulatedTask:
             elif self.tags is not None:
                 out["TaskTags"] = dict(self.tags)
             if ec2 and "ContainerInstanceTags" in self.tag_errors:
-                arn = self._emulator.container_instance_arn
-                errors.insert(0, docs.tag_error("ContainerInstanceTags", arn))
+                errors.insert(0, docs.tag_error("ContainerInstanceTags", self.container_instance_arn))
             elif self.container_instance_tags is not None and ec2:
                 out["ContainerInstanceTags"] = dict(self.container_instance_tags)
             if errors:
@@ -171,8 +238,6 @@ def _http_url(host: str, port: int) -> str:
 
 
 def _uuid() -> str:
-    import uuid
-
     return str(uuid.uuid4())
 
 
@@ -192,6 +257,7 @@ class Emulator:
         credentials_provider: CredentialsProvider | None = None,
         metadata_dir: str | None = None,
         advertise_host: str | None = None,
+        rotate_before: datetime.timedelta = ROTATE_BEFORE,
     ) -> None:
         self.host = host
         self.port = port
@@ -199,15 +265,17 @@ class Emulator:
         # as on ECS). Default: the bound address (loopback for a wildcard bind).
         self.advertise_host = advertise_host
         self.credentials_provider = credentials_provider or fake_credentials
+        self.rotate_before = rotate_before
+        self.clock = lambda: datetime.datetime.now(datetime.UTC)  # replaceable, for tests
         self.lock = threading.RLock()
         self.tasks: dict[str, SimulatedTask] = {}
         self._by_endpoint: dict[str, tuple[SimulatedTask, str]] = {}
         self._by_creds: dict[str, SimulatedTask] = {}
+        self._by_credentials_id: dict[str, SimulatedTask] = {}
         self._own_dir = metadata_dir is None
         self.metadata_dir = metadata_dir or tempfile.mkdtemp(prefix="taskbeacon-emulator-")
-        self.container_instance_arn = (
-            "arn:aws:ecs:us-east-1:111122223333:container-instance/default/" + _uuid()
-        )
+        self.instance_seed = _uuid()  # container instance ids: stable per emulator, new per run
+        self.instance_arn_override: str | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -216,6 +284,24 @@ class Emulator:
         """Where this machine reaches the emulator."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
         return _http_url(host, self.port)
+
+    @property
+    def container_instance_arn(self) -> str:
+        """The instance introspection (``/v1/metadata``) describes: the first EC2 task's.
+
+        Setting it names the host: EC2 tasks of that instance's partition, region, account and
+        cluster report it (others keep their own cluster's instance; one host has one cluster)."""
+        if self.instance_arn_override:
+            return self.instance_arn_override
+        ec2 = [t for t in self.tasks.values() if t.launch_type != "FARGATE"]
+        first = ec2[0] if ec2 else next(iter(self.tasks.values()), None)
+        if first is None:
+            return f"arn:aws:ecs:us-east-1:111122223333:container-instance/default/{self.instance_seed}"
+        return first.container_instance_arn
+
+    @container_instance_arn.setter
+    def container_instance_arn(self, arn: str | None) -> None:
+        self.instance_arn_override = arn
 
     @property
     def public_url(self) -> str:
@@ -255,6 +341,7 @@ class Emulator:
             for name, endpoint in task.endpoints.items():
                 self._by_endpoint[endpoint] = (task, name)
             self._by_creds[task.credentials_path] = task
+            self._by_credentials_id[task.credentials_id] = task
             if task.launch_type != "FARGATE":  # the metadata file does not exist on Fargate
                 self._write_metadata_files(task)
             return task
@@ -271,7 +358,7 @@ class Emulator:
             path = folder / "ecs-container-metadata.json"
             tmp = folder / "ecs-container-metadata.json.tmp"
             render = docs.metadata_file if task.metadata_ready else docs.metadata_file_not_ready
-            tmp.write_text(json.dumps(render(doc, c, self.container_instance_arn), indent=4))
+            tmp.write_text(json.dumps(render(doc, c, task.container_instance_arn), indent=4))
             tmp.replace(path)  # atomic, like the ECS agent
             task.metadata_files[name] = str(path)
 
@@ -310,6 +397,8 @@ class Emulator:
         head = parts[0]
         if head in ("v4", "v3") and len(parts) >= 2:
             return self._tmde(head, parts[1], parts[2:])
+        if head in ("v1", "v2") and len(parts) >= 2 and parts[1] == "credentials":
+            return self._relative_credentials(head, parts[2:], query)
         if head == "tasks" and len(parts) >= 3 and parts[2] == "v2":
             return self._v2(self.tasks.get(parts[1]), parts[3:])
         if head == "v2":
@@ -361,8 +450,25 @@ class Emulator:
             return 400, {"code": "InvalidIdInRequest", "message": "CredentialsV2Request: invalid id"}
         if headers.get("authorization") != task.authorization_token:
             return 401, {"code": "AccessDenied", "message": "invalid authorization token"}
+        return self._serve_credentials(task)
+
+    def _relative_credentials(
+        self, version: str, rest: list[str], query: dict[str, list[str]]
+    ) -> tuple[int, Any]:
+        """``/v2/credentials/<id>`` and ``/v1/credentials?id=<id>``: no token, as the ECS agent serves
+        them (ecs-agent/tmds/handlers/v1/credentials_handler.go error codes)."""
+        request = "CredentialsV2Request" if version == "v2" else "CredentialsV1Request"
+        ident = "/".join(rest) if version == "v2" else (query.get("id") or [""])[0]
+        if not ident:
+            return 400, {"code": "NoIdInRequest", "message": f"{request}: No ID in the request"}
+        task = self._by_credentials_id.get(ident)
+        if task is None:
+            return 400, {"code": "InvalidIdInRequest", "message": f"{request}: Credentials not found"}
+        return self._serve_credentials(task)
+
+    def _serve_credentials(self, task: SimulatedTask) -> tuple[int, Any]:
         try:
-            return 200, self.credentials_provider(task.task_arn)
+            return 200, task.credentials()
         except Exception as exc:  # a provider failure looks like ECS before credentials arrive
             return 503, {"code": "CredentialsUninitialized", "message": type(exc).__name__}
 

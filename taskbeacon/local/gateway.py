@@ -6,8 +6,12 @@ Mirrors what API Gateway does for this API: unknown routes and unsigned or badly
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
+import os
 import re
+import socket
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -16,24 +20,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from taskbeacon.local.engine import use_lambdas_source
 from taskbeacon.local.lambda_runtime import LambdaRuntime
 from taskbeacon.local.principals import Principal, PrincipalRegistry, container_credentials
 from taskbeacon.local.sigv4 import SignatureError, verify
 
 STAGE = "local"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
-
-# (method, resource template, function): the same routes the CDK stack defines.
-ROUTES: tuple[tuple[str, str, str], ...] = (
-    ("POST", "/snapshots", "ingest"),
-    ("GET", "/tasks", "query"),
-    ("GET", "/tasks/{taskId}", "query"),
-    ("GET", "/tasks/{taskId}/history", "query"),
-    ("GET", "/search", "query"),
-    ("GET", "/summary", "query"),
-    ("GET", "/openapi.json", "query"),
-)
+# How long a body may take to arrive once its headers have: a body shorter than its
+# Content-Length is answered 400 when the client closes its side, or after this long.
+BODY_TIMEOUT_SECONDS = 5.0
+# An idle keep-alive connection (or one that never finishes its headers) is closed after this.
+IDLE_TIMEOUT_SECONDS = 60.0
+# Deepest JSON nesting the local routes parse. Real EventBridge events nest about six levels;
+# Python's json module raises RecursionError near the interpreter's recursion limit (~1000).
+MAX_JSON_DEPTH = 64
 _LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events")}
+_DIGITS = re.compile(r"[0-9]+", re.ASCII)
+_ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -44,23 +48,123 @@ def _compile(template: str) -> re.Pattern[str]:
     )
 
 
-_COMPILED = [(method, template, _compile(template), function) for method, template, function in ROUTES]
+@functools.cache
+def _compiled_routes() -> tuple[tuple[str, str, re.Pattern[str], str], ...]:
+    """The API's routes, from the one vocabulary the handlers and the CDK stack use."""
+    use_lambdas_source()
+    from core.vocabulary import ROUTES
+
+    return tuple((r.method, r.path, _compile(r.path), r.function) for r in ROUTES)
 
 
 def match_route(method: str, path: str) -> tuple[str, dict[str, str], str] | None:
-    for route_method, template, pattern, function in _COMPILED:
+    for route_method, template, pattern, function in _compiled_routes():
         found = pattern.match(path)
         if found and route_method == method:
             return template, found.groupdict(), function
     return None
 
 
+class InvalidBody(Exception):
+    """A body of a local route that is not a JSON document the route can take: 400, naming where."""
+
+    def __init__(self, message: str, field: str = "body") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def parse_json_body(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Strict JSON (RFC 8259: UTF-8, no NaN/Infinity), nested at most ``max_depth`` levels,
+    with no string that cannot be stored (lone surrogates from ``\\ud800`` escapes)."""
+    try:
+        text = body.decode("utf-8")  # overlong forms and encoded surrogates are invalid UTF-8 too
+    except UnicodeDecodeError as error:
+        raise InvalidBody(f"request body is not valid UTF-8 (byte {error.start})") from None
+    depth, offset = _nesting(text)
+    if depth > max_depth:
+        raise InvalidBody(f"request body nests JSON deeper than {max_depth} levels (at character {offset})")
+
+    def no_constant(name: str) -> Any:
+        raise InvalidBody(f"request body contains {name}, which is not JSON")
+
+    try:
+        document = json.loads(text, parse_constant=no_constant)
+    except RecursionError:  # the parser's own limit, should max_depth ever be set above it
+        raise InvalidBody("request body nests JSON deeper than the parser can take") from None
+    except json.JSONDecodeError as error:
+        raise InvalidBody(
+            f"request body is not valid JSON: {error.msg} (line {error.lineno} column {error.colno})"
+        ) from None
+    except ValueError as error:  # e.g. an integer beyond int_max_str_digits
+        raise InvalidBody(f"request body is not valid JSON: {error}") from None
+    _check_strings(document)
+    return document
+
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """Deepest ``[``/``{`` nesting outside strings, and where it was first reached (no recursion)."""
+    depth = deepest = where = 0
+    for token in _TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, token.start()
+        elif char in "]}":
+            depth -= 1
+    return deepest, where
+
+
+def _check_strings(document: Any) -> None:
+    """Every key and string must be encodable (json.loads lets ``"\\ud800"`` through)."""
+    pending: list[tuple[Any, str]] = [(document, "body")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str):
+            _encodable(value, path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _encodable(key, f"{path} key {json.dumps(key)[:40]}")
+                pending.append((item, _child(path, key)))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+
+
+def _encodable(text: str, path: str) -> None:
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidBody(f"{path} is not valid unicode text (a lone surrogate)", path) from None
+
+
+def _child(path: str, key: str) -> str:
+    plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key, re.ASCII)
+    if path == "body":
+        return key if plain else f"[{json.dumps(key)}]"
+    return f"{path}.{key}" if plain else f"{path}[{json.dumps(key)}]"
+
+
 class Gateway:
+    """``region``: the region this API lives in, which signatures must be scoped to (default
+    ``AWS_REGION``, which local mode sets before it starts the gateway, else us-east-1)."""
+
     def __init__(
-        self, registry: PrincipalRegistry, runtime: LambdaRuntime, host: str = "127.0.0.1", port: int = 0
+        self,
+        registry: PrincipalRegistry,
+        runtime: LambdaRuntime,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str | None = None,
     ):
         self.registry = registry
         self.runtime = runtime
+        self.region = region or os.environ.get("AWS_REGION") or "us-east-1"
+        self.body_timeout = BODY_TIMEOUT_SECONDS
         gateway = self
 
         class Handler(_RequestHandler):
@@ -99,7 +203,12 @@ class Gateway:
         host = next((v for k, v in headers.items() if k.lower() == "host"), "localhost")
         try:
             verified = verify(
-                self.registry, method=method, url=f"http://{host}{raw_path}", headers=headers, body=body
+                self.registry,
+                method=method,
+                url=f"http://{host}{raw_path}",
+                headers=headers,
+                body=body,
+                region=self.region,
             )
         except SignatureError as error:
             return _gateway_error(HTTPStatus.FORBIDDEN, error.response_type, str(error))
@@ -124,8 +233,6 @@ class Gateway:
         payload = response.get("body") or ""
         data = payload.encode() if isinstance(payload, str) else payload
         if response.get("isBase64Encoded"):
-            import base64
-
             data = base64.b64decode(data)
         return int(response.get("statusCode", 502)), out_headers, data
 
@@ -139,9 +246,9 @@ class Gateway:
                 f"User: {principal.arn} is not authorized to use {path}",
             )
         try:
-            document = json.loads(body or b"null")
-        except ValueError:
-            return _error(HTTPStatus.BAD_REQUEST, "request body is not valid JSON", "body")
+            document = parse_json_body(body)
+        except InvalidBody as error:
+            return _error(HTTPStatus.BAD_REQUEST, error.message, error.field)
         if not isinstance(document, dict):
             return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object", "body")
         if path == "/_local/credentials":
@@ -161,7 +268,9 @@ class Gateway:
 
     def _mint_credentials(self, document: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         if document.get("collector") is True:
-            account = str(document.get("accountId") or self.registry.account_id)
+            account = document.get("accountId") or self.registry.account_id
+            if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+                return _error(HTTPStatus.BAD_REQUEST, "accountId must be a 12-digit account id", "accountId")
             return _json(HTTPStatus.OK, container_credentials(self.registry.collector(account)))
         task_arn = document.get("taskArn")
         if not isinstance(task_arn, str):
@@ -192,8 +301,6 @@ def _proxy_event(
         text: str | None = body.decode() if body else None
         is_base64 = False
     except UnicodeDecodeError:
-        import base64
-
         text, is_base64 = base64.b64encode(body).decode(), True
     now = datetime.now(UTC)
     return {
@@ -240,27 +347,44 @@ def _error(status: int, message: str, field: str) -> tuple[int, dict[str, str], 
     return _json(status, {"error": {"code": "invalid_input", "message": message, "field": field}})
 
 
+class _Refused(Exception):
+    """The request cannot be read: answer ``reply`` and close the connection."""
+
+    def __init__(self, reply: tuple[int, dict[str, str], bytes]) -> None:
+        super().__init__(reply[0])
+        self.reply = reply
+
+
+def _bad_framing(message: str) -> _Refused:
+    return _Refused(_error(HTTPStatus.BAD_REQUEST, message, "Content-Length"))
+
+
+def _too_large() -> _Refused:
+    return _Refused(
+        _gateway_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "REQUEST_TOO_LARGE", "Request Too Long")
+    )
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     owner: Gateway
     protocol_version = "HTTP/1.1"
     server_version = "taskbeacon-local"
+    timeout = IDLE_TIMEOUT_SECONDS
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # the handlers log structured JSON; access lines would drown it
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            status, headers, data = _gateway_error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "REQUEST_TOO_LARGE", "Request Too Long"
-            )
-            self.close_connection = True
+        refused = False
+        try:
+            body = self._read_body()
+        except _Refused as refusal:
+            status, headers, data = refusal.reply
+            refused = True
         else:
-            body = self.rfile.read(length) if length else b""
-            headers_in = dict(self.headers.items())
             try:
                 status, headers, data = self.owner.handle(
-                    self.command, self.path, headers_in, body, self.client_address[0]
+                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                 )
             except Exception:  # a handler crash is a 502 from API Gateway, not a dropped connection
                 import traceback
@@ -274,11 +398,112 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if name.lower() not in {"content-length", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
+        if refused:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        if refused:
+            self.close_connection = True
+            self._linger()
+
+    # -- framing ----------------------------------------------------------------------------
+    def _read_body(self) -> bytes:
+        """The body as framed by Content-Length or chunked Transfer-Encoding, or ``_Refused``.
+
+        Framing that cannot be trusted (RFC 9112 section 6.3) is refused at once, before any body is
+        read: a Content-Length that is not a decimal number, several that disagree, or one together
+        with Transfer-Encoding. A body shorter than announced is refused when the client closes its
+        side, or after ``body_timeout`` seconds, never waited for indefinitely.
+        """
+        lengths = self.headers.get_all("Content-Length") or []
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        if codings:
+            if lengths:
+                raise _bad_framing("Content-Length and Transfer-Encoding must not both be sent")
+            names = [part.strip().lower() for value in codings for part in value.split(",")]
+            if names != ["chunked"]:
+                raise _bad_framing(f"Transfer-Encoding {', '.join(codings)!r} is not supported")
+            return self._with_timeout(self._read_chunked)
+        if not lengths:
+            return b""
+        values = {part.strip() for value in lengths for part in value.split(",")}
+        for value in values:
+            if not _DIGITS.fullmatch(value):
+                raise _bad_framing(f"Content-Length must be a number of bytes, not {value[:40]!r}")
+        numbers = {int(value.lstrip("0") or "0") if len(value.lstrip("0")) <= 15 else -1 for value in values}
+        if len(numbers) > 1:
+            raise _bad_framing("several Content-Length values that disagree")
+        (length,) = numbers
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            raise _too_large()
+        if length == 0:
+            return b""
+        return self._with_timeout(lambda: self._read_exactly(length))
+
+    def _with_timeout(self, read: Any) -> bytes:
+        self.connection.settimeout(self.owner.body_timeout)
+        try:
+            return bytes(read())
+        except TimeoutError:
+            raise _bad_framing(
+                f"the body did not arrive within {self.owner.body_timeout:g} s "
+                "(shorter than its Content-Length?)"
+            ) from None
+        except OSError:
+            raise _bad_framing("the connection failed while the body was read") from None
+        finally:
+            self.connection.settimeout(self.timeout)
+
+    def _read_exactly(self, length: int) -> bytes:
+        data = self.rfile.read(length)
+        if len(data) < length:
+            raise _bad_framing(
+                f"the body ended after {len(data)} of the {length} bytes Content-Length announced"
+            )
+        return data
+
+    def _read_chunked(self) -> bytes:
+        out = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size_text = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
+                raise _bad_framing("malformed chunked body (chunk size line)")
+            size = int(size_text, 16)
+            if size == 0:
+                break
+            if len(out) + size > MAX_REQUEST_BYTES:
+                raise _too_large()
+            chunk = self.rfile.read(size)
+            if len(chunk) < size or self.rfile.read(2) != b"\r\n":
+                raise _bad_framing("malformed chunked body (chunk shorter than its size)")
+            out += chunk
+        for _ in range(64):  # trailer fields, ignored, up to the empty line
+            line = self.rfile.readline(8192)
+            if line in (b"\r\n", b"\n"):
+                return bytes(out)
+            if not line.endswith(b"\n"):
+                break
+        raise _bad_framing("malformed chunked body (trailer)")
+
+    def _linger(self) -> None:
+        """Close gracefully after a refusal: stop sending, then discard what the client still sends
+        for a moment, so the kernel does not reset the connection before the client read the answer."""
+        try:
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            for _ in range(64):
+                if not self.connection.recv(65536):
+                    break
+        except OSError:
+            pass
 
     do_GET = _serve
     do_POST = _serve
     do_PUT = _serve
     do_DELETE = _serve
     do_PATCH = _serve
+    do_HEAD = _serve
+    do_OPTIONS = _serve

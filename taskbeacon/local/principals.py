@@ -7,6 +7,7 @@ Operators may call every route; task credentials carry the identity ECS gives a 
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -16,6 +17,12 @@ from typing import Any
 TASK_ROLE_NAME = "taskbeacon-local-task"
 OPERATOR_NAME = "taskbeacon-local-operator"
 COLLECTOR_ROLE_NAME = "taskbeacon-local-collector"
+# Both task ARN formats: task/<id> (old) and task/<cluster>/<id>; the id is the role session name.
+_TASK_ARN = re.compile(
+    r"arn:aws[a-z-]*:ecs:[a-z0-9-]{1,32}:(?P<account>[0-9]{12}):task/(?:[A-Za-z0-9_-]{1,255}/)?"
+    r"(?P<id>[A-Za-z0-9_-]{1,64})",
+    re.ASCII,
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,10 @@ class PrincipalRegistry:
 
     def task(self, task_arn: str) -> Principal:
         """Credentials whose identity is the task role session ECS would create for ``task_arn``."""
-        parts = task_arn.split(":")
-        if len(parts) < 6 or parts[2] != "ecs" or not parts[5].startswith("task/"):
-            raise ValueError(f"not an ECS task ARN: {task_arn!r}")
-        return self._session(parts[4], TASK_ROLE_NAME, parts[5].rsplit("/", 1)[-1], "task")
+        match = _TASK_ARN.fullmatch(task_arn)
+        if match is None:
+            raise ValueError(f"not an ECS task ARN: {task_arn[:300]!r}")
+        return self._session(match["account"], TASK_ROLE_NAME, match["id"], "task")
 
     def _session(self, account_id: str, role: str, session: str, kind: str) -> Principal:
         return self._add(

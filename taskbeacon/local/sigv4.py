@@ -1,11 +1,25 @@
 """SigV4 verification for the local gateway, built from botocore's own signer.
 
 API Gateway checks the signature before any Lambda runs; local mode does the same, with the
-signature recomputed over exactly the headers the client listed in ``SignedHeaders``.
+signature recomputed over exactly the headers the client listed in ``SignedHeaders``, over the
+body it received, for the API's own region and the ``execute-api`` service.
+
+What API Gateway answers (403, gateway response type INVALID_SIGNATURE unless noted), as found
+in AWS's SigV4 troubleshooting guide (docs.aws.amazon.com/IAM/latest/UserGuide/
+signature-v4-troubleshooting.html) and in clients' reports of API Gateway answers:
+
+- scope naming another service: "Credential should be scoped to correct service: 'execute-api'. "
+  (x-amzn-ErrorType InvalidSignatureException; ex-aws/ex_aws#701, aws/aws-sdk-js-v3#1831);
+- scope naming another region, or none that exists: "Credential should be scoped to a valid
+  region, not '<region>'. " (aws/aws-sdk-js#792, answered by an execute-api endpoint);
+- ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` or a hash of another body: API Gateway hashes the
+  body it received into the canonical request, so the signature does not match (an unsigned
+  payload to execute-api fails so: aws/aws-sdk-js-v3#308). Local mode says why in the message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -15,7 +29,12 @@ from taskbeacon.local.principals import Principal, PrincipalRegistry
 
 _AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
-    r"\s*SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+    r"\s*SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$",
+    re.ASCII,
+)
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method."
 )
 MAX_CLOCK_SKEW = timedelta(minutes=15)
 
@@ -45,6 +64,25 @@ def verify(
     headers: dict[str, str],
     body: bytes,
     now: datetime | None = None,
+    region: str | None = None,
+) -> VerifiedRequest:
+    """Verify like API Gateway in ``region`` (any region when None), or raise ``SignatureError``."""
+    try:
+        return _verify(registry, method, url, headers, body, now, region)
+    except SignatureError:
+        raise
+    except (ValueError, UnicodeError) as error:  # e.g. a Host header no URL can carry
+        raise SignatureError(f"{SIGNATURE_MISMATCH} ({type(error).__name__})") from None
+
+
+def _verify(
+    registry: PrincipalRegistry,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: bytes,
+    now: datetime | None,
+    region: str | None,
 ) -> VerifiedRequest:
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -58,21 +96,13 @@ def verify(
     if not match:
         raise SignatureError("Authorization header is not an AWS4-HMAC-SHA256 signature")
     if match["service"] != "execute-api":
-        raise SignatureError(
-            f"Credential should be scoped to correct service: 'execute-api', not {match['service']!r}"
-        )
+        raise SignatureError("Credential should be scoped to correct service: 'execute-api'. ")
+    if region is not None and match["region"] != region:
+        raise SignatureError(f"Credential should be scoped to a valid region, not {match['region']!r}. ")
     principal = registry.get(match["key"])
     if principal is None:
         raise SignatureError("The security token included in the request is invalid.")
-    amz_date = lowered.get("x-amz-date", "")
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError as error:
-        raise SignatureError("X-Amz-Date header is missing or malformed") from error
-    if abs((now or datetime.now(UTC)) - signed_at) > MAX_CLOCK_SKEW:
-        raise SignatureError("Signature expired: request time is more than 15 minutes from the server time")
-    if not amz_date.startswith(match["date"]):
-        raise SignatureError("Credential date does not match X-Amz-Date")
+    amz_date = _signing_time(lowered.get("x-amz-date", ""), match["date"], now)
     signed_names = match["signed"].split(";")
     if "host" not in signed_names:
         raise SignatureError("the host header must be signed")
@@ -81,6 +111,8 @@ def verify(
     signed_headers = {name: lowered[name] for name in signed_names if name in lowered}
     if len(signed_headers) != len(signed_names):
         raise SignatureError("a header listed in SignedHeaders is missing")
+
+    _check_payload_hash(lowered.get("x-amz-content-sha256"), body)
 
     request = AWSRequest(method=method, url=url, data=body, headers=signed_headers)
     request.context["timestamp"] = amz_date
@@ -97,3 +129,26 @@ def verify(
             "Check your AWS Secret Access Key and signing method."
         )
     return VerifiedRequest(principal=principal, region=match["region"])
+
+
+def _signing_time(amz_date: str, scope_date: str, now: datetime | None) -> str:
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError as error:
+        raise SignatureError("X-Amz-Date header is missing or malformed") from error
+    if abs((now or datetime.now(UTC)) - signed_at) > MAX_CLOCK_SKEW:
+        raise SignatureError("Signature expired: request time is more than 15 minutes from the server time")
+    if not amz_date.startswith(scope_date):
+        raise SignatureError("Credential date does not match X-Amz-Date")
+    return amz_date
+
+
+def _check_payload_hash(claimed: str | None, body: bytes) -> None:
+    """botocore's signer takes the header's word for the payload hash; API Gateway does not."""
+    if claimed is None or claimed == hashlib.sha256(body).hexdigest():
+        return
+    what = "an unsigned payload" if claimed.upper().startswith(("UNSIGNED", "STREAMING")) else "a hash"
+    raise SignatureError(
+        f"{SIGNATURE_MISMATCH} (x-amz-content-sha256 names {what} other than the SHA-256 of the "
+        "body received; API Gateway signs the body it received)"
+    )
