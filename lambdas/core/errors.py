@@ -50,3 +50,13 @@ class Throttled(TaskBeaconError):
 
 class Unavailable(Throttled):
     code = "unavailable"
+
+
+class AmbiguousTask(TaskBeaconError):
+    """A bare task id names tasks in several accounts or regions: ask again by ARN."""
+
+    code = "ambiguous_task_id"
+
+    def __init__(self, message: str, *, candidates: list[str]) -> None:
+        super().__init__(message, field="taskId")
+        self.candidates = candidates

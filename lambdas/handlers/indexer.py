@@ -1,13 +1,39 @@
 """Indexer Lambda: DynamoDB stream batches in, index entries and summary counters out.
 
-Placeholder while the write path moves to the stream (issue: fleet scale); the real body lands next.
+Answers with a partial batch response: Lambda resumes the shard at the first record that did not
+land, and the records before it are not delivered again (ReportBatchItemFailures).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Partial batch response: the records to retry (none yet)."""
-    return {"batchItemFailures": []}
+from core.observability import MetricUnit, logger, metrics, tracer
+from core.store.stream import decode
+from handlers import wiring
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    changes, broken = decode(event)
+    for record in broken:
+        logger.error(
+            "stream record not readable", extra={"sequence": record.sequence, "reason": record.reason}
+        )
+    result = wiring.indexer().apply(changes)
+    failed = sorted([*result.failed_sequences, *(record.sequence for record in broken)], key=_order)[:1]
+    metrics.add_metric(name="IndexedTasks", unit=MetricUnit.Count, value=result.tasks)
+    metrics.add_metric(name="IndexEntriesWritten", unit=MetricUnit.Count, value=result.entries_written)
+    metrics.add_metric(name="IndexEntriesDeleted", unit=MetricUnit.Count, value=result.entries_deleted)
+    metrics.add_metric(name="CounterUpdates", unit=MetricUnit.Count, value=result.counter_updates)
+    if failed:
+        logger.warning("batch partly applied; resuming from a record", extra={"sequence": failed[0]})
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+def _order(sequence: str) -> tuple[int, str]:
+    return (int(sequence), sequence) if sequence.isdigit() else (0, sequence)

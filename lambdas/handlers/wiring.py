@@ -5,20 +5,39 @@ from __future__ import annotations
 from functools import lru_cache
 
 from core.crosscheck import EcsTaskVerifier
+from core.logic.indexer import Indexer
 from core.logic.query import QueryService
+from core.logic.reconcile import Reconciler
+from core.logic.recording import Recorder
 from core.settings import get_settings
+from core.store.index_writer import IndexStore
 from core.store.reader import Reader
 from core.store.writer import Store
 
 
 @lru_cache(maxsize=1)
-def store() -> Store:
+def recorder() -> Recorder:
     settings = get_settings()
-    return Store(
-        settings.table_name,
+    return Recorder(
+        Store(settings.table_name),
         retention_days=settings.stopped_retention_days,
         history_limit=settings.history_limit,
     )
+
+
+# The ingest and events handlers' name for the write path.
+store = recorder
+
+
+@lru_cache(maxsize=1)
+def indexer() -> Indexer:
+    return Indexer(IndexStore(get_settings().table_name))
+
+
+@lru_cache(maxsize=1)
+def reconciler() -> Reconciler:
+    table = get_settings().table_name
+    return Reconciler(Reader(table), IndexStore(table))
 
 
 @lru_cache(maxsize=1)
@@ -39,7 +58,9 @@ def verifier(own_account_id: str) -> EcsTaskVerifier | None:
 
 def reset() -> None:
     """Forget built services (tests and local mode change the environment between runs)."""
-    store.cache_clear()
+    recorder.cache_clear()
+    indexer.cache_clear()
+    reconciler.cache_clear()
     query_service.cache_clear()
     verifier.cache_clear()
     get_settings.cache_clear()

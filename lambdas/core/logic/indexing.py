@@ -1,60 +1,36 @@
 """Which index entries and summary counters a task contributes (pure; no I/O).
 
-Index entries are items ``IX#<kind>#<value>`` / ``<firstSeenAt>#<taskId>`` in the table, one per
-searchable value, so every list and search is a single ``Query`` on one partition. Summary
-counters are items ``SUM#<dimension>`` / ``<value>`` holding the number of running tasks, so
-``/summary`` reads one item per group. See docs/decisions.md "Table and key design".
+Index entries are items ``IX#<kind>#<value>#<shard>`` / ``<firstSeenAt>#<identity>``, one per
+searchable value, so every list and search is a ``Query`` per shard of one value. Summary counters
+are items ``SUM#<dimension>#<shard>`` / ``<group>`` holding the number of running tasks, so
+``/summary`` reads one item per group and shard. See docs/decisions.md "Table and key design".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from core.logic.lifecycle import RUNNING, is_stopped
-from core.model import Task
+from core.model import IndexItem, Task
+from core.store import keys
+from core.vocabulary import LIST_FILTERS
 
-# Filters of GET /tasks, in the order tried when several are given: most selective first.
-LIST_DIMENSIONS: tuple[str, ...] = (
-    "cluster",
-    "service",
-    "family",
-    "availabilityZone",
-    "launchType",
-    "status",
-    "accountId",
-    "region",
-)
-SEARCH_KINDS: tuple[str, ...] = (
-    "ip",
-    "eni",
-    "dockerId",
-    "imageDigest",
-    "image",
-    "containerName",
-    "tag",
-    "label",
-)
-SUMMARY_DIMENSIONS: tuple[str, ...] = (
-    "cluster",
-    "service",
-    "family",
-    "image",
-    "availabilityZone",
-    "launchType",
-    "status",
-    "accountId",
-)
 ALL = "all"
+# A task's bare id, for GET /tasks/{taskId} without an ARN (ids are unique per account and region only).
+TASK_ID_KIND = "taskId"
+# The cluster filter given as a short name rather than an ARN.
+CLUSTER_NAME_KIND = "clusterName"
 
-# One TransactWriteItems holds at most 100 items; the record, its counters and the index changes
-# must fit into one so a write is all-or-nothing. Past this many entries the least selective
-# (labels, then tags) are not indexed, and the record says so (``indexTruncated``).
+# Past this many entries the least selective (labels, then tags) are not indexed, and the record
+# says so: a task with hundreds of labels must not cost hundreds of writes.
 MAX_INDEX_ENTRIES = 40
 # Keys are limited to 2048 bytes; a value longer than this is not indexed (never truncated, which
 # would make it match the wrong thing).
 MAX_INDEXED_VALUE_BYTES = 1024
 # Labels ECS itself sets duplicate task fields that already have indexes.
 _ECS_LABEL_PREFIX = "com.amazonaws.ecs."
+_COUNTED_DIMENSIONS = ("cluster", "service", "family", "availabilityZone", "launchType", "accountId")
 
 
 @dataclass(frozen=True, order=True)
@@ -66,6 +42,7 @@ class IndexEntry:
 def projection(task: Task) -> dict[str, str]:
     """The small copy of list fields each index entry carries, so filters need no extra read."""
     values = {
+        "taskArn": task.task_arn,
         "status": task.last_status,
         "cluster": task.cluster_arn,
         "clusterName": task.cluster_name,
@@ -80,8 +57,8 @@ def projection(task: Task) -> dict[str, str]:
 
 
 def list_values(task: Task) -> dict[str, str | None]:
-    """The value of each list dimension, as its filter parameter names it."""
-    return {
+    """The value of each list filter of GET /tasks for this task."""
+    values: dict[str, str | None] = {
         "cluster": task.cluster_arn,
         "service": task.service_name,
         "family": task.family,
@@ -91,14 +68,16 @@ def list_values(task: Task) -> dict[str, str | None]:
         "accountId": task.account_id,
         "region": task.region,
     }
+    assert tuple(values) == LIST_FILTERS  # one vocabulary: a new filter must be indexed here
+    return values
 
 
 def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
     """Every entry the task should have, in priority order, and whether some were left out."""
-    entries: list[IndexEntry] = [IndexEntry(ALL, ALL)]
+    entries: list[IndexEntry] = [IndexEntry(ALL, ALL), IndexEntry(TASK_ID_KIND, task.task_id)]
     entries += [IndexEntry(kind, value) for kind, value in list_values(task).items() if value]
     if task.cluster_name:
-        entries.append(IndexEntry("clusterName", task.cluster_name))  # `cluster` filter given as a short name
+        entries.append(IndexEntry(CLUSTER_NAME_KIND, task.cluster_name))
     search: list[IndexEntry] = []
     for container in task.containers:
         for network in container.networks:
@@ -129,21 +108,46 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
     return unique[:MAX_INDEX_ENTRIES], len(unique) > MAX_INDEX_ENTRIES
 
 
-def summary_contributions(task: Task) -> set[tuple[str, str]]:
+def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, IndexItem]:
+    """The stored entries of a task, by reference ("pk<TAB>sk")."""
+    first_seen: datetime = task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1)
+    sort = keys.index_sort(first_seen, identity)
+    shown = projection(task)
+    held_from = keys.timestamp(task.started_at or first_seen)
+    held_until = keys.timestamp(task.stopped_at) if task.stopped_at else None
+    items: dict[str, IndexItem] = {}
+    entries, _ = index_entries(task)
+    for entry in entries:
+        partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
+        # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task).
+        ip = entry.kind == "ip"
+        item = IndexItem(
+            partition=partition,
+            sort=sort,
+            identity=identity,
+            projection=shown,
+            held_from=held_from if ip else None,
+            held_until=held_until if ip else None,
+            expires_at=expires_at,
+        )
+        items[item.ref] = item
+    return items
+
+
+def summary_contributions(task: Task) -> frozenset[tuple[str, str]]:
     """The (dimension, group) counters this task adds one to while it runs.
 
     ``status`` counts every task not yet stopped by its status; the others count running tasks.
     """
     if is_stopped(task.last_status) or not task.last_status:
-        return set()
+        return frozenset()
     contributions = {("status", task.last_status)}
-    if task.last_status != RUNNING:
-        return contributions
-    values = list_values(task)
-    for dimension in ("cluster", "service", "family", "availabilityZone", "launchType", "accountId"):
-        value = values.get(dimension)
-        if value:
-            contributions.add((dimension, value))
-    for image in {c.image for c in task.containers if c.image and not c.internal}:
-        contributions.add(("image", image))
-    return {(d, v) for d, v in contributions if len(v.encode()) <= MAX_INDEXED_VALUE_BYTES}
+    if task.last_status == RUNNING:
+        values = list_values(task)
+        for dimension in _COUNTED_DIMENSIONS:
+            value = values.get(dimension)
+            if value:
+                contributions.add((dimension, value))
+        for image in {c.image for c in task.containers if c.image and not c.internal}:
+            contributions.add(("image", image))
+    return frozenset((d, v) for d, v in contributions if len(v.encode()) <= MAX_INDEXED_VALUE_BYTES)

@@ -12,9 +12,9 @@ from typing import Any
 from core.crosscheck import EcsTaskVerifier
 from core.errors import InvalidInput, PayloadTooLarge
 from core.identity import Caller, authorize_write, collector_roles
+from core.logic.recording import Recorder, WriteOutcome
 from core.model import Observation
 from core.settings import Settings
-from core.store.writer import Store, WriteOutcome
 
 Normalizer = Callable[[object], list[Observation]]
 
@@ -49,7 +49,7 @@ def parse_json_body(body: str | bytes | None, *, max_bytes: int) -> object:
 def ingest_snapshot(
     body: object,
     caller: Caller,
-    store: Store,
+    recorder: Recorder,
     settings: Settings,
     verifier: EcsTaskVerifier | None = None,
     *,
@@ -70,7 +70,7 @@ def ingest_snapshot(
         authorize_write(caller, observation.task, collectors)
         if verifier is not None:
             verifier.verify(observation.task)
-    return IngestResult(store.apply_all(observations), normalize_ms)
+    return IngestResult(recorder.apply_all(observations), normalize_ms)
 
 
 def _refuse_future(observations: list[Observation], now: datetime) -> None:
@@ -84,14 +84,14 @@ def _refuse_future(observations: list[Observation], now: datetime) -> None:
             )
 
 
-def ingest_event(event: object, store: Store) -> IngestResult:
+def ingest_event(event: object, recorder: Recorder) -> IngestResult:
     """Apply one EventBridge ECS Task State Change; events are trusted (the rule delivers them)."""
     from core.normalize import normalize_event
 
     started = time.perf_counter()
     observation = normalize_event(event)
     normalize_ms = (time.perf_counter() - started) * 1000
-    return IngestResult([store.apply(observation)], normalize_ms)
+    return IngestResult([recorder.apply(observation)], normalize_ms)
 
 
 def describe_body(body: Any) -> str:

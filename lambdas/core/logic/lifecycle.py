@@ -21,6 +21,8 @@ _RANK: dict[str, int] = {
 }
 
 STOPPED = "STOPPED"
+# Every status a task can be counted under before it stops (the reconciler reads these partitions).
+ACTIVE_STATUSES: tuple[str, ...] = tuple(status for status in _RANK if status != "STOPPED")
 RUNNING = "RUNNING"
 
 

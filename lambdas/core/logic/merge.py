@@ -12,30 +12,17 @@ Rules (DESIGN 3.3, docs/decisions.md "Newer wins"):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from core.logic.lifecycle import later_status
-from core.model import Container, Observation, Task
+from core.model import Container, Observation, Task, TaskRecord
 
 # Facts that only EventBridge knows reliably; an agent's snapshot never clears them.
 _EVENT_OWNED_TASK_FIELDS = ("stopped_reason", "stop_code", "stopping_at", "stopped_at")
 _STATUS_FIELDS = ("last_status", "desired_status")
 _BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_source", "reporters", "stale", "containers"}
 _TRACKED_FOR_HISTORY = ("lastStatus", "desiredStatus", "healthStatus", "stoppedReason", "stopCode")
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """What the store keeps per task, besides its index entries."""
-
-    task: Task
-    snapshot_key: str | None = None
-    event_version: int | None = None
-    history: tuple[dict[str, Any], ...] = ()
-    revision: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def snapshot_order_key(observation: Observation) -> str:
@@ -45,9 +32,18 @@ def snapshot_order_key(observation: Observation) -> str:
 
 
 def merge(
-    current: TaskRecord | None, observation: Observation, *, now: datetime, history_limit: int
+    current: TaskRecord | None,
+    observation: Observation,
+    *,
+    now: datetime,
+    history_limit: int,
+    newest_snapshot_key: str | None = None,
 ) -> TaskRecord | None:
-    """The record after applying ``observation``, or None when it changes nothing."""
+    """The record after applying ``observation``, or None when it is not newer than what is stored.
+
+    ``newest_snapshot_key`` is the newest snapshot accepted for the task, which may be newer than
+    the record's own (a keepalive moves only the keepalive item).
+    """
     incoming = observation.task
     if observation.source == "event":
         version = observation.event_version if observation.event_version is not None else 0
@@ -60,7 +56,10 @@ def merge(
         event_version: int | None = version
     else:
         key = snapshot_order_key(observation)
-        if current is not None and current.snapshot_key is not None and key <= current.snapshot_key:
+        newest = max(
+            filter(None, (newest_snapshot_key, current.snapshot_key if current else None)), default=None
+        )
+        if newest is not None and key <= newest:
             return None
         task = _merge_snapshot(current.task if current else None, incoming)
         snapshot_key = key
@@ -76,6 +75,13 @@ def merge(
         history=history,
         revision=(current.revision if current else 0) + 1,
     )
+
+
+def same_content(before: TaskRecord, after: TaskRecord) -> bool:
+    """True when ``after`` differs from ``before`` only in when the task was last seen."""
+    if before.history != after.history or before.event_version != after.event_version:
+        return False
+    return before.task.model_dump(exclude={"last_seen_at"}) == after.task.model_dump(exclude={"last_seen_at"})
 
 
 def _overlay(base: dict[str, Any], incoming: dict[str, Any], *, only_gaps: bool) -> dict[str, Any]:
@@ -205,4 +211,4 @@ def _append_history(
     return (*history, entry)[-limit:]
 
 
-__all__ = ["TaskRecord", "history_view", "merge", "snapshot_order_key"]
+__all__ = ["history_view", "merge", "same_content", "snapshot_order_key"]

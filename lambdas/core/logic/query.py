@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from core.errors import InvalidCursor, InvalidInput, NotFound
-from core.logic.indexing import ALL, LIST_DIMENSIONS, SUMMARY_DIMENSIONS
+from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
+from core.logic.indexing import ALL, CLUSTER_NAME_KIND, TASK_ID_KIND
 from core.logic.lifecycle import is_stopped
+from core.logic.paging import DONE, merged_page
+from core.model import StoredTask
 from core.store import cursor as cursors
 from core.store import keys
 from core.store.reader import IndexHit, Reader
-from core.store.records import STORED_DOC, is_expired
+from core.vocabulary import LIST_FILTERS, SEARCH_KINDS, SUMMARY_DIMENSIONS
 
-_TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")
+# Kept for the query handler until it reads core.vocabulary directly.
+SEARCH_PARAMETERS = SEARCH_KINDS
+
+# What ingest accepts as a task id (the last segment of a task ARN), and nothing that could not be one.
+_TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
+_TASK_ARN = re.compile(
+    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):task/(?:[^/]+/)?(?P<id>[^/]+)$"
+)
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
-SEARCH_PARAMETERS: tuple[str, ...] = (
-    "ip",
-    "image",
-    "imageDigest",
-    "containerName",
-    "label",
-    "tag",
-    "dockerId",
-    "eni",
-)
+_MAX_CANDIDATES = 20
+_MAX_SORT_KEY = 2048
 
 
 @dataclass(frozen=True)
@@ -50,44 +50,70 @@ class QueryService:
     # -- single task -------------------------------------------------------------------------
     def get_task(self, task_ref: str, *, now: datetime | None = None) -> dict[str, Any]:
         now = now or datetime.now(UTC)
-        task_id = task_id_from_reference(task_ref)
-        item = self.reader.get_item(task_id)
-        if item is None or is_expired(item, now):
-            raise NotFound(f"no task {task_id} in the inventory", field="taskId")
-        return self._document(item, now)
+        return self._document(self._find(task_ref, now), now)
 
     def history(self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None) -> Page:
-        task_id = task_id_from_reference(task_ref)
-        item = self.reader.get_item(task_id)
-        if item is None or is_expired(item, now or datetime.now(UTC)):  # gone as for GET /tasks/{id}
-            raise NotFound(f"no task {task_id} in the inventory", field="taskId")
-        entries = list(reversed(json.loads(item.get("hist", {}).get("S", "[]"))))
-        query = {"history": task_id}
+        stored = self._find(task_ref, now or datetime.now(UTC))
+        entries = list(reversed(stored.record.history))
+        query = {"history": stored.identity}
         offset = 0
         if cursor:
             offset = cursors.decode(cursor, query)
-            if not isinstance(offset, int) or not 0 <= offset <= len(entries):
+            if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= len(entries):
                 raise InvalidCursor("cursor is stale: the history moved on; start again", field="cursor")
         page = entries[offset : offset + limit]
         more = offset + limit < len(entries)
         return Page(page, cursors.encode(offset + limit, query) if more else None, items_read=1)
 
+    def _find(self, task_ref: str, now: datetime) -> StoredTask:
+        """A task by ARN (exact), or by bare id when exactly one account and region has it."""
+        reference = task_ref.strip()
+        arn = _TASK_ARN.match(reference)
+        if arn:
+            identity = f"{arn['partition']}#{arn['account']}#{arn['region']}#{arn['id']}"
+            task_id = arn["id"]
+        elif reference.startswith("arn:"):
+            raise InvalidInput("not a task ARN", field="taskId")
+        elif _TASK_ID.match(reference):
+            task_id = reference
+            identities = self._identities_of(task_id, now)
+            if len(identities) > 1:
+                raise AmbiguousTask(
+                    f"task id {task_id} exists in several accounts or regions; ask by task ARN",
+                    candidates=[hit.projection.get("taskArn", hit.identity) for hit in identities],
+                )
+            if not identities:
+                raise NotFound(f"no task {task_id} in the inventory", field="taskId")
+            identity = identities[0].identity
+        else:
+            raise InvalidInput("not a task id or task ARN", field="taskId")
+        stored = self.reader.load_task(identity)
+        if stored is None or _expired(stored.expires_at, now):
+            raise NotFound(f"no task {task_id} in the inventory", field="taskId")
+        return stored
+
+    def _identities_of(self, task_id: str, now: datetime) -> list[IndexHit]:
+        partition = keys.index_partition(TASK_ID_KIND, task_id, 0)
+        page = self.reader.query_shard(partition, after=None, limit=_MAX_CANDIDATES)
+        return [hit for hit in page.hits if not _expired(hit.expires_at, now)]
+
     # -- lists and searches -----------------------------------------------------------------
     def list_tasks(
         self, filters: dict[str, str], *, since: datetime | None, limit: int, cursor: str | None
     ) -> Page:
-        primary_kind, primary_value = ALL, ALL
-        for dimension in LIST_DIMENSIONS:
-            if dimension in filters:
-                primary_kind, primary_value = dimension, filters[dimension]
+        kind, value = ALL, ALL
+        for name in LIST_FILTERS:
+            if name in filters:
+                kind, value = name, filters[name]
                 break
-        projected = {name: value for name, value in filters.items() if name != primary_kind}
-        if primary_kind == "cluster" and not primary_value.startswith("arn:"):
-            primary_kind = "clusterName"
+        projected = {name: wanted for name, wanted in filters.items() if name != kind}
+        if kind == "cluster" and not value.startswith("arn:"):
+            kind = CLUSTER_NAME_KIND
         if "cluster" in projected and not projected["cluster"].startswith("arn:"):
-            projected["clusterName"] = projected.pop("cluster")
-        query = {"list": filters, "since": since.isoformat() if since else None}
-        return self._paged(primary_kind, primary_value, projected, query, limit, cursor, since=since)
+            projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
+        query = {"list": filters, "since": keys.timestamp(since) if since else None}
+        low = keys.timestamp(since) if since else None
+        return self._paged(kind, value, projected, query, limit, cursor, low=low)
 
     def search(
         self,
@@ -100,17 +126,21 @@ class QueryService:
         cursor: str | None,
     ) -> Page:
         projected = {"status": status} if status else {}
-        query = {"search": kind, "value": value, "status": status, "at": at.isoformat() if at else None}
-        return self._paged(kind, value, projected, query, limit, cursor, until=at, at=at, held=kind == "ip")
+        moment = keys.timestamp(at) if at else None
+        query = {"search": kind, "value": value, "status": status, "at": moment}
+        return self._paged(
+            kind, value, projected, query, limit, cursor, high=moment, at=moment, held=kind == "ip"
+        )
 
     def summary(self, by: str) -> dict[str, Any]:
         if by not in SUMMARY_DIMENSIONS:
             raise InvalidInput(f"by must be one of {', '.join(SUMMARY_DIMENSIONS)}", field="by")
-        groups = sorted(self.reader.summary(by), key=lambda group: (-group[1], group[0]))
+        counts = {group: running for group, (running, _) in self.reader.counters(by).items() if running > 0}
+        groups = sorted(counts.items(), key=lambda group: (-group[1], group[0]))
         return {
             "by": by,
             "groups": [{"group": name, "running": count} for name, count in groups],
-            "total": sum(count for _, count in groups),
+            "total": sum(counts.values()),
         }
 
     def _paged(
@@ -122,77 +152,89 @@ class QueryService:
         limit: int,
         cursor: str | None,
         *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        at: datetime | None = None,
+        low: str | None = None,
+        high: str | None = None,
+        at: str | None = None,
         held: bool = False,
     ) -> Page:
         now = datetime.now(UTC)
-        start = cursors.decode(cursor, query) if cursor else None
-        hits: list[IndexHit] = []
-        items_read = 0
-        while True:
-            page = self.reader.query_index(
-                kind,
-                value,
-                limit=limit - len(hits),
-                start=start,
-                filters=projected,
-                since=since,
-                until=until,
-                now=now,
-            )
-            items_read += page.items_read
-            hits += [hit for hit in page.hits if at is None or _held_at(hit, at)]
-            start = page.last_key
-            if start is None or len(hits) >= limit or items_read >= limit * _READ_BUDGET_FACTOR:
-                break
-        records = self.reader.batch_get([hit.task_id for hit in hits], now)
+        shards = keys.shards_of(kind)
+        positions = _positions(cursors.decode(cursor, query), shards) if cursor else None
+        if positions is not None and all(position == DONE for position in positions):
+            return Page([], None)
+        if len(value.encode()) > 1024:
+            return Page([], None)  # never indexed, and too long for a DynamoDB key: nothing can match
+
+        def keep(hit: IndexHit) -> bool:
+            if _expired(hit.expires_at, now):
+                return False
+            if any(hit.projection.get(name) != wanted for name, wanted in projected.items()):
+                return False
+            return at is None or _held_at(hit, at)
+
+        page = merged_page(
+            self.reader,
+            [keys.index_partition(kind, value, shard) for shard in range(shards)],
+            positions=positions,
+            limit=limit,
+            keep=keep,
+            read_budget=limit * _READ_BUDGET_FACTOR,
+            low=low,
+            high=high,
+        )
+        records = self.reader.load_tasks([hit.identity for hit in page.hits])
         items: list[dict[str, Any]] = []
-        for hit in hits:
-            record = records.get(hit.task_id)
-            if record is None:
+        for hit in page.hits:
+            stored = records.get(hit.identity)
+            if stored is None or _expired(stored.expires_at, now):
                 continue  # expired or deleted between the index read and the record read
-            document = self._document(record, now)
+            document = self._document(stored, now)
             items.append(
                 {"task": document, "heldFrom": hit.held_from, "heldUntil": hit.held_until}
                 if held
                 else document
             )
-        next_cursor = cursors.encode(start, query) if start is not None else None
-        return Page(items, next_cursor, items_read=items_read + len(hits))
+        next_cursor = cursors.encode(page.positions, query) if page.positions is not None else None
+        return Page(items, next_cursor, items_read=page.items_read + 2 * len(page.hits))
 
-    def _document(self, item: dict[str, Any], now: datetime) -> dict[str, Any]:
-        document: dict[str, Any] = json.loads(item[STORED_DOC]["S"])
-        document["stale"] = self._is_stale(document, now)
-        document["indexTruncated"] = item.get("ixTrunc", {}).get("BOOL", False)
+    def _document(self, stored: StoredTask, now: datetime) -> dict[str, Any]:
+        from core.store.records import task_document
+
+        task = stored.record.task
+        last_seen = max(filter(None, (task.last_seen_at, stored.seen_at)), default=None)
+        document = task_document(task)
+        if last_seen is not None:
+            document["lastSeenAt"] = keys.timestamp(last_seen)
+        document["stale"] = self._is_stale(task.last_status, last_seen, now)
         return document
 
-    def _is_stale(self, document: dict[str, Any], now: datetime) -> bool:
+    def _is_stale(self, status: str | None, last_seen: datetime | None, now: datetime) -> bool:
         """No report or event for longer than two keepalive intervals while not stopped."""
-        if is_stopped(document.get("lastStatus")) or not document.get("lastSeenAt"):
+        if is_stopped(status) or last_seen is None:
             return False
-        last_seen = datetime.fromisoformat(document["lastSeenAt"].replace("Z", "+00:00"))
         if last_seen.tzinfo is None:
             last_seen = last_seen.replace(tzinfo=UTC)
         return (now - last_seen).total_seconds() > 2 * self.keepalive_seconds
 
 
-def _held_at(hit: IndexHit, at: datetime) -> bool:
-    moment = keys.timestamp(at.astimezone(UTC))
+def _positions(decoded: Any, shards: int) -> list[str | None]:
+    """Cursor positions, checked for shape: one per shard, each unset, done or a sort key."""
+    if not isinstance(decoded, list) or len(decoded) != shards:
+        raise InvalidCursor("cursor does not belong to this query", field="cursor")
+    for position in decoded:
+        if position is not None and (not isinstance(position, str) or len(position) > _MAX_SORT_KEY):
+            raise InvalidCursor("cursor does not belong to this query", field="cursor")
+        if isinstance(position, str) and position != DONE and not position[:4].isdigit():
+            raise InvalidCursor("cursor does not belong to this query", field="cursor")
+    return decoded
+
+
+def _expired(expires_at: int | None, now: datetime) -> bool:
+    """TTL deletion lags by up to days; reads hide what has already expired."""
+    return expires_at is not None and expires_at <= int(now.timestamp())
+
+
+def _held_at(hit: IndexHit, moment: str) -> bool:
     if hit.held_from is not None and hit.held_from > moment:
         return False
     return hit.held_until is None or hit.held_until >= moment
-
-
-def task_id_from_reference(reference: str) -> str:
-    """A task id from an id or a (URL-decoded) task ARN of either format."""
-    candidate = reference.strip()
-    if candidate.startswith("arn:"):
-        resource = candidate.split(":", 5)[-1]
-        if not resource.startswith("task/"):
-            raise InvalidInput("not a task ARN", field="taskId")
-        candidate = resource.rsplit("/", 1)[-1]
-    if not _TASK_ID.match(candidate):
-        raise InvalidInput("not a task id or task ARN", field="taskId")
-    return candidate

@@ -1,5 +1,30 @@
 """The normalized data model: what every source and event becomes, and what queries return."""
 
+from core.model.record import (
+    CounterKey,
+    IndexedState,
+    IndexItem,
+    SeenState,
+    StoredTask,
+    StreamChange,
+    TaskRecord,
+    TaskState,
+    task_identity,
+)
 from core.model.task import Container, Network, Observation, Task
 
-__all__ = ["Container", "Network", "Observation", "Task"]
+__all__ = [
+    "Container",
+    "CounterKey",
+    "IndexItem",
+    "IndexedState",
+    "Network",
+    "Observation",
+    "SeenState",
+    "StoredTask",
+    "StreamChange",
+    "Task",
+    "TaskRecord",
+    "TaskState",
+    "task_identity",
+]

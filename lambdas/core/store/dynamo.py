@@ -21,6 +21,14 @@ _UNAVAILABLE = {"InternalServerError", "ServiceUnavailable", "InternalFailure"}
 _THROTTLED_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 
 
+# What a caller catches to treat DynamoDB pushback (throttling, unavailability) as "not this time".
+PUSHBACK = (Throttled,)
+
+
+def pushed_back() -> Throttled:
+    return Throttled("the inventory is busy; retry later", retry_after=1)
+
+
 @lru_cache(maxsize=1)
 def client() -> Any:
     """One client per process; honours AWS_ENDPOINT_URL_DYNAMODB (local mode) like any boto3 client."""

@@ -1,30 +1,86 @@
-"""Key layout of the single table (see docs/decisions.md "Table and key design")."""
+"""Key layout of the single table (see docs/decisions.md "Table and key design").
+
+| item            | pk                                   | sk                          | written by |
+|-----------------|--------------------------------------|-----------------------------|------------|
+| task record     | ``TASK#<identity>``                  | ``TASK``                    | ingest, events |
+| keepalive item  | ``TASK#<identity>``                  | ``SEEN``                    | ingest |
+| indexer marker  | ``TASK#<identity>``                  | ``INDEXED``                 | indexer |
+| index entry     | ``IX#<kind>#<value>#<shard>``        | ``<firstSeenAt>#<identity>``| indexer |
+| summary counter | ``SUM#<dimension>#<shard>``          | ``<group>``                 | indexer, reconciler |
+
+Everything under ``TASK#<identity>`` belongs to one task; only index entries and counters are
+shared, and only the indexer writes them, in batches, sharded so no partition key runs hot.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import UTC, datetime
+from typing import Final
 
 from core.store.schema import PARTITION_KEY, SORT_KEY
 
-TASK_SORT_KEY = "TASK"
+TASK_PREFIX: Final = "TASK#"
+RECORD_SK: Final = "TASK"
+SEEN_SK: Final = "SEEN"
+MARKER_SK: Final = "INDEXED"
+
+# Index kinds whose partitions many tasks write (every start and stop moves an entry in them) are
+# spread over this many partition keys; kinds that name one task's own values (its IPs, ENIs,
+# Docker ids, task id) are not. Reads merge the shards. Sized in docs/decisions.md "No hot partition".
+INDEX_SHARDS: Final = 8
+UNSHARDED_KINDS: Final = frozenset({"ip", "eni", "dockerId", "taskId"})
+COUNTER_SHARDS: Final = 8
+
+Key = dict[str, dict[str, str]]
 
 
-def task_key(task_id: str) -> dict[str, dict[str, str]]:
-    return {PARTITION_KEY: {"S": f"TASK#{task_id}"}, SORT_KEY: {"S": TASK_SORT_KEY}}
+def task_partition(identity: str) -> str:
+    return f"{TASK_PREFIX}{identity}"
 
 
-def index_partition(kind: str, value: str) -> str:
-    return f"IX#{kind}#{value}"
+def identity_of_partition(pk: str) -> str:
+    return pk.removeprefix(TASK_PREFIX)
 
 
-def index_sort(first_seen_at: datetime, task_id: str) -> str:
-    return f"{timestamp(first_seen_at)}#{task_id}"
+def record_key(identity: str) -> Key:
+    return {PARTITION_KEY: {"S": task_partition(identity)}, SORT_KEY: {"S": RECORD_SK}}
 
 
-def summary_partition(dimension: str) -> str:
-    return f"SUM#{dimension}"
+def seen_key(identity: str) -> Key:
+    return {PARTITION_KEY: {"S": task_partition(identity)}, SORT_KEY: {"S": SEEN_SK}}
+
+
+def marker_key(identity: str) -> Key:
+    return {PARTITION_KEY: {"S": task_partition(identity)}, SORT_KEY: {"S": MARKER_SK}}
+
+
+def shards_of(kind: str) -> int:
+    return 1 if kind in UNSHARDED_KINDS else INDEX_SHARDS
+
+
+def index_shard(kind: str, identity: str) -> int:
+    """A task's entries of one kind always land in the same shard (stable hash of its identity)."""
+    count = shards_of(kind)
+    if count == 1:
+        return 0
+    return int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=4).digest(), "big") % count
+
+
+def index_partition(kind: str, value: str, shard: int) -> str:
+    return f"IX#{kind}#{value}#{shard}"
+
+
+def index_sort(first_seen_at: datetime, identity: str) -> str:
+    return f"{timestamp(first_seen_at)}#{identity}"
+
+
+def summary_partition(dimension: str, shard: int) -> str:
+    return f"SUM#{dimension}#{shard}"
 
 
 def timestamp(value: datetime) -> str:
-    """Fixed-width UTC text, so lexical order is time order."""
+    """Fixed-width UTC text, so lexical order is time order (aware times are converted to UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

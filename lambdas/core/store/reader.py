@@ -1,4 +1,4 @@
-"""Paged reads: every page is one ``Query`` on one partition plus one ``BatchGetItem``. Never a Scan."""
+"""The query path's reads: a task's partition, index shards page by page, counters. Never a Scan."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import json
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from core.errors import InvalidCursor, Throttled
-from core.logic.indexing import MAX_INDEXED_VALUE_BYTES
+from core.errors import Throttled
+from core.model import StoredTask
 from core.store import dynamo, keys
-from core.store.records import is_expired
-from core.store.schema import PARTITION_KEY, SORT_KEY
+from core.store.records import Item, stored_task
+from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
 _BATCH_GET_KEYS = 100  # BatchGetItem's limit per request
 _BATCH_GET_RETRIES = 4  # extra requests allowed for keys DynamoDB left unprocessed
@@ -21,15 +20,18 @@ _BATCH_GET_RETRIES = 4  # extra requests allowed for keys DynamoDB left unproces
 
 @dataclass(frozen=True)
 class IndexHit:
-    task_id: str
+    identity: str
+    sort: str
+    projection: dict[str, str]
     held_from: str | None = None
     held_until: str | None = None
+    expires_at: int | None = None
 
 
 @dataclass(frozen=True)
-class IndexPage:
+class ShardPage:
     hits: list[IndexHit]
-    last_key: dict[str, Any] | None
+    exhausted: bool  # nothing more in this shard after these hits
     items_read: int
 
 
@@ -44,15 +46,24 @@ class Reader:
             self._client = dynamo.client()
         return self._client
 
-    def get_item(self, task_id: str) -> dict[str, Any] | None:
+    def load_task(self, identity: str) -> StoredTask | None:
+        """The record and keepalive item of one task: one Query of its partition."""
         with dynamo.translated_errors():
-            response = self.client.get_item(TableName=self.table_name, Key=keys.task_key(task_id))
-        return response.get("Item")
+            response = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="#pk = :pk AND #sk >= :seen",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.task_partition(identity)},
+                    ":seen": {"S": keys.SEEN_SK},
+                },
+            )
+        return stored_task(response.get("Items", []))
 
-    def batch_get(self, task_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
-        """Records by task id (expired ones left out); unprocessed keys are retried."""
-        found: dict[str, dict[str, Any]] = {}
-        pending = [keys.task_key(task_id) for task_id in dict.fromkeys(task_ids)]
+    def load_tasks(self, identities: list[str]) -> dict[str, StoredTask]:
+        """Records and keepalive items of many tasks; unprocessed keys are retried."""
+        by_identity: dict[str, list[Item]] = {}
+        pending = [key for i in dict.fromkeys(identities) for key in (keys.record_key(i), keys.seen_key(i))]
         requests = 0
         budget = -(-len(pending) // _BATCH_GET_KEYS) + _BATCH_GET_RETRIES
         while pending:
@@ -60,45 +71,35 @@ class Reader:
                 # DynamoDB kept keys unprocessed (throttled): a page with holes would be wrong.
                 raise Throttled("the inventory is busy; retry later", retry_after=1)
             if requests:
-                time.sleep(min(0.05 * 2**requests, 0.5) * random.random())  # noqa: S311 - jitter, not crypto
+                time.sleep(min(0.05 * 2**requests, 0.5) * random.random())  # noqa: S311 - jitter
             requests += 1
-            request = {self.table_name: {"Keys": pending[:_BATCH_GET_KEYS]}}
-            pending = pending[_BATCH_GET_KEYS:]
+            chunk, pending = pending[:_BATCH_GET_KEYS], pending[_BATCH_GET_KEYS:]
             with dynamo.translated_errors():
-                response = self.client.batch_get_item(RequestItems=request)
+                response = self.client.batch_get_item(RequestItems={self.table_name: {"Keys": chunk}})
             for item in response.get("Responses", {}).get(self.table_name, []):
-                if not is_expired(item, now):
-                    found[item[PARTITION_KEY]["S"].removeprefix("TASK#")] = item
+                by_identity.setdefault(keys.identity_of_partition(item[PARTITION_KEY]["S"]), []).append(item)
             pending += response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-        return found
+        found = {identity: stored_task(items) for identity, items in by_identity.items()}
+        return {identity: task for identity, task in found.items() if task is not None}
 
-    def query_index(
+    def query_shard(
         self,
-        kind: str,
-        value: str,
+        partition: str,
         *,
+        after: str | None,
         limit: int,
-        start: dict[str, Any] | None,
-        filters: dict[str, str],
-        since: datetime | None = None,
-        until: datetime | None = None,
-        now: datetime,
-    ) -> IndexPage:
-        """One page of index entries newest first; ``filters`` match the projection each entry carries."""
-        if len(value.encode()) > MAX_INDEXED_VALUE_BYTES:
-            # Never indexed (see indexing), and too long for a DynamoDB key: nothing can match.
-            return IndexPage([], None, 0)
-        partition = keys.index_partition(kind, value)
+        low: str | None = None,
+        high: str | None = None,
+    ) -> ShardPage:
+        """Up to ``limit`` entries of one index partition, newest first, strictly older than ``after``."""
         names = {"#pk": PARTITION_KEY}
         values: dict[str, Any] = {":pk": {"S": partition}}
         condition = "#pk = :pk"
-        if since is not None or until is not None:
+        if low is not None or high is not None:
             names["#sk"] = SORT_KEY
-            low = keys.timestamp(since) if since else "0"  # every sort key starts with a year
-            high = (keys.timestamp(until) if until else "") + "~"
             condition += " AND #sk BETWEEN :low AND :high"
-            values[":low"] = {"S": low}
-            values[":high"] = {"S": high}
+            values[":low"] = {"S": low or "0"}  # every sort key starts with a year
+            values[":high"] = {"S": (high or "") + "~"}
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": condition,
@@ -107,48 +108,45 @@ class Reader:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        if start is not None:
-            if (
-                not isinstance(start, dict)
-                or start.get(PARTITION_KEY) != {"S": partition}
-                or SORT_KEY not in start
-            ):
-                raise InvalidCursor("cursor does not belong to this query", field="cursor")
-            request["ExclusiveStartKey"] = start
+        if after is not None:
+            request["ExclusiveStartKey"] = {PARTITION_KEY: {"S": partition}, SORT_KEY: {"S": after}}
         with dynamo.translated_errors():
             response = self.client.query(**request)
-        hits: list[IndexHit] = []
-        for item in response.get("Items", []):
-            if is_expired(item, now):
-                continue
-            shown = json.loads(item.get("p", {}).get("S", "{}"))
-            if any(shown.get(name) != wanted for name, wanted in filters.items()):
-                continue
-            hits.append(
-                IndexHit(
-                    task_id=item["taskId"]["S"],
-                    held_from=item.get("heldFrom", {}).get("S"),
-                    held_until=item.get("heldUntil", {}).get("S"),
-                )
-            )
-        return IndexPage(hits, response.get("LastEvaluatedKey"), response.get("ScannedCount", 0))
+        hits = [_hit(item) for item in response.get("Items", [])]
+        return ShardPage(hits, "LastEvaluatedKey" not in response, len(hits))
 
-    def summary(self, dimension: str) -> list[tuple[str, int]]:
-        """All groups of one dimension with a positive count: one Query, O(groups) items."""
-        groups: list[tuple[str, int]] = []
-        request: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "#pk = :pk",
-            "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": keys.summary_partition(dimension)}},
-        }
-        while True:
-            with dynamo.translated_errors():
-                response = self.client.query(**request)
-            for item in response.get("Items", []):
-                count = int(item.get("running", {}).get("N", "0"))
-                if count > 0:
-                    groups.append((item[SORT_KEY]["S"], count))
-            if "LastEvaluatedKey" not in response:
-                return groups
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def counters(self, dimension: str) -> dict[str, tuple[int, int]]:
+        """Every group of one dimension summed over the counter shards: (running, updates)."""
+        totals: dict[str, tuple[int, int]] = {}
+        for shard in range(keys.COUNTER_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "#pk = :pk",
+                "ExpressionAttributeNames": {"#pk": PARTITION_KEY},
+                "ExpressionAttributeValues": {":pk": {"S": keys.summary_partition(dimension, shard)}},
+            }
+            while True:
+                with dynamo.translated_errors():
+                    response = self.client.query(**request)
+                for item in response.get("Items", []):
+                    running, updates = totals.get(item[SORT_KEY]["S"], (0, 0))
+                    totals[item[SORT_KEY]["S"]] = (
+                        running + int(item.get(Attr.RUNNING, {}).get("N", "0")),
+                        updates + int(item.get(Attr.UPDATES, {}).get("N", "0")),
+                    )
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return totals
+
+
+def _hit(item: Item) -> IndexHit:
+    expires = item.get(Attr.EXPIRES, {}).get("N")
+    return IndexHit(
+        identity=item[Attr.REF]["S"],
+        sort=item[SORT_KEY]["S"],
+        projection=json.loads(item.get(Attr.PROJECTION, {}).get("S", "{}")),
+        held_from=item.get(Attr.HELD_FROM, {}).get("S"),
+        held_until=item.get(Attr.HELD_UNTIL, {}).get("S"),
+        expires_at=int(expires) if expires else None,
+    )

@@ -1,15 +1,16 @@
-"""Conversion between ``TaskRecord`` and DynamoDB items (the record's JSON stays compact)."""
+"""Conversion between domain objects and DynamoDB items. The only code that knows attribute maps."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from core.logic.merge import TaskRecord
-from core.model import Task
+from core.model import IndexedState, IndexItem, SeenState, StoredTask, Task, TaskRecord
+from core.store import keys
+from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
-STORED_DOC = "doc"
+Item = dict[str, Any]
 
 
 def dumps(value: Any) -> str:
@@ -21,32 +22,123 @@ def task_document(task: Task) -> dict[str, Any]:
     return task.model_dump(by_alias=True, mode="json", exclude={"stale"})
 
 
-def expires_at(task: Task, *, now: datetime, retention_days: int) -> int | None:
-    """Epoch seconds when a stopped task may be forgotten; running tasks never expire."""
-    if (task.last_status or "").upper() != "STOPPED":
-        return None
-    stopped = task.stopped_at or now
-    if stopped.tzinfo is None:
-        stopped = stopped.replace(tzinfo=UTC)
-    return int((stopped + timedelta(days=retention_days)).timestamp())
+def record_item(
+    identity: str, record: TaskRecord, history: list[dict[str, Any]], expires_at: int | None
+) -> Item:
+    item: Item = {
+        **keys.record_key(identity),
+        Attr.DOC: {"S": dumps(task_document(record.task))},
+        Attr.REVISION: {"N": str(record.revision)},
+        Attr.HISTORY: {"S": dumps(history)},
+    }
+    if record.snapshot_key is not None:
+        item[Attr.SNAPSHOT_KEY] = {"S": record.snapshot_key}
+    if record.event_version is not None:
+        item[Attr.EVENT_VERSION] = {"N": str(record.event_version)}
+    if expires_at is not None:
+        item[Attr.EXPIRES] = {"N": str(expires_at)}
+    return item
 
 
-def record_from_item(item: dict[str, Any]) -> TaskRecord:
-    task = Task.model_validate(json.loads(item[STORED_DOC]["S"]))
+def record_from_item(item: Item) -> TaskRecord:
     return TaskRecord(
-        task=task,
-        snapshot_key=item.get("snapKey", {}).get("S"),
-        event_version=int(item["evtVer"]["N"]) if "evtVer" in item else None,
-        history=tuple(json.loads(item.get("hist", {}).get("S", "[]"))),
-        revision=int(item.get("rev", {}).get("N", "0")),
-        extra={
-            "indexed": json.loads(item.get("ix", {}).get("S", "{}")),
-            "summed": [tuple(pair) for pair in json.loads(item.get("sums", {}).get("S", "[]"))],
-        },
+        task=Task.model_validate_json(item[Attr.DOC]["S"]),
+        snapshot_key=item.get(Attr.SNAPSHOT_KEY, {}).get("S"),
+        event_version=int(item[Attr.EVENT_VERSION]["N"]) if Attr.EVENT_VERSION in item else None,
+        history=tuple(json.loads(item.get(Attr.HISTORY, {}).get("S", "[]"))),
+        revision=int(item.get(Attr.REVISION, {}).get("N", "0")),
     )
 
 
-def is_expired(item: dict[str, Any], now: datetime) -> bool:
-    """TTL deletion lags by up to days; reads hide what has already expired."""
-    expires = item.get("expiresAt", {}).get("N")
-    return expires is not None and int(expires) <= int(now.timestamp())
+def seen_item(identity: str, seen: SeenState) -> Item:
+    item: Item = {**keys.seen_key(identity)}
+    if seen.snapshot_key is not None:
+        item[Attr.SNAPSHOT_KEY] = {"S": seen.snapshot_key}
+    if seen.content_hash is not None:
+        item[Attr.CONTENT_HASH] = {"S": seen.content_hash}
+    if seen.seen_at is not None:
+        item[Attr.SEEN_AT] = {"S": keys.timestamp(seen.seen_at)}
+    return item
+
+
+def seen_from_item(item: Item) -> SeenState:
+    seen_at = item.get(Attr.SEEN_AT, {}).get("S")
+    return SeenState(
+        snapshot_key=item.get(Attr.SNAPSHOT_KEY, {}).get("S"),
+        content_hash=item.get(Attr.CONTENT_HASH, {}).get("S"),
+        seen_at=parse_timestamp(seen_at) if seen_at else None,
+    )
+
+
+def marker_item(identity: str, state: IndexedState) -> Item:
+    return {
+        **keys.marker_key(identity),
+        Attr.REVISION: {"N": str(state.revision)},
+        Attr.ENTRIES: {"S": dumps(state.entries)},
+        Attr.SUMS: {"S": dumps(sorted(state.sums))},
+    }
+
+
+def marker_from_item(item: Item) -> IndexedState:
+    return IndexedState(
+        revision=int(item.get(Attr.REVISION, {}).get("N", "0")),
+        entries=json.loads(item.get(Attr.ENTRIES, {}).get("S", "{}")),
+        sums=frozenset(tuple(pair) for pair in json.loads(item.get(Attr.SUMS, {}).get("S", "[]"))),
+    )
+
+
+def stored_task(items: list[Item]) -> StoredTask | None:
+    """A task from the items of its partition (record, keepalive item); None without a record."""
+    record = seen = None
+    expires: int | None = None
+    identity = ""
+    for item in items:
+        sort = item[SORT_KEY]["S"]
+        identity = keys.identity_of_partition(item[PARTITION_KEY]["S"])
+        if sort == keys.RECORD_SK:
+            record = record_from_item(item)
+            expires = int(item[Attr.EXPIRES]["N"]) if Attr.EXPIRES in item else None
+        elif sort == keys.SEEN_SK:
+            seen = seen_from_item(item)
+    if record is None:
+        return None
+    return StoredTask(identity, record, seen_at=seen.seen_at if seen else None, expires_at=expires)
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def item_size(item: Item) -> int:
+    """DynamoDB's size of ``item`` (attribute names plus UTF-8 values), for the S/N/BOOL items we write."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        elif "N" in value:
+            size += len(value["N"]) // 2 + 1  # DynamoDB: about one byte per two digits, plus one
+        else:
+            size += len(json.dumps(value))  # BOOL, NULL: an upper bound
+    return size
+
+
+def index_item(entry: IndexItem) -> Item:
+    item: Item = {
+        PARTITION_KEY: {"S": entry.partition},
+        SORT_KEY: {"S": entry.sort},
+        Attr.REF: {"S": entry.identity},
+        Attr.PROJECTION: {"S": dumps(entry.projection)},
+    }
+    if entry.held_from is not None:
+        item[Attr.HELD_FROM] = {"S": entry.held_from}
+    if entry.held_until is not None:
+        item[Attr.HELD_UNTIL] = {"S": entry.held_until}
+    if entry.expires_at is not None:
+        item[Attr.EXPIRES] = {"N": str(entry.expires_at)}
+    return item
+
+
+def key_of_reference(reference: str) -> dict[str, Any]:
+    partition, sort = reference.split("\t", 1)
+    return {PARTITION_KEY: {"S": partition}, SORT_KEY: {"S": sort}}

@@ -40,3 +40,24 @@ def time_to_live_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]
         "TableName": table_name,
         "TimeToLiveSpecification": {"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
     }
+
+
+class Attr:
+    """Stored attribute names, named once (the store is the only code that reads or writes them)."""
+
+    DOC: Final = "doc"  # the task as the API shows it, compact JSON
+    REVISION: Final = "rev"
+    SNAPSHOT_KEY: Final = "snapKey"
+    EVENT_VERSION: Final = "evtVer"
+    HISTORY: Final = "hist"
+    EXPIRES: Final = TTL_ATTRIBUTE
+    CONTENT_HASH: Final = "hash"  # keepalive item: content of the newest snapshot
+    SEEN_AT: Final = "seenAt"
+    ENTRIES: Final = "entries"  # indexer marker: entry reference -> digest
+    SUMS: Final = "sums"  # indexer marker: counters the task adds one to
+    REF: Final = "ref"  # index entry: the task identity it points at
+    PROJECTION: Final = "p"  # index entry: list fields, so filters need no extra read
+    HELD_FROM: Final = "heldFrom"
+    HELD_UNTIL: Final = "heldUntil"
+    RUNNING: Final = "running"  # summary counter
+    UPDATES: Final = "v"  # summary counter: how many updates it took (reconciler sees movement)

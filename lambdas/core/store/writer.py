@@ -1,49 +1,66 @@
-"""The newer-wins write: read, merge, then one conditional transaction (all-or-nothing).
+"""The request path's reads and writes: only the items of the task the report is about.
 
-The transaction puts the task record on the condition that its revision is still the one read,
-and in the same breath puts/deletes the changed index entries and adjusts summary counters. A lost
-race re-reads and merges again; a repeated report merges to "no change" and writes nothing, so
-every request is safely repeatable.
+Three writes exist, each one request on the task's own partition ``TASK#<identity>``:
+- ``touch``: a keepalive that repeats the newest snapshot's content moves the small keepalive
+  item forward (conditional UpdateItem, ~100 bytes: 1 write unit, no read);
+- ``save`` with a record and a keepalive item: a snapshot that changed the task (a two-item
+  transaction of the task's own items, conditional on both being as read);
+- ``save`` with one of them: an event (record only) or a snapshot that changed nothing but its
+  order key (keepalive item only), each one conditional put.
+No request writes an item another task writes; index entries and counters follow from the stream.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from core.errors import PayloadTooLarge, Throttled
-from core.logic.indexing import index_entries, projection, summary_contributions
-from core.logic.merge import TaskRecord, merge
-from core.model import Observation, Task
+from core.errors import PayloadTooLarge
+from core.model import SeenState, TaskRecord, TaskState
 from core.store import dynamo, keys
-from core.store.records import STORED_DOC, dumps, expires_at, record_from_item, task_document
-from core.store.schema import PARTITION_KEY, SORT_KEY
+from core.store.records import (
+    Item,
+    dumps,
+    item_size,
+    record_from_item,
+    record_item,
+    seen_from_item,
+    seen_item,
+)
+from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
-MAX_TRANSACTION_ITEMS = 100
 # DynamoDB's hard item limit is 400 KB; stay well clear so the record can always be rewritten.
 MAX_RECORD_BYTES = 300_000
-_MAX_RACE_RETRIES = 8
+
+
+class LostRace(Exception):
+    """Another writer changed the task between our read and our write: read and merge again."""
 
 
 @dataclass(frozen=True)
-class WriteOutcome:
-    task_id: str
-    changed: bool
-    write_items: int  # items in the transaction (0 when nothing changed): the write cost
+class WritePlan:
+    """What to write for one task, and the state it must still be in (optimistic concurrency)."""
+
+    identity: str
+    read: TaskState
+    record: TaskRecord | None = None  # the new record, or None to leave it
+    seen: SeenState | None = None  # the new keepalive item, or None to leave it
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class WriteCost:
+    items: int  # items written (0: nothing)
+    transactional: bool
+    bytes: int  # DynamoDB size of what was written (write units follow from it)
 
 
 class Store:
-    """Writes observations to one table. ``table_name`` and ``retention_days`` come from settings."""
+    """Reads and writes the items of single tasks in one table."""
 
-    def __init__(
-        self, table_name: str, *, retention_days: int, history_limit: int, client: Any | None = None
-    ):
+    def __init__(self, table_name: str, *, client: Any | None = None):
         self.table_name = table_name
-        self.retention_days = retention_days
-        self.history_limit = history_limit
         self._client = client
 
     @property
@@ -52,202 +69,125 @@ class Store:
             self._client = dynamo.client()
         return self._client
 
-    def load(self, task_id: str) -> TaskRecord | None:
+    def load(self, identity: str) -> TaskState:
+        """The record and keepalive item of one task: one strongly consistent Query."""
         with dynamo.translated_errors():
-            response = self.client.get_item(
-                TableName=self.table_name, Key=keys.task_key(task_id), ConsistentRead=True
+            response = self.client.query(
+                TableName=self.table_name,
+                KeyConditionExpression="#pk = :pk AND #sk >= :seen",
+                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
+                ExpressionAttributeValues={
+                    ":pk": {"S": keys.task_partition(identity)},
+                    ":seen": {"S": keys.SEEN_SK},  # SEEN and TASK sort after INDEXED
+                },
+                ConsistentRead=True,
             )
-        item = response.get("Item")
-        return record_from_item(item) if item else None
+        record = seen = None
+        for item in response.get("Items", []):
+            sort = item[SORT_KEY]["S"]
+            if sort == keys.RECORD_SK:
+                record = record_from_item(item)
+            elif sort == keys.SEEN_SK:
+                seen = seen_from_item(item)
+        return TaskState(record=record, seen=seen)
 
-    def apply(self, observation: Observation, *, now: datetime | None = None) -> WriteOutcome:
-        """Merge ``observation`` into its task; retried from a fresh read if another writer won a race."""
-        return self.apply_all([observation], now=now)[0]
-
-    def apply_all(
-        self, observations: list[Observation], *, now: datetime | None = None
-    ) -> list[WriteOutcome]:
-        """Apply several observations (a daemon's report), each task in its own transaction.
-
-        Every write is prepared (read, merged, checked against the size limits) before the first
-        one is sent, so a request that cannot land writes nothing. It may still stop part-way: under
-        DynamoDB pushback, or when a task that lost a race to another writer no longer fits once
-        merged again. Each task's write is atomic either way, and a retry of the same request
-        merges the tasks already written to "no change", so it converges.
-        """
-        prepared = [self._prepare(observation, now) for observation in observations]
-        return [
-            self._commit(observation, plan, now)
-            for observation, plan in zip(observations, prepared, strict=True)
-        ]
-
-    def _prepare(self, observation: Observation, now: datetime | None) -> list[dict[str, Any]] | None:
-        """The transaction turning the stored record into the merged one; None when nothing changes."""
-        current = self.load(observation.task.task_id)
-        moment = now or datetime.now(UTC)
-        updated = merge(current, observation, now=moment, history_limit=self.history_limit)
-        if updated is None:
-            return None
-        return self._transaction(current, updated, moment)
-
-    def _commit(
-        self, observation: Observation, items: list[dict[str, Any]] | None, now: datetime | None
-    ) -> WriteOutcome:
+    def touch(self, identity: str, snapshot_key: str, content_hash: str, seen_at: datetime) -> bool:
+        """Move the keepalive item forward if the snapshot repeats its content and is newer."""
         from botocore.exceptions import ClientError
 
-        task_id = observation.task.task_id
-        for attempt in range(_MAX_RACE_RETRIES):
-            if attempt:
-                items = self._prepare(observation, now)  # another writer won: read and merge again
-            if items is None:
-                return WriteOutcome(task_id, changed=False, write_items=0)
-            try:
-                with dynamo.translated_errors():
-                    if len(items) == 1:
-                        # Only the record changed (a keepalive): a conditional put costs half a transaction.
-                        self.client.put_item(**items[0]["Put"])
-                    else:
-                        self.client.transact_write_items(TransactItems=items)
-            except ClientError as error:
-                if _lost_race(error):
-                    continue
-                raise
-            return WriteOutcome(task_id, changed=True, write_items=len(items))
-        raise Throttled(f"task {task_id} is being written concurrently; retry later", retry_after=1)
+        try:
+            with dynamo.translated_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=keys.seen_key(identity),
+                    UpdateExpression="SET #key = :key, #at = :at",
+                    ConditionExpression="#hash = :hash AND #key < :key",
+                    ExpressionAttributeNames={
+                        "#key": Attr.SNAPSHOT_KEY,
+                        "#at": Attr.SEEN_AT,
+                        "#hash": Attr.CONTENT_HASH,
+                    },
+                    ExpressionAttributeValues={
+                        ":key": {"S": snapshot_key},
+                        ":at": {"S": keys.timestamp(seen_at)},
+                        ":hash": {"S": content_hash},
+                    },
+                )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
 
-    def _transaction(
-        self, current: TaskRecord | None, updated: TaskRecord, now: datetime
-    ) -> list[dict[str, Any]]:
-        task = updated.task
-        expiry = expires_at(task, now=now, retention_days=self.retention_days)
-        wanted, truncated = self._index_items(task, expiry)
-        indexed_before: dict[str, str] = current.extra.get("indexed", {}) if current else {}
-        summed_before = set(current.extra.get("summed", [])) if current else set()
-        summed_after = summary_contributions(task)
+    def save(self, plan: WritePlan) -> WriteCost:
+        """Write what the plan says, conditional on the state it read; LostRace if that changed."""
+        from botocore.exceptions import ClientError
 
-        items: list[dict[str, Any]] = []
-        for ref, (item, digest) in wanted.items():
-            if indexed_before.get(ref) != digest:
-                items.append({"Put": {"TableName": self.table_name, "Item": item}})
-        for ref in indexed_before.keys() - wanted.keys():
-            pk, sk = ref.split("\t", 1)
-            key = {PARTITION_KEY: {"S": pk}, SORT_KEY: {"S": sk}}
-            items.append({"Delete": {"TableName": self.table_name, "Key": key}})
-        for dimension, group in sorted(summed_after - summed_before):
-            items.append(self._count(dimension, group, +1))
-        for dimension, group in sorted(summed_before - summed_after):
-            items.append(self._count(dimension, group, -1))
+        writes = []
+        if plan.record is not None:
+            writes.append(self._record_put(plan))
+        if plan.seen is not None:
+            writes.append(self._seen_put(plan))
+        if not writes:
+            return WriteCost(0, transactional=False, bytes=0)
+        size = sum(item_size(write["Item"]) for write in writes)
+        try:
+            with dynamo.translated_errors():
+                if len(writes) == 1:
+                    self.client.put_item(**writes[0])
+                else:
+                    self.client.transact_write_items(TransactItems=[{"Put": write} for write in writes])
+        except ClientError as error:
+            if _condition_failed(error):
+                raise LostRace(plan.identity) from error
+            raise
+        return WriteCost(len(writes), transactional=len(writes) > 1, bytes=size)
 
-        record = self._record_item(
-            updated, expiry, {ref: d for ref, (_, d) in wanted.items()}, summed_after, truncated
-        )
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": record}
+    def _record_put(self, plan: WritePlan) -> dict[str, Any]:
+        assert plan.record is not None
+        item = self._fitted_record(plan.identity, plan.record, plan.expires_at)
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": item}
+        current = plan.read.record
         if current is None:
             put["ConditionExpression"] = "attribute_not_exists(#pk)"
             put["ExpressionAttributeNames"] = {"#pk": PARTITION_KEY}
         else:
             put["ConditionExpression"] = "#rev = :rev"
-            put["ExpressionAttributeNames"] = {"#rev": "rev"}
+            put["ExpressionAttributeNames"] = {"#rev": Attr.REVISION}
             put["ExpressionAttributeValues"] = {":rev": {"N": str(current.revision)}}
-        items.insert(0, {"Put": put})
-        if len(items) > MAX_TRANSACTION_ITEMS:
-            raise PayloadTooLarge(
-                f"task {task.task_id} changes too many indexed values at once", field="task"
-            )
-        return items
+        return put
 
-    def _record_item(
-        self,
-        record: TaskRecord,
-        expiry: int | None,
-        indexed: dict[str, str],
-        summed: set[tuple[str, str]],
-        truncated: bool,
-    ) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            **keys.task_key(record.task.task_id),
-            STORED_DOC: {"S": dumps(task_document(record.task))},
-            "rev": {"N": str(record.revision)},
-            "ix": {"S": dumps(indexed)},
-            "sums": {"S": dumps(sorted(summed))},
-            "ixTrunc": {"BOOL": truncated},
-        }
-        if record.snapshot_key is not None:
-            item["snapKey"] = {"S": record.snapshot_key}
-        if record.event_version is not None:
-            item["evtVer"] = {"N": str(record.event_version)}
-        if expiry is not None:
-            item["expiresAt"] = {"N": str(expiry)}
+    def _seen_put(self, plan: WritePlan) -> dict[str, Any]:
+        assert plan.seen is not None
+        put: dict[str, Any] = {"TableName": self.table_name, "Item": seen_item(plan.identity, plan.seen)}
+        before = plan.read.seen
+        if before is None or before.snapshot_key is None:
+            put["ConditionExpression"] = "attribute_not_exists(#key)"
+            put["ExpressionAttributeNames"] = {"#key": Attr.SNAPSHOT_KEY}
+        else:
+            put["ConditionExpression"] = "#key = :key"
+            put["ExpressionAttributeNames"] = {"#key": Attr.SNAPSHOT_KEY}
+            put["ExpressionAttributeValues"] = {":key": {"S": before.snapshot_key}}
+        return put
+
+    def _fitted_record(self, identity: str, record: TaskRecord, expires_at: int | None) -> Item:
+        """The record item; its history gives way (oldest first) so a large task can always take
+        its next update, above all the event that stops it."""
+        item = record_item(identity, record, [], expires_at)
         size = item_size(item)
         if size > MAX_RECORD_BYTES:
             raise PayloadTooLarge(
                 f"task record would be {size} bytes; the limit is {MAX_RECORD_BYTES}", field="task"
             )
-        # The history gives way (oldest entries first) so a large task can always take its next
-        # update, above all the event that stops it.
         history = list(record.history)
-        room = MAX_RECORD_BYTES - size - len("hist")
+        room = MAX_RECORD_BYTES - size
         while history and len(dumps(history).encode()) > room:
             history = history[max(1, len(history) // 4) :]
-        item["hist"] = {"S": dumps(history)}
+        item[Attr.HISTORY] = {"S": dumps(history)}
         return item
 
-    def _index_items(
-        self, task: Task, expiry: int | None
-    ) -> tuple[dict[str, tuple[dict[str, Any], str]], bool]:
-        """Index items keyed by "pk<TAB>sk", each with a digest of its content to skip unchanged ones."""
-        assert task.first_seen_at is not None  # merge() always sets it
-        entries, truncated = index_entries(task)
-        sort = keys.index_sort(task.first_seen_at, task.task_id)
-        shown = dumps(projection(task))
-        held_from = task.started_at or task.first_seen_at
-        wanted: dict[str, tuple[dict[str, Any], str]] = {}
-        for entry in entries:
-            pk = keys.index_partition(entry.kind, entry.value)
-            item: dict[str, Any] = {
-                PARTITION_KEY: {"S": pk},
-                SORT_KEY: {"S": sort},
-                "taskId": {"S": task.task_id},
-                "p": {"S": shown},
-            }
-            if entry.kind == "ip":
-                # awsvpc and bridge addresses are held for the task's life; the ENI goes with the task.
-                item["heldFrom"] = {"S": keys.timestamp(held_from)}
-                if task.stopped_at is not None:
-                    item["heldUntil"] = {"S": keys.timestamp(task.stopped_at)}
-            if expiry is not None:
-                item["expiresAt"] = {"N": str(expiry)}
-            digest = hashlib.sha256(dumps(item).encode()).hexdigest()[:16]
-            wanted[f"{pk}\t{sort}"] = (item, digest)
-        return wanted, truncated
 
-    def _count(self, dimension: str, group: str, delta: int) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.table_name,
-                "Key": {PARTITION_KEY: {"S": keys.summary_partition(dimension)}, SORT_KEY: {"S": group}},
-                "UpdateExpression": "ADD #running :delta",
-                "ExpressionAttributeNames": {"#running": "running"},
-                "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
-            }
-        }
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's size of ``item`` (attribute names plus UTF-8 values), for the S/N/BOOL items we write."""
-    size = 0
-    for name, value in item.items():
-        size += len(name.encode())
-        if "S" in value:
-            size += len(value["S"].encode())
-        elif "N" in value:
-            size += len(value["N"]) // 2 + 1  # DynamoDB: about one byte per two digits, plus one
-        else:
-            size += len(json.dumps(value))  # BOOL, NULL: an upper bound
-    return size
-
-
-def _lost_race(error: Exception) -> bool:
+def _condition_failed(error: Exception) -> bool:
     response = getattr(error, "response", {})
     code = response.get("Error", {}).get("Code")
     if code == "ConditionalCheckFailedException":
@@ -255,4 +195,4 @@ def _lost_race(error: Exception) -> bool:
     if code != "TransactionCanceledException":
         return False
     reasons = response.get("CancellationReasons", [])
-    return any(r.get("Code") in {"ConditionalCheckFailed", "TransactionConflict"} for r in reasons)
+    return any((r or {}).get("Code") in {"ConditionalCheckFailed", "TransactionConflict"} for r in reasons)

@@ -1,0 +1,146 @@
+"""Derived state from the table's stream: index entries and summary counters, exact under replays.
+
+For each task in a batch, only its newest change counts. The task's marker (written by the indexer
+alone) says which revision has been applied, which entries exist and which counters the task adds
+one to. So:
+- a duplicate or replayed record (revision not above the marker's) changes nothing;
+- entries are the difference between what the marker lists and what the new revision wants;
+- counter deltas are aggregated over the batch, one ``ADD`` per group into one counter shard;
+- after a partial failure, each marker records exactly what landed, and the batch is reported
+  failed from the first unfinished task, so the retry applies only what is missing.
+Records of different tasks on different shards touch disjoint entries and commutative counters.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.logic.indexing import index_items, summary_contributions
+from core.model import CounterKey, IndexedState, IndexItem, StreamChange
+from core.store import keys
+from core.store.index_writer import IndexStore
+from core.store.records import index_item, key_of_reference
+
+
+@dataclass
+class _TaskPlan:
+    change: StreamChange
+    before: IndexedState
+    wanted: dict[str, IndexItem]
+    sums: frozenset[CounterKey]
+    puts: list[IndexItem] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    failed_sequences: list[str]  # to report as batchItemFailures (the lowest is where Lambda resumes)
+    tasks: int
+    entries_written: int
+    entries_deleted: int
+    counter_updates: int
+    skipped: int  # duplicates and replays
+
+
+class Indexer:
+    def __init__(self, store: IndexStore, *, choose_shard: Callable[[], int] | None = None):
+        self.store = store
+        # Each batch adds into one random counter shard, so a group's updates spread evenly.
+        self.choose_shard = choose_shard or (lambda: random.randrange(keys.COUNTER_SHARDS))  # noqa: S311
+
+    def apply(self, changes: list[StreamChange]) -> BatchResult:
+        newest: dict[str, StreamChange] = {}
+        for change in changes:  # stream order per task: the last one is the newest
+            newest[change.identity] = change
+        markers = self.store.load_markers(newest)
+        plans: list[_TaskPlan] = []
+        skipped = len(changes) - len(newest)
+        for identity, change in newest.items():
+            before = markers.get(identity)
+            if _already_applied(change, before):
+                skipped += 1
+                continue
+            plans.append(self._plan(change, before or IndexedState()))
+
+        failed_refs = self.store.write(
+            [index_item(item) for plan in plans for item in plan.puts],
+            [key_of_reference(ref) for plan in plans for ref in plan.deletes],
+        )
+        deltas: Counter[CounterKey] = Counter()
+        for plan in plans:
+            for group in plan.sums - plan.before.sums:
+                deltas[group] += 1
+            for group in plan.before.sums - plan.sums:
+                deltas[group] -= 1
+        moved = {group: delta for group, delta in deltas.items() if delta}
+        failed_groups = self.store.add_counters(moved, self.choose_shard()) if moved else set()
+
+        markers_after: dict[str, IndexedState] = {}
+        removed: list[str] = []
+        unfinished: list[str] = []
+        for plan in plans:
+            state, complete = _applied_state(plan, failed_refs, failed_groups)
+            if not complete:
+                unfinished.append(plan.change.sequence)
+            if complete and plan.change.new is None:
+                removed.append(plan.change.identity)
+            else:
+                markers_after[plan.change.identity] = state
+        self.store.save_markers(markers_after, removed)
+        return BatchResult(
+            failed_sequences=sorted(unfinished, key=_sequence_order)[:1],
+            tasks=len(plans),
+            entries_written=sum(len(plan.puts) for plan in plans),
+            entries_deleted=sum(len(plan.deletes) for plan in plans),
+            counter_updates=len(moved),
+            skipped=skipped,
+        )
+
+    def _plan(self, change: StreamChange, before: IndexedState) -> _TaskPlan:
+        if change.new is None:
+            wanted: dict[str, IndexItem] = {}
+            sums: frozenset[CounterKey] = frozenset()
+        else:
+            wanted = index_items(change.new.task, change.identity, change.expires_at)
+            sums = summary_contributions(change.new.task)
+        plan = _TaskPlan(change, before, wanted, sums)
+        plan.puts = [item for ref, item in wanted.items() if before.entries.get(ref) != item.digest]
+        plan.deletes = [ref for ref in before.entries if ref not in wanted]
+        return plan
+
+
+def _already_applied(change: StreamChange, before: IndexedState | None) -> bool:
+    if change.new is None:
+        return before is None  # removed, and nothing of it is left
+    return before is not None and change.new.revision <= before.revision
+
+
+def _applied_state(
+    plan: _TaskPlan, failed_refs: set[str], failed_groups: set[CounterKey]
+) -> tuple[IndexedState, bool]:
+    """The marker after this batch: exactly what landed, so a retry does only the rest."""
+    entries = dict(plan.before.entries)
+    for item in plan.puts:
+        if item.ref not in failed_refs:
+            entries[item.ref] = item.digest
+    for ref in plan.deletes:
+        if ref not in failed_refs:
+            entries.pop(ref, None)
+    sums = set(plan.before.sums)
+    for group in plan.sums - plan.before.sums:
+        if group not in failed_groups:
+            sums.add(group)
+    for group in plan.before.sums - plan.sums:
+        if group not in failed_groups:
+            sums.discard(group)
+    complete = entries == {ref: item.digest for ref, item in plan.wanted.items()} and sums == plan.sums
+    new = plan.change.new
+    revision = new.revision if complete and new is not None else plan.before.revision
+    return IndexedState(revision=revision, entries=entries, sums=frozenset(sums)), complete
+
+
+def _sequence_order(sequence: str) -> tuple[int, str]:
+    return (int(sequence), sequence) if sequence.isdigit() else (0, sequence)

@@ -1,0 +1,116 @@
+"""Newer wins, per task: decide what one observation changes and write only that task's items.
+
+- A keepalive that repeats the newest snapshot's content: one conditional update of the task's
+  small keepalive item, no read (``Store.touch``).
+- Anything else: one consistent read of the task's partition, the merge (``core.logic.merge``),
+  then one conditional write of what changed; a lost race reads and merges again.
+A repeated or older report merges to "no change" and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.errors import Throttled
+from core.logic.lifecycle import is_stopped
+from core.logic.merge import merge, same_content, snapshot_order_key
+from core.model import Observation, SeenState, Task, TaskState, task_identity
+from core.store.writer import LostRace, Store, WriteCost, WritePlan
+
+_MAX_RACE_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    task_id: str
+    identity: str
+    changed: bool
+    kind: str  # "touch" | "record" | "seen" | "record+seen" | "none": what was written
+    reads: int
+    cost: WriteCost
+
+    @property
+    def write_items(self) -> int:
+        return self.cost.items
+
+
+class Recorder:
+    def __init__(self, store: Store, *, retention_days: int, history_limit: int):
+        self.store = store
+        self.retention_days = retention_days
+        self.history_limit = history_limit
+
+    def apply(self, observation: Observation, *, now: datetime | None = None) -> WriteOutcome:
+        return self.apply_all([observation], now=now)[0]
+
+    def apply_all(
+        self, observations: list[Observation], *, now: datetime | None = None
+    ) -> list[WriteOutcome]:
+        """Each task written on its own; a retry of the same request converges (see decisions)."""
+        moment = now or datetime.now(UTC)
+        return [self._apply(observation, moment) for observation in observations]
+
+    def _apply(self, observation: Observation, now: datetime) -> WriteOutcome:
+        identity = task_identity(observation.task)
+        task_id = observation.task.task_id
+        snapshot = observation.source != "event"
+        content = content_hash(observation) if snapshot else None
+        if snapshot and observation.reason == "keepalive" and content is not None:
+            key = snapshot_order_key(observation)
+            if self.store.touch(identity, key, content, observation.observed_at):
+                return WriteOutcome(task_id, identity, True, "touch", 0, WriteCost(1, False, 0))
+        reads = 0
+        for _ in range(_MAX_RACE_RETRIES):
+            state = self.store.load(identity)
+            reads += 1
+            plan = self._plan(identity, state, observation, content, now)
+            if plan is None:
+                return WriteOutcome(task_id, identity, False, "none", reads, WriteCost(0, False, 0))
+            try:
+                cost = self.store.save(plan)
+            except LostRace:
+                continue
+            kind = "+".join(name for name, part in (("record", plan.record), ("seen", plan.seen)) if part)
+            return WriteOutcome(task_id, identity, True, kind, reads, cost)
+        raise Throttled(f"task {task_id} is being written concurrently; retry later", retry_after=1)
+
+    def _plan(
+        self, identity: str, state: TaskState, observation: Observation, content: str | None, now: datetime
+    ) -> WritePlan | None:
+        updated = merge(
+            state.record,
+            observation,
+            now=now,
+            history_limit=self.history_limit,
+            newest_snapshot_key=state.newest_snapshot_key,
+        )
+        if updated is None:
+            return None
+        seen = None
+        if observation.source != "event":
+            seen = SeenState(
+                snapshot_key=updated.snapshot_key, content_hash=content, seen_at=observation.observed_at
+            )
+        if state.record is not None and same_content(state.record, updated):
+            # Only the order key moved: the small keepalive item takes it, the record stays.
+            return WritePlan(identity, state, record=None, seen=seen)
+        return WritePlan(
+            identity, state, record=updated, seen=seen, expires_at=self.expires_at(updated.task, now)
+        )
+
+    def expires_at(self, task: Task, now: datetime) -> int | None:
+        """Epoch seconds when a stopped task may be forgotten; running tasks never expire."""
+        if not is_stopped(task.last_status):
+            return None
+        stopped = task.stopped_at or now
+        if stopped.tzinfo is None:
+            stopped = stopped.replace(tzinfo=UTC)
+        return int((stopped + timedelta(days=self.retention_days)).timestamp())
+
+
+def content_hash(observation: Observation) -> str:
+    """What a snapshot says about its task: equal hashes mean a keepalive repeats it exactly."""
+    text = f"{observation.source}\n{observation.reporter}\n{observation.task.model_dump_json()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

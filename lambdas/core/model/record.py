@@ -1,0 +1,119 @@
+"""What the store keeps per task, as domain objects (the store maps them to and from items).
+
+A task is identified by its full identity, ``<partition>#<account>#<region>#<taskId>``: task ids are
+unique only within an account and region, and a principal of one account can name any id it likes
+in a task ARN of its own account. Keying by the bare id would let it overwrite another tenant's task.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.model.task import Task
+
+_ARN_PARTITION = re.compile(r"^arn:(?P<partition>aws[a-z-]*):")
+
+
+def task_identity(task: Task) -> str:
+    """``<partition>#<account>#<region>#<taskId>``: the key of everything the task owns."""
+    match = _ARN_PARTITION.match(task.task_arn)
+    partition = match["partition"] if match else "aws"
+    return f"{partition}#{task.account_id}#{task.region}#{task.task_id}"
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """The task record: the merged task, what orders reports against it, its bounded history."""
+
+    task: Task
+    snapshot_key: str | None = None  # order key of the newest snapshot merged in
+    event_version: int | None = None
+    history: tuple[dict[str, Any], ...] = ()
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class SeenState:
+    """The task's small keepalive item: the newest snapshot accepted and what its content was.
+
+    A keepalive whose content hash equals ``content_hash`` only moves ``snapshot_key`` and
+    ``seen_at`` here, so it never rewrites (and pays for) the whole record.
+    """
+
+    snapshot_key: str | None = None
+    content_hash: str | None = None
+    seen_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TaskState:
+    """Everything the write path reads about one task in one request."""
+
+    record: TaskRecord | None = None
+    seen: SeenState | None = None
+
+    @property
+    def newest_snapshot_key(self) -> str | None:
+        keys = [
+            k for k in (self.record and self.record.snapshot_key, self.seen and self.seen.snapshot_key) if k
+        ]
+        return max(keys) if keys else None
+
+
+@dataclass(frozen=True)
+class StoredTask:
+    """A task as a read returns it: the record plus when it was last seen (from the keepalive item)."""
+
+    identity: str
+    record: TaskRecord
+    seen_at: datetime | None = None
+    expires_at: int | None = None
+
+
+@dataclass(frozen=True)
+class IndexedState:
+    """What the indexer has derived from a task so far (its marker item): exact under replays."""
+
+    revision: int = 0
+    entries: dict[str, str] = field(default_factory=dict)  # entry reference -> content digest
+    sums: frozenset[CounterKey] = frozenset()  # (dimension, group) counters it adds one to
+
+
+@dataclass(frozen=True)
+class StreamChange:
+    """One stream record of a task record: its new state, or None when the record was removed."""
+
+    identity: str
+    sequence: str
+    new: TaskRecord | None
+    expires_at: int | None = None
+
+
+CounterKey = tuple[str, str]  # (summary dimension, group)
+
+
+@dataclass(frozen=True)
+class IndexItem:
+    """One index entry as it is stored: where it lives and what it carries."""
+
+    partition: str
+    sort: str
+    identity: str
+    projection: dict[str, str]
+    held_from: str | None = None
+    held_until: str | None = None
+    expires_at: int | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.partition}\t{self.sort}"
+
+    @property
+    def digest(self) -> str:
+        content = [self.identity, self.projection, self.held_from, self.held_until, self.expires_at]
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
