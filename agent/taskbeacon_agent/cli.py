@@ -56,6 +56,27 @@ def _positive(value: str) -> float:
     return f
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(value: str) -> float:
+    """Seconds, or a number with a unit: 90, 90s, 15m, 12h."""
+    text = value.strip().lower()
+    unit = _UNITS.get(text[-1:])
+    return _positive(text[:-1] if unit else text) * (unit or 1.0)
+
+
+def _keepalive(value: str) -> modes.Keepalive:
+    """`S` (exactly S) or `LOW-HIGH` (uniform in that range, drawn anew for every interval)."""
+    low, sep, high = value.partition("-")
+    if not sep:
+        return _duration(value)
+    lo, hi = _duration(low), _duration(high)
+    if lo > hi:
+        raise argparse.ArgumentTypeError("the range must be LOW-HIGH with LOW <= HIGH")
+    return (lo, hi)
+
+
 def _stop_budget(value: str) -> float:
     f = _positive(value)
     if f > modes.MAX_STOP_BUDGET:
@@ -142,9 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
         p.add_argument(
             "--keepalive",
-            type=_positive,
-            default=900.0,
-            help="resend unchanged snapshot after seconds (default 900)",
+            type=_keepalive,
+            default=modes.DEFAULT_KEEPALIVE,
+            metavar="S|LOW-HIGH",
+            help="resend an unchanged snapshot after S seconds, or after a random time in LOW-HIGH drawn "
+            "anew for every interval; units s, m, h allowed (default 12h-24h: EventBridge events carry "
+            "the lifecycle, a keepalive only says the task is still there)",
         )
         p.add_argument(
             "--budget", type=_positive, default=10.0, help="time budget of each report (default 10)"
@@ -185,7 +209,7 @@ def _main(argv: Optional[List[str]]) -> int:
         budget=budget,
         timeout=args.timeout,
         interval=getattr(args, "interval", 30.0),
-        keepalive=getattr(args, "keepalive", 900.0),
+        keepalive=getattr(args, "keepalive", modes.DEFAULT_KEEPALIVE),
         stop_budget=getattr(args, "stop_budget", 5.0),
         quiet=args.quiet,
         verbose=args.verbose,

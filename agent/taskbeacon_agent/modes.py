@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 if TYPE_CHECKING:
     from taskbeacon_agent.client import Client
@@ -30,6 +30,22 @@ EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C) before exec / before the report finish
 # ECS sends SIGKILL 30 s after SIGTERM by default (stopTimeout); the stop snapshot must end well before.
 MAX_STOP_BUDGET = 25.0
 
+# Keepalive of an unchanged snapshot: a random interval in [12 h, 24 h], drawn anew for every
+# interval (docs/decisions/agent.md: EventBridge carries the lifecycle; a keepalive only proves the
+# task is still there). A single number means exactly that many seconds.
+DEFAULT_KEEPALIVE: Tuple[float, float] = (12 * 3600.0, 24 * 3600.0)
+Keepalive = Union[float, Tuple[float, float]]
+
+
+def keepalive_after(keepalive: Keepalive) -> float:
+    """Seconds until the next keepalive: `keepalive` itself, or uniform in its [low, high] range."""
+    if isinstance(keepalive, tuple):
+        import random
+
+        low, high = keepalive
+        return random.uniform(low, high)  # noqa: S311 (jitter, not crypto)
+    return float(keepalive)
+
 
 class Config:
     def __init__(
@@ -43,7 +59,7 @@ class Config:
         budget: float = 2.0,
         timeout: float = 2.0,
         interval: float = 30.0,
-        keepalive: float = 900.0,
+        keepalive: Keepalive = DEFAULT_KEEPALIVE,
         stop_budget: float = 5.0,
         quiet: bool = False,
         verbose: bool = False,
@@ -160,9 +176,18 @@ class Reporter:
             return env
         client = self.client()
         answer = client.send(envelope.encode(env), deadline)
-        self.log("sent %s snapshot #%d from %s" % (reason, env["sequence"], collected.source), verbose=True)
-        if isinstance(answer, dict) and self.cfg.verbose:
-            self.log("answer: %s" % json.dumps(answer)[:300], verbose=True)
+        # One short line, and only with -v: an accepted report is the normal case, not news.
+        stored = answer.get("taskIds") if isinstance(answer, dict) else None
+        self.log(
+            "sent %s snapshot #%d from %s%s"
+            % (
+                reason,
+                env["sequence"],
+                collected.source,
+                "; stored %d task(s)" % len(stored) if isinstance(stored, list) else "",
+            ),
+            verbose=True,
+        )
         return env
 
     def report(self, reason: str, budget: float, source: Optional[str] = None) -> int:
@@ -415,11 +440,17 @@ class _SidecarState:
     def __init__(self) -> None:
         self.last_fp: Optional[str] = None
         self.last_sent = 0.0
+        self.keepalive_after = 0.0  # drawn anew after every snapshot sent
         self.ever_sent = False
         self.last_collected: Optional[Collected] = None
 
     def cycle(
-        self, rep: Reporter, collected: Collected, deadline: float, keepalive: float, source: Optional[str]
+        self,
+        rep: Reporter,
+        collected: Collected,
+        deadline: float,
+        keepalive: Keepalive,
+        source: Optional[str],
     ) -> None:
         from taskbeacon_agent import envelope
 
@@ -429,7 +460,7 @@ class _SidecarState:
         reason: Optional[str] = None
         if fp != self.last_fp:
             reason = "change" if self.ever_sent else "start"
-        elif time.monotonic() - self.last_sent >= keepalive:
+        elif time.monotonic() - self.last_sent >= self.keepalive_after:
             reason = "keepalive"
         if reason is not None:
             if rep.cfg.with_tags:
@@ -438,6 +469,7 @@ class _SidecarState:
                 self.last_collected = collected
             rep.send(collected, reason, deadline)
             self.last_fp, self.last_sent, self.ever_sent = fp, time.monotonic(), True
+            self.keepalive_after = keepalive_after(keepalive)
 
 
 class _DaemonState:
@@ -445,15 +477,23 @@ class _DaemonState:
     in snapshots small enough for the API's size limit."""
 
     def __init__(self) -> None:
-        self.sent: Dict[str, Any] = {}  # task key -> (fingerprint, monotonic time sent)
+        # task key -> (fingerprint, monotonic time sent, seconds until its keepalive is due)
+        self.sent: Dict[str, Any] = {}
         self.refused: Dict[str, str] = {}  # task key -> fingerprint the API refused (4xx)
         self.started = False
+        self.keepalive: Keepalive = DEFAULT_KEEPALIVE
 
     def cycle(
-        self, rep: Reporter, collected: Collected, deadline: float, keepalive: float, source: Optional[str]
+        self,
+        rep: Reporter,
+        collected: Collected,
+        deadline: float,
+        keepalive: Keepalive,
+        source: Optional[str],
     ) -> None:
         from taskbeacon_agent import envelope
 
+        self.keepalive = keepalive
         now = time.monotonic()
         changed: List[Any] = []
         due: List[Any] = []
@@ -464,7 +504,7 @@ class _DaemonState:
             previous = self.sent.get(key)
             if previous is None or previous[0] != fp:
                 changed.append(task)
-            elif now - previous[1] >= keepalive:
+            elif now - previous[1] >= previous[2]:
                 due.append(task)
         for key in [k for k in self.sent if k not in current]:
             del self.sent[key]  # gone from the host (the ECS agent cleaned it up)
@@ -519,9 +559,9 @@ class _DaemonState:
                 raise errors[0] from None
             return
         sent_at = time.monotonic()
-        for task in chunk:
+        for task in chunk:  # each task draws its own next interval: a host's keepalives spread out
             key = envelope.task_key(task)
-            self.sent[key] = (current[key], sent_at)
+            self.sent[key] = (current[key], sent_at, keepalive_after(self.keepalive))
 
 
 def _send_stop(rep: Reporter, cfg: Config, source: Optional[str], last: Optional[Collected]) -> None:

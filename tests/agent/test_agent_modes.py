@@ -761,6 +761,109 @@ def test_sidecar_keepalive(server: FakeServer) -> None:
     assert reasons[0] == "start" and "keepalive" in reasons and reasons[-1] == "stop"
 
 
+def test_keepalive_default_is_12_to_24_hours_drawn_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    # EventBridge carries the lifecycle: the default keepalive is long, with jitter (issue 8.6).
+    from taskbeacon_agent import cli
+
+    assert modes.DEFAULT_KEEPALIVE == (12 * 3600.0, 24 * 3600.0)
+    assert modes.Config({}).keepalive == modes.DEFAULT_KEEPALIVE
+    for mode in ("sidecar", "daemon"):
+        assert cli.build_parser().parse_args([mode]).keepalive == modes.DEFAULT_KEEPALIVE
+    draws = {modes.keepalive_after(modes.DEFAULT_KEEPALIVE) for _ in range(200)}
+    assert len(draws) == 200 and all(12 * 3600 <= d <= 24 * 3600 for d in draws)
+    assert modes.keepalive_after(900.0) == 900.0  # a single number: exactly that
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ("900", 900.0),
+        ("15m", 900.0),
+        ("6h", 21600.0),
+        ("12h-24h", (43200.0, 86400.0)),
+        ("60-120", (60.0, 120.0)),
+    ],
+)
+def test_keepalive_flag_overrides_the_default(value: str, parsed: object) -> None:
+    from taskbeacon_agent import cli
+
+    for mode in ("sidecar", "daemon"):
+        assert cli.build_parser().parse_args([mode, "--keepalive", value]).keepalive == parsed
+
+
+@pytest.mark.parametrize("value", ["0", "x", "24h-12h", "5-"])
+def test_keepalive_flag_rejects_nonsense(value: str) -> None:
+    from taskbeacon_agent import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["sidecar", "--keepalive", value])
+    assert info.value.code == modes.EXIT_USAGE
+
+
+def test_exec_sends_no_keepalive() -> None:
+    # The entrypoint hook reports `start` once: it has no keepalive to configure.
+    from taskbeacon_agent import cli
+
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(["exec", "--keepalive", "60", "--", "true"])
+    assert info.value.code == modes.EXIT_USAGE
+
+
+def test_sidecar_draws_a_new_keepalive_after_every_snapshot(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.route("/v4/x/task", Reply(body=TASK))
+    drawn: list[object] = []
+
+    def fake_after(keepalive: object) -> float:
+        drawn.append(keepalive)
+        return 0.0 if len(drawn) % 2 else 3600.0  # due at once, then not for an hour, ...
+
+    monkeypatch.setattr(modes, "keepalive_after", fake_after)
+    out = io.StringIO()
+    env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
+    modes.run_loop(cfg_for(env, out, keepalive=(10.0, 20.0)), "sidecar", threading.Event(), max_cycles=4)
+    reasons = [json.loads(line)["reason"] for line in out.getvalue().splitlines()]
+    assert reasons == ["start", "keepalive", "stop"]  # the second draw (an hour) held the rest back
+    assert drawn[:2] == [(10.0, 20.0), (10.0, 20.0)]
+
+
+def test_daemon_keepalive_is_drawn_per_task(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    tasks = [{"Arn": "a"}, {"Arn": "b"}]
+    server.route("/v1/tasks", Reply(body={"Tasks": tasks}))
+    draws = iter([0.0, 3600.0, 3600.0, 3600.0])  # a is due at once, b in an hour
+
+    monkeypatch.setattr(modes, "keepalive_after", lambda keepalive: next(draws))
+    out = io.StringIO()
+    cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, keepalive=(1.0, 2.0))
+    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=2)
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["reason"], [t["Arn"] for t in e["tasks"]]) for e in sent] == [
+        ("start", ["a", "b"]),
+        ("keepalive", ["a"]),
+    ]
+
+
+def test_accepted_reports_log_nothing_and_verbose_lines_stay_small(
+    server: FakeServer, api: FakeServer
+) -> None:
+    server.route("/v4/x/task", Reply(body=TASK))
+    api.route("/snapshots", Reply(202, {"taskIds": ["t" * 40] * 50}))  # a long answer
+    env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x", **api_env(api.url)}
+    for verbose in (False, True):
+        err = io.StringIO()
+        cfg = modes.Config(
+            env, interval=0.02, budget=2.0, timeout=1.0, keepalive=0.01, verbose=verbose, err=err
+        )
+        modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=3)
+        lines = err.getvalue().splitlines()
+        if not verbose:
+            assert lines == []
+        else:
+            assert any("sent keepalive snapshot" in line for line in lines)
+            assert max(len(line) for line in lines) <= 200
+
+
 def test_sidecar_sigterm_sends_stop_and_exits(server: FakeServer) -> None:
     server.route("/v4/x/task", Reply(body=TASK))
     proc = subprocess.Popen(
