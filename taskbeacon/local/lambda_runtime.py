@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from taskbeacon.local.stream_pump import StreamPump
+
+log = logging.getLogger("taskbeacon.local.runtime")
 
 
 @dataclass
@@ -27,15 +33,39 @@ class LocalContext:
         return 30_000
 
 
-class LambdaRuntime:
-    """Imports the handler modules on first use (after local mode has set the environment)."""
+# The functions whose invocations write the table: after each one, local mode delivers the
+# table's new stream records to the indexer, as the stream's event source mapping would.
+WRITERS = frozenset({"ingest", "events"})
 
-    def __init__(self) -> None:
+
+class LambdaRuntime:
+    """Imports the handler modules on first use (after local mode has set the environment).
+
+    With a ``stream`` (a :class:`~taskbeacon.local.stream_pump.StreamPump`), every invocation of a
+    writer drains the stream into the indexer before it returns, so a read after a write sees the
+    index entries and counters the indexer derives from it (in AWS they follow within seconds).
+    """
+
+    def __init__(self, stream: StreamPump | None = None, writers: frozenset[str] = WRITERS) -> None:
         self._lock = threading.Lock()
+        self.stream = stream
+        self.writers = writers
 
     def invoke(self, function: str, event: dict[str, Any]) -> Any:
         import importlib
 
         module = importlib.import_module(f"handlers.{function}")
         with self._lock:
-            return module.handler(event, LocalContext(function_name=f"taskbeacon-{function}"))
+            try:
+                return module.handler(event, LocalContext(function_name=f"taskbeacon-{function}"))
+            finally:
+                if self.stream is not None and function in self.writers:
+                    self._drain()
+
+    def _drain(self) -> None:
+        assert self.stream is not None
+        try:
+            self.stream.drain()
+        except Exception:
+            # The write itself succeeded; in AWS a failing indexer does not fail the report either.
+            log.exception("delivering the table's stream to the indexer failed")

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from taskbeacon.local.engine import EmbeddedEngine, ensure_table, use_lambdas_source
+from taskbeacon.local.engine import (
+    DEFAULT_ENGINE,
+    DynamoDBLocalEngine,
+    EmbeddedEngine,
+    ensure_table,
+    make_engine,
+    use_lambdas_source,
+)
 from taskbeacon.local.gateway import Gateway
 from taskbeacon.local.lambda_runtime import LambdaRuntime
 from taskbeacon.local.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
+from taskbeacon.local.stream_pump import StreamPump, StreamPumpError
+
+log = logging.getLogger("taskbeacon.local")
 
 DEFAULT_ACCOUNT = "111122223333"
 DEFAULT_REGION = "us-east-1"
@@ -23,32 +35,69 @@ class LocalSystem:
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT
     dynamodb_endpoint: str | None = None
+    engine: str = DEFAULT_ENGINE  # the engine to start when no dynamodb_endpoint is given
     table_name: str = TABLE_NAME
     log_level: str = "WARNING"
     registry: PrincipalRegistry = field(init=False)
     gateway: Gateway = field(init=False)
     operator: Principal = field(init=False)
-    _engine: EmbeddedEngine | None = field(init=False, default=None)
+    stream: StreamPump | None = field(init=False, default=None)
+    _engine: EmbeddedEngine | DynamoDBLocalEngine | None = field(init=False, default=None)
 
     def start(self) -> LocalSystem:
+        """Start the engine (unless given an endpoint), the table, the stream pump and the gateway.
+
+        Raises ``EngineUnavailable`` when the engine cannot run here (the message says what to install).
+        """
         use_lambdas_source()
         endpoint = self.dynamodb_endpoint
         if endpoint is None:
-            self._engine = EmbeddedEngine()
+            self._engine = make_engine(self.engine)
             endpoint = self._engine.start()
+        else:
+            self.engine = "external"
         self.dynamodb_endpoint = endpoint
-        self._configure_handlers(endpoint)
-        ensure_table(endpoint, self.region, self.table_name)
-        self.registry = PrincipalRegistry(self.account_id)
-        self.operator = self.registry.operator()
-        self.gateway = Gateway(self.registry, LambdaRuntime(), self.host, self.port)
-        self.gateway.start()
+        try:
+            self._configure_handlers(endpoint)
+            ensure_table(endpoint, self.region, self.table_name)
+            self.stream = self._stream_pump(endpoint)
+            self.registry = PrincipalRegistry(self.account_id)
+            self.operator = self.registry.operator()
+            self.gateway = Gateway(self.registry, LambdaRuntime(stream=self.stream), self.host, self.port)
+            self.gateway.start()
+        except BaseException:
+            self._stop_engine()
+            raise
         return self
 
     def stop(self) -> None:
         self.gateway.stop()
-        if self._engine is not None:
-            self._engine.stop()
+        self._stop_engine()
+
+    def _stop_engine(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.stop()
+
+    def _stream_pump(self, endpoint: str) -> StreamPump | None:
+        """The in-process event source mapping: the table's stream into the indexer handler."""
+        import boto3
+
+        client: Any = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name=self.region,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - local engines accept any key
+        )
+        # Like a deployed mapping: a batch the indexer keeps failing goes to the (logged) dead letters.
+        pump = StreamPump(client, self.table_name, region=self.region, on_failure="skip")
+        try:
+            _ = pump.stream_arn
+        except StreamPumpError as error:
+            log.warning("%s: index entries and counters will not follow writes", error)
+            return None
+        return pump
 
     @property
     def url(self) -> str:
