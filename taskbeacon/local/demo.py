@@ -4,23 +4,42 @@ Every task is served by the emulator (metadata + container credentials) and repo
 ``taskbeacon-agent once`` in its own process, so the demo walks the same path as production:
 agent → SigV4 → gateway → ingest handler → DynamoDB engine. The credentials the emulator hands a
 task are minted by local mode for that task's role session, so the caller = task rule holds.
+
+ECS also tells a deployed system about every task through EventBridge ("ECS Task State Change"),
+and that is where a deployed inventory learns what no snapshot says (a Fargate task's service,
+the launch type of tasks read through v2/v3/the metadata file, stop reasons and codes, exit
+codes, repository image digests). The demo plays those events too, as ECS would send them
+(PENDING, RUNNING and, for finished jobs, STOPPED, with ``detail.version`` rising per task),
+through local mode's events path (``POST /_local/events``, signed with the operator's
+credentials), so the demo shows what a deployed system shows.
 """
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from taskbeacon.emulator import Emulator, SimulatedTask, make_task_doc
-from taskbeacon.local.principals import container_credentials
+from taskbeacon.local.principals import Principal, container_credentials
 from taskbeacon.local.system import LocalSystem
 
 AGENT_BUDGET_SECONDS = 20
 PARALLEL_AGENTS = 6
+EVENT_ATTEMPTS = 5  # /_local/events answers 429 with Retry-After under pressure: try again
+STARTED_SECONDS_AGO = 20
+STOP_REASON = "Essential container in task exited"
+STOP_CODE = "EssentialContainerExited"
 
 
 @dataclass(frozen=True)
@@ -127,7 +146,12 @@ class DemoFleet:
 
 
 def run_demo_fleet(system: LocalSystem, count: int) -> DemoFleet:
-    """Start the emulator, add ``count`` tasks and have the agent report each one to ``system``."""
+    """Start the emulator, add ``count`` tasks, play their lifecycle and have the agent report each.
+
+    Per task, in the order a deployed system receives them: the PENDING event, the agent's
+    snapshot, the RUNNING event; a job that finishes is then reported once more by its agent
+    (STOPPED, with an exit code) and ECS's STOPPED event follows with the stop reason and code.
+    """
     region, account = system.region, system.account_id
 
     def mint(task_arn: str) -> dict[str, Any]:
@@ -135,42 +159,296 @@ def run_demo_fleet(system: LocalSystem, count: int) -> DemoFleet:
 
     emulator = Emulator(credentials_provider=mint).start()
     specs = demo_specs(count)
-    tasks = [
-        emulator.add_task(
-            make_task_doc(
-                spec.cluster,
-                spec.launch_type,
-                account,
-                region,
-                spec.family,
-                spec.service,
-                spec.image,
-                spec.ip,
-                network_mode=spec.network_mode,
-            ),
-            tags=spec.tags,
-        )
-        for spec in specs
+    instances = {
+        cluster: _container_instance_arn(region, account, cluster) for cluster in {s.cluster for s in specs}
+    }
+    if "demo-batch" in instances:
+        # The host the metadata file and introspection name: the batch cluster's instance, in the
+        # task's own region and account, so snapshots and events agree on where jobs ran.
+        emulator.container_instance_arn = instances["demo-batch"]
+    tasks = [emulator.add_task(_task_doc(spec, account, region), tags=spec.tags) for spec in specs]
+    lifecycles = [
+        _Lifecycle(task, spec, instances.get(spec.cluster) if spec.launch_type == "EC2" else None)
+        for task, spec in zip(tasks, specs, strict=True)
     ]
+    sender = _EventSender(system.url, system.operator, region)
     with ThreadPoolExecutor(PARALLEL_AGENTS) as pool:
-        failures = [
-            f for f in pool.map(lambda pair: _report(system, *pair), zip(tasks, specs, strict=True)) if f
-        ]
-        # Some batch jobs finish: the agent reports them once more, now STOPPED with an exit code.
-        stopping = [(t, s) for t, s in zip(tasks, specs, strict=True) if s.stops]
-        for task, _spec in stopping:
-            task.set_status("STOPPED", exit_code=0)
-        failures += [f for f in pool.map(lambda pair: _report(system, *pair), stopping) if f]
+        failures = _failures(pool.map(lambda life: sender.send(life.event("PENDING")), lifecycles))
+        failures += _failures(pool.map(lambda life: _report(system, life.task, life.spec), lifecycles))
+        failures += _failures(pool.map(lambda life: sender.send(life.event("RUNNING")), lifecycles))
+        # Some batch jobs finish: the agent reports them once more, now STOPPED with an exit code,
+        # and ECS's STOPPED event says why.
+        stopping = [life for life in lifecycles if life.spec.stops]
+        for number, life in enumerate(stopping):
+            life.task.set_status("STOPPED", exit_code=number % 2)
+        failures += _failures(pool.map(lambda life: _report(system, life.task, life.spec), stopping))
+        failures += _failures(pool.map(lambda life: sender.send(life.event("STOPPED")), stopping))
     clusters = sorted({s.cluster for s in specs})
     launch_types = sorted({s.launch_type for s in specs})
-    reported = len(specs) + len(stopping) - len(failures)
+    snapshots = len(specs) + len(stopping)
+    events = 2 * len(specs) + len(stopping)
     summary = (
         f"{len(specs)} tasks in {', '.join(clusters)} ({' and '.join(launch_types)}), "
-        f"{reported} snapshots accepted, {len(stopping)} tasks stopped since; emulator on {emulator.url}"
+        f"{snapshots} snapshots and {events} task state change events sent, "
+        f"{len(stopping)} tasks stopped since; emulator on {emulator.url}"
     )
     if failures:
         summary += f"; {len(failures)} reports FAILED, first: {failures[0]}"
     return DemoFleet(emulator, tasks, failures, summary)
+
+
+def _failures(results: Any) -> list[str]:
+    return [result for result in results if result]
+
+
+def _task_doc(spec: DemoSpec, account: str, region: str) -> dict[str, Any]:
+    doc = make_task_doc(
+        spec.cluster,
+        spec.launch_type,
+        account,
+        region,
+        spec.family,
+        spec.service,
+        spec.image,
+        spec.ip,
+        network_mode=spec.network_mode,
+        # Started just now, so its events and its agent's snapshots tell one story in its history.
+        started_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=STARTED_SECONDS_AGO),
+    )
+    if spec.launch_type == "FARGATE":
+        # Fargate's ImageID is the repository manifest digest: the one its events carry.
+        for container in doc["Containers"]:
+            if not str(container.get("Name")).startswith("~internal"):
+                container["ImageID"] = image_digest(str(container.get("Image")))
+    return doc
+
+
+def image_digest(image: str) -> str:
+    """The demo registry's manifest digest of an image reference (one tag, one digest)."""
+    return "sha256:" + hashlib.sha256(f"demo-registry/{image}".encode()).hexdigest()
+
+
+def _container_instance_arn(region: str, account: str, cluster: str) -> str:
+    instance_id = hashlib.sha256(f"{account}/{region}/{cluster}".encode()).hexdigest()[:32]
+    return f"arn:aws:ecs:{region}:{account}:container-instance/{cluster}/{instance_id}"
+
+
+def _uuid(seed: str) -> str:
+    return str(uuid.UUID(hashlib.sha256(seed.encode()).hexdigest()[:32]))
+
+
+@dataclass
+class _Lifecycle:
+    """One task's EventBridge events, built from what the emulator serves for it."""
+
+    task: SimulatedTask
+    spec: DemoSpec
+    container_instance_arn: str | None
+    version: int = 0
+
+    def event(self, last_status: str) -> dict[str, Any]:
+        self.version += 1  # detail.version: every change of a task raises it
+        return task_state_change(
+            self.task.doc,
+            version=self.version,
+            last_status=last_status,
+            group=f"service:{self.spec.service}" if self.spec.service else f"family:{self.spec.family}",
+            container_instance_arn=self.container_instance_arn,
+        )
+
+
+def task_state_change(
+    doc: dict[str, Any],
+    *,
+    version: int,
+    last_status: str,
+    group: str,
+    container_instance_arn: str | None = None,
+    now: datetime.datetime | None = None,
+) -> dict[str, Any]:
+    """The "ECS Task State Change" event ECS sends for the task a v4 ``/task`` document describes.
+
+    Shape as in tests/fixtures/ecs/eventbridge-task-state-change-fargate-running.json (the AWS
+    example): DescribeTasks' Task in camelCase, ENI attachments for awsvpc, application
+    containers only (ECS never lists pause containers), repository image digests, and for
+    STOPPED the stop reason, stop code and exit codes.
+    """
+    now = now or datetime.datetime.now(datetime.UTC)
+    task_arn = str(doc["TaskARN"])
+    region, account = task_arn.split(":")[3:5]
+    cluster = str(doc["Cluster"]).rsplit("/", 1)[-1]
+    launch_type = str(doc.get("LaunchType") or "EC2")
+    stopped = last_status == "STOPPED"
+    apps = [c for c in doc.get("Containers") or [] if not str(c.get("Name")).startswith("~internal")]
+    started = min((t for c in apps if (t := _time(c.get("StartedAt")))), default=now)
+    pull_started = _time(doc.get("PullStartedAt")) or started - datetime.timedelta(seconds=8)
+    created = pull_started - datetime.timedelta(seconds=20)
+    updated = {"PENDING": created + datetime.timedelta(seconds=10), "RUNNING": started}.get(last_status, now)
+
+    awsvpc = next(
+        (n for c in apps for n in c.get("Networks") or [] if n.get("NetworkMode") == "awsvpc"), None
+    )
+    attachments: list[dict[str, Any]] = []
+    attachment_id = _uuid(f"{task_arn}/eni")
+    if awsvpc is not None:
+        ip = (awsvpc.get("IPv4Addresses") or [""])[0]
+        details = {
+            "subnetId": "subnet-"
+            + hashlib.sha256(f"{cluster}/{ip.rsplit('.', 1)[0]}".encode()).hexdigest()[:17],
+            "networkInterfaceId": "eni-" + hashlib.sha256(f"{task_arn}/eni".encode()).hexdigest()[:17],
+            "macAddress": awsvpc.get("MACAddress"),
+            "privateDnsName": awsvpc.get("PrivateDNSName"),
+            "privateIPv4Address": ip,
+        }
+        attachments.append(
+            {
+                "id": attachment_id,
+                "type": "eni",
+                "status": {"PENDING": "PRECREATED", "STOPPED": "DELETED"}.get(last_status, "ATTACHED"),
+                "details": [{"name": k, "value": v} for k, v in details.items() if v],
+            }
+        )
+
+    containers = []
+    for c in apps:
+        container: dict[str, Any] = {
+            "containerArn": c.get("ContainerARN")
+            or f"arn:aws:ecs:{region}:{account}:container/{cluster}/{_uuid(task_arn + str(c.get('Name')))}",
+            "lastStatus": last_status,
+            "name": c.get("Name"),
+            "image": c.get("Image"),
+            "imageDigest": image_digest(str(c.get("Image"))),
+            "taskArn": task_arn,
+            "cpu": "0",
+        }
+        if last_status != "PENDING" and c.get("DockerId"):
+            container["runtimeId"] = c["DockerId"]
+        if awsvpc is not None:
+            ips = [ip for n in c.get("Networks") or [] for ip in n.get("IPv4Addresses") or [] if ip]
+            container["networkInterfaces"] = (
+                [{"attachmentId": attachment_id, "privateIpv4Address": ips[0]}] if ips else []
+            )
+        elif last_status == "RUNNING":
+            container["networkBindings"] = [
+                {
+                    "bindIP": p.get("HostIp", "0.0.0.0"),
+                    "containerPort": p.get("ContainerPort"),
+                    "hostPort": p.get("HostPort"),
+                    "protocol": p.get("Protocol", "tcp"),
+                }
+                for p in c.get("Ports") or []
+            ]
+        if stopped:
+            container["exitCode"] = int(c.get("ExitCode") or 0)
+        containers.append(container)
+
+    limits = doc.get("Limits") or {}
+    detail: dict[str, Any] = {
+        "attachments": attachments,
+        "availabilityZone": doc.get("AvailabilityZone"),
+        "clusterArn": f"arn:aws:ecs:{region}:{account}:cluster/{cluster}",
+        "containers": containers,
+        "createdAt": _iso(created),
+        "launchType": launch_type,
+        "cpu": str(round(float(limits.get("CPU") or 0.25) * 1024)),
+        "memory": str(limits.get("Memory") or 512),
+        "desiredStatus": "STOPPED" if stopped else "RUNNING",
+        "group": group,
+        "lastStatus": last_status,
+        "overrides": {"containerOverrides": [{"name": c.get("Name")} for c in apps]},
+        "connectivity": "CONNECTED",
+        "connectivityAt": _iso(created + datetime.timedelta(seconds=4)),
+        "updatedAt": _iso(updated),
+        "taskArn": task_arn,
+        "taskDefinitionArn": (
+            f"arn:aws:ecs:{region}:{account}:task-definition/{doc['Family']}:{doc['Revision']}"
+        ),
+        "version": version,
+    }
+    if launch_type == "FARGATE":
+        detail.update(platformVersion="1.4.0", platformFamily="Linux")
+    if container_instance_arn is not None:
+        detail["containerInstanceArn"] = container_instance_arn
+    if last_status != "PENDING":
+        detail.update(
+            pullStartedAt=_iso(pull_started),
+            pullStoppedAt=_iso(pull_started + datetime.timedelta(seconds=6)),
+            startedAt=_iso(started),
+        )
+    if stopped:
+        stopping = max(now - datetime.timedelta(seconds=2), started)
+        detail.update(
+            stoppingAt=_iso(stopping),
+            executionStoppedAt=_iso(stopping + datetime.timedelta(seconds=1)),
+            stoppedAt=_iso(now),
+            stoppedReason=STOP_REASON,
+            stopCode=STOP_CODE,
+        )
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "ECS Task State Change",
+        "source": "aws.ecs",
+        "account": account,
+        "time": updated.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [task_arn],
+        "detail": detail,
+    }
+
+
+def _time(value: Any) -> datetime.datetime | None:
+    """A TMDE timestamp (RFC 3339, up to nanoseconds) as an aware datetime; None if absent."""
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(str(value)).astimezone(datetime.UTC)
+
+
+def _iso(when: datetime.datetime) -> str:
+    """EventBridge style: milliseconds, UTC, ``Z``."""
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class _EventSender:
+    """Delivers events to local mode's ``POST /_local/events``, signed as the operator (SigV4)."""
+
+    def __init__(self, base_url: str, operator: Principal, region: str) -> None:
+        self.url = base_url.rstrip("/") + "/_local/events"
+        self.operator = operator
+        self.region = region
+
+    def send(self, event: dict[str, Any]) -> str | None:
+        """Returns why the event was not accepted, or None."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        body = json.dumps(event).encode()
+        credentials = Credentials(
+            self.operator.access_key, self.operator.secret_key, self.operator.session_token
+        )
+        what = f"{event['detail']['taskArn'].rsplit('/', 1)[-1]} {event['detail']['lastStatus']} event"
+        for attempt in range(EVENT_ATTEMPTS):
+            request = AWSRequest(
+                method="POST", url=self.url, data=body, headers={"Content-Type": "application/json"}
+            )
+            SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
+            http = urllib.request.Request(
+                self.url, data=body, method="POST", headers=dict(request.headers.items())
+            )
+            try:
+                with urllib.request.urlopen(http, timeout=30) as response:
+                    reply = json.loads(response.read() or b"{}")
+                    return None if reply.get("accepted") else f"{what}: {reply}"
+            except urllib.error.HTTPError as error:
+                text = error.read().decode(errors="replace")
+                if error.code in (429, 503) and attempt + 1 < EVENT_ATTEMPTS:
+                    time.sleep(min(float(error.headers.get("Retry-After") or 1), 5.0))
+                    continue
+                return f"{what}: HTTP {error.code} {text[:200]}"
+            except (OSError, ValueError) as error:
+                return f"{what}: {error}"
+        return f"{what}: still refused after {EVENT_ATTEMPTS} attempts"
 
 
 def _report(system: LocalSystem, task: SimulatedTask, spec: DemoSpec) -> str | None:

@@ -1,11 +1,14 @@
 """`taskbeacon local` as a user runs it: its own process, the demo fleet reported by the real agent
-(emulator → agent → SigV4 → gateway → ingest → engine), then the CLI with the written env file."""
+(emulator → agent → SigV4 → gateway → ingest → engine) and by the ECS task state change events the
+demo plays (operator → SigV4 → gateway → /_local/events → events handler → engine), then the CLI
+with the written env file."""
 
 from __future__ import annotations
 
 import json
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -18,7 +21,9 @@ from typing import IO, Any
 import pytest
 
 DEMO_TASKS = 21  # 7 web (Fargate), 7 api (EC2 awsvpc), 7 batch workers (EC2 bridge)
-START_TIMEOUT = 120
+STOPPED_JOBS = 2  # the 5th and 6th batch workers finish
+START_TIMEOUT = 180
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ecs"
 
 
 def _lines(stream: IO[str], sink: queue.Queue[str]) -> None:
@@ -77,11 +82,15 @@ def _exported(env_file: Path) -> dict[str, str]:
 
 
 def _cli(env_file: Path, *argv: str) -> Any:
+    return json.loads(_cli_text(env_file, *argv, "--json"))
+
+
+def _cli_text(env_file: Path, *argv: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(_exported(env_file))
     env["AWS_CONFIG_FILE"] = env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
     done = subprocess.run(
-        [sys.executable, "-m", "taskbeacon", *argv, "--json"],
+        [sys.executable, "-m", "taskbeacon", *argv],
         env=env,
         capture_output=True,
         text=True,
@@ -89,13 +98,26 @@ def _cli(env_file: Path, *argv: str) -> Any:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def _table(text: str) -> list[dict[str, str]]:
+    """A CLI table as rows of {header: cell}, split at the header's column starts."""
+    header, *lines = text.rstrip("\n").splitlines()
+    starts = [m.start() for m in re.finditer(r"\S+(?: \S+)*", header)]
+    names = [header[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+    return [
+        {name: line[a:b].strip() for name, a, b in zip(names, starts, [*starts[1:], None], strict=True)}
+        for line in lines
+    ]
 
 
 def test_prints_what_to_type_next_and_every_demo_report_is_accepted(running: Any) -> None:
     _process, env_file, banner = running
     assert f"{DEMO_TASKS} tasks in demo-batch, demo-web (EC2 and FARGATE)" in banner
-    assert "FAILED" not in banner
+    assert f"{DEMO_TASKS + STOPPED_JOBS} snapshots and " in banner
+    assert f"{2 * DEMO_TASKS + STOPPED_JOBS} task state change events sent" in banner
+    assert "FAILED" not in banner  # every snapshot and every event was accepted
     assert f"source {env_file}" in banner
     assert "taskbeacon tasks list" in banner
     assert "curl -s --aws-sigv4" in banner
@@ -136,3 +158,129 @@ def test_tags_read_by_the_agent_are_searchable(running: Any) -> None:
     data_team = _cli(env_file, "search", "--tag", "team=data", "--all")["items"]
     assert data_team
     assert {t["clusterName"] for t in data_team} == {"demo-batch"}
+
+
+# -- what a deployed system shows: snapshots and EventBridge events together ----------------------
+# Of the default `tasks list` columns, a deployed system always knows TASK ID, CLUSTER, FAMILY:REV,
+# STATUS, LAUNCH and AZ (every ECS task state change event carries them), STARTED (startedAt, or
+# when first seen for a task that has not started) and IPS (events for awsvpc tasks, the agent's
+# snapshot otherwise). SERVICE is known for every service task (the event's group
+# `service:<name>`, even on Fargate, whose metadata has no ServiceName); a standalone task has none.
+# STALE is blank unless the task is stale.
+ALWAYS_KNOWN = ("TASK ID", "CLUSTER", "FAMILY:REV", "STATUS", "LAUNCH", "AZ", "IPS", "STARTED")
+
+
+def test_the_default_task_list_shows_no_dash_where_a_deployed_system_knows_the_value(running: Any) -> None:
+    _process, env_file, _banner = running
+    rows = _table(_cli_text(env_file, "tasks", "list", "--all"))
+    assert len(rows) == DEMO_TASKS
+    for row in rows:
+        unknown = [name for name in ALWAYS_KNOWN if row[name] in ("", "-")]
+        assert not unknown, row
+        family = row["FAMILY:REV"].split(":")[0]
+        if family == "worker":  # batch jobs run standalone (group family:worker): no service
+            assert row["SERVICE"] == "-", row
+        else:
+            assert row["SERVICE"] == family, row
+        assert row["STALE"] == "", row
+    assert {row["LAUNCH"] for row in rows} == {"EC2", "FARGATE"}
+    assert {row["STATUS"] for row in rows} == {"RUNNING", "STOPPED"}
+
+
+def test_every_task_has_its_status_launch_type_and_az_and_fargate_tasks_their_service(running: Any) -> None:
+    _process, env_file, _banner = running
+    tasks = _cli(env_file, "tasks", "list", "--all")["items"]
+    assert len(tasks) == DEMO_TASKS
+    for task in tasks:
+        assert task["lastStatus"] in ("RUNNING", "STOPPED"), task
+        assert task["launchType"] in ("EC2", "FARGATE"), task
+        assert task["availabilityZone"], task
+        assert "eventbridge" in task["reporters"], task  # its events arrived through the events path
+    fargate = [t for t in tasks if t["launchType"] == "FARGATE"]
+    assert len(fargate) == DEMO_TASKS // 3
+    assert {t["serviceName"] for t in fargate} == {"web"}  # from the event's group: TMDE has none
+    assert {t["family"] for t in fargate} == {"web"}
+    # v2, v3 and metadata-file reports carry no launch type: the events supply it.
+    assert {t["launchType"] for t in tasks if t["family"] == "worker"} == {"EC2"}
+
+
+def test_running_counts_by_launch_type_cover_every_running_task(running: Any) -> None:
+    _process, env_file, _banner = running
+    summary = _table(_cli_text(env_file, "summary", "--by", "launchType"))
+    counts = {row["GROUP"]: int(row["RUNNING"]) for row in summary}
+    assert counts == {
+        "EC2": 2 * DEMO_TASKS // 3 - STOPPED_JOBS,
+        "FARGATE": DEMO_TASKS // 3,
+        "TOTAL": DEMO_TASKS - STOPPED_JOBS,
+    }
+
+
+def test_stopped_jobs_carry_what_ecs_said_about_their_end(running: Any) -> None:
+    _process, env_file, _banner = running
+    stopped = _cli(env_file, "tasks", "list", "--status", "STOPPED", "--all")["items"]
+    assert len(stopped) == STOPPED_JOBS
+    for listed in stopped:
+        task = _cli(env_file, "tasks", "show", listed["taskId"])
+        assert task["serviceName"] is None and task["family"] == "worker"
+        assert task["stoppedReason"] == "Essential container in task exited"
+        assert task["stopCode"] == "EssentialContainerExited"
+        assert task["stoppedAt"] and task["stoppingAt"] and task["startedAt"]
+        assert task["desiredStatus"] == "STOPPED"
+        assert task["containerInstanceArn"].startswith(
+            "arn:aws:ecs:us-east-1:111122223333:container-instance/demo-batch/"
+        )
+        apps = [c for c in task["containers"] if not c["internal"]]
+        assert apps and all(c["exitCode"] in (0, 1) and c["lastStatus"] == "STOPPED" for c in apps)
+    assert sorted(
+        c["exitCode"] for t in stopped for c in _cli(env_file, "tasks", "show", t["taskId"])["containers"]
+    ) == [0, 1]
+
+
+def test_images_carry_the_repository_digest_the_events_report(running: Any) -> None:
+    _process, env_file, _banner = running
+    tasks = _cli(env_file, "tasks", "list", "--all")["items"]
+    web = next(t for t in tasks if t["family"] == "web")
+    (app,) = [c for c in _cli(env_file, "tasks", "show", web["taskId"])["containers"] if not c["internal"]]
+    assert app["imageDigest"].startswith("sha256:")
+    same_image = _cli(env_file, "search", "--image-digest", app["imageDigest"], "--all")["items"]
+    assert len(same_image) == DEMO_TASKS // 3  # one tag, one digest: every web task
+
+
+# -- the events the demo plays have ECS's shape (no server needed) --------------------------------
+def _demo_event(status: str, launch_type: str = "FARGATE", **kwargs: Any) -> dict[str, Any]:
+    from taskbeacon.emulator import make_task_doc
+    from taskbeacon.local.demo import task_state_change
+
+    doc = make_task_doc("demo-web", launch_type, "111122223333", "us-east-1", "web", "web", ip="10.0.1.10")
+    return task_state_change(doc, version=2, last_status=status, group="service:web", **kwargs)
+
+
+def test_a_demo_event_has_every_key_of_the_recorded_ecs_event() -> None:
+    recorded = json.loads((FIXTURES / "eventbridge-task-state-change-fargate-running.json").read_text())
+    event = _demo_event("RUNNING")
+    assert set(recorded) <= set(event)
+    assert set(recorded["detail"]) <= set(event["detail"])
+    for container in event["detail"]["containers"]:
+        assert set(recorded["detail"]["containers"][0]) <= set(container)
+    assert set(recorded["detail"]["attachments"][0]) <= set(event["detail"]["attachments"][0])
+
+
+def test_demo_events_normalize_to_what_ecs_would_tell() -> None:
+    from core.normalize import normalize_event
+
+    running = normalize_event(_demo_event("RUNNING")).task
+    assert (running.service_name, running.launch_type, running.last_status) == ("web", "FARGATE", "RUNNING")
+    assert running.availability_zone and running.platform_version
+    assert all(c.image_digest and c.networks and c.networks[0].eni for c in running.containers)
+    arn = "arn:aws:ecs:us-east-1:111122223333:container-instance/demo-web/0123456789abcdef0123456789abcdef"
+    stopped = normalize_event(_demo_event("STOPPED", "EC2", container_instance_arn=arn)).task
+    assert (stopped.last_status, stopped.desired_status, stopped.stop_code) == (
+        "STOPPED",
+        "STOPPED",
+        "EssentialContainerExited",
+    )
+    assert stopped.stopped_at is not None and stopped.container_instance_arn == arn
+    assert all(c.exit_code is not None for c in stopped.containers)
+    assert not any(c.internal for c in stopped.containers)  # ECS never lists pause containers
+    pending = normalize_event(_demo_event("PENDING")).task
+    assert pending.last_status == "PENDING" and pending.started_at is None
