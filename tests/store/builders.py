@@ -54,13 +54,16 @@ def task(
     )
 
 
-def snapshot(t: Task, *, second: int, sequence: int = 0, reporter: str = "agent-1") -> Observation:
+def snapshot(
+    t: Task, *, second: int, sequence: int = 0, reporter: str = "agent-1", reason: str | None = None
+) -> Observation:
     return Observation(
         task=t,
         source="tmde-v4",
         observed_at=T0 + timedelta(seconds=second),
         sequence=sequence,
         reporter=reporter,
+        reason=reason,
     )
 
 

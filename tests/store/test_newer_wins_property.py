@@ -17,11 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.logic.lifecycle import status_rank
-from core.logic.merge import TaskRecord, merge
-from core.logic.query import QueryService
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.logic.merge import merge
+from core.model import TaskRecord
 from tests.store.builders import event, snapshot, task
+from tests.store.inventory import Inventory
 
 STATUSES = ["PROVISIONING", "PENDING", "RUNNING", "STOPPING", "STOPPED"]
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -34,6 +33,8 @@ def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3, 4)) -> list[tup
         # An agent never sends two different snapshots under one (collectedAt, sequence).
         agent_keys = st.tuples(st.integers(0, 50), st.integers(0, 3), st.sampled_from(["hook", "sidecar"]))
         for second, sequence, reporter in draw(st.lists(agent_keys, max_size=4, unique=True)):
+            # Keepalives take the cheap path when they repeat the newest content, the full one otherwise.
+            reason = draw(st.sampled_from([None, "start", "keepalive"]))
             status = STATUSES[min(2, second // 20)]  # an agent's view advances with time, as the task does
             image = f"img:{second}-{sequence}-{reporter}"
             observations.append(
@@ -44,6 +45,7 @@ def reports(draw: Any, task_numbers: tuple[int, ...] = (1, 2, 3, 4)) -> list[tup
                         second=second,
                         sequence=sequence,
                         reporter=reporter,
+                        reason=reason,
                     ),
                 )
             )
@@ -132,17 +134,22 @@ def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> 
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(reports(task_numbers=(1, 2)))
-def test_store_index_and_counters_agree_with_records(dynamodb: Any, plays: list[tuple[str, Any]]) -> None:
+@given(reports(task_numbers=(1, 2)), st.booleans())
+def test_store_index_and_counters_agree_with_records(
+    dynamodb: Any, plays: list[tuple[str, Any]], settle_each: bool
+) -> None:
     # A fresh table per example: moto's mock persists across hypothesis examples.
     table = f"t{abs(hash(repr(plays))) % 10**8}"
     from core.store.schema import create_table_request
 
     dynamodb.create_table(**create_table_request(table))
-    store = Store(table, retention_days=30, history_limit=50, client=dynamodb)
-    query = QueryService(Reader(table, client=dynamodb), keepalive_seconds=10**6, history_limit=50)
+    inventory = Inventory(dynamodb, table, history_limit=50, keepalive_seconds=10**6)
+    query = inventory.query
     for _, observation in plays:
-        store.apply(observation, now=NOW)
+        inventory.recorder.apply(observation, now=NOW)
+        if settle_each:  # the indexer sees every write alone, or many of one task in one batch
+            inventory.settle()
+    inventory.settle()
     observations = [o for _, o in plays]
     running = set()
     for number in (1, 2):

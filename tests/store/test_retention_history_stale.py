@@ -9,11 +9,13 @@ import pytest
 
 from core.errors import NotFound, PayloadTooLarge, Throttled
 from core.logic.query import QueryService
+from core.model import task_identity
 from core.store import writer
-from core.store.keys import task_key
-from core.store.reader import Reader
-from core.store.writer import MAX_RECORD_BYTES, Store, item_size
+from core.store.keys import record_key
+from core.store.records import item_size
+from core.store.writer import MAX_RECORD_BYTES
 from tests.store.builders import T0, event, snapshot, task
+from tests.store.inventory import Inventory
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 KEEPALIVE = 900
@@ -21,16 +23,15 @@ KEEPALIVE = 900
 
 def _services(
     client: Any, *, retention_days: int = 30, history_limit: int = 50
-) -> tuple[Store, QueryService]:
-    store = Store("tasks", retention_days=retention_days, history_limit=history_limit, client=client)
-    query = QueryService(
-        Reader("tasks", client=client), keepalive_seconds=KEEPALIVE, history_limit=history_limit
+) -> tuple[Inventory, QueryService]:
+    inventory = Inventory(
+        client, retention_days=retention_days, history_limit=history_limit, keepalive_seconds=KEEPALIVE
     )
-    return store, query
+    return inventory, inventory.query
 
 
 def _record(client: Any, number: int) -> dict[str, Any] | None:
-    return client.get_item(TableName="tasks", Key=task_key(f"{number:032x}")).get("Item")
+    return client.get_item(TableName="tasks", Key=record_key(task_identity(task(number)))).get("Item")
 
 
 def _stopped(number: int, *, at_second: int, reason: str = "Essential container in task exited") -> Any:
@@ -127,7 +128,7 @@ def test_large_task_keeps_taking_updates_by_trimming_its_history(
     limit = 50_000  # the same rule at an eighth of the size, so the test stays fast
     monkeypatch.setattr(writer, "MAX_RECORD_BYTES", limit)
     store, query = _services(dynamodb, history_limit=200)
-    big_labels = {f"label-{n:03d}": "v" * 300 for n in range(100)}  # ~33 KB of labels, ~46 KB of record
+    big_labels = {f"label-{n:03d}": "v" * 300 for n in range(135)}  # ~42 KB of labels, ~47 KB of record
     for second in range(60):
         store.apply(snapshot(task(1, labels=big_labels, image=f"app:{second}"), second=second))
     outcome = store.apply(event(_stopped(1, at_second=200), version=9, second=200))
@@ -205,7 +206,7 @@ class _ThrottleOnce:
 def test_a_multi_task_report_cut_short_by_pushback_converges_on_retry(dynamodb: Any) -> None:
     """Each task's write is atomic; a daemon's retry of the whole report merges written tasks to no-ops."""
     flaky = _ThrottleOnce(dynamodb, fail_on=2)
-    store = Store("tasks", retention_days=30, history_limit=50, client=flaky)
+    store = Inventory(flaky, history_limit=50)
     report = [snapshot(task(n, ip=f"10.0.0.{n}"), second=1) for n in (1, 2, 3)]
     with pytest.raises(Throttled):
         store.apply_all(report)

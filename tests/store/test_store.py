@@ -9,19 +9,18 @@ import pytest
 
 from core.errors import InvalidCursor, InvalidInput, NotFound
 from core.logic.query import QueryService
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.model import task_identity
 from tests.store.builders import T0, event, snapshot, task
+from tests.store.inventory import Inventory, all_items
 
 
-def _services(client: Any) -> tuple[Store, QueryService]:
-    store = Store("tasks", retention_days=30, history_limit=5, client=client)
-    return store, QueryService(Reader("tasks", client=client), keepalive_seconds=900, history_limit=5)
+def _services(client: Any) -> tuple[Inventory, QueryService]:
+    inventory = Inventory(client)
+    return inventory, inventory.query
 
 
 def _all_items(client: Any) -> list[dict[str, Any]]:
-    # Test-only inspection of the whole table; the product never scans.
-    return client.scan(TableName="tasks")["Items"]
+    return all_items(client)
 
 
 def test_repeated_snapshot_writes_nothing(dynamodb: Any) -> None:
@@ -89,12 +88,14 @@ def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> 
     stopped = query.list_tasks({"status": "STOPPED"}, since=None, limit=10, cursor=None)
     assert [item["taskId"] for item in stopped.items] == [f"{2:032x}"]
     # A stopped task gets its expiry on the record and on every index entry.
+    identity = task_identity(task(2))
     items = [
         i
         for i in _all_items(dynamodb)
-        if i.get("taskId", {}).get("S") == f"{2:032x}" or i["pk"]["S"] == f"TASK#{2:032x}"
+        if i.get("ref", {}).get("S") == identity
+        or (i["pk"]["S"] == f"TASK#{identity}" and i["sk"]["S"] == "TASK")
     ]
-    assert items and all("expiresAt" in i for i in items)
+    assert len(items) > 5 and all("expiresAt" in i for i in items)
 
 
 def test_pages_follow_cursors_and_reject_foreign_ones(dynamodb: Any) -> None:
@@ -166,29 +167,31 @@ def test_unknown_task_and_bad_reference(dynamodb: Any) -> None:
         query.get_task("../../etc")
 
 
-def test_keepalive_rewrites_only_the_record_and_a_lost_race_is_retried(dynamodb: Any) -> None:
+def test_keepalive_moves_only_the_small_item_and_a_lost_race_is_retried(dynamodb: Any) -> None:
     store, query = _services(dynamodb)
     store.apply(snapshot(task(1), second=1))
-    keepalive = store.apply(snapshot(task(1), second=900, sequence=1))
-    assert keepalive.changed and keepalive.write_items == 1
+    record_before = [i for i in _all_items(dynamodb) if i["sk"]["S"] == "TASK"]
+    keepalive = store.apply(snapshot(task(1), second=900, sequence=1, reason="keepalive"))
+    assert keepalive.changed and keepalive.kind == "touch" and keepalive.reads == 0
+    assert keepalive.write_items == 1
+    assert [i for i in _all_items(dynamodb) if i["sk"]["S"] == "TASK"] == record_before
     assert query.get_task(f"{1:032x}")["lastSeenAt"].startswith("2026-11-28T09:15:00")
 
     # Another writer lands between our read and our write: the conditional write fails, we re-read and merge.
-    original_load = store.load
+    writer = store.recorder.store
+    original_load = writer.load
     calls = {"n": 0}
 
-    def racing_load(task_id: str):
-        record = original_load(task_id)
+    def racing_load(identity: str):
+        state = original_load(identity)
         if calls["n"] == 0:
             calls["n"] += 1
-            Store("tasks", retention_days=30, history_limit=5, client=dynamodb).apply(
-                snapshot(task(1, status="STOPPED"), second=950)
-            )
-        return record
+            Inventory(dynamodb).recorder.apply(snapshot(task(1, status="STOPPED"), second=950))
+        return state
 
-    store.load = racing_load  # type: ignore[method-assign]
+    writer.load = racing_load  # type: ignore[method-assign]
     outcome = store.apply(snapshot(task(1, image="nginx:1.28"), second=960))
-    assert outcome.changed
+    assert outcome.changed and outcome.reads == 2
     shown = query.get_task(f"{1:032x}")
     assert shown["lastStatus"] == "STOPPED"  # the racing writer's stop survived
     assert shown["containers"][0]["image"] == "nginx:1.28"  # and our newer snapshot landed on top

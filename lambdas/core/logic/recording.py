@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.errors import Throttled
 from core.logic.lifecycle import is_stopped
@@ -36,6 +37,16 @@ class WriteOutcome:
         return self.cost.items
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    plan: WritePlan | None
+    writes: list[dict[str, Any]]
+
+
+def _is_keepalive(observation: Observation) -> bool:
+    return observation.source != "event" and observation.reason == "keepalive"
+
+
 class Recorder:
     def __init__(self, store: Store, *, retention_days: int, history_limit: int):
         self.store = store
@@ -48,30 +59,47 @@ class Recorder:
     def apply_all(
         self, observations: list[Observation], *, now: datetime | None = None
     ) -> list[WriteOutcome]:
-        """Each task written on its own; a retry of the same request converges (see decisions)."""
+        """Every task is read, merged and checked against the size limits before the first write,
+        so a request that cannot land writes nothing. Each task's write is then its own; a retry
+        of the same request merges the tasks already written to "no change", so it converges."""
         moment = now or datetime.now(UTC)
-        return [self._apply(observation, moment) for observation in observations]
+        prepared = [self._prepare(observation, moment) for observation in observations]
+        return [
+            self._commit(observation, first, moment)
+            for observation, first in zip(observations, prepared, strict=True)
+        ]
 
-    def _apply(self, observation: Observation, now: datetime) -> WriteOutcome:
+    def _prepare(self, observation: Observation, now: datetime) -> _Prepared | None:
+        """The first read and plan of a full write; None for a keepalive, which tries the cheap path first."""
+        if _is_keepalive(observation):
+            return None
+        identity = task_identity(observation.task)
+        plan = self._plan(identity, self.store.load(identity), observation, content_hash(observation), now)
+        return _Prepared(plan, self.store.render(plan) if plan else [])
+
+    def _commit(self, observation: Observation, first: _Prepared | None, now: datetime) -> WriteOutcome:
         identity = task_identity(observation.task)
         task_id = observation.task.task_id
-        snapshot = observation.source != "event"
-        content = content_hash(observation) if snapshot else None
-        if snapshot and observation.reason == "keepalive" and content is not None:
+        content = content_hash(observation) if observation.source != "event" else None
+        if first is None and content is not None:
             key = snapshot_order_key(observation)
             if self.store.touch(identity, key, content, observation.observed_at):
                 return WriteOutcome(task_id, identity, True, "touch", 0, WriteCost(1, False, 0))
         reads = 0
         for _ in range(_MAX_RACE_RETRIES):
-            state = self.store.load(identity)
+            if first is not None:
+                prepared, first = first, None
+            else:
+                plan = self._plan(identity, self.store.load(identity), observation, content, now)
+                prepared = _Prepared(plan, self.store.render(plan) if plan else [])
             reads += 1
-            plan = self._plan(identity, state, observation, content, now)
+            plan = prepared.plan
             if plan is None:
                 return WriteOutcome(task_id, identity, False, "none", reads, WriteCost(0, False, 0))
             try:
-                cost = self.store.save(plan)
+                cost = self.store.save(plan, prepared.writes)
             except LostRace:
-                continue
+                continue  # another writer won: read and merge again
             kind = "+".join(name for name, part in (("record", plan.record), ("seen", plan.seen)) if part)
             return WriteOutcome(task_id, identity, True, kind, reads, cost)
         raise Throttled(f"task {task_id} is being written concurrently; retry later", retry_after=1)

@@ -119,15 +119,20 @@ class Store:
             raise
         return True
 
-    def save(self, plan: WritePlan) -> WriteCost:
-        """Write what the plan says, conditional on the state it read; LostRace if that changed."""
-        from botocore.exceptions import ClientError
-
+    def render(self, plan: WritePlan) -> list[dict[str, Any]]:
+        """The conditional puts a plan makes; PayloadTooLarge before anything is sent."""
         writes = []
         if plan.record is not None:
             writes.append(self._record_put(plan))
         if plan.seen is not None:
             writes.append(self._seen_put(plan))
+        return writes
+
+    def save(self, plan: WritePlan, writes: list[dict[str, Any]] | None = None) -> WriteCost:
+        """Write what the plan says, conditional on the state it read; LostRace if that changed."""
+        from botocore.exceptions import ClientError
+
+        writes = self.render(plan) if writes is None else writes
         if not writes:
             return WriteCost(0, transactional=False, bytes=0)
         size = sum(item_size(write["Item"]) for write in writes)
