@@ -7,7 +7,7 @@ import os
 import sys
 from typing import List, Optional
 
-from taskbeacon_agent import __version__, modes
+from taskbeacon_agent import __version__, config
 
 # Kept here (not imported from sources) so `--help` and `exec --background` stay import-light.
 SOURCES = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection")
@@ -66,7 +66,7 @@ def _duration(value: str) -> float:
     return _positive(text[:-1] if unit else text) * (unit or 1.0)
 
 
-def _keepalive(value: str) -> modes.Keepalive:
+def _keepalive(value: str) -> config.Keepalive:
     """`S` (exactly S) or `LOW-HIGH` (uniform in that range, drawn anew for every interval)."""
     low, sep, high = value.partition("-")
     if not sep:
@@ -79,10 +79,10 @@ def _keepalive(value: str) -> modes.Keepalive:
 
 def _stop_budget(value: str) -> float:
     f = _positive(value)
-    if f > modes.MAX_STOP_BUDGET:
+    if f > config.MAX_STOP_BUDGET:
         raise argparse.ArgumentTypeError(
             "must be at most %g seconds: ECS kills the container 30 s after SIGTERM by default"
-            % modes.MAX_STOP_BUDGET
+            % config.MAX_STOP_BUDGET
         )
     return f
 
@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--keepalive",
             type=_keepalive,
-            default=modes.DEFAULT_KEEPALIVE,
+            default=config.DEFAULT_KEEPALIVE,
             metavar="S|LOW-HIGH",
             help="resend an unchanged snapshot after S seconds, or after a random time in LOW-HIGH drawn "
             "anew for every interval; units s, m, h allowed (default 12h-24h: EventBridge events carry "
@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "--stop-budget",
                 type=_stop_budget,
                 default=5.0,
-                help="time budget of the final stop snapshot (default 5, at most %g)" % modes.MAX_STOP_BUDGET,
+                help="time budget of the final stop snapshot (default 5, at most %g)"
+                % config.MAX_STOP_BUDGET,
             )
     return parser
 
@@ -187,7 +188,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C in `once` (sidecar/daemon handle SIGINT themselves)
-        return modes.EXIT_INTERRUPTED
+        return config.EXIT_INTERRUPTED
 
 
 def _main(argv: Optional[List[str]]) -> int:
@@ -200,7 +201,7 @@ def _main(argv: Optional[List[str]]) -> int:
     budget = args.budget
     if args.mode == "exec" and budget is None:
         budget = 10.0 if args.background else 2.0
-    cfg = modes.Config(
+    cfg = config.Config(
         env=os.environ,
         source=args.source,
         with_tags=args.with_tags,
@@ -209,24 +210,31 @@ def _main(argv: Optional[List[str]]) -> int:
         budget=budget,
         timeout=args.timeout,
         interval=getattr(args, "interval", 30.0),
-        keepalive=getattr(args, "keepalive", modes.DEFAULT_KEEPALIVE),
+        keepalive=getattr(args, "keepalive", config.DEFAULT_KEEPALIVE),
         stop_budget=getattr(args, "stop_budget", 5.0),
         quiet=args.quiet,
         verbose=args.verbose,
     )
     if args.mode == "exec":
+        from taskbeacon_agent import exec as exec_mode
+
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
-        return modes.run_exec(cfg, command, background=args.background)
+        return exec_mode.run(cfg, command, background=args.background)
     if args.mode == "daemon":
-        cfg.source = "introspection"
-        return modes.run_loop(cfg, "daemon")
+        from taskbeacon_agent import daemon
+
+        return daemon.run(cfg)
     if args.source == "introspection":
         parser.error("--source introspection is for the daemon mode")
     if args.mode == "sidecar":
-        return modes.run_loop(cfg, "sidecar")
-    return modes.run_once(cfg)
+        from taskbeacon_agent import sidecar
+
+        return sidecar.run(cfg)
+    from taskbeacon_agent import once
+
+    return once.run(cfg)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from agent_fakeserver import FakeServer, Reply, closed_port
 
-from taskbeacon_agent import client, http, modes, retry, sources
+from taskbeacon_agent import client, config, http, once, retry, sources
 from taskbeacon_agent.credentials import CredentialsError, Resolver
 
 ENV = {
@@ -340,8 +340,8 @@ def test_once_exits_no_source_on_persistent_404_or_500(
     server.route("/v4/x/task", Reply(status, b'"unable to get task"'))
     monkeypatch.setattr(time, "sleep", lambda s: None)  # the Reporter's wait seam defaults to time.sleep
     err = io.StringIO()
-    cfg = modes.Config(v4env(server), dry_run=True, budget=10.0, timeout=0.5, out=io.StringIO(), err=err)
-    assert modes.run_once(cfg) == modes.EXIT_NO_SOURCE
+    cfg = config.Config(v4env(server), dry_run=True, budget=10.0, timeout=0.5, out=io.StringIO(), err=err)
+    assert once.run(cfg) == config.EXIT_NO_SOURCE
     assert f"HTTP {status}" in err.getvalue()
 
 
@@ -440,7 +440,7 @@ def test_credentials_faults_exit_4_or_fail_open(
         check=False,
     )
     if mode == "once":
-        assert done.returncode == modes.EXIT_CONFIG == 4, done.stderr
+        assert done.returncode == config.EXIT_CONFIG == 4, done.stderr
     else:  # exec fails open: the command runs and its exit code is the container's
         assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
     assert "container credentials endpoint" in done.stderr

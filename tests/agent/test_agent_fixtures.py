@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from agent_fakeserver import FakeServer, Reply, closed_port
 
-from taskbeacon_agent import credentials, modes, sources
+from taskbeacon_agent import config, credentials, daemon, once, sources
 
 # fixture -> how the agent meets it. Any new fixture must be classified here (test_all_classified).
 TASK_V4 = ["v4-task-ec2-awsvpc.json", "v4-task-ec2-bridge.json", "v4-task-fargate-docs.json"]
@@ -279,7 +279,7 @@ def test_once_metadata_file_never_ready_exits_no_source(
         check=False,
     )
     # README: 3 = "no metadata source (or the metadata file never became READY within the budget)"
-    assert done.returncode == modes.EXIT_NO_SOURCE == 3
+    assert done.returncode == config.EXIT_NO_SOURCE == 3
     assert "not READY" in done.stderr and done.stdout == ""
 
 
@@ -296,8 +296,8 @@ def test_once_waits_for_metadata_file_to_become_ready(
 
     monkeypatch.setattr(time, "sleep", sleep)  # the Reporter's retry/poll seam defaults to time.sleep
     out, err = io.StringIO(), io.StringIO()
-    cfg = modes.Config(env, dry_run=True, budget=30.0, timeout=0.5, out=out, err=err)
-    assert modes.run_once(cfg) == modes.EXIT_OK, err.getvalue()
+    cfg = config.Config(env, dry_run=True, budget=30.0, timeout=0.5, out=out, err=err)
+    assert once.run(cfg) == config.EXIT_OK, err.getvalue()
     sent = json.loads(out.getvalue())
     ready = load(fixtures_dir, "metadata-file-ready-bridge.json")
     assert (sent["source"], sent["task"]) == ("metadata-file", ready)
@@ -353,7 +353,7 @@ def test_credentials_document(
 
 def run_daemon(server: FakeServer, cycles: int) -> tuple[list[dict[str, object]], str]:
     out, err = io.StringIO(), io.StringIO()
-    cfg = modes.Config(
+    cfg = config.Config(
         {"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"},
         source="introspection",
         dry_run=True,
@@ -363,7 +363,7 @@ def run_daemon(server: FakeServer, cycles: int) -> tuple[list[dict[str, object]]
         out=out,
         err=err,
     )
-    assert modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=cycles) == modes.EXIT_OK
+    assert daemon.run(cfg, threading.Event(), max_cycles=cycles) == config.EXIT_OK
     return [json.loads(line) for line in out.getvalue().splitlines()], err.getvalue()
 
 

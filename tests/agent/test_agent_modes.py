@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from agent_fakeserver import FakeServer, Reply, closed_port
 
-from taskbeacon_agent import envelope, modes, sources
+from taskbeacon_agent import config, daemon, envelope, once, reporter, sidecar, sources
 
 AGENT_DIR = str(Path(__file__).resolve().parents[2] / "agent")
 SECRET = "wJalrXUtnFEMI-K7MDENG-SECRETVALUE"
@@ -169,7 +169,7 @@ def test_exec_ctrl_c_during_report_does_not_start_the_command(server: FakeServer
     code, out, err = _ctrl_c_while_reading_metadata(
         server, ["exec", "--dry-run", "--budget", "20", "--", *command], {}
     )
-    assert code == modes.EXIT_INTERRUPTED == 130
+    assert code == config.EXIT_INTERRUPTED == 130
     assert "interrupted; command not started" in err
     assert not marker.exists() and out == ""
 
@@ -178,7 +178,7 @@ def test_once_ctrl_c_during_report_exits_130(server: FakeServer, api: FakeServer
     # Ctrl-C must end `once` with 130 (README), sending nothing.
     api.route("/snapshots", Reply(202))
     code, out, err = _ctrl_c_while_reading_metadata(server, ["once", "--budget", "20"], api_env(api.url))
-    assert code == modes.EXIT_INTERRUPTED == 130, err
+    assert code == config.EXIT_INTERRUPTED == 130, err
     assert out == "" and "Traceback" not in err
     assert api.requests == []
 
@@ -347,19 +347,19 @@ def test_once_exit_codes(server: FakeServer, api: FakeServer) -> None:
             agent_cmd("once", *args), env=base_env(**env), capture_output=True, timeout=20, check=False
         ).returncode
 
-    assert run("--dry-run", "--budget", "1") == modes.EXIT_NO_SOURCE
+    assert run("--dry-run", "--budget", "1") == config.EXIT_NO_SOURCE
     server.route("/v4/x/task", Reply(body=TASK))
     v4 = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
-    assert run(**v4) == modes.EXIT_CONFIG  # no TASKBEACON_ENDPOINT
+    assert run(**v4) == config.EXIT_CONFIG  # no TASKBEACON_ENDPOINT
     cfg = dict(v4, TASKBEACON_ENDPOINT=api.url, AWS_REGION="eu-west-1")
-    assert run(**cfg) == modes.EXIT_CONFIG  # no credentials (and never IMDS)
+    assert run(**cfg) == config.EXIT_CONFIG  # no credentials (and never IMDS)
     cfg.update(AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY=SECRET)
     api.route("/snapshots", Reply(400, {"error": {"code": "invalid", "message": "m", "field": "task"}}))
-    assert run(**cfg) == modes.EXIT_REJECTED
+    assert run(**cfg) == config.EXIT_REJECTED
     api.route("/snapshots", Reply(503))
-    assert run("--budget", "0.5", **cfg) == modes.EXIT_UNREACHABLE
+    assert run("--budget", "0.5", **cfg) == config.EXIT_UNREACHABLE
     api.route("/snapshots", Reply(202))
-    assert run(**cfg) == modes.EXIT_OK
+    assert run(**cfg) == config.EXIT_OK
 
 
 def test_no_credentials_message_explains_no_imds(server: FakeServer) -> None:
@@ -520,8 +520,8 @@ def test_full_uri_must_be_loopback_or_https() -> None:
 # --- sidecar / daemon -------------------------------------------------------------------------
 
 
-def cfg_for(env: dict[str, str], out: io.StringIO, **kw: object) -> modes.Config:
-    return modes.Config(
+def cfg_for(env: dict[str, str], out: io.StringIO, **kw: object) -> config.Config:
+    return config.Config(
         env, dry_run=True, interval=0.02, budget=1.0, timeout=0.5, out=out, err=io.StringIO(), **kw
     )  # type: ignore[arg-type]
 
@@ -532,8 +532,8 @@ def test_sidecar_sends_only_on_change_then_stop(server: FakeServer) -> None:
     server.route("/v4/x/task", Reply(body=TASK), Reply(body=reordered), Reply(body=TASK), Reply(body=stopped))
     out = io.StringIO()
     stop = threading.Event()
-    code = modes.run_loop(
-        cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out), "sidecar", stop, max_cycles=5
+    code = sidecar.run(
+        cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out), stop, max_cycles=5
     )
     assert code == 0
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -554,7 +554,7 @@ def test_sidecar_torn_read_is_not_a_change(server: FakeServer) -> None:
     )
     out = io.StringIO()
     env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
-    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=4)
+    sidecar.run(cfg_for(env, out), threading.Event(), max_cycles=4)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["reason"] for e in sent] == ["start", "change", "stop"]
     assert sent[1]["task"]["KnownStatus"] == "STOPPED"
@@ -603,7 +603,7 @@ def test_sidecar_keeps_the_source_it_found(server: FakeServer) -> None:
     }
     out = io.StringIO()
     cfg = cfg_for(env, out)
-    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=4)
+    sidecar.run(cfg, threading.Event(), max_cycles=4)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(e["reason"], e["source"]) for e in sent] == [("start", "tmde-v4"), ("stop", "tmde-v4")]
     assert not any(r["path"].startswith("/v3/") for r in server.requests)
@@ -621,7 +621,7 @@ def test_sidecar_waits_for_the_advertised_v4_when_it_fails_at_start(server: Fake
         "ECS_CONTAINER_METADATA_URI": server.url + "/v3/x",
     }
     out = io.StringIO()
-    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=3)
+    sidecar.run(cfg_for(env, out), threading.Event(), max_cycles=3)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert {e["source"] for e in sent} == {"tmde-v4"} and sent[0]["reason"] == "start"
     assert not any(r["path"].startswith("/v3/") for r in server.requests)
@@ -634,19 +634,19 @@ def test_sidecar_stop_snapshot_is_bounded_by_stop_budget(
     # must still exit within --stop-budget, before ECS's SIGKILL.
     server.route("/v4/x/task", Reply(body=TASK))
     release = threading.Event()
-    real_send = modes.Reporter.send
+    real_send = reporter.Reporter.send
 
-    def send(self: modes.Reporter, collected: sources.Collected, reason: str, deadline: float) -> object:
+    def send(self: reporter.Reporter, collected: sources.Collected, reason: str, deadline: float) -> object:
         if reason == "stop":
             release.wait(30)
         return real_send(self, collected, reason, deadline)
 
-    monkeypatch.setattr(modes.Reporter, "send", send)
+    monkeypatch.setattr(reporter.Reporter, "send", send)
     out = io.StringIO()
     cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, stop_budget=0.5)
     t0 = time.monotonic()
     try:
-        assert modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=1) == 0
+        assert sidecar.run(cfg, threading.Event(), max_cycles=1) == 0
         elapsed = time.monotonic() - t0
         reasons = [json.loads(line)["reason"] for line in out.getvalue().splitlines()]
     finally:
@@ -664,7 +664,7 @@ def test_cli_caps_stop_budget_below_ecs_stop_timeout(capsys: pytest.CaptureFixtu
     for too_long in ("25.5", "30", "600"):
         with pytest.raises(SystemExit) as info:
             parser.parse_args(["sidecar", "--stop-budget", too_long])
-        assert info.value.code == modes.EXIT_USAGE
+        assert info.value.code == config.EXIT_USAGE
         err = capsys.readouterr().err
         assert "argument --stop-budget: must be at most 25 seconds" in err and "usage:" in err
 
@@ -675,7 +675,7 @@ def test_cli_daemon_rejects_source(capsys: pytest.CaptureFixture[str]) -> None:
     for source in ("tmde-v4", "metadata-file"):
         with pytest.raises(SystemExit) as info:
             cli.main(["daemon", "--dry-run", "--source", source])
-        assert info.value.code == modes.EXIT_USAGE
+        assert info.value.code == config.EXIT_USAGE
         err = capsys.readouterr().err
         assert "usage:" in err and f"daemon does not take --source {source}" in err
 
@@ -697,14 +697,14 @@ def test_budget_timeout_exit_code_names_the_phase(
     try:
         with monkeypatch.context() as m:
             m.setattr(sources, "collect", hang)
-            cfg = modes.Config({}, dry_run=True, budget=0.3, out=io.StringIO(), err=err)
-            assert modes.run_once(cfg) == modes.EXIT_NO_SOURCE
+            cfg = config.Config({}, dry_run=True, budget=0.3, out=io.StringIO(), err=err)
+            assert once.run(cfg) == config.EXIT_NO_SOURCE
         assert "while reading" in err.getvalue()
         server.route("/v4/x/task", Reply(body=TASK))
         monkeypatch.setattr(client.Client, "send", hang)
         env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x", **api_env("http://127.0.0.1:9")}
-        cfg = modes.Config(env, budget=0.5, timeout=0.2, out=io.StringIO(), err=err)
-        assert modes.run_once(cfg) == modes.EXIT_UNREACHABLE
+        cfg = config.Config(env, budget=0.5, timeout=0.2, out=io.StringIO(), err=err)
+        assert once.run(cfg) == config.EXIT_UNREACHABLE
         assert "while sending" in err.getvalue()
     finally:
         release.set()
@@ -717,7 +717,7 @@ def test_with_tags_errors_logged_once(fixtures_dir: Path, server: FakeServer) ->
     server.route("/v4/x/taskWithTags", Reply(body=body))
     out = io.StringIO()
     cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, with_tags=True)
-    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=3)
+    sidecar.run(cfg, threading.Event(), max_cycles=3)
     log = cfg.err.getvalue()  # type: ignore[attr-defined]
     assert log.count("could not read tags") == 1
     assert "ContainerInstanceTags: AccessDeniedException" in log and "ecs:ListTagsForResource" in log
@@ -738,7 +738,7 @@ def test_sidecar_reads_tags_only_for_snapshots_it_sends(server: FakeServer) -> N
     )
     out = io.StringIO()
     cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, with_tags=True)
-    modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=5)
+    sidecar.run(cfg, threading.Event(), max_cycles=5)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["reason"] for e in sent] == ["start", "change", "stop"]
     assert all(e["task"]["TaskTags"] == {"team": "a"} for e in sent)  # every snapshot has the tags
@@ -751,9 +751,8 @@ def test_sidecar_reads_tags_only_for_snapshots_it_sends(server: FakeServer) -> N
 def test_sidecar_keepalive(server: FakeServer) -> None:
     server.route("/v4/x/task", Reply(body=TASK))
     out = io.StringIO()
-    modes.run_loop(
+    sidecar.run(
         cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, keepalive=0.01),
-        "sidecar",
         threading.Event(),
         max_cycles=3,
     )
@@ -765,13 +764,13 @@ def test_keepalive_default_is_12_to_24_hours_drawn_per_interval(monkeypatch: pyt
     # EventBridge carries the lifecycle: the default keepalive is long, with jitter (issue 8.6).
     from taskbeacon_agent import cli
 
-    assert modes.DEFAULT_KEEPALIVE == (12 * 3600.0, 24 * 3600.0)
-    assert modes.Config({}).keepalive == modes.DEFAULT_KEEPALIVE
+    assert config.DEFAULT_KEEPALIVE == (12 * 3600.0, 24 * 3600.0)
+    assert config.Config({}).keepalive == config.DEFAULT_KEEPALIVE
     for mode in ("sidecar", "daemon"):
-        assert cli.build_parser().parse_args([mode]).keepalive == modes.DEFAULT_KEEPALIVE
-    draws = {modes.keepalive_after(modes.DEFAULT_KEEPALIVE) for _ in range(200)}
+        assert cli.build_parser().parse_args([mode]).keepalive == config.DEFAULT_KEEPALIVE
+    draws = {config.keepalive_after(config.DEFAULT_KEEPALIVE) for _ in range(200)}
     assert len(draws) == 200 and all(12 * 3600 <= d <= 24 * 3600 for d in draws)
-    assert modes.keepalive_after(900.0) == 900.0  # a single number: exactly that
+    assert config.keepalive_after(900.0) == 900.0  # a single number: exactly that
 
 
 @pytest.mark.parametrize(
@@ -797,7 +796,7 @@ def test_keepalive_flag_rejects_nonsense(value: str) -> None:
 
     with pytest.raises(SystemExit) as info:
         cli.build_parser().parse_args(["sidecar", "--keepalive", value])
-    assert info.value.code == modes.EXIT_USAGE
+    assert info.value.code == config.EXIT_USAGE
 
 
 def test_exec_sends_no_keepalive() -> None:
@@ -806,7 +805,7 @@ def test_exec_sends_no_keepalive() -> None:
 
     with pytest.raises(SystemExit) as info:
         cli.build_parser().parse_args(["exec", "--keepalive", "60", "--", "true"])
-    assert info.value.code == modes.EXIT_USAGE
+    assert info.value.code == config.EXIT_USAGE
 
 
 def test_sidecar_draws_a_new_keepalive_after_every_snapshot(
@@ -819,10 +818,10 @@ def test_sidecar_draws_a_new_keepalive_after_every_snapshot(
         drawn.append(keepalive)
         return 0.0 if len(drawn) % 2 else 3600.0  # due at once, then not for an hour, ...
 
-    monkeypatch.setattr(modes, "keepalive_after", fake_after)
+    monkeypatch.setattr(config, "keepalive_after", fake_after)
     out = io.StringIO()
     env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
-    modes.run_loop(cfg_for(env, out, keepalive=(10.0, 20.0)), "sidecar", threading.Event(), max_cycles=4)
+    sidecar.run(cfg_for(env, out, keepalive=(10.0, 20.0)), threading.Event(), max_cycles=4)
     reasons = [json.loads(line)["reason"] for line in out.getvalue().splitlines()]
     assert reasons == ["start", "keepalive", "stop"]  # the second draw (an hour) held the rest back
     assert drawn[:2] == [(10.0, 20.0), (10.0, 20.0)]
@@ -833,10 +832,10 @@ def test_daemon_keepalive_is_drawn_per_task(server: FakeServer, monkeypatch: pyt
     server.route("/v1/tasks", Reply(body={"Tasks": tasks}))
     draws = iter([0.0, 3600.0, 3600.0, 3600.0])  # a is due at once, b in an hour
 
-    monkeypatch.setattr(modes, "keepalive_after", lambda keepalive: next(draws))
+    monkeypatch.setattr(config, "keepalive_after", lambda keepalive: next(draws))
     out = io.StringIO()
     cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, keepalive=(1.0, 2.0))
-    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=2)
+    daemon.run(cfg, threading.Event(), max_cycles=2)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(e["reason"], [t["Arn"] for t in e["tasks"]]) for e in sent] == [
         ("start", ["a", "b"]),
@@ -852,10 +851,10 @@ def test_accepted_reports_log_nothing_and_verbose_lines_stay_small(
     env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x", **api_env(api.url)}
     for verbose in (False, True):
         err = io.StringIO()
-        cfg = modes.Config(
+        cfg = config.Config(
             env, interval=0.02, budget=2.0, timeout=1.0, keepalive=0.01, verbose=verbose, err=err
         )
-        modes.run_loop(cfg, "sidecar", threading.Event(), max_cycles=3)
+        sidecar.run(cfg, threading.Event(), max_cycles=3)
         lines = err.getvalue().splitlines()
         if not verbose:
             assert lines == []
@@ -896,7 +895,7 @@ def test_daemon_sends_only_changed_tasks(server: FakeServer) -> None:
     )
     out = io.StringIO()
     cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, source="introspection")
-    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=4)
+    daemon.run(cfg, threading.Event(), max_cycles=4)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [(e["reason"], e["tasks"]) for e in sent] == [("start", [a, b]), ("change", [b_stopped, c])]
 
@@ -906,7 +905,7 @@ def test_daemon_keepalive_and_chunks(server: FakeServer) -> None:
     server.route("/v1/tasks", Reply(body={"Tasks": tasks}))
     out = io.StringIO()
     cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, keepalive=0.01)
-    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=2)
+    daemon.run(cfg, threading.Event(), max_cycles=2)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     for reason in ("start", "keepalive"):
         batch = [e for e in sent if e["reason"] == reason]
@@ -928,8 +927,8 @@ def test_daemon_isolates_a_task_the_api_refuses(server: FakeServer, api: FakeSer
     api.judge("/snapshots", lambda body: Reply(413 if b'"bad"' in body else 202, {"error": {}}))
     env = {"TASKBEACON_INTROSPECTION_URL": server.url + "/v1", **api_env(api.url)}
     err = io.StringIO()
-    cfg = modes.Config(env, interval=0.02, budget=2.0, timeout=1.0, out=io.StringIO(), err=err)
-    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=3)
+    cfg = config.Config(env, interval=0.02, budget=2.0, timeout=1.0, out=io.StringIO(), err=err)
+    daemon.run(cfg, threading.Event(), max_cycles=3)
     posted = [[t["Arn"] for t in json.loads(r["body"])["tasks"]] for r in api.requests]
     assert posted == [["a", "bad", "c"], ["a"], ["bad"], ["c"], ["bad"]]
     assert "413" in err.getvalue()
@@ -948,7 +947,7 @@ def test_daemon_posts_all_tasks(server: FakeServer) -> None:
     server.route("/v1/tasks", Reply(body=doc))
     out = io.StringIO()
     cfg = cfg_for({"TASKBEACON_INTROSPECTION_URL": server.url + "/v1"}, out, source="introspection")
-    modes.run_loop(cfg, "daemon", threading.Event(), max_cycles=2)
+    daemon.run(cfg, threading.Event(), max_cycles=2)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert len(sent) == 1 and sent[0]["tasks"] == doc["Tasks"] and "task" not in sent[0]
     assert sent[0]["source"] == "introspection" and sent[0]["agent"]["mode"] == "daemon"
@@ -1016,9 +1015,8 @@ def test_sidecar_volatile_fields_send_nothing_until_health_changes(server: FakeS
         Reply(body=doc("fail", "r-3", 0.6, status="UNHEALTHY")),  # a real change
     )
     out = io.StringIO()
-    modes.run_loop(
+    sidecar.run(
         cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out),
-        "sidecar",
         threading.Event(),
         max_cycles=5,
     )
@@ -1051,7 +1049,7 @@ def test_container_pulled_but_not_created_has_empty_docker_id(server: FakeServer
     server.route("/v4/x/task", Reply(body=pulled), Reply(body=reordered), Reply(body=created))
     out = io.StringIO()
     env = {"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}
-    modes.run_loop(cfg_for(env, out), "sidecar", threading.Event(), max_cycles=3)
+    sidecar.run(cfg_for(env, out), threading.Event(), max_cycles=3)
     sent = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["reason"] for e in sent] == ["start", "change", "stop"]
     assert sent[0]["task"] == pulled and sent[1]["task"] == created
@@ -1084,7 +1082,7 @@ def test_readme_exit_codes_match_the_constants() -> None:
 
     from taskbeacon_agent import cli
 
-    constants = {v for k, v in vars(modes).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    constants = {v for k, v in vars(config).items() if k.startswith("EXIT_") and isinstance(v, int)}
     readme = (Path(AGENT_DIR) / "README.md").read_text()
     section = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
     table = {int(m) for m in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
