@@ -159,16 +159,11 @@ def run_demo_fleet(system: LocalSystem, count: int) -> DemoFleet:
 
     emulator = Emulator(credentials_provider=mint).start()
     specs = demo_specs(count)
-    instances = {
-        cluster: _container_instance_arn(region, account, cluster) for cluster in {s.cluster for s in specs}
-    }
-    if "demo-batch" in instances:
-        # The host the metadata file and introspection name: the batch cluster's instance, in the
-        # task's own region and account, so snapshots and events agree on where jobs ran.
-        emulator.container_instance_arn = instances["demo-batch"]
     tasks = [emulator.add_task(_task_doc(spec, account, region), tags=spec.tags) for spec in specs]
     lifecycles = [
-        _Lifecycle(task, spec, instances.get(spec.cluster) if spec.launch_type == "EC2" else None)
+        # The EC2 host the emulator's metadata file and introspection name for the task (one per
+        # cluster, in the task's own region and account): its events name the same instance.
+        _Lifecycle(task, spec, task.container_instance_arn if spec.launch_type == "EC2" else None)
         for task, spec in zip(tasks, specs, strict=True)
     ]
     sender = _EventSender(system.url, system.operator, region)
@@ -226,11 +221,6 @@ def _task_doc(spec: DemoSpec, account: str, region: str) -> dict[str, Any]:
 def image_digest(image: str) -> str:
     """The demo registry's manifest digest of an image reference (one tag, one digest)."""
     return "sha256:" + hashlib.sha256(f"demo-registry/{image}".encode()).hexdigest()
-
-
-def _container_instance_arn(region: str, account: str, cluster: str) -> str:
-    instance_id = hashlib.sha256(f"{account}/{region}/{cluster}".encode()).hexdigest()[:32]
-    return f"arn:aws:ecs:{region}:{account}:container-instance/{cluster}/{instance_id}"
 
 
 def _uuid(seed: str) -> str:
