@@ -35,6 +35,7 @@ from taskbeacon.local.principals import Principal, container_credentials
 from taskbeacon.local.system import LocalSystem
 
 AGENT_BUDGET_SECONDS = 20
+AGENT_CALL_TIMEOUT_SECONDS = 8
 PARALLEL_AGENTS = 6
 EVENT_ATTEMPTS = 5  # /_local/events answers 429 with Retry-After under pressure: try again
 STARTED_SECONDS_AGO = 20
@@ -449,7 +450,18 @@ def _report(system: LocalSystem, task: SimulatedTask, spec: DemoSpec) -> str | N
         "TASKBEACON_ENDPOINT": system.url,
         "TASKBEACON_REGION": system.region,
     }
-    command = [sys.executable, "-m", "taskbeacon_agent", "once", "--source", spec.source]
+    # One machine runs the whole system and every agent at once here, so an answer can take longer
+    # than the agent's 2 s default; a timed-out agent would resend (harmless, but noisy and slower).
+    command = [
+        sys.executable,
+        "-m",
+        "taskbeacon_agent",
+        "once",
+        "--source",
+        spec.source,
+        "--timeout",
+        str(AGENT_CALL_TIMEOUT_SECONDS),
+    ]
     if spec.tags:
         command.append("--with-tags")
     try:
