@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from core.errors import InvalidInput, PayloadTooLarge, TaskBeaconError
+from core.jsonbody import check_document
 from core.logic.ingest import ingest_event
 from core.observability import MetricUnit, count_rejection, logger, metrics, tracer
 from handlers import wiring
@@ -18,9 +19,12 @@ from handlers import wiring
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
+        # Nesting, text and numbers the store cannot hold, named by place (``detail.version``),
+        # before anything else walks the event.
+        check_document(event, root="event")
         envelope = parse(event=event, model=EventBridgeModel)  # the EventBridge envelope itself
         logger.append_keys(detail_type=envelope.detail_type, event_source=envelope.source)
         result = ingest_event(event, wiring.store())

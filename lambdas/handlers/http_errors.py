@@ -1,4 +1,8 @@
-"""The one place that maps errors to HTTP responses: {"error": {"code", "message", "field"}}."""
+"""The one place that maps errors to HTTP responses: {"error": {"code", "message", "field"}}.
+
+It also refuses query parameters a route does not declare. ``core.openapi`` documents every status
+this module sends, per route.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,11 @@ import json
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from core.errors import (
+    AmbiguousTask,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -25,16 +31,28 @@ _STATUS: list[tuple[type[TaskBeaconError], int]] = [
     (PayloadTooLarge, 413),
     (Forbidden, 403),
     (NotFound, 404),
+    (AmbiguousTask, 409),
     (InvalidInput, 400),
 ]
 
 
 def error_response(
-    status: int, code: str, message: str, field: str | None = None, **headers: str
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    candidates: list[str] | None = None,
+    **headers: str,
 ) -> Response[str]:
-    body = json.dumps({"error": {"code": code, "message": message, "field": field}})
+    error: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if candidates is not None:
+        error["candidates"] = candidates
     return Response(
-        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers or None
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": error}),
+        headers=headers or None,
     )
 
 
@@ -45,8 +63,24 @@ def status_of(error: TaskBeaconError) -> int:
     return 400
 
 
+def refuse_unknown_parameters(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """400 for a query parameter the matched route does not declare (a typo such as ``clustr``)."""
+    route = app.context.get("_route")
+    given = app.current_event.multi_value_query_string_parameters or app.current_event.query_string_parameters
+    if route is not None and given:
+        declared = {param.alias for param in route.dependant.query_params}
+        unknown = sorted(name for name in given if name not in declared)
+        if unknown:
+            accepted = ", ".join(sorted(declared)) or "none"
+            raise InvalidInput(
+                f"unknown query parameter {unknown[0]!r}; this route takes: {accepted}", field=unknown[0]
+            )
+    return next_middleware(app)
+
+
 def register(app: APIGatewayRestResolver) -> None:
     """Install the handlers on a resolver; every handler shares them."""
+    app.use(middlewares=[refuse_unknown_parameters])
 
     @app.exception_handler(TaskBeaconError)
     def _domain_error(error: TaskBeaconError) -> Response[str]:
@@ -56,7 +90,10 @@ def register(app: APIGatewayRestResolver) -> None:
         headers: dict[str, str] = {}
         if isinstance(error, Throttled):
             headers["Retry-After"] = str(error.retry_after)
-        return error_response(status, error.code, error.message, error.field, **headers)
+        candidates = error.candidates if isinstance(error, AmbiguousTask) else None
+        return error_response(
+            status, error.code, error.message, error.field, candidates=candidates, **headers
+        )
 
     @app.exception_handler(RequestValidationError)
     def _invalid_parameters(error: RequestValidationError) -> Response[str]:

@@ -1,6 +1,8 @@
 """Ingest Lambda: POST /snapshots. Parse, call core logic, shape the response."""
 # No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
+import binascii
+from base64 import b64decode
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -8,8 +10,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.crosscheck import account_of_function
+from core.errors import InvalidInput
 from core.identity import caller_from_identity
-from core.logic.ingest import describe_body, ingest_snapshot, parse_json_body
+from core.jsonbody import parse_json_body
+from core.logic.ingest import describe_body, ingest_snapshot
 from core.observability import MetricUnit, logger, metrics, tracer
 from core.settings import get_settings
 from handlers import http_errors, wiring
@@ -23,16 +27,13 @@ http_errors.register(app)
     summary="Report a task's own metadata",
     description="Body: the snapshot envelope (schemaVersion, source, collectedAt, sequence, reason, agent,"
     " task|tasks, container, stats). 202 with the stored task ids.",
-    responses={202: {"description": 'Accepted; body {"taskIds": [...], "changed": [...]}'}},
     tags=["ingest"],
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def post_snapshot() -> Response[Any]:
     settings = get_settings()
+    body = parse_json_body(_raw_body(), max_bytes=settings.max_body_bytes)
     event = app.current_event
-    body = parse_json_body(
-        event.decoded_body if event.is_base64_encoded else event.body, max_bytes=settings.max_body_bytes
-    )
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
@@ -51,8 +52,20 @@ def post_snapshot() -> Response[Any]:
     )
 
 
+def _raw_body() -> str | bytes | None:
+    """The body as sent: bytes when API Gateway base64-encoded it (not UTF-8), so that
+    ``parse_json_body`` can say where the bad byte sits rather than fail decoding it here."""
+    event = app.current_event
+    if not event.is_base64_encoded or event.body is None:
+        return event.body
+    try:
+        return b64decode(event.body, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("request body is not valid base64", field="body") from None
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

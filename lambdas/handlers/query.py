@@ -1,7 +1,7 @@
 """Query Lambda: GET /tasks, /tasks/{taskId}, /tasks/{taskId}/history, /search, /summary, /openapi.json."""
 # No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
@@ -11,9 +11,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from core.errors import InvalidInput
-from core.logic.query import SEARCH_PARAMETERS
 from core.observability import logger, metrics, tracer
 from core.openapi import load_document
+from core.vocabulary import SEARCH_KINDS, SUMMARY_DIMENSIONS
 from handlers import http_errors, wiring
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -23,13 +23,14 @@ Limit = Annotated[int, Query(ge=1, le=500, description="page size (1-500)")]
 Cursor = Annotated[str | None, Query(max_length=4096, description="opaque cursor from nextCursor")]
 Filter = Annotated[str | None, Query(min_length=1, max_length=1024)]
 Status = Annotated[str | None, Query(min_length=1, max_length=32, description="lastStatus, e.g. RUNNING")]
-Dimension = Literal[
-    "cluster", "service", "family", "image", "availabilityZone", "launchType", "status", "accountId"
-]
+TaskRef = Annotated[str, Path(min_length=1, max_length=2048, description="task id, or URL-encoded task ARN")]
+Dimension = Literal[SUMMARY_DIMENSIONS]  # type: ignore[valid-type]
+
+# Traces carry timings, never inventory: no route records its answer (capture_response=False).
 
 
 @app.get("/tasks", summary="List tasks, newest first", tags=["query"])
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def list_tasks(
     cluster: Filter = None,
     service: Filter = None,
@@ -39,11 +40,13 @@ def list_tasks(
     availabilityZone: Filter = None,
     accountId: Filter = None,
     region: Filter = None,
-    since: Annotated[datetime | None, Query(description="first seen at or after (RFC 3339)")] = None,
+    since: Annotated[
+        datetime | None, Query(description="first seen at or after (RFC 3339 with a zone)")
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    filters = {
+    given = {
         "cluster": cluster,
         "service": service,
         "family": family,
@@ -53,33 +56,30 @@ def list_tasks(
         "accountId": accountId,
         "region": region,
     }
-    chosen = {name: value for name, value in filters.items() if value is not None}
-    page = wiring.query_service().list_tasks(chosen, since=_aware(since, "since"), limit=limit, cursor=cursor)
+    chosen = {name: value for name, value in given.items() if value is not None}
+    page = wiring.query_service().list_tasks(chosen, since=_utc(since, "since"), limit=limit, cursor=cursor)
     return page.body()
 
 
 @app.get("/tasks/<taskId>", summary="One task with its containers", tags=["query"])
-@tracer.capture_method
-def get_task(taskId: Annotated[str, Path(min_length=1, max_length=2048)]) -> dict[str, Any]:
+@tracer.capture_method(capture_response=False)
+def get_task(taskId: TaskRef) -> dict[str, Any]:
     return wiring.query_service().get_task(unquote(taskId))
 
 
 @app.get("/tasks/<taskId>/history", summary="Change history of one task, newest first", tags=["query"])
-@tracer.capture_method
-def get_history(
-    taskId: Annotated[str, Path(min_length=1, max_length=2048)],
-    limit: Limit = 100,
-    cursor: Cursor = None,
-) -> dict[str, Any]:
+@tracer.capture_method(capture_response=False)
+def get_history(taskId: TaskRef, limit: Limit = 100, cursor: Cursor = None) -> dict[str, Any]:
     return wiring.query_service().history(unquote(taskId), limit=limit, cursor=cursor).body()
 
 
 @app.get(
     "/search",
     summary="Find tasks by IP, image, digest, container name, label, tag, Docker id or ENI",
+    description=f"Give exactly one of {', '.join(SEARCH_KINDS)}.",
     tags=["query"],
 )
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def search(
     ip: Filter = None,
     image: Filter = None,
@@ -94,26 +94,30 @@ def search(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    given = {
-        name: value
-        for name, value in zip(
-            SEARCH_PARAMETERS, (ip, image, imageDigest, containerName, label, tag, dockerId, eni), strict=True
-        )
-        if value is not None
+    values = {
+        "ip": ip,
+        "image": image,
+        "imageDigest": imageDigest,
+        "containerName": containerName,
+        "label": label,
+        "tag": tag,
+        "dockerId": dockerId,
+        "eni": eni,
     }
+    given = {kind: value for kind in SEARCH_KINDS if (value := values[kind]) is not None}
     if len(given) != 1:
-        raise InvalidInput(f"give exactly one of {', '.join(SEARCH_PARAMETERS)}", field="query")
+        raise InvalidInput(f"give exactly one of {', '.join(SEARCH_KINDS)}", field="query")
     ((kind, value),) = given.items()
     if at is not None and kind != "ip":
         raise InvalidInput("at only applies to an ip search", field="at")
     page = wiring.query_service().search(
-        kind, value, status=status, at=_aware(at, "at"), limit=limit, cursor=cursor
+        kind, value, status=status, at=_utc(at, "at"), limit=limit, cursor=cursor
     )
     return page.body()
 
 
 @app.get("/summary", summary="Running tasks per group", tags=["query"])
-@tracer.capture_method
+@tracer.capture_method(capture_response=False)
 def summary(by: Annotated[Dimension, Query(description="grouping dimension")]) -> dict[str, Any]:
     return wiring.query_service().summary(by)
 
@@ -123,14 +127,20 @@ def openapi() -> dict[str, Any]:
     return load_document()
 
 
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
+def _utc(value: datetime | None, field: str) -> datetime | None:
+    """The same instant in UTC, so every offset (``Z``, ``+05:00``, ``-14:00``) asks the same question."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{field} needs a time zone (e.g. 2026-11-28T09:14:00Z)", field=field)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-14:00 is in the year 10000 in UTC
+        raise InvalidInput(f"{field} is out of range once converted to UTC", field=field) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,6 +1,8 @@
 """The real handlers, in-process, on API Gateway REST proxy events built exactly as local mode builds them.
 
-The store seam (``handlers.wiring``) points at a moto table; everything above it runs unmocked.
+The store seam (``handlers.wiring``) points at a moto table; everything above it runs unmocked. After
+every write the table's stream is delivered to the real indexer (``tests.store.inventory``, the pump
+local mode uses), so the query routes read current indexes.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from core.logic.query import QueryService
+from core.logic.recording import WriteOutcome
+from core.model import Observation
 from core.observability import logger, metrics
-from core.store.reader import Reader
 from core.store.schema import create_table_request
-from core.store.writer import Store
 from handlers import wiring
 from taskbeacon.local.gateway import _proxy_event, match_route
 from taskbeacon.local.lambda_runtime import LocalContext
 from taskbeacon.local.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
+from tests.store.inventory import Inventory
 
 ACCOUNT = "111122223333"
 TABLE = "handler-tests"
@@ -53,13 +55,27 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(**create_table_request(TABLE))
-        store = Store(TABLE, retention_days=30, history_limit=50, client=client)
-        query = QueryService(Reader(TABLE, client=client), keepalive_seconds=900, history_limit=50)
-        monkeypatch.setattr(wiring, "store", lambda: store)
-        monkeypatch.setattr(wiring, "query_service", lambda: query)
+        inventory = Inventory(client, table=TABLE, history_limit=50)
+        recorder = SettlingRecorder(inventory)
+        monkeypatch.setattr(wiring, "store", lambda: recorder)
+        monkeypatch.setattr(wiring, "recorder", lambda: recorder, raising=False)
+        monkeypatch.setattr(wiring, "query_service", lambda: inventory.query)
         yield client
     monkeypatch.undo()
     wiring.reset()
+
+
+class SettlingRecorder:
+    """The write path the handlers call, settling the stream into the indexes after each write."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+
+    def apply(self, observation: Observation, **kwargs: Any) -> WriteOutcome:
+        return self.inventory.apply(observation, **kwargs)
+
+    def apply_all(self, observations: list[Observation], **kwargs: Any) -> list[WriteOutcome]:
+        return self.inventory.apply_all(observations, **kwargs)
 
 
 @pytest.fixture

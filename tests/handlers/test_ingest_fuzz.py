@@ -13,14 +13,13 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.logic.query import task_id_from_reference
-from handlers import wiring
 from taskbeacon.local.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import http
@@ -95,8 +94,9 @@ _PATH_PART = re.compile(r'\.?([^.\[\]"]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
 def names_a_place(body: Any, field: str) -> bool:
     """Whether ``field`` (``task.Containers[2].Name``) points into ``body``: every step but the last
     exists (the last may be the missing key), so a 400 names where the problem is, not just anything."""
-    if field == "body":
+    if field in ("body", "event"):
         return True
+    field = re.sub(r"^(?:body|event)(?=\[)", "", field)  # a root list: body[0]
     steps: list[Any] = [
         json.loads(quoted) if quoted else int(index) if index else key
         for key, index, quoted in _PATH_PART.findall(field)
@@ -168,6 +168,9 @@ def test_mutated_snapshots_are_stored_or_refused_naming_the_field(
     run()
 
 
+_RECENT = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _stopped_event() -> dict[str, Any]:
     event = load("eventbridge-task-state-change-fargate-running.json")
     event["detail"].update(
@@ -175,7 +178,8 @@ def _stopped_event() -> dict[str, Any]:
         desiredStatus="STOPPED",
         stopCode="EssentialContainerExited",
         stoppedReason="Essential container in task exited",
-        stoppedAt="2020-01-23T17:58:30Z",
+        stoppedAt=_RECENT,  # within retention, so the stopped task still reads back
+        updatedAt=_RECENT,
         version=9,
     )
     event["detail"]["containers"][0].update(exitCode=1, lastStatus="STOPPED")
@@ -200,8 +204,9 @@ def test_mutated_events_are_stored_or_dropped_naming_the_field(
         event = _mutate(data, original)
         result = events.handler(event, LocalContext("taskbeacon-events"))
         if result["accepted"]:
-            store = wiring.store()
-            assert store.load(task_id_from_reference(result["taskId"])) is not None
+            shown = http("GET", f"/tasks/{result['taskId']}", collectors.operator())
+            # A mutated ARN may give the id to a second account: then the bare id is ambiguous.
+            assert shown.status in (200, 409), shown.body
         else:
             assert isinstance(result["field"], str) and names_a_place(event, result["field"]), result
 

@@ -79,9 +79,14 @@ class AgentInfo(BaseModel):
 class Envelope(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
 
-    schema_version: Annotated[int, BeforeValidator(_schema_version)] = Field(alias="schemaVersion")
+    schema_version: Annotated[int, BeforeValidator(_schema_version)] = Field(
+        alias="schemaVersion", json_schema_extra={"const": 1}
+    )
     source: SnapshotSource
-    collected_at: Annotated[datetime, BeforeValidator(_collected_at)] = Field(alias="collectedAt")
+    collected_at: Annotated[datetime, BeforeValidator(_collected_at)] = Field(
+        alias="collectedAt",
+        description="RFC 3339 with 0-9 fractional digits and a zone; at most 15 minutes ahead of the server",
+    )
     sequence: int = Field(ge=0, le=2**63 - 1)  # stored as a DynamoDB number; int64 keeps it exact
     reason: Reason
     agent: AgentInfo
