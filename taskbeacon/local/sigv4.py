@@ -106,7 +106,7 @@ def _verify(
     signed_names = match["signed"].split(";")
     if "host" not in signed_names:
         raise SignatureError("the host header must be signed")
-    if principal.session_token is not None and lowered.get("x-amz-security-token") != principal.session_token:
+    if lowered.get("x-amz-security-token") != principal.session_token:  # None == None: long-term keys
         raise SignatureError("The security token included in the request is invalid.")
     signed_headers = {name: lowered[name] for name in signed_names if name in lowered}
     if len(signed_headers) != len(signed_names):
