@@ -11,6 +11,7 @@ again changes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import uuid
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -139,7 +140,7 @@ def test_store_index_and_counters_agree_with_records(
     dynamodb: Any, plays: list[tuple[str, Any]], settle_each: bool
 ) -> None:
     # A fresh table per example: moto's mock persists across hypothesis examples.
-    table = f"t{abs(hash(repr(plays))) % 10**8}"
+    table = f"t-{uuid.uuid4().hex[:12]}"
     from core.store.schema import create_table_request
 
     dynamodb.create_table(**create_table_request(table))
