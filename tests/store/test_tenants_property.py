@@ -8,8 +8,8 @@ indexer marker) must stay byte for byte as they were, and reads by ARN still ret
 
 from __future__ import annotations
 
-from datetime import timedelta
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
