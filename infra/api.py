@@ -10,19 +10,25 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from infra.config import TaskBeaconConfig, log_retention
+from infra.paths import vocabulary
 
 STAGE_NAME: Final = "v1"
-QUERY_ROUTES: Final = (
-    "/tasks",
-    "/tasks/{taskId}",
-    "/tasks/{taskId}/history",
-    "/search",
-    "/summary",
-    "/openapi.json",
-)
+# The routes come from the one vocabulary the handlers and the local gateway use.
+SNAPSHOTS: Final = vocabulary.SNAPSHOTS
+QUERY_ROUTES: Final = vocabulary.QUERY_ROUTES
+XRAY_RESERVOIR_PER_SECOND: Final = 1
+XRAY_FIXED_RATE: Final = 0.01
+
+
+def policy_resource(route: vocabulary.Route) -> str:
+    """The route in a resource policy: `execute-api:/<stage>/<METHOD>/<path>`, `{param}` as `*`."""
+    path = "/".join("*" if part.startswith("{") else part for part in route.path.strip("/").split("/"))
+    return f"execute-api:/{STAGE_NAME}/{route.method}/{path}"
+
 
 # API Gateway's own rejections (IAM 403, throttling 429, ...) use the API's error shape.
 # messageString is the message already quoted for JSON (what API Gateway's own default uses).
@@ -43,54 +49,45 @@ class TaskBeaconApi(Construct):
         config: TaskBeaconConfig,
     ) -> None:
         super().__init__(scope, construct_id)
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=log_retention(config.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        # Execution logs and access logs to CloudWatch Logs both need the account-level API Gateway
+        # logging role (one per account and region). Without it the stage would fail to deploy, or
+        # depend on a role nobody owns: with manageApiGatewayAccount=false the stage logs nothing to
+        # CloudWatch Logs (its metrics, the functions' logs and CloudTrail remain).
+        self.logging = config.manage_api_gateway_account
+        access_log_destination, access_log_format = self._access_logs(config)
         self.api = apigw.RestApi(
             self,
             "Api",
             rest_api_name=cdk.Stack.of(self).stack_name,
             description="taskbeacon: inventory of Amazon ECS tasks",
-            policy=self._resource_policy(config),
+            policy=resource_policy(config),
             endpoint_configuration=apigw.EndpointConfiguration(
                 types=[
                     apigw.EndpointType.PRIVATE if config.private_endpoint else apigw.EndpointType.REGIONAL
                 ],
                 vpc_endpoints=_vpc_endpoints(self, config.vpc_endpoint_ids) or None,
             ),
-            # Execution logging (ERROR) needs the account-level CloudWatch role (one per account and
-            # region): CDK sets it unless taskbeacon:manageApiGatewayAccount is false.
-            cloud_watch_role=config.manage_api_gateway_account,
-            cloud_watch_role_removal_policy=(
-                cdk.RemovalPolicy.RETAIN if config.manage_api_gateway_account else None
-            ),
+            cloud_watch_role=self.logging,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN if self.logging else None,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE_NAME,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
+                access_log_destination=access_log_destination,
+                access_log_format=access_log_format,
+                logging_level=(
+                    apigw.MethodLoggingLevel.ERROR if self.logging else apigw.MethodLoggingLevel.OFF
                 ),
-                logging_level=apigw.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,  # bodies carry task metadata; keep them out of logs
-                tracing_enabled=True,
+                tracing_enabled=config.tracing,
                 metrics_enabled=True,
                 throttling_rate_limit=config.throttle_rate_limit,
                 throttling_burst_limit=config.throttle_burst_limit,
             ),
         )
-        self._execution_logs(config)
+        if self.logging:
+            self._execution_logs(config)
+        if config.tracing:
+            self._sampling_rule()
         self._error_responses()
         # Body validation applies only to methods with a request model; POST /snapshots has none on
         # purpose, so the handler's 400s name the bad field (API Gateway's would be generic).
@@ -98,19 +95,49 @@ class TaskBeaconApi(Construct):
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
         # No console test-invoke permissions: half the Lambda policy entries, none used in production.
-        ingest_integration = apigw.LambdaIntegration(ingest, allow_test_invoke=False)
-        query_integration = apigw.LambdaIntegration(query, allow_test_invoke=False)
-        self.api.root.resource_for_path("/snapshots").add_method(
-            "POST", ingest_integration, request_validator=validator
-        )
-        for path in QUERY_ROUTES:
-            params = {"method.request.path.taskId": True} if "{taskId}" in path else None
-            self.api.root.resource_for_path(path).add_method(
-                "GET", query_integration, request_validator=validator, request_parameters=params
+        integrations = {
+            "ingest": apigw.LambdaIntegration(ingest, allow_test_invoke=False),
+            "query": apigw.LambdaIntegration(query, allow_test_invoke=False),
+        }
+        for route in vocabulary.ROUTES:
+            params = {
+                f"method.request.path.{part.strip('{}')}": True
+                for part in route.path.split("/")
+                if part.startswith("{")
+            }
+            self.api.root.resource_for_path(route.path).add_method(
+                route.method,
+                integrations[route.function],
+                request_validator=validator,
+                request_parameters=params or None,
             )
         stage = STAGE_NAME  # a literal keeps the exported ARNs readable
-        self.snapshots_invoke_arn = self.api.arn_for_execute_api("POST", "/snapshots", stage)
+        self.snapshots_invoke_arn = self.api.arn_for_execute_api(SNAPSHOTS.method, SNAPSHOTS.path, stage)
         self.query_invoke_arn = self.api.arn_for_execute_api("GET", "/*", stage)
+
+    def _access_logs(
+        self, config: TaskBeaconConfig
+    ) -> tuple[apigw.IAccessLogDestination | None, apigw.AccessLogFormat | None]:
+        if not self.logging:
+            return None, None
+        group = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=log_retention(config.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        log_format = apigw.AccessLogFormat.json_with_standard_fields(
+            caller=True,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        )
+        return apigw.LogGroupLogDestination(group), log_format
 
     def _execution_logs(self, config: TaskBeaconConfig) -> None:
         # API Gateway would create this group itself on the first error, with no expiry; owning it
@@ -124,6 +151,29 @@ class TaskBeaconApi(Construct):
         )
         self.api.deployment_stage.node.add_dependency(group)
 
+    def _sampling_rule(self) -> None:
+        # X-Ray's default rule (1 request a second + 5 %) costs more than the rest of a small
+        # deployment; this one keeps a reservoir of 1 a second and 1 % of the rest, for this API
+        # stage only (X-Ray names an API Gateway stage's service "<api name>/<stage>"). Functions
+        # invoked by the API follow its decision; see docs/decisions/infra.md for the others.
+        xray.CfnSamplingRule(
+            self,
+            "Sampling",
+            sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
+                rule_name=f"{cdk.Stack.of(self).stack_name[:24]}-api",
+                priority=100,
+                reservoir_size=XRAY_RESERVOIR_PER_SECOND,
+                fixed_rate=XRAY_FIXED_RATE,
+                service_name=f"{cdk.Stack.of(self).stack_name}/{STAGE_NAME}",
+                service_type="AWS::ApiGateway::Stage",
+                host="*",
+                http_method="*",
+                url_path="*",
+                resource_arn="*",
+                version=1,
+            ),
+        )
+
     def _error_responses(self) -> None:
         templates = {"application/json": _ERROR_TEMPLATE}
         self.api.add_gateway_response("Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, templates=templates)
@@ -136,39 +186,58 @@ class TaskBeaconApi(Construct):
             response_headers={"Retry-After": "'1'"},
         )
 
-    def _resource_policy(self, config: TaskBeaconConfig) -> iam.PolicyDocument:
-        # IAM auth decides per caller; this policy bounds who may even try: the own account and,
-        # optionally, every principal of one AWS Organization.
-        statements = [
+
+def resource_policy(config: TaskBeaconConfig) -> iam.PolicyDocument | None:
+    """Who may call which route, beyond what the API's own account grants by IAM.
+
+    With IAM auth, API Gateway allows a caller of the API's own account when its IAM policy *or*
+    this policy allows it (and neither denies); a caller of another account needs both. So this
+    policy never allows `*` on a read route: that would let every role of the own account read the
+    inventory without any IAM grant. It only ever adds:
+    - the organization (`aws:PrincipalOrgID`) on `POST /snapshots`, so every account's tasks can
+      report (ingest then checks caller = task);
+    - the named readers (`readerPrincipalArns`) on the query routes;
+    - with a private endpoint, an explicit Deny of anything not arriving through the listed VPC
+      endpoints (a Deny wins over every Allow, in IAM or here).
+    With none of these there is no policy at all: the own account's IAM decides alone.
+    """
+    statements: list[iam.PolicyStatement] = []
+    if config.private_endpoint:
+        statements.append(
             iam.PolicyStatement(
-                sid="OwnAccount",
-                principals=[iam.AccountRootPrincipal()],
+                sid="OnlyThroughVpcEndpoints",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
                 resources=["execute-api:/*"],
+                conditions={"StringNotEquals": {"aws:SourceVpce": list(config.vpc_endpoint_ids)}},
             )
-        ]
-        if config.principal_org_id:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="Organization",
-                    principals=[iam.AnyPrincipal()],
-                    actions=["execute-api:Invoke"],
-                    resources=["execute-api:/*"],
-                    conditions={"StringEquals": {"aws:PrincipalOrgID": config.principal_org_id}},
-                )
+        )
+    if config.principal_org_id:
+        statements.append(
+            iam.PolicyStatement(
+                sid="OrganizationPostsSnapshots",
+                principals=[iam.AnyPrincipal()],
+                actions=["execute-api:Invoke"],
+                resources=[policy_resource(SNAPSHOTS)],
+                conditions={"StringEquals": {"aws:PrincipalOrgID": config.principal_org_id}},
             )
-        if config.private_endpoint:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="OnlyThroughVpcEndpoints",
-                    effect=iam.Effect.DENY,
-                    principals=[iam.AnyPrincipal()],
-                    actions=["execute-api:Invoke"],
-                    resources=["execute-api:/*"],
-                    conditions={"StringNotEquals": {"aws:SourceVpce": list(config.vpc_endpoint_ids)}},
-                )
+        )
+    if config.reader_principal_arns:
+        statements.append(
+            iam.PolicyStatement(
+                sid="NamedReaders",
+                principals=[_principal(reader) for reader in config.reader_principal_arns],
+                actions=["execute-api:Invoke"],
+                resources=[policy_resource(route) for route in QUERY_ROUTES],
             )
-        return iam.PolicyDocument(statements=statements)
+        )
+    return iam.PolicyDocument(statements=statements) if statements else None
+
+
+def _principal(reader: str) -> iam.IPrincipal:
+    # An account id delegates to that account's IAM (its callers also need an IAM grant there).
+    return iam.ArnPrincipal(reader) if reader.startswith("arn:") else iam.AccountPrincipal(reader)
 
 
 def _vpc_endpoints(scope: Construct, ids: tuple[str, ...]) -> list[ec2.IVpcEndpoint]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -9,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import config_from_context
+from infra.config import check_alarm_topic_region, config_from_context
 from infra.nag import acknowledge_findings
 from infra.stack import TaskBeaconStack
 
@@ -24,13 +25,20 @@ def build_app(
     context: Mapping[str, Any] | None = None,
     outdir: str | None = None,
     code: lambda_.Code | None = None,
+    deploy_region: str | None = None,
 ) -> BuiltApp:
     """No environment on the stack and no lookups: synth needs no AWS credentials.
 
-    Raises ConfigError (naming the context key) before any construct exists.
+    Raises ConfigError (naming the context key) before any construct exists. The stack is
+    environment-agnostic, so `cdk deploy` puts it in the CLI's region, which the CLI passes to the
+    app as CDK_DEFAULT_REGION: when that is known (`deploy_region`, default from the environment),
+    settings that must be in the stack's region are checked against it.
     """
     app = cdk.App(context=dict(context or {}), outdir=outdir)
     config = config_from_context(app.node.get_all_context())
+    region = deploy_region if deploy_region is not None else os.environ.get("CDK_DEFAULT_REGION", "")
+    if region:
+        check_alarm_topic_region(config, region)
     stack = TaskBeaconStack(app, config.stack_name, config=config, code=code)
     # cdk-nag 3: rule packs are policy-validation plugins; an unacknowledged error fails synth.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -35,6 +35,8 @@ _VPCE_ID = re.compile(r"^vpce-[0-9a-f]{8,17}$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
+# A reader: a whole account (delegated to that account's IAM) or one role; never a wildcard.
+_READER = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)$")
 
 
 class ConfigError(ValueError):
@@ -45,19 +47,27 @@ class ConfigError(ValueError):
 class TaskBeaconConfig:
     stack_name: str = "TaskBeacon"
     retention_days: int = 30
-    keepalive_seconds: int = 900
+    # The agents' keepalive (their default: a random interval in [12 h, 24 h]); `stale` follows it.
+    keepalive_seconds: int = 86_400
     collector_role_arns: tuple[str, ...] = ()
     principal_org_id: str = ""
+    # Cross-account (or named own-account) readers of the query routes, by account id or role ARN.
+    reader_principal_arns: tuple[str, ...] = ()
     private_endpoint: bool = False
     vpc_endpoint_ids: tuple[str, ...] = ()
     event_bus_accounts: tuple[str, ...] = ()
     describe_tasks_cross_check: bool = False
     log_retention_days: int = 90
-    throttle_rate_limit: int = 100
-    throttle_burst_limit: int = 200
+    # Sized for 1,000 task starts + 1,000 stops a second (docs/decisions/infra.md "Stage throttling").
+    throttle_rate_limit: int = 2_500
+    throttle_burst_limit: int = 5_000
     alarm_topic_arn: str = ""
-    # API Gateway's CloudWatch role is one per account and region: false leaves an existing one alone.
+    # API Gateway's CloudWatch role is one per account and region: false leaves it alone, and then the
+    # stage logs nothing to CloudWatch Logs (both execution and access logs would need that role).
     manage_api_gateway_account: bool = True
+    # X-Ray: off by default (cost); on = API stage + functions traced, 1 % beyond 1 request a second.
+    tracing: bool = False
+    reconcile_interval_hours: int = 6
 
 
 def _fail(key: str, expected: str, value: object) -> ConfigError:
@@ -121,6 +131,9 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "keepaliveSeconds": lambda k, v: _as_int(k, v, 30, 86_400),
     "collectorRoleArns": lambda k, v: _as_list(k, v, _ROLE_ARN, "IAM role ARNs"),
     "principalOrgId": lambda k, v: _as_str(k, v, _ORG_ID, "an AWS Organization id (o-...)", empty_ok=True),
+    "readerPrincipalArns": lambda k, v: _as_list(
+        k, v, _READER, "12-digit account ids or IAM role ARNs (arn:aws:iam::<account>:role/<name>)"
+    ),
     "privateEndpoint": _as_bool,
     "vpcEndpointIds": lambda k, v: _as_list(k, v, _VPCE_ID, "VPC endpoint ids (vpce-...)"),
     "eventBusAccounts": lambda k, v: _as_list(k, v, _ACCOUNT_ID, "12-digit AWS account ids"),
@@ -130,6 +143,8 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "throttleBurstLimit": lambda k, v: _as_int(k, v, 1, 5_000),
     "alarmTopicArn": lambda k, v: _as_str(k, v, _TOPIC_ARN, "an SNS topic ARN", empty_ok=True),
     "manageApiGatewayAccount": _as_bool,
+    "tracing": _as_bool,
+    "reconcileIntervalHours": lambda k, v: _as_int(k, v, 1, 24),
 }
 
 _FIELDS: Final = {
@@ -138,6 +153,7 @@ _FIELDS: Final = {
     "keepaliveSeconds": "keepalive_seconds",
     "collectorRoleArns": "collector_role_arns",
     "principalOrgId": "principal_org_id",
+    "readerPrincipalArns": "reader_principal_arns",
     "privateEndpoint": "private_endpoint",
     "vpcEndpointIds": "vpc_endpoint_ids",
     "eventBusAccounts": "event_bus_accounts",
@@ -147,6 +163,8 @@ _FIELDS: Final = {
     "throttleBurstLimit": "throttle_burst_limit",
     "alarmTopicArn": "alarm_topic_arn",
     "manageApiGatewayAccount": "manage_api_gateway_account",
+    "tracing": "tracing",
+    "reconcileIntervalHours": "reconcile_interval_hours",
 }
 
 KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)
@@ -173,3 +191,15 @@ def config_from_context(context: Mapping[str, object]) -> TaskBeaconConfig:
             f"context key '{PREFIX}vpcEndpointIds': only used with '{PREFIX}privateEndpoint'=true"
         )
     return config
+
+
+def check_alarm_topic_region(config: TaskBeaconConfig, region: str) -> None:
+    """CloudWatch alarms can only notify a topic of their own region: refuse any other at synth."""
+    if not config.alarm_topic_arn:
+        return
+    topic_region = config.alarm_topic_arn.split(":")[3]
+    if topic_region != region:
+        raise ConfigError(
+            f"context key '{PREFIX}alarmTopicArn': the SNS topic is in {topic_region}, but the stack "
+            f"deploys to {region}; CloudWatch alarms can only notify a topic in their own region"
+        )

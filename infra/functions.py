@@ -1,7 +1,13 @@
-"""The three Lambda functions, each with its own least-privilege role and log group."""
+"""The five Lambda functions, each with its own least-privilege role and log group.
+
+What each function may do to the table is written down once, here, as the DynamoDB API operations it
+calls (`DYNAMODB_CALLS`); `iam_actions` turns them into the IAM actions that authorize them, and
+`tests/infra/test_iam_covers_the_store.py` checks the synthesized roles against exactly that.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -15,20 +21,44 @@ from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import TaskBeaconConfig, log_retention
+from infra.paths import vocabulary
 
-# The write path (newer-wins conditional writes in one transaction) and nothing more: no Scan,
-# no table-level actions. TransactWriteItems is not an IAM action: a transaction is authorized by
-# the Put/Update/Delete/ConditionCheck actions it contains (cfn-lint W3037 flags it). DeleteItem is
-# there because a task's index entries move (status RUNNING -> STOPPED deletes the RUNNING entry);
-# tests/infra/test_iam_covers_the_store.py checks this list against the calls the store makes.
-WRITE_ACTIONS: Final = (
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
+# The DynamoDB operations each function calls (the store's contract with the stack):
+# - ingest and events write only their own task's items (one conditional write, or one
+#   transaction of that task's items); they never touch index entries or counters;
+# - the indexer reads the stream and writes index entries and counters in batches;
+# - the reconciler recomputes the counters from the index;
+# - query reads only. No function scans.
+DYNAMODB_CALLS: Final[Mapping[vocabulary.Function, tuple[str, ...]]] = {
+    "ingest": ("GetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
+    "events": ("GetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
+    "query": ("GetItem", "Query", "BatchGetItem"),
+    "indexer": ("BatchGetItem", "BatchWriteItem", "PutItem", "DeleteItem", "UpdateItem", "GetItem", "Query"),
+    "reconciler": ("Query", "GetItem", "BatchGetItem", "UpdateItem", "PutItem", "BatchWriteItem"),
+}
+# TransactWriteItems is not an IAM action: a transaction is authorized by the actions of the items
+# inside it (cfn-lint W3037 flags the name). The write path's transactions hold a task's own
+# items as Put and Update; a Delete or ConditionCheck item would need its action added here.
+TRANSACTION_ITEM_ACTIONS: Final = ("dynamodb:PutItem", "dynamodb:UpdateItem")
+# Reading the table's stream (the event source mapping polls it with the indexer's role).
+STREAM_READ_ACTIONS: Final = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
 )
-READ_ACTIONS: Final = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+
+
+def iam_actions(calls: tuple[str, ...]) -> tuple[str, ...]:
+    """The IAM actions that authorize these DynamoDB operations, sorted, without duplicates."""
+    actions: set[str] = set()
+    for call in calls:
+        if call == "TransactWriteItems":
+            actions.update(TRANSACTION_ITEM_ACTIONS)
+        else:
+            actions.add(f"dynamodb:{call}")
+    return tuple(sorted(actions))
+
 
 SERVICE_NAME: Final = "taskbeacon"
 METRICS_NAMESPACE: Final = "TaskBeacon"
@@ -37,20 +67,30 @@ MAX_BODY_BYTES: Final = 262_144
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    key: vocabulary.Function
     name: str
     handler: str
     memory_mb: int
     timeout_s: int
-    actions: tuple[str, ...]
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return iam_actions(DYNAMODB_CALLS[self.key])
 
 
-INGEST: Final = FunctionSpec("Ingest", "handlers.ingest.handler", 512, 10, WRITE_ACTIONS)
-QUERY: Final = FunctionSpec("Query", "handlers.query.handler", 512, 15, READ_ACTIONS)
-EVENTS: Final = FunctionSpec("Events", "handlers.events.handler", 512, 30, WRITE_ACTIONS)
+INGEST: Final = FunctionSpec("ingest", "Ingest", "handlers.ingest.handler", 512, 10)
+QUERY: Final = FunctionSpec("query", "Query", "handlers.query.handler", 512, 15)
+EVENTS: Final = FunctionSpec("events", "Events", "handlers.events.handler", 512, 30)
+# A batch of up to INDEXER_BATCH_SIZE records and its batched writes; retried by the mapping.
+INDEXER: Final = FunctionSpec("indexer", "Indexer", "handlers.indexer.handler", 1024, 120)
+# Reads the whole index once per run: give it Lambda's longest timeout.
+RECONCILER: Final = FunctionSpec("reconciler", "Reconciler", "handlers.reconciler.handler", 1024, 900)
+SPECS: Final = (INGEST, QUERY, EVENTS, INDEXER, RECONCILER)
 
 
 class TaskBeaconFunctions(Construct):
-    """ingest (POST /snapshots), query (GET routes) and events (EventBridge) sharing one asset."""
+    """ingest (POST /snapshots), query (GET routes), events (EventBridge), indexer (the table's
+    stream) and reconciler (a schedule), sharing one asset, each with a role of its own."""
 
     def __init__(
         self,
@@ -73,7 +113,11 @@ class TaskBeaconFunctions(Construct):
             "DESCRIBE_TASKS_CROSS_CHECK": str(config.describe_tasks_cross_check).lower(),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # Tracer off unless tracing is on; when on, responses (inventory) never go into traces.
+            "POWERTOOLS_TRACE_DISABLED": str(not config.tracing).lower(),
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
         }
+        self._tracing = lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED
         retention = log_retention(config.log_retention_days)
         self.ingest = self._function(INGEST, code, table, environment, retention)
         self.query = self._function(QUERY, code, table, environment, retention)
@@ -82,6 +126,8 @@ class TaskBeaconFunctions(Construct):
         self.events = self._function(
             EVENTS, code, table, environment, retention, dead_letter_queue=events_dlq
         )
+        self.indexer = self._function(INDEXER, code, table, environment, retention)
+        self.reconciler = self._function(RECONCILER, code, table, environment, retention)
         if config.describe_tasks_cross_check:
             self.ingest.add_to_role_policy(
                 iam.PolicyStatement(
@@ -93,7 +139,7 @@ class TaskBeaconFunctions(Construct):
 
     @property
     def all(self) -> tuple[lambda_.Function, ...]:
-        return (self.ingest, self.query, self.events)
+        return (self.ingest, self.query, self.events, self.indexer, self.reconciler)
 
     def _function(
         self,
@@ -111,7 +157,7 @@ class TaskBeaconFunctions(Construct):
             self,
             f"{spec.name}Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"taskbeacon {spec.name.lower()} function",
+            description=f"taskbeacon {spec.key} function",
         )
         log_group = logs.LogGroup(
             self, f"{spec.name}Logs", retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY
@@ -130,7 +176,7 @@ class TaskBeaconFunctions(Construct):
             timeout=cdk.Duration.seconds(spec.timeout_s),
             environment=environment,
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=self._tracing,
             dead_letter_queue=dead_letter_queue,
             description=f"taskbeacon {spec.handler}",
         )

@@ -29,8 +29,33 @@ APIG_CW_ROLE: Final = (
 )
 XRAY: Final = (
     "AwsSolutions-IAM5[Resource::*]",
-    "Only the X-Ray actions (xray:PutTraceSegments, xray:PutTelemetryRecords) added by active tracing: "
-    "they support no resource-level permissions.",
+    "Only the X-Ray actions (xray:PutTraceSegments, xray:PutTelemetryRecords) added by active tracing "
+    "(taskbeacon:tracing=true): they support no resource-level permissions.",
+)
+STREAM_LIST: Final = (
+    "AwsSolutions-IAM5[Resource::*]",
+    "dynamodb:ListStreams, which Lambda's stream event source mapping needs and which supports no "
+    "resource-level permission; the stream's records are readable only on this table's stream ARN"
+    " (plus, with taskbeacon:tracing=true, the X-Ray PutTraceSegments/PutTelemetryRecords actions, "
+    "which support no resource-level permissions either).",
+)
+FAILURE_QUEUE: Final = (
+    "AwsSolutions-SQS3",
+    "This queue is itself a dead-letter queue: the on-failure destination of the indexer's stream event "
+    "source mapping (cdk-nag only recognizes SQS redrive policies and EventBridge/Lambda DLQ settings).",
+)
+NO_STAGE_LOGS: Final = (
+    (
+        "AwsSolutions-APIG1",
+        "taskbeacon:manageApiGatewayAccount=false: access logs to CloudWatch Logs need the account-level "
+        "API Gateway logging role, which this deployment must not manage; the stage's metrics, the "
+        "functions' own logs and CloudTrail remain.",
+    ),
+    (
+        "AwsSolutions-APIG6",
+        "taskbeacon:manageApiGatewayAccount=false: execution logs need the account-level API Gateway "
+        "logging role, which this deployment must not manage; the functions log every request.",
+    ),
 )
 RUNTIME: Final = (
     "AwsSolutions-L1",
@@ -48,18 +73,35 @@ def _ack(scope: IConstruct, *findings: tuple[str, str]) -> None:
     cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=i, reason=r) for i, r in findings))
 
 
+def _findings(stack: TaskBeaconStack) -> list[tuple[IConstruct, tuple[tuple[str, str], ...]]]:
+    """Each scope with what it acknowledges, for this configuration."""
+    config = stack.config
+    functions = stack.functions
+    api_findings = [COG4, APIG3]
+    api_findings += [APIG_CW_ROLE] if config.manage_api_gateway_account else list(NO_STAGE_LOGS)
+    scoped: list[tuple[IConstruct, tuple[tuple[str, str], ...]]] = [
+        (stack.api.api, tuple(api_findings)),
+        (stack.indexing.failures, (FAILURE_QUEUE,)),
+    ]
+    for fn in functions.all:
+        scoped.append((fn, (RUNTIME,)))
+        role_findings: list[tuple[str, str]] = []
+        if fn is functions.indexer:
+            role_findings.append(STREAM_LIST)
+        elif config.tracing:
+            role_findings.append(XRAY)
+        if fn is functions.ingest and config.describe_tasks_cross_check:
+            role_findings.append(DESCRIBE_TASKS)
+        if role_findings:
+            scoped.append((fn.role or stack, tuple(role_findings)))
+    return scoped
+
+
 def acknowledge_findings(stack: TaskBeaconStack) -> None:
-    _ack(stack.api.api, COG4, APIG3, APIG_CW_ROLE)
-    _ack(stack.functions.query.role or stack, XRAY)
-    _ack(stack.functions.events.role or stack, XRAY)
-    ingest_findings = [XRAY, DESCRIBE_TASKS] if stack.config.describe_tasks_cross_check else [XRAY]
-    _ack(stack.functions.ingest.role or stack, *ingest_findings)
-    _ack(stack.functions.ingest, RUNTIME)
-    _ack(stack.functions.query, RUNTIME)
-    _ack(stack.functions.events, RUNTIME)
+    for scope, findings in _findings(stack):
+        _ack(scope, *findings)
 
 
 def acknowledged_ids(stack: TaskBeaconStack) -> list[str]:
     """For docs and tests: which findings this configuration acknowledges."""
-    ids = [COG4[0], APIG3[0], APIG_CW_ROLE[0], XRAY[0], RUNTIME[0]]
-    return [*ids, DESCRIBE_TASKS[0]] if stack.config.describe_tasks_cross_check else ids
+    return sorted({finding for _, findings in _findings(stack) for finding, _ in findings})

@@ -10,10 +10,12 @@ REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR: Final = REPO_ROOT / "lambdas"
 
 # `lambdas/` is the import root of the server code (as in the Lambda asset), so the stack reads
-# the table's key names from the same module the handlers use: one source of truth.
+# the table's key names, the routes and the error codes from the modules the handlers use: one
+# source of truth. These modules import nothing heavier than the standard library.
 if str(LAMBDAS_DIR) not in sys.path:
     sys.path.insert(0, str(LAMBDAS_DIR))
 
-from core.store import schema  # noqa: E402
+from core import errors, vocabulary  # noqa: E402
+from core.store import keys, schema  # noqa: E402
 
-__all__ = ["LAMBDAS_DIR", "REPO_ROOT", "schema"]
+__all__ = ["LAMBDAS_DIR", "REPO_ROOT", "errors", "keys", "schema", "vocabulary"]

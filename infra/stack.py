@@ -9,10 +9,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.api import TaskBeaconApi
-from infra.config import TaskBeaconConfig
+from infra.config import TaskBeaconConfig, check_alarm_topic_region
 from infra.events import EventsDeadLetterQueue, TaskStateEvents
 from infra.functions import TaskBeaconFunctions
-from infra.monitoring import TaskBeaconMonitoring
+from infra.indexing import TaskBeaconIndexing
+from infra.monitoring import Queues, TaskBeaconMonitoring
 from infra.table import InventoryTable
 
 
@@ -30,10 +31,20 @@ class TaskBeaconStack(cdk.Stack):
             scope, construct_id, description="taskbeacon: inventory of Amazon ECS tasks", **kwargs
         )
         self.config = config
+        if not cdk.Token.is_unresolved(self.region):
+            check_alarm_topic_region(config, self.region)
         self.table = InventoryTable(self, "Inventory").table
         self.dead_letters = EventsDeadLetterQueue(self, "EventsDlq").queue
         self.functions = TaskBeaconFunctions(
             self, "Functions", table=self.table, config=config, events_dlq=self.dead_letters, code=code
+        )
+        self.indexing = TaskBeaconIndexing(
+            self,
+            "Indexing",
+            table=self.table,
+            indexer=self.functions.indexer,
+            reconciler=self.functions.reconciler,
+            reconcile_interval_hours=config.reconcile_interval_hours,
         )
         self.api = TaskBeaconApi(
             self, "Http", ingest=self.functions.ingest, query=self.functions.query, config=config
@@ -49,9 +60,10 @@ class TaskBeaconStack(cdk.Stack):
             self,
             "Monitoring",
             functions=self.functions.all,
+            indexer=self.functions.indexer,
             api=self.api.api,
             table=self.table,
-            dead_letter_queue=self.dead_letters,
+            queues=Queues(events_dead_letters=self.dead_letters, indexer_failures=self.indexing.failures),
             alarm_topic_arn=config.alarm_topic_arn,
         )
         cdk.Tags.of(self).add("app", "taskbeacon")

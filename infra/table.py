@@ -26,6 +26,8 @@ class InventoryTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            # The indexer derives index entries and counters from each record's old and new image.
+            stream=dynamodb.StreamViewType(schema.STREAM_VIEW_TYPE),
             deletion_protection=True,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )

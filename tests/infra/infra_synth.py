@@ -26,6 +26,9 @@ FULL_CONTEXT: dict[str, Any] = {
     "taskbeacon:retentionDays": "45",
     "taskbeacon:manageApiGatewayAccount": "false",
     "taskbeacon:logRetentionDays": 30,
+    "taskbeacon:tracing": "true",
+    "taskbeacon:readerPrincipalArns": "444455556666,arn:aws:iam::777788889999:role/inventory-reader",
+    "taskbeacon:reconcileIntervalHours": 3,
 }
 
 
@@ -41,7 +44,7 @@ class Synth:
 
 def synth(context: dict[str, Any], outdir: Path) -> Synth:
     """Build exactly as app.py does, then synth: the cdk-nag gate raises on any unacknowledged error."""
-    built = build_app(context={**NO_BUNDLING, **context}, outdir=str(outdir))
+    built = build_app(context={**NO_BUNDLING, **context}, outdir=str(outdir), deploy_region="")
     assembly = built.app.synth()
     raw = assembly.get_stack_by_name(built.stack.stack_name).template
     return Synth(built.stack, Template.from_json(raw), raw)

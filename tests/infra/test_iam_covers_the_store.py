@@ -1,8 +1,13 @@
-"""The IAM actions granted to the functions cover every DynamoDB call the store makes (moto checks no IAM).
+"""Each function's role grants exactly the DynamoDB actions its calls need, and nothing more.
 
-A full task lifecycle (new task, keepalive, change, events, stop, queries of every kind) runs on
-moto through a client that records each operation, and each item kind inside a transaction, as the
-IAM action AWS would authorize it by.
+The calls each function makes are written down once, in `infra.functions.DYNAMODB_CALLS` (the
+write path is being rebuilt, so the store's code is not run here). This file checks:
+- every declared call is a real DynamoDB operation, and every DynamoDB call in `lambdas/` is
+  declared for some function (a new call without a grant fails here, not in AWS);
+- each synthesized role holds exactly the IAM actions that authorize its declared calls (equality:
+  no missing grant, no extra one);
+- the least-privilege shape: query only reads, only the indexer and reconciler batch-write, only
+  the indexer deletes and reads the stream, and nobody scans.
 """
 
 from __future__ import annotations
@@ -10,76 +15,92 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from core.logic.query import QueryService
-from core.store.reader import Reader
-from core.store.writer import Store
-from infra.functions import READ_ACTIONS, WRITE_ACTIONS
-from tests.store.builders import T0, event, snapshot, task
+import botocore.session
+import pytest
+from infra_synth import Synth
 
-# A transaction is authorized by the actions of the items inside it (TransactWriteItems is no action).
-_TRANSACT_ITEM_ACTIONS = {
-    "Put": "dynamodb:PutItem",
-    "Update": "dynamodb:UpdateItem",
-    "Delete": "dynamodb:DeleteItem",
-    "ConditionCheck": "dynamodb:ConditionCheckItem",
-}
+from infra.functions import DYNAMODB_CALLS, SPECS, STREAM_READ_ACTIONS, iam_actions
+from infra.paths import LAMBDAS_DIR
 
+pytestmark = pytest.mark.cdk
 
-class RecordingClient:
-    """The moto client, noting the IAM action of every call made through it."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self.actions: set[str] = set()
-
-    def __getattr__(self, operation: str) -> Any:
-        method = getattr(self._client, operation)
-        if not callable(method) or operation.startswith("_") or operation in {"meta", "exceptions"}:
-            return method
-
-        def call(**request: Any) -> Any:
-            if operation == "transact_write_items":
-                for item in request["TransactItems"]:
-                    self.actions |= {_TRANSACT_ITEM_ACTIONS[kind] for kind in item}
-            else:
-                name = "".join(part.capitalize() for part in operation.split("_"))
-                self.actions.add(f"dynamodb:{name}")
-            return method(**request)
-
-        return call
+_MODEL = botocore.session.get_session().get_service_model("dynamodb")
+OPERATIONS = set(_MODEL.operation_names)
+_SNAKE = {botocore.xform_name(name): name for name in OPERATIONS}
+_TABLE_READS = {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"}
 
 
-def _lifecycle(store: Store) -> None:
-    store.apply(snapshot(task(1, status="PENDING", ip=None), second=1))
-    store.apply(snapshot(task(1, status="RUNNING", tags={"team": "a"}), second=2))
-    store.apply(snapshot(task(1, status="RUNNING", tags={"team": "a"}), second=900))  # keepalive
-    store.apply(snapshot(task(1, status="RUNNING", image="app:2", tags={"team": "a"}), second=901))
-    stopped = task(1, status="STOPPED", stopped_reason="done", exit_code=0, tags={"team": "a"})
-    store.apply(event(stopped, version=9, second=1000))
-    store.apply_all([snapshot(task(n), second=5) for n in (2, 3)])
+def _role_actions(synth: Synth) -> dict[str, set[str]]:
+    """handler -> every dynamodb:* action in the inline policies of its role."""
+    roles = {
+        fn["Properties"]["Role"]["Fn::GetAtt"][0]: fn["Properties"]["Handler"]
+        for fn in synth.resources("AWS::Lambda::Function").values()
+    }
+    actions: dict[str, set[str]] = {handler: set() for handler in roles.values()}
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        for ref in policy["Properties"]["Roles"]:
+            if ref["Ref"] not in roles:
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                listed = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                actions[roles[ref["Ref"]]].update(a for a in listed if a.startswith("dynamodb:"))
+    return actions
 
 
-def _queries(query: QueryService) -> None:
-    query.get_task(f"{1:032x}", now=T0)
-    query.history(f"{1:032x}", limit=5, cursor=None, now=T0)
-    query.list_tasks({"cluster": "prod", "status": "STOPPED"}, since=None, limit=5, cursor=None)
-    query.list_tasks({}, since=T0, limit=5, cursor=None)
-    for kind, value in (("ip", "10.0.0.5"), ("image", "app:2"), ("tag", "team=a")):
-        query.search(kind, value, status=None, at=None, limit=5, cursor=None)
-    query.summary("cluster")
+def test_declared_calls_are_dynamodb_operations() -> None:
+    assert {spec.key for spec in SPECS} == set(DYNAMODB_CALLS)
+    for function, calls in DYNAMODB_CALLS.items():
+        assert set(calls) <= OPERATIONS, (function, set(calls) - OPERATIONS)
+        assert "Scan" not in calls and "ExecuteStatement" not in calls
 
 
-def test_write_roles_grant_every_action_the_store_uses(dynamodb: Any) -> None:
-    recording = RecordingClient(dynamodb)
-    _lifecycle(Store("tasks", retention_days=30, history_limit=5, client=recording))
-    assert "dynamodb:DeleteItem" in recording.actions  # the stop moved the status index entry
-    assert recording.actions <= set(WRITE_ACTIONS), recording.actions - set(WRITE_ACTIONS)
+def test_every_dynamodb_call_in_the_lambdas_is_declared() -> None:
+    """A coarse static check: `client.<operation>(` anywhere in the server code must be declared."""
+    declared = {call for calls in DYNAMODB_CALLS.values() for call in calls}
+    found: dict[str, str] = {}
+    for path in LAMBDAS_DIR.rglob("*.py"):
+        if "tests" in path.parts:
+            continue
+        for match in re.finditer(r"\bclient\.([a-z_]+)\(", path.read_text(encoding="utf-8")):
+            if match.group(1) in _SNAKE:
+                found[_SNAKE[match.group(1)]] = str(path.relative_to(LAMBDAS_DIR))
+    assert found, "no DynamoDB client call found: the scan no longer sees the store"
+    assert set(found) <= declared, {op: where for op, where in found.items() if op not in declared}
 
 
-def test_query_role_grants_every_action_the_reader_uses(dynamodb: Any) -> None:
-    _lifecycle(Store("tasks", retention_days=30, history_limit=5, client=dynamodb))
-    recording = RecordingClient(dynamodb)
-    _queries(QueryService(Reader("tasks", client=recording), keepalive_seconds=900, history_limit=5))
-    assert {"dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem"} <= recording.actions
-    assert recording.actions <= set(READ_ACTIONS), recording.actions - set(READ_ACTIONS)
-    assert not any(re.search("Scan|Write|Delete|Put|Update", action) for action in recording.actions)
+def test_transactions_are_authorized_by_their_items() -> None:
+    # TransactWriteItems is no IAM action (cfn-lint W3037): its Put and Update items are.
+    assert iam_actions(("TransactWriteItems",)) == ("dynamodb:PutItem", "dynamodb:UpdateItem")
+    assert iam_actions(("GetItem", "BatchWriteItem")) == ("dynamodb:BatchWriteItem", "dynamodb:GetItem")
+
+
+def test_each_role_grants_exactly_its_calls(any_synth: Synth) -> None:
+    granted = _role_actions(any_synth)
+    for spec in SPECS:
+        expected = set(iam_actions(DYNAMODB_CALLS[spec.key]))
+        if spec.key == "indexer":
+            expected |= set(STREAM_READ_ACTIONS)
+        assert granted[spec.handler] == expected, (spec.key, granted[spec.handler] ^ expected)
+
+
+def test_least_privilege_shape(any_synth: Synth) -> None:
+    granted = _role_actions(any_synth)
+    ingest, events, query = (granted[f"handlers.{n}.handler"] for n in ("ingest", "events", "query"))
+    indexer, reconciler = granted["handlers.indexer.handler"], granted["handlers.reconciler.handler"]
+    # The request path writes only its own task's items: no batch writes, no deletes, no stream.
+    for writer in (ingest, events):
+        assert writer == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+    assert query == _TABLE_READS
+    assert indexer == {
+        *_TABLE_READS,
+        "dynamodb:BatchWriteItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        *STREAM_READ_ACTIONS,
+    }
+    assert reconciler == {*_TABLE_READS, "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+    everything: set[Any] = set().union(*granted.values())
+    assert not {a for a in everything if re.search(r"Scan|Table|PartiQL|\*", a)}

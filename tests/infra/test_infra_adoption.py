@@ -6,30 +6,50 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
 from aws_cdk.assertions import Template
 
-from infra.agent_sidecar import CONTAINER_NAME, SnapshotsTarget, TaskBeaconAgentSidecar
+from infra.agent_sidecar import (
+    CONTAINER_NAME,
+    AgentImage,
+    SnapshotsTarget,
+    TaskBeaconAgentSidecar,
+    grant_organization_pull,
+)
 
 pytestmark = pytest.mark.cdk
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/snapshots"
 URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1/"
+# The agent image in a tooling account's repository (shared with the organization).
+REPO_ARN = "arn:aws:ecr:eu-west-1:999988887777:repository/taskbeacon-agent"
 
 
-def _service_stack(**sidecar_options: Any) -> dict[str, Any]:
-    """A service team's Fargate task with an app container, then the sidecar construct."""
+def _service_stack(*, image: str = "ecr", after: bool = False, **sidecar_options: Any) -> dict[str, Any]:
+    """A service team's Fargate task with an app container, then the sidecar construct (and, with
+    `after`, one more app container added after it)."""
     stack = cdk.Stack(cdk.App(), "ServiceStack")
     task_def = ecs.FargateTaskDefinition(stack, "TaskDef", cpu=256, memory_limit_mib=512)
     task_def.add_container("app", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"))
+    if image == "ecr":
+        agent_image = AgentImage.from_ecr_repository(
+            ecr.Repository.from_repository_arn(stack, "AgentRepo", REPO_ARN), "0.1.0"
+        )
+    else:
+        agent_image = AgentImage.from_asset()
     TaskBeaconAgentSidecar(
         stack,
         "Beacon",
         task_definition=task_def,
         target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
-        image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),
+        image=agent_image,
         **sidecar_options,
     )
+    if after:
+        task_def.add_container(
+            "late", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27")
+        )
     return dict(Template.from_stack(stack).to_json())
 
 
@@ -46,7 +66,7 @@ def _containers(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_sidecar_container(template: dict[str, Any]) -> None:
     sidecar = _containers(template)[CONTAINER_NAME]
     assert sidecar["Essential"] is False
-    assert sidecar["Command"] == ["sidecar"]
+    assert sidecar["Command"] == ["sidecar"]  # the agent's own 12-24 h keepalive, not overridden
     assert "DependsOn" not in sidecar
     env = {e["Name"]: e["Value"] for e in sidecar["Environment"]}
     assert env == {"TASKBEACON_ENDPOINT": URL, "TASKBEACON_REGION": "eu-west-1"}
@@ -58,15 +78,99 @@ def test_sidecar_container(template: dict[str, Any]) -> None:
 
 def test_only_the_sidecar_was_added(template: dict[str, Any]) -> None:
     assert set(_containers(template)) == {"app", CONTAINER_NAME}
-    # Only the app waits for the agent; the agent itself waits for nothing (it can never block).
-    waits = {n: c.get("DependsOn") for n, c in _containers(template).items()}
-    assert waits == {"app": [{"ContainerName": CONTAINER_NAME, "Condition": "START"}], CONTAINER_NAME: None}
+    assert _containers(template)["app"]["Essential"] is True
 
 
-def test_app_containers_start_after_the_agent(template: dict[str, Any]) -> None:
-    app = _containers(template)["app"]
-    assert app["DependsOn"] == [{"ContainerName": CONTAINER_NAME, "Condition": "START"}]
-    assert app["Essential"] is True
+@pytest.mark.parametrize("after", [False, True])
+def test_no_container_waits_on_the_agent(after: bool) -> None:
+    """An agent whose image cannot be pulled, or that never starts, must not hold the app back."""
+    containers = _containers(_service_stack(after=after))
+    assert set(containers) == {"app", CONTAINER_NAME} | ({"late"} if after else set())
+    assert {name: c.get("DependsOn") for name, c in containers.items()} == dict.fromkeys(containers)
+    assert containers[CONTAINER_NAME]["Essential"] is False
+
+
+def _execution_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    (task_def,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::ECS::TaskDefinition"]
+    role = task_def["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role} in r["Properties"]["Roles"]
+        for statement in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_execution_role_may_pull_the_agent_image(template: dict[str, Any]) -> None:
+    statements = _execution_statements(template)
+    pull = [s for s in statements if "ecr:BatchGetImage" in s["Action"]]
+    assert pull == [
+        {
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            "Effect": "Allow",
+            "Resource": REPO_ARN,  # that repository only
+        }
+    ]
+    token = [s for s in statements if s["Action"] == "ecr:GetAuthorizationToken"]
+    assert token == [{"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"}]
+    # The repository's own account and region, whichever account the task runs in.
+    assert _containers(template)[CONTAINER_NAME]["Image"] == {
+        "Fn::Join": [
+            "",
+            ["999988887777.dkr.ecr.eu-west-1.", {"Ref": "AWS::URLSuffix"}, "/taskbeacon-agent:0.1.0"],
+        ]
+    }
+
+
+def test_image_asset_is_pulled_with_a_grant_too() -> None:
+    template = _service_stack(image="asset")
+    statements = _execution_statements(template)
+    assert any("ecr:BatchGetImage" in s["Action"] for s in statements)
+    assert any(s["Action"] == "ecr:GetAuthorizationToken" for s in statements)
+
+
+def test_a_bare_registry_image_is_refused() -> None:
+    stack = cdk.Stack(cdk.App(), "BareStack")
+    task_def = ecs.FargateTaskDefinition(stack, "TaskDef")
+    with pytest.raises(TypeError, match="AgentImage"):
+        TaskBeaconAgentSidecar(
+            stack,
+            "Beacon",
+            task_definition=task_def,
+            target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
+            image=ecs.ContainerImage.from_registry("example.com/taskbeacon-agent:0.1.0"),  # type: ignore[arg-type]
+        )
+
+
+@pytest.mark.parametrize("tag", ["", "a b", "x" * 129, "sha256:abc", ":latest"])
+def test_bad_tags_are_refused(tag: str) -> None:
+    stack = cdk.Stack(cdk.App(), "TagStack")
+    repo = ecr.Repository.from_repository_arn(stack, "Repo", REPO_ARN)
+    with pytest.raises(ValueError, match="tag"):
+        AgentImage.from_ecr_repository(repo, tag)
+    AgentImage.from_ecr_repository(repo, "sha256:" + "0" * 64)  # a digest is fine
+
+
+def test_organization_pull_policy_on_the_repository() -> None:
+    stack = cdk.Stack(cdk.App(), "ToolingStack")
+    repo = ecr.Repository(stack, "AgentRepo", repository_name="taskbeacon-agent")
+    grant_organization_pull(repo, "o-abc123def456")
+    (repository,) = [
+        r
+        for r in Template.from_stack(stack).to_json()["Resources"].values()
+        if r["Type"] == "AWS::ECR::Repository"
+    ]
+    assert repository["Properties"]["RepositoryPolicyText"]["Statement"] == [
+        {
+            "Sid": "TaskBeaconAgentPullFromOrganization",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123def456"}},
+        }
+    ]
+    with pytest.raises(ValueError, match="organization_id"):
+        grant_organization_pull(repo, "my-org")
 
 
 def test_task_role_may_post_snapshots_only(template: dict[str, Any]) -> None:
@@ -135,6 +239,7 @@ def test_member_account_forwarder_targets_the_bus() -> None:
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
+        "detail": {"lastStatus": ["RUNNING", "STOPPED"]},  # forwards (and pays for) only what is used
     }
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == bus_arn

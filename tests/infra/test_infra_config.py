@@ -39,6 +39,27 @@ def test_command_line_strings_parse() -> None:
     assert config.describe_tasks_cross_check is False
 
 
+def test_readers_tracing_and_reconcile_interval_parse() -> None:
+    config = config_from_context(
+        {
+            "taskbeacon:readerPrincipalArns": "444455556666, arn:aws:iam::777788889999:role/path/reader",
+            "taskbeacon:tracing": "true",
+            "taskbeacon:reconcileIntervalHours": "12",
+        }
+    )
+    assert config.reader_principal_arns == ("444455556666", "arn:aws:iam::777788889999:role/path/reader")
+    assert config.tracing is True
+    assert config.reconcile_interval_hours == 12
+    defaults = TaskBeaconConfig()
+    assert (defaults.tracing, defaults.reconcile_interval_hours, defaults.reader_principal_arns) == (
+        False,
+        6,
+        (),
+    )
+    assert defaults.keepalive_seconds == 86_400  # the agents' 12-24 h keepalive
+    assert (defaults.throttle_rate_limit, defaults.throttle_burst_limit) == (2_500, 5_000)
+
+
 @pytest.mark.parametrize(
     ("context", "key"),
     [
@@ -65,6 +86,23 @@ def test_command_line_strings_parse() -> None:
             {"taskbeacon:privateEndpoint": True, "taskbeacon:vpcEndpointIds": "vpc-123"},
             "taskbeacon:vpcEndpointIds",
         ),
+        ({"taskbeacon:readerPrincipalArns": ["*"]}, "taskbeacon:readerPrincipalArns"),
+        (
+            {"taskbeacon:readerPrincipalArns": "arn:aws:iam::123456789012:role/*"},
+            "taskbeacon:readerPrincipalArns",
+        ),
+        (
+            {"taskbeacon:readerPrincipalArns": ["arn:aws:iam::123456789012:user/bob"]},
+            "taskbeacon:readerPrincipalArns",
+        ),
+        ({"taskbeacon:readerPrincipalArns": ["12345678901"]}, "taskbeacon:readerPrincipalArns"),
+        ({"taskbeacon:readerPrincipalArns": "o-abc123def456"}, "taskbeacon:readerPrincipalArns"),
+        ({"taskbeacon:readerPrincipalArns": {"a": 1}}, "taskbeacon:readerPrincipalArns"),
+        ({"taskbeacon:tracing": "sometimes"}, "taskbeacon:tracing"),
+        ({"taskbeacon:reconcileIntervalHours": 0}, "taskbeacon:reconcileIntervalHours"),
+        ({"taskbeacon:reconcileIntervalHours": "25"}, "taskbeacon:reconcileIntervalHours"),
+        ({"taskbeacon:throttleBurstLimit": 5001}, "taskbeacon:throttleBurstLimit"),
+        ({"taskbeacon:throttleRateLimit": 10_001}, "taskbeacon:throttleRateLimit"),
     ],
 )
 def test_bad_values_name_the_key(context: dict[str, object], key: str) -> None:

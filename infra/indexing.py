@@ -1,0 +1,92 @@
+"""Derived state: the indexer on the table's stream, and the reconciler on a schedule.
+
+The request path (ingest, events) writes only a task's own items; everything derived from many
+tasks (index entries, summary counters) follows from the stream here. Sizing and the reasons for
+each setting are in docs/decisions/infra.md ("Indexer on the table's stream").
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.paths import keys, schema
+
+# Lambda's stream poller settings (all asserted in tests/infra/test_infra_template.py).
+BATCH_SIZE: Final = 500
+BATCHING_WINDOW_SECONDS: Final = 1
+# Concurrent batches per shard; records of one item key stay in order (Lambda guarantees it).
+PARALLELIZATION_FACTOR: Final = 4
+RETRY_ATTEMPTS: Final = 10
+# Stream records live 24 h: a batch that has failed this long goes to the failure queue while its
+# records can still be read again (the queue message names the shard and sequence numbers).
+MAX_RECORD_AGE: Final = cdk.Duration.hours(6)
+
+
+def task_record_filter() -> dict[str, object]:
+    """Only the task record's changes reach the indexer: keepalive items, index entries and counters
+    (the indexer's own writes) are dropped by Lambda before any invocation, at no charge."""
+    return {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": lambda_.FilterRule.is_equal(keys.RECORD_SK)}}}}
+
+
+class IndexerFailureQueue(Construct):
+    """Where the stream mapping sends the batches it gave up on (metadata only: shard, sequence range)."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+
+class TaskBeaconIndexing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.ITable,
+        indexer: lambda_.Function,
+        reconciler: lambda_.Function,
+        reconcile_interval_hours: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.failures = IndexerFailureQueue(self, "IndexerFailures").queue
+        # Grants the indexer's role stream read (and SendMessage on the failure queue) only.
+        indexer.add_event_source(
+            sources.DynamoEventSource(
+                table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=BATCH_SIZE,
+                max_batching_window=cdk.Duration.seconds(BATCHING_WINDOW_SECONDS),
+                parallelization_factor=PARALLELIZATION_FACTOR,
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_record_age=MAX_RECORD_AGE,
+                on_failure=sources.SqsDlq(self.failures),
+                filters=[lambda_.FilterCriteria.filter(task_record_filter())],
+            )
+        )
+        self.schedule = events.Rule(
+            self,
+            "ReconcileSchedule",
+            description="taskbeacon: recompute the summary counters from the index",
+            schedule=events.Schedule.rate(cdk.Duration.hours(reconcile_interval_hours)),
+            targets=[
+                targets.LambdaFunction(reconciler, retry_attempts=2, max_event_age=cdk.Duration.hours(1))
+            ],
+        )
