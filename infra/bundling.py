@@ -93,7 +93,7 @@ class LocalPipBundling:
 
 
 def lambda_code(source: Path = LAMBDAS_DIR) -> lambda_.Code:
-    """The one asset shared by all three functions (same import root, uploaded once)."""
+    """The one asset shared by all five functions (same import root, uploaded once)."""
     return lambda_.Code.from_asset(
         str(source),
         exclude=ASSET_EXCLUDES,
