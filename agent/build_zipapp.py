@@ -13,7 +13,8 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "taskbeacon_agent")
 SHEBANG = b"#!/usr/bin/env python3\n"
-MAIN = b"import sys\nfrom taskbeacon_agent.cli import main\nsys.exit(main())\n"
+# The archive's entry point is the package's own __main__ (the `exec` fast path, then the CLI).
+MAIN = b"import sys\nfrom taskbeacon_agent.__main__ import _main\nsys.exit(_main())\n"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
 
 

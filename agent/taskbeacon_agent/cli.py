@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-from typing import List, Optional
 
 from taskbeacon_agent import __version__, config
 
-# Kept here (not imported from sources) so `--help` and `exec --background` stay import-light.
-SOURCES = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import List, Optional
+
+# `exec` must start the workload within 1.5x a bare interpreter's exec: argparse (with gettext,
+# re and locale) and typing would cost more than that alone, so this module imports neither at
+# the top; `exec` with plain options never loads them (exec.parse), everything else does.
+SOURCES = config.SOURCES
 
 ENV_HELP = """\
 environment variables:
@@ -47,6 +52,8 @@ exit codes:
 
 
 def _positive(value: str) -> float:
+    import argparse
+
     try:
         f = float(value)
     except ValueError:
@@ -73,6 +80,8 @@ def _keepalive(value: str) -> config.Keepalive:
         return _duration(value)
     lo, hi = _duration(low), _duration(high)
     if lo > hi:
+        import argparse
+
         raise argparse.ArgumentTypeError("the range must be LOW-HIGH with LOW <= HIGH")
     return (lo, hi)
 
@@ -80,6 +89,8 @@ def _keepalive(value: str) -> config.Keepalive:
 def _stop_budget(value: str) -> float:
     f = _positive(value)
     if f > config.MAX_STOP_BUDGET:
+        import argparse
+
         raise argparse.ArgumentTypeError(
             "must be at most %g seconds: ECS kills the container 30 s after SIGTERM by default"
             % config.MAX_STOP_BUDGET
@@ -88,6 +99,8 @@ def _stop_budget(value: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--source",
@@ -135,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "exec",
         parents=[common],
-        help="entrypoint hook: report within --budget, then exec the command (always, even on failure)",
+        help="entrypoint hook: exec the command at once while a detached child reports (the command "
+        "always runs, whatever happens to the report)",
         usage="taskbeacon-agent exec [options] -- COMMAND [ARGS...]",
         epilog=ENV_HELP,
         formatter_class=fmt,
@@ -144,12 +158,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--budget",
         type=_positive,
         default=None,
-        help="time budget before exec (default 2; 10 with --background)",
+        help="time budget of the report (default 10; 2 with --foreground, where the command waits for it)",
     )
-    p.add_argument(
+    when = p.add_mutually_exclusive_group()
+    when.add_argument(
         "--background",
         action="store_true",
-        help="report from a forked child and exec the command immediately",
+        help="report from a detached child and exec the command at once (the default, except with "
+        "--dry-run, which prints the snapshot before the command starts)",
+    )
+    when.add_argument(
+        "--foreground",
+        action="store_true",
+        help="report first, then exec: the command waits for the report (at most --budget)",
     )
     p.add_argument("command", nargs=argparse.REMAINDER, help="the command to exec, after --")
 
@@ -185,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["exec"]:  # plain options: no argparse on the way to the workload
+        from taskbeacon_agent import exec as exec_mode
+
+        code = exec_mode.fast_main(args[1:])
+        if code is not None:
+            return code
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C in `once` (sidecar/daemon handle SIGINT themselves)
@@ -199,8 +227,13 @@ def _main(argv: Optional[List[str]]) -> int:
             "daemon does not take --source %s: it always reads the ECS agent introspection API" % args.source
         )
     budget = args.budget
-    if args.mode == "exec" and budget is None:
-        budget = 10.0 if args.background else 2.0
+    background = False
+    if args.mode == "exec":
+        from taskbeacon_agent import exec as exec_mode
+
+        background = exec_mode.in_background(args.background, args.foreground, args.dry_run)
+        if budget is None:
+            budget = exec_mode.default_budget(background)
     cfg = config.Config(
         env=os.environ,
         source=args.source,
@@ -216,12 +249,10 @@ def _main(argv: Optional[List[str]]) -> int:
         verbose=args.verbose,
     )
     if args.mode == "exec":
-        from taskbeacon_agent import exec as exec_mode
-
         command = list(args.command)
         if command and command[0] == "--":
             command = command[1:]
-        return exec_mode.run(cfg, command, background=args.background)
+        return exec_mode.run(cfg, command, background=background)
     if args.mode == "daemon":
         from taskbeacon_agent import daemon
 

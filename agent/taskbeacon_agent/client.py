@@ -7,10 +7,13 @@ import random
 import re
 import time
 import urllib.parse
-from typing import Any, Callable, Mapping, Optional
 
 from taskbeacon_agent import __version__, http, retry, sigv4
 from taskbeacon_agent.credentials import CredentialsError, Resolver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Any, Callable, Mapping, Optional
 
 _EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
 

@@ -23,6 +23,10 @@ EXIT_REJECTED = 5
 EXIT_UNREACHABLE = 6
 EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C) before exec / before the report finished: 128 + SIGINT
 
+# Metadata source names (sources.SOURCES is the same tuple; a test keeps them equal). Here so the
+# CLI can check --source without importing the HTTP stack.
+SOURCES = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection")
+
 # ECS sends SIGKILL 30 s after SIGTERM by default (stopTimeout); the stop snapshot must end well before.
 MAX_STOP_BUDGET = 25.0
 

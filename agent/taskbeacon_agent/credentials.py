@@ -7,12 +7,14 @@ exception message or log line.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import urllib.parse
-from typing import Any, Callable, Mapping, Optional
 
 from taskbeacon_agent import http
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Any, Callable, Mapping, Optional
 
 ECS_CREDENTIALS_HOST = "http://169.254.170.2"
 # Same allow-list as botocore's ContainerMetadataFetcher: plain http only to these or loopback.
@@ -80,6 +82,8 @@ def _allowed_full_uri(uri: str) -> bool:
     host = parts.hostname or ""
     if host in _ALLOWED_HTTP_HOSTS:
         return True
+    import ipaddress  # only for a FULL_URI to an unlisted http host
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -5,16 +5,28 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import threading
-import uuid
-from typing import Any, Callable, Dict, List, Optional
 
 from taskbeacon_agent import __version__
 from taskbeacon_agent.sources import Collected
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Any, Callable, Dict, List, Optional
+
 SCHEMA_VERSION = 1
 REASONS = ("start", "change", "keepalive", "stop")
 MAX_BODY_BYTES = 256 * 1024  # the API's default MAX_BODY_BYTES
+
+
+def _uuid4() -> str:
+    """str(uuid.uuid4()) without the uuid module (which loads more than it is worth here)."""
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
 def rfc3339_now(now: Optional[datetime.datetime] = None) -> str:
@@ -32,7 +44,7 @@ class EnvelopeBuilder:
         clock: Optional[Callable[[], datetime.datetime]] = None,
     ) -> None:
         self.mode = mode
-        self.instance_id = instance_id or str(uuid.uuid4())
+        self.instance_id = instance_id or _uuid4()
         self._clock = clock
         self._sequence = 0
         self._lock = threading.Lock()

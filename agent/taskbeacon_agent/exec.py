@@ -1,8 +1,15 @@
-"""`exec -- COMMAND`: the entrypoint hook. Reports `start`, then becomes the command (same PID,
-argv, environment, file descriptors and signal dispositions). Fail-open: whatever goes wrong with
-the report, the command runs.
+"""`exec -- COMMAND`: the entrypoint hook. Becomes the command (same PID, argv, environment, file
+descriptors and signal dispositions) while a detached child reports `start`. Fail-open: whatever
+goes wrong with the report, the command runs.
 
-Import-light: everything up to the exec needs only `os`, `sys` and the builtin `_signal`.
+By default the reporter is forked *before* the exec and the command starts at once: the report never
+delays the workload, and it still lands when the API is slow (its own 10 s budget, with retries) or
+when the command exits at once (the reporter is in its own session, not the command's child).
+`--foreground` reports first (the command waits, at most --budget, default 2 s); `--dry-run` does
+too, so the printed snapshot comes before the command's output.
+
+Import-light: everything up to the exec needs only `os`, `sys`, the builtin `_signal` and config;
+options are parsed here without argparse (anything unusual goes to the full CLI parser instead).
 """
 
 from __future__ import annotations
@@ -10,14 +17,106 @@ from __future__ import annotations
 import os
 import sys
 
-from taskbeacon_agent.config import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE
+from taskbeacon_agent.config import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, SOURCES, Config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List
+    from typing import Dict, List, Mapping, Optional, Tuple
 
-    from taskbeacon_agent.config import Config
     from taskbeacon_agent.reporter import Reporter
+
+BACKGROUND_BUDGET = 10.0  # the detached reporter: nobody waits for it, so it may retry a slow API
+FOREGROUND_BUDGET = 2.0  # --foreground: the command waits this long at most
+
+_FLAGS = {
+    "--with-tags": "with_tags",
+    "--with-stats": "with_stats",
+    "--dry-run": "dry_run",
+    "-q": "quiet",
+    "--quiet": "quiet",
+    "-v": "verbose",
+    "--verbose": "verbose",
+    "--background": "background",
+    "--foreground": "foreground",
+}
+
+
+def fast_main(args: List[str]) -> Optional[int]:
+    """`exec` straight from argv (the words after `exec`) when its options are plain; None: let
+    the full CLI parse them. `python -m`, the zipapp and the console script all come here first."""
+    parsed = parse(args, os.environ)
+    return None if parsed is None else run(*parsed)
+
+
+def in_background(background: bool, foreground: bool, dry_run: bool) -> bool:
+    """Report from a detached child unless --foreground, or --dry-run without --background."""
+    return background or not (foreground or dry_run)
+
+
+def default_budget(background: bool) -> float:
+    return BACKGROUND_BUDGET if background else FOREGROUND_BUDGET
+
+
+def _positive(value: str) -> Optional[float]:
+    try:
+        f = float(value)
+    except ValueError:
+        return None
+    return f if f > 0 else None  # the same test as cli._positive
+
+
+def parse(args: List[str], env: Mapping[str, str]) -> Optional[Tuple[Config, List[str], bool]]:
+    """`exec` options without argparse: (config, command, background), or None for anything this
+    does not recognise exactly (--help, --budget=1, abbreviations, bad values, no command), which
+    the full CLI parser then handles, errors included. A test keeps both parsers in agreement."""
+    flags: Dict[str, bool] = {}
+    values: Dict[str, float] = {}
+    source = "auto"
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if not arg.startswith("-"):
+            break
+        if arg in _FLAGS:
+            flags[_FLAGS[arg]] = True
+            i += 1
+            continue
+        if i + 1 >= len(args):
+            return None
+        value = args[i + 1]
+        if arg == "--source":
+            if value != "auto" and value not in SOURCES:
+                return None
+            source = value
+        elif arg in ("--budget", "--timeout"):
+            number = _positive(value)
+            if number is None:
+                return None
+            values[arg] = number
+        else:
+            return None
+        i += 2
+    command = args[i:]
+    if not command or (flags.get("background") and flags.get("foreground")):
+        return None
+    background = in_background(
+        flags.get("background", False), flags.get("foreground", False), flags.get("dry_run", False)
+    )
+    cfg = Config(
+        env,
+        source=source,
+        with_tags=flags.get("with_tags", False),
+        with_stats=flags.get("with_stats", False),
+        dry_run=flags.get("dry_run", False),
+        budget=values.get("--budget", default_budget(background)),
+        timeout=values.get("--timeout", 2.0),
+        quiet=flags.get("quiet", False),
+        verbose=flags.get("verbose", False),
+    )
+    return cfg, command, background
 
 
 # try/except instead of contextlib.suppress throughout: contextlib is one more import before the exec.
@@ -86,6 +185,9 @@ def _undo_locale_coercion(proc_environ: str = "/proc/self/environ") -> None:
     coercion *adds* LC_CTYPE=C.UTF-8 to its own environment at start-up, which exec would hand to
     the workload. /proc/self/environ still holds the environment exactly as execve gave it.
     """
+    environ = getattr(os, "environb", None)
+    if environ is None or b"LC_CTYPE" not in environ:
+        return  # coercion only ever adds LC_CTYPE: without one there is nothing to undo
     try:
         with open(proc_environ, "rb") as fh:
             raw = fh.read()
@@ -96,9 +198,6 @@ def _undo_locale_coercion(proc_environ: str = "/proc/self/environ") -> None:
         key, sep, value = entry.partition(b"=")
         if sep:
             original.setdefault(key, value)
-    environ = getattr(os, "environb", None)
-    if environ is None:
-        return
     before = original.get(b"LC_CTYPE")
     if environ.get(b"LC_CTYPE") != before:
         if before is None:
@@ -109,11 +208,13 @@ def _undo_locale_coercion(proc_environ: str = "/proc/self/environ") -> None:
 
 def _report_in_grandchild(cfg: Config) -> None:
     # Double fork: the reporter is reparented away and never becomes the workload's child to reap
-    # (unless the workload is PID 1, in which case use an init such as tini / --init).
+    # (unless the workload is PID 1, in which case use an init such as tini / --init). Its own
+    # session: a Ctrl-C or hang-up aimed at the workload's process group does not cut the report.
     _flush_std()  # or the child would write what is still buffered a second time
     pid = os.fork()
     if pid == 0:
         try:
+            os.setsid()
             if os.fork() == 0:
                 _reporter_child(cfg)
         finally:
@@ -129,6 +230,11 @@ def _reporter_child(cfg: Config) -> None:
             os.nice(10)  # the workload starting right now gets the CPU first
         except OSError:
             pass
+        _detach_stdio(cfg)
+        import _signal
+
+        # A hard stop: DNS lookups have no timeout, and nobody joins this process's threads.
+        _signal.alarm(int(min(cfg.budget, 3600.0)) + 5)
         from taskbeacon_agent.reporter import Reporter
 
         rep: Reporter = Reporter(cfg, "exec")
@@ -136,3 +242,14 @@ def _reporter_child(cfg: Config) -> None:
     finally:
         _flush_std()
         os._exit(code)
+
+
+def _detach_stdio(cfg: Config) -> None:
+    """stdin and stdout (and stderr with -q) to /dev/null: a caller reading the command's output to
+    its end (`$(taskbeacon-agent exec -- cmd)`) must not wait for the reporter too. stderr stays
+    for its log lines, unless -q; stdout stays with --dry-run, which prints the snapshot."""
+    fd = os.open(os.devnull, os.O_RDWR)
+    targets = [0] + ([] if cfg.dry_run else [1]) + ([2] if cfg.quiet else [])
+    for target in targets:
+        os.dup2(fd, target)
+    os.close(fd)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
-from typing import Callable, Optional
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Callable, Optional
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
@@ -25,6 +26,8 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     value = value.strip()
     if value.isdigit():
         return float(value)
+    import email.utils  # only for the rare HTTP-date form (email.utils is not small)
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -7,15 +7,18 @@ canonical URI (dot-segment removal, collapsed slashes, quote(safe='/~')), same q
 
 from __future__ import annotations
 
-import calendar
 import datetime
-import email.utils
 import hashlib
 import hmac
 import urllib.parse
-from typing import Iterable, List, Optional, Tuple
 
 from taskbeacon_agent.credentials import Credentials
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Iterable, List, Optional, Tuple
+
+    Headers = List[Tuple[str, str]]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -37,8 +40,6 @@ _UNSIGNED = frozenset(
         "x-amzn-trace-id",
     }
 )
-
-Headers = List[Tuple[str, str]]
 
 
 def _hmac(key: bytes, msg: str) -> bytes:
@@ -150,6 +151,9 @@ def sign(
     out = [(n, v) for n, v in headers if n.lower() not in drop]
     # Like botocore: a caller-supplied Date header is refreshed and used instead of X-Amz-Date.
     if has_date:
+        import calendar
+        import email.utils  # only when the caller asks for a Date header (the agent never does)
+
         out.append(("Date", email.utils.formatdate(calendar.timegm(now.utctimetuple()))))
     else:
         out.append(("X-Amz-Date", stamp))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from taskbeacon_agent import http, retry
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds and memory at run time; annotations are strings
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 SOURCES = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection")
 AUTO_ORDER = ("tmde-v4", "tmde-v3", "tmde-v2", "metadata-file")
