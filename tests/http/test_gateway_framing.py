@@ -37,7 +37,7 @@ class Answer:
 @pytest.fixture
 def patient(local: LocalSystem) -> Iterator[LocalSystem]:
     """The gateway waits 60 s for announced bodies: an answer within CLIENT_TIMEOUT was not a wait."""
-    saved = local.gateway.body_timeout
+    saved = getattr(local.gateway, "body_timeout", None)
     local.gateway.body_timeout = 60.0
     yield local
     local.gateway.body_timeout = saved
@@ -45,7 +45,7 @@ def patient(local: LocalSystem) -> Iterator[LocalSystem]:
 
 @pytest.fixture
 def impatient(local: LocalSystem) -> Iterator[LocalSystem]:
-    saved = local.gateway.body_timeout
+    saved = getattr(local.gateway, "body_timeout", None)
     local.gateway.body_timeout = 0.3
     yield local
     local.gateway.body_timeout = saved
