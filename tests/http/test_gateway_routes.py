@@ -71,7 +71,7 @@ def test_other_methods_on_vocabulary_paths_are_missing_authentication_token(
 
 
 def test_the_routes_are_read_from_the_vocabulary_not_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.vocabulary as vocabulary
+    from core import vocabulary
     from taskbeacon.local import gateway
 
     probe = Route("GET", "/probe/{taskId}", "query")
