@@ -29,7 +29,8 @@ class Settings(BaseModel):
     table_name: str = Field(default=DEFAULT_TABLE_NAME, min_length=3, max_length=255)
     collector_role_arns: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()
     stopped_retention_days: int = Field(default=30, ge=1, le=3650)
-    keepalive_seconds: int = Field(default=900, ge=30, le=86_400)
+    # The agents' keepalive: a random 12-24 h (EventBridge carries the lifecycle); stale after two.
+    keepalive_seconds: int = Field(default=86_400, ge=30, le=604_800)
     max_body_bytes: int = Field(default=262_144, ge=1024, le=6_000_000)
     history_limit: int = Field(default=50, ge=1, le=200)
     describe_tasks_cross_check: Annotated[bool, BeforeValidator(_parse_bool)] = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.crosscheck import EcsTaskVerifier
-from core.errors import InvalidInput, PayloadTooLarge
+from core.errors import InvalidInput
 from core.identity import Caller, authorize_write, collector_roles
 from core.logic.recording import Recorder, WriteOutcome
 from core.model import Observation
@@ -31,19 +30,6 @@ class IngestResult:
     @property
     def task_ids(self) -> list[str]:
         return [outcome.task_id for outcome in self.outcomes]
-
-
-def parse_json_body(body: str | bytes | None, *, max_bytes: int) -> object:
-    """The request body as JSON; 413 over the size limit, 400 naming ``body`` if it is not JSON."""
-    if body is None or body in ("", b""):
-        raise InvalidInput("request body is empty; expected a JSON snapshot envelope", field="body")
-    raw = body.encode() if isinstance(body, str) else body
-    if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {max_bytes}", field="body")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"request body is not valid JSON: {error}", field="body") from error
 
 
 def ingest_snapshot(

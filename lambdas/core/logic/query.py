@@ -101,6 +101,7 @@ class QueryService:
     def list_tasks(
         self, filters: dict[str, str], *, since: datetime | None, limit: int, cursor: str | None
     ) -> Page:
+        filters = _canonical(filters)
         kind, value = ALL, ALL
         for name in LIST_FILTERS:
             if name in filters:
@@ -125,7 +126,7 @@ class QueryService:
         limit: int,
         cursor: str | None,
     ) -> Page:
-        projected = {"status": status} if status else {}
+        projected = _canonical({"status": status} if status else {})
         moment = keys.timestamp(at) if at else None
         query = {"search": kind, "value": value, "status": status, "at": moment}
         return self._paged(
@@ -215,6 +216,17 @@ class QueryService:
         if last_seen.tzinfo is None:
             last_seen = last_seen.replace(tzinfo=UTC)
         return (now - last_seen).total_seconds() > 2 * self.keepalive_seconds
+
+
+def _canonical(filters: dict[str, str]) -> dict[str, str]:
+    """Filter values in the spelling the store keeps (launch types and statuses are ECS enums)."""
+    from core.normalize.common import launch_type
+
+    canonical = dict(filters)
+    for name in ("launchType", "status"):
+        if name in canonical:
+            canonical[name] = launch_type(canonical[name]) or canonical[name]
+    return canonical
 
 
 def _positions(decoded: Any, shards: int) -> list[str | None]:

@@ -29,12 +29,20 @@ def encode(position: Any, query: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_MAX_CURSOR = 8192
+
+
 def decode(cursor: str, query: dict[str, Any]) -> Any:
-    """The position stored in ``cursor``; InvalidCursor if it is not one this query handed out."""
+    """The position stored in ``cursor``; InvalidCursor if it is not one this query handed out.
+
+    The caller checks the position's shape; this checks only that it came from the same query.
+    """
+    if len(cursor) > _MAX_CURSOR:
+        raise InvalidCursor("cursor is not one this API handed out", field="cursor")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeError) as error:
+    except (binascii.Error, ValueError, UnicodeError, RecursionError) as error:
         raise InvalidCursor("cursor is not one this API handed out", field="cursor") from error
     if not isinstance(payload, dict) or payload.get("v") != _VERSION or "k" not in payload:
         raise InvalidCursor("cursor is not one this API handed out", field="cursor")
