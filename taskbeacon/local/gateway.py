@@ -383,8 +383,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             refused = True
         else:
             try:
+                # Field values without their surrounding whitespace (RFC 9110 5.5), as API Gateway sees them.
+                received = {name: value.strip(" \t") for name, value in self.headers.items()}
                 status, headers, data = self.owner.handle(
-                    self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                    self.command, self.path, received, body, self.client_address[0]
                 )
             except Exception:  # a handler crash is a 502 from API Gateway, not a dropped connection
                 import traceback
