@@ -2,6 +2,12 @@
 
 Creating them only reads configuration (POWERTOOLS_* variables); no I/O happens at import.
 
+Tracing is off in the stack by default (``POWERTOOLS_TRACE_DISABLED=true``), and Powertools'
+``Tracer`` imports the X-Ray SDK (about a third of a handler's cold start) even when disabled.
+``tracer`` therefore decides once, with Powertools' own rule, whether tracing is on: only then does
+it build the real ``Tracer`` and hand its decorators out; otherwise its decorators return the
+function unchanged and the SDK is never imported.
+
 Metrics (namespace ``TaskBeacon``, dimension ``service``): ``SnapshotsAccepted``, ``EventsAccepted``,
 ``NormalizeLatency`` (ms), ``WriteItems``; ``Rejected`` counts every refused request or event, once
 with ``service`` only (the total) and once with ``service`` + ``reason`` (the error code).
@@ -9,9 +15,15 @@ with ``service`` only (the total) and once with ``service`` + ``reason`` (the er
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.tracing.tracer import Tracer
 
 SERVICE = "taskbeacon"
 NAMESPACE = "TaskBeacon"
@@ -19,7 +31,76 @@ REJECTED = "Rejected"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: off with ``POWERTOOLS_TRACE_DISABLED``, outside Lambda, in SAM/Chalice."""
+    from aws_lambda_powertools.tracing.tracer import Tracer  # cheap: the X-Ray SDK is lazy in there
+
+    return not Tracer._is_tracer_disabled()
+
+
+def _unchanged(function: _F) -> _F:
+    return function
+
+
+class LazyTracer:
+    """Powertools' ``Tracer`` when tracing is on (built on first use); pass-through decorators when off."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._tracer: Tracer | None = None
+        self._enabled: bool | None = None
+
+    @property
+    def enabled(self) -> bool:
+        if self._enabled is None:
+            self._enabled = tracing_enabled()
+        return self._enabled
+
+    @property
+    def real(self) -> Tracer:
+        """The Powertools tracer (imports the X-Ray SDK): only for code that runs with tracing on."""
+        if self._tracer is None:
+            from aws_lambda_powertools.tracing.tracer import Tracer
+
+            self._tracer = Tracer(service=self.service)
+        return self._tracer
+
+    def capture_lambda_handler(
+        self, *, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Callable[[_F], _F]:
+        if not self.enabled:
+            return _unchanged
+        return self.real.capture_lambda_handler(  # type: ignore[no-any-return]
+            capture_response=capture_response, capture_error=capture_error
+        )
+
+    def capture_method(
+        self, *, capture_response: bool | None = None, capture_error: bool | None = None
+    ) -> Callable[[_F], _F]:
+        if not self.enabled:
+            return _unchanged
+        return self.real.capture_method(  # type: ignore[no-any-return]
+            capture_response=capture_response, capture_error=capture_error
+        )
+
+    def put_annotation(self, key: str, value: str | float | bool) -> None:
+        if self.enabled:
+            self.real.put_annotation(key=key, value=value)
+
+    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
+        if self.enabled:
+            self.real.put_metadata(key=key, value=value, namespace=namespace)
+
+    def reset(self) -> None:
+        """Decide again from the environment (tests that switch tracing on and off)."""
+        self._enabled = None
+
+
+tracer = LazyTracer(SERVICE)
 
 
 def count_rejection(reason: str) -> None:
@@ -41,4 +122,15 @@ def count_rejection(reason: str) -> None:
         metric.add_dimension(name="reason", value=reason)
 
 
-__all__ = ["NAMESPACE", "REJECTED", "SERVICE", "MetricUnit", "count_rejection", "logger", "metrics", "tracer"]
+__all__ = [
+    "NAMESPACE",
+    "REJECTED",
+    "SERVICE",
+    "LazyTracer",
+    "MetricUnit",
+    "count_rejection",
+    "logger",
+    "metrics",
+    "tracer",
+    "tracing_enabled",
+]
