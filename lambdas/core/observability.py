@@ -74,7 +74,7 @@ class LazyTracer:
     ) -> Callable[[_F], _F]:
         if not self.enabled:
             return _unchanged
-        return self.real.capture_lambda_handler(  # type: ignore[no-any-return]
+        return self.real.capture_lambda_handler(
             capture_response=capture_response, capture_error=capture_error
         )
 
@@ -83,17 +83,7 @@ class LazyTracer:
     ) -> Callable[[_F], _F]:
         if not self.enabled:
             return _unchanged
-        return self.real.capture_method(  # type: ignore[no-any-return]
-            capture_response=capture_response, capture_error=capture_error
-        )
-
-    def put_annotation(self, key: str, value: str | float | bool) -> None:
-        if self.enabled:
-            self.real.put_annotation(key=key, value=value)
-
-    def put_metadata(self, key: str, value: Any, namespace: str | None = None) -> None:
-        if self.enabled:
-            self.real.put_metadata(key=key, value=value, namespace=namespace)
+        return self.real.capture_method(capture_response=capture_response, capture_error=capture_error)
 
     def reset(self) -> None:
         """Decide again from the environment (tests that switch tracing on and off)."""

@@ -16,6 +16,8 @@ import pytest
 from botocore.stub import Stubber
 
 from core.logic.query import QueryService
+from core.logic.recording import Recorder
+from core.store import keys
 from core.store.reader import Reader
 from core.store.writer import Store
 from handlers import wiring
@@ -51,9 +53,8 @@ def _stubbing(local: LocalSystem) -> Iterator[Stubber]:
     )
     table = local.table_name
     with pytest.MonkeyPatch.context() as patch, Stubber(client) as stubber:
-        patch.setattr(
-            wiring, "store", lambda: Store(table, retention_days=30, history_limit=50, client=client)
-        )
+        recorder = Recorder(Store(table, client=client), retention_days=30, history_limit=50)
+        patch.setattr(wiring, "store", lambda: recorder)
         patch.setattr(
             wiring,
             "query_service",
@@ -79,7 +80,7 @@ def test_pushback_on_the_write_is_429_or_503_with_retry_after(
     task_id, creds, body = _snapshot(local, operator)
     client_error = {"service_error_code": code, "service_message": "slow down", "modeled_fields": fields}
     with _stubbing(local) as stub:
-        stub.add_response("get_item", {})  # no record yet
+        stub.add_response("query", {"Items": [], "Count": 0})  # no record yet
         stub.add_client_error("transact_write_items", http_status_code=400, **client_error)
         reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body)
     assert reply.status == status, reply.body
@@ -97,14 +98,14 @@ def test_pushback_on_the_first_read_is_429_or_503(
 ) -> None:
     _, creds, body = _snapshot(local, operator)
     with _stubbing(local) as stub:
-        stub.add_client_error("get_item", service_error_code=code, http_status_code=400)
+        stub.add_client_error("query", service_error_code=code, http_status_code=400)
         reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body)
     assert reply.status == status and reply.headers["Retry-After"].isdigit()
 
 
 def test_query_under_pushback_is_429_with_retry_after(local: LocalSystem, operator: dict) -> None:
     with _stubbing(local) as stub:
-        stub.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
+        stub.add_client_error("query", service_error_code="ThrottlingException", http_status_code=400)
         stub.add_client_error(
             "query", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
         )
@@ -118,20 +119,24 @@ def test_query_under_pushback_is_429_with_retry_after(local: LocalSystem, operat
 def test_page_whose_records_stay_unprocessed_is_429_not_a_page_with_holes(
     local: LocalSystem, operator: dict
 ) -> None:
-    task_id = uuid.uuid4().hex
-    key = {"pk": {"S": f"TASK#{task_id}"}, "sk": {"S": "TASK"}}
+    identity = f"aws#111122223333#us-east-1#{uuid.uuid4().hex}"
     entry = {
-        "pk": {"S": "IX#clusterName#demo"},
-        "sk": {"S": f"2026-11-28T09:14:03.000000Z#{task_id}"},
-        "taskId": {"S": task_id},
+        "pk": {"S": keys.index_partition("clusterName", "demo", 0)},
+        "sk": {"S": f"2026-11-28T09:14:03.000000Z#{identity}"},
+        "ref": {"S": identity},
         "p": {"S": "{}"},
     }
     with _stubbing(local) as stub:
         stub.add_response("query", {"Items": [entry], "Count": 1, "ScannedCount": 1})
+        for _ in range(keys.INDEX_SHARDS - 1):  # the other shards of the partition are empty
+            stub.add_response("query", {"Items": [], "Count": 0, "ScannedCount": 0})
         for _ in range(5):  # one request plus every retry the reader allows
             stub.add_response(
                 "batch_get_item",
-                {"Responses": {local.table_name: []}, "UnprocessedKeys": {local.table_name: {"Keys": [key]}}},
+                {
+                    "Responses": {local.table_name: []},
+                    "UnprocessedKeys": {local.table_name: {"Keys": [keys.record_key(identity)]}},
+                },
             )
         reply = send(local.url, "GET", "/tasks?cluster=demo&limit=1", credentials=operator)
     assert reply.status == 429, reply.body
@@ -145,10 +150,8 @@ def test_event_played_under_pushback_is_429_with_retry_after(local: LocalSystem,
     task_id = uuid.uuid4().hex
     event["detail"]["taskArn"] = event["detail"]["taskArn"].rsplit("/", 1)[0] + "/" + task_id
     with _stubbing(local) as stub:
-        stub.add_response("get_item", {})
-        stub.add_client_error(
-            "transact_write_items", service_error_code="ThrottlingException", http_status_code=400
-        )
+        stub.add_response("query", {"Items": [], "Count": 0})
+        stub.add_client_error("put_item", service_error_code="ThrottlingException", http_status_code=400)
         reply = send(
             local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(event).encode()
         )

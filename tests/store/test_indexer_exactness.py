@@ -86,7 +86,8 @@ def _derived(
         if item["pk"]["S"].startswith("SUM#"):
             dimension = item["pk"]["S"].split("#")[1]
             counters[(dimension, item["sk"]["S"])] += int(item["running"]["N"])
-    markers = [item for item in items if item["sk"]["S"] == "INDEXED"]
+    # A marker's revision may lag when a change derived nothing new; what it lists must agree.
+    markers = [{**item, "rev": None} for item in items if item["sk"]["S"] == "INDEXED"]
     return entries, +counters, markers
 
 

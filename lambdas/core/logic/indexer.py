@@ -87,9 +87,12 @@ class Indexer:
                 unfinished.append(plan.change.sequence)
             if complete and plan.change.new is None:
                 removed.append(plan.change.identity)
-            else:
+            elif plan.puts or plan.deletes or plan.sums != plan.before.sums:
                 markers_after[plan.change.identity] = state
-        self.store.save_markers(markers_after, removed)
+            # else: nothing derived changed; the marker keeps its revision, and a replay of this
+            # record would derive the same entries again, so leaving it costs no exactness.
+        if markers_after or removed:
+            self.store.save_markers(markers_after, removed)
         return BatchResult(
             failed_sequences=sorted(unfinished, key=_sequence_order)[:1],
             tasks=len(plans),

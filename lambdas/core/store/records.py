@@ -11,6 +11,7 @@ from core.store import keys
 from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
 Item = dict[str, Any]
+_INDEX_PREFIX = "IX#"
 
 
 def dumps(value: Any) -> str:
@@ -71,18 +72,42 @@ def seen_from_item(item: Item) -> SeenState:
 
 
 def marker_item(identity: str, state: IndexedState) -> Item:
+    """The marker, compact: it is rewritten on every change of the task, and billed by size.
+
+    Entries of one task share their sort key and mostly their digest, so both are stored once:
+    ``{"s": [sort, ...], "d": [digest, ...], "e": [[partition, sort index, digest index], ...]}``.
+    """
+    sorts: dict[str, int] = {}
+    digests: dict[str, int] = {}
+    entries = []
+    for ref, digest in sorted(state.entries.items()):
+        partition, sort = ref.split("\t", 1)
+        entries.append(
+            [
+                partition.removeprefix(_INDEX_PREFIX),
+                sorts.setdefault(sort, len(sorts)),
+                digests.setdefault(digest, len(digests)),
+            ]
+        )
+    compact = {"s": list(sorts), "d": list(digests), "e": entries}
     return {
         **keys.marker_key(identity),
         Attr.REVISION: {"N": str(state.revision)},
-        Attr.ENTRIES: {"S": dumps(state.entries)},
+        Attr.ENTRIES: {"S": dumps(compact)},
         Attr.SUMS: {"S": dumps(sorted(state.sums))},
     }
 
 
 def marker_from_item(item: Item) -> IndexedState:
+    compact = json.loads(item.get(Attr.ENTRIES, {}).get("S", "{}"))
+    sorts, digests = compact.get("s", []), compact.get("d", [])
+    entries = {
+        f"{_INDEX_PREFIX}{partition}\t{sorts[sort]}": digests[digest]
+        for partition, sort, digest in compact.get("e", [])
+    }
     return IndexedState(
         revision=int(item.get(Attr.REVISION, {}).get("N", "0")),
-        entries=json.loads(item.get(Attr.ENTRIES, {}).get("S", "{}")),
+        entries=entries,
         sums=frozenset(tuple(pair) for pair in json.loads(item.get(Attr.SUMS, {}).get("S", "[]"))),
     )
 
