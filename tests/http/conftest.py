@@ -8,14 +8,23 @@ from typing import Any
 import pytest
 
 from taskbeacon.local.system import LocalSystem
+from tests.conftest import _unavailable as unavailable
 from tests.ecs_fixtures import FIXTURES
+from tests.engines import EngineUnavailable, dynamodb_local, selected_engines
 from tests.http.localapi import send
 
 
-@pytest.fixture(scope="package")
-def local() -> Iterator[LocalSystem]:
+@pytest.fixture(scope="package", params=selected_engines())
+def local(request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
+    """Local mode on each engine: moto (embedded) and AWS's DynamoDB Local with its real stream."""
     saved = dict(os.environ)
-    system = LocalSystem(port=0).start()
+    endpoint = None
+    if request.param == "dynamodb-local":
+        try:
+            endpoint = dynamodb_local.endpoint()
+        except EngineUnavailable as error:
+            unavailable(error)
+    system = LocalSystem(port=0, dynamodb_endpoint=endpoint).start()
     try:
         yield system
     finally:
