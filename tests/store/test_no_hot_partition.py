@@ -44,7 +44,7 @@ class RecordingTable:
         self.units_per_item[(self.second, pk, sk)] += units
         self.units_per_partition[(self.second, pk)] += units
 
-    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((table, request),) = RequestItems.items()
         found = [
             self.items[(k["pk"]["S"], k["sk"]["S"])]
@@ -53,7 +53,7 @@ class RecordingTable:
         ]
         return {"Responses": {table: found}, "UnprocessedKeys": {}}
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
         ((_, requests),) = RequestItems.items()
         assert len(requests) <= 25
         for request in requests:

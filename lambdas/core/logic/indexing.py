@@ -9,7 +9,7 @@ are items ``SUM#<dimension>#<shard>`` / ``<group>`` holding the number of runnin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from core.logic.lifecycle import RUNNING, is_stopped
 from core.model import IndexItem, Task
@@ -21,6 +21,11 @@ ALL = "all"
 TASK_ID_KIND = "taskId"
 # The cluster filter given as a short name rather than an ARN.
 CLUSTER_NAME_KIND = "clusterName"
+# Time entries: every task not yet stopped is in ``live``; a stopped task is in one ``activeDay``
+# partition per UTC day it was active (the last ``MAX_ACTIVE_DAYS``), with its start and stop, so
+# "running at T" reads the live partition and the day of T. See docs/decisions.md "Across time".
+LIVE_KIND = "live"
+MAX_ACTIVE_DAYS = 40
 
 # Past this many entries the least selective (labels, then tags) are not indexed, and the record
 # says so: a task with hundreds of labels must not cost hundreds of writes.
@@ -108,6 +113,30 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
     return unique[:MAX_INDEX_ENTRIES], len(unique) > MAX_INDEX_ENTRIES
 
 
+def active_span(task: Task) -> tuple[datetime, datetime | None]:
+    """When the task was active: from its start (or first sight) to its stop (None: still active)."""
+    start = task.started_at or task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1, tzinfo=UTC)
+    if not is_stopped(task.last_status):
+        return start, None
+    return start, task.stopped_at or task.stopping_at or task.last_seen_at or start
+
+
+def time_entries(task: Task) -> list[IndexEntry]:
+    start, end = active_span(task)
+    if end is None:
+        return [IndexEntry(LIVE_KIND, ALL)]
+    first = max(_utc(start).date(), _utc(end).date() - timedelta(days=MAX_ACTIVE_DAYS - 1))
+    days = (_utc(end).date() - first).days + 1
+    return [
+        IndexEntry(keys.active_day_kind((first + timedelta(days=n)).isoformat()), ALL)
+        for n in range(max(days, 1))
+    ]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, IndexItem]:
     """The stored entries of a task, by reference ("pk<TAB>sk")."""
     first_seen: datetime = task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1)
@@ -115,7 +144,13 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
     shown = projection(task)
     held_from = keys.timestamp(task.started_at or first_seen)
     held_until = keys.timestamp(task.stopped_at) if task.stopped_at else None
+    start, end = active_span(task)
+    active_from, active_until = keys.timestamp(start), keys.timestamp(end) if end else None
     items: dict[str, IndexItem] = {}
+    for entry in time_entries(task):
+        partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
+        item = IndexItem(partition, sort, identity, shown, active_from, active_until, expires_at)
+        items[item.ref] = item
     entries, _ = index_entries(task)
     for entry in entries:
         partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
-from core.logic.indexing import ALL, CLUSTER_NAME_KIND, TASK_ID_KIND
+from core.logic.indexing import ALL, CLUSTER_NAME_KIND, LIVE_KIND, TASK_ID_KIND
 from core.logic.lifecycle import is_stopped
 from core.logic.paging import DONE, merged_page
 from core.model import StoredTask
@@ -99,9 +99,20 @@ class QueryService:
 
     # -- lists and searches -----------------------------------------------------------------
     def list_tasks(
-        self, filters: dict[str, str], *, since: datetime | None, limit: int, cursor: str | None
+        self,
+        filters: dict[str, str],
+        *,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+        active_at: datetime | None = None,
+        active_from: datetime | None = None,
+        active_to: datetime | None = None,
     ) -> Page:
         filters = _canonical(filters)
+        window = _window(active_at, active_from, active_to)
+        if window is not None:
+            return self._active(filters, window, since=since, limit=limit, cursor=cursor)
         kind, value = ALL, ALL
         for name in LIST_FILTERS:
             if name in filters:
@@ -115,6 +126,47 @@ class QueryService:
         query = {"list": filters, "since": keys.timestamp(since) if since else None}
         low = keys.timestamp(since) if since else None
         return self._paged(kind, value, projected, query, limit, cursor, low=low)
+
+    def _active(
+        self,
+        filters: dict[str, str],
+        window: tuple[datetime, datetime],
+        *,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Tasks running at any moment of ``window``: the live partition, and for stopped tasks the
+        day partitions the window touches (each stopped task is taken from one day only)."""
+        start, end = (keys.timestamp(moment) for moment in window)
+        days = _days(window)
+        kinds = [(LIVE_KIND, None)] + [(keys.active_day_kind(day), day) for day in days]
+        partitions: list[str] = []
+        day_of: dict[str, str | None] = {}
+        for kind, day in kinds:
+            for shard in range(keys.shards_of(kind)):
+                partition = keys.index_partition(kind, ALL, shard)
+                partitions.append(partition)
+                day_of[partition] = day
+        projected = dict(filters)
+        if "cluster" in projected and not projected["cluster"].startswith("arn:"):
+            projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
+        low = keys.timestamp(since) if since else None
+        query = {"active": [start, end], "list": filters, "since": low}
+        now = datetime.now(UTC)
+
+        def keep(hit: IndexHit) -> bool:
+            if _expired(hit.expires_at, now) or hit.held_from is None or hit.held_from > end:
+                return False
+            if hit.held_until is not None and hit.held_until < start:
+                return False
+            if any(hit.projection.get(name) != wanted for name, wanted in projected.items()):
+                return False
+            day = day_of.get(hit.partition)
+            # A stopped task has an entry for each day it was active: keep the first in the window.
+            return day is None or day == max(days[0], hit.held_from[:10])
+
+        return self._merged(partitions, keep, query, limit, cursor, low=low, high=_later(end))
 
     def search(
         self,
@@ -159,10 +211,6 @@ class QueryService:
         held: bool = False,
     ) -> Page:
         now = datetime.now(UTC)
-        shards = keys.shards_of(kind)
-        positions = _positions(cursors.decode(cursor, query), shards) if cursor else None
-        if positions is not None and all(position == DONE for position in positions):
-            return Page([], None)
         if len(value.encode()) > 1024:
             return Page([], None)  # never indexed, and too long for a DynamoDB key: nothing can match
 
@@ -173,9 +221,28 @@ class QueryService:
                 return False
             return at is None or _held_at(hit, at)
 
+        partitions = [keys.index_partition(kind, value, shard) for shard in range(keys.shards_of(kind))]
+        return self._merged(partitions, keep, query, limit, cursor, low=low, high=high, held=held)
+
+    def _merged(
+        self,
+        partitions: list[str],
+        keep: Any,
+        query: dict[str, Any],
+        limit: int,
+        cursor: str | None,
+        *,
+        low: str | None = None,
+        high: str | None = None,
+        held: bool = False,
+    ) -> Page:
+        now = datetime.now(UTC)
+        positions = _positions(cursors.decode(cursor, query), len(partitions)) if cursor else None
+        if positions is not None and all(position == DONE for position in positions):
+            return Page([], None)
         page = merged_page(
             self.reader,
-            [keys.index_partition(kind, value, shard) for shard in range(shards)],
+            partitions,
             positions=positions,
             limit=limit,
             keep=keep,
@@ -239,6 +306,40 @@ def _positions(decoded: Any, shards: int) -> list[str | None]:
         if isinstance(position, str) and position != DONE and not position[:4].isdigit():
             raise InvalidCursor("cursor does not belong to this query", field="cursor")
     return decoded
+
+
+_MAX_WINDOW = timedelta(days=7)
+# Entries sort by first sight, which can trail the start by the first report's delay.
+_FIRST_SIGHT_SLACK = timedelta(hours=1)
+
+
+def _window(
+    active_at: datetime | None, active_from: datetime | None, active_to: datetime | None
+) -> tuple[datetime, datetime] | None:
+    if active_at is not None:
+        if active_from is not None or active_to is not None:
+            raise InvalidInput("give activeAt, or activeFrom with activeTo, not both", field="activeAt")
+        return active_at, active_at
+    if active_from is None and active_to is None:
+        return None
+    if active_from is None or active_to is None:
+        raise InvalidInput(
+            "activeFrom and activeTo go together", field="activeFrom" if active_from is None else "activeTo"
+        )
+    if active_to < active_from:
+        raise InvalidInput("activeTo is before activeFrom", field="activeTo")
+    if active_to - active_from > _MAX_WINDOW:
+        raise InvalidInput("a window spans at most 7 days; page through shorter ones", field="activeTo")
+    return active_from, active_to
+
+
+def _days(window: tuple[datetime, datetime]) -> list[str]:
+    first, last = (moment.astimezone(UTC).date() for moment in window)
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _later(moment: str) -> str:
+    return keys.timestamp(datetime.fromisoformat(moment.replace("Z", "+00:00")) + _FIRST_SIGHT_SLACK)
 
 
 def _expired(expires_at: int | None, now: datetime) -> bool:

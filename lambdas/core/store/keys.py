@@ -30,6 +30,8 @@ MARKER_SK: Final = "INDEXED"
 # Docker ids, task id) are not. Reads merge the shards. Sized in docs/decisions.md "No hot partition".
 INDEX_SHARDS: Final = 8
 UNSHARDED_KINDS: Final = frozenset({"ip", "eni", "dockerId", "taskId"})
+# Time entries of stopped tasks, one partition per UTC day: only stops write them (<= 1,000 a second).
+ACTIVE_DAY_SHARDS: Final = 4
 COUNTER_SHARDS: Final = 8
 
 Key = dict[str, dict[str, str]]
@@ -56,7 +58,17 @@ def marker_key(identity: str) -> Key:
 
 
 def shards_of(kind: str) -> int:
-    return 1 if kind in UNSHARDED_KINDS else INDEX_SHARDS
+    if kind in UNSHARDED_KINDS:
+        return 1
+    return ACTIVE_DAY_SHARDS if kind.startswith(ACTIVE_DAY_PREFIX) else INDEX_SHARDS
+
+
+ACTIVE_DAY_PREFIX: Final = "activeDay:"
+
+
+def active_day_kind(day: str) -> str:
+    """The index kind of the tasks that stopped having been active on ``day`` (YYYY-MM-DD)."""
+    return f"{ACTIVE_DAY_PREFIX}{day}"
 
 
 def index_shard(kind: str, identity: str) -> int:

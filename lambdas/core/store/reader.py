@@ -26,6 +26,7 @@ class IndexHit:
     held_from: str | None = None
     held_until: str | None = None
     expires_at: int | None = None
+    partition: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,4 +150,5 @@ def _hit(item: Item) -> IndexHit:
         held_from=item.get(Attr.HELD_FROM, {}).get("S"),
         held_until=item.get(Attr.HELD_UNTIL, {}).get("S"),
         expires_at=int(expires) if expires else None,
+        partition=item[PARTITION_KEY]["S"],
     )
