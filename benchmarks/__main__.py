@@ -10,7 +10,14 @@ from benchmarks import cold_start, cost, normalize, store
 
 
 def main() -> int:
-    results: dict[str, dict[str, object]] = {}
+    out = Path(__file__).with_name("results")
+    previous: dict[str, dict[str, object]] = {}
+    if (out / "latest.json").exists():  # keys other modules wrote (run alone) are kept
+        try:
+            previous = json.loads((out / "latest.json").read_text())
+        except ValueError:
+            previous = {}
+    results: dict[str, dict[str, object]] = dict(previous)
     for name, run in (
         ("cold_start", cold_start.run),
         ("normalize", normalize.run),
@@ -19,17 +26,20 @@ def main() -> int:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         results[name] = run()
     results["cost"] = cost.run(results["store"])
+    print(store.table(results["store"]))
+    print(cost.report(results["cost"]))
     agent = Path(__file__).with_name("agent_exec.py")
     if agent.exists():
         from benchmarks import agent_exec
 
         print("running agent_exec ...", file=sys.stderr, flush=True)
         results["agent"] = agent_exec.run()
-    out = Path(__file__).with_name("results")
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"{'benchmark':<44} {'value':>16}  baseline / note")
     for group, values in results.items():
+        if group in ("store", "cost"):
+            continue  # printed above as tables
         for key, value in values.items():
             if key.endswith("_note"):
                 continue
