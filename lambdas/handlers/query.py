@@ -43,6 +43,13 @@ def list_tasks(
     since: Annotated[
         datetime | None, Query(description="first seen at or after (RFC 3339 with a zone)")
     ] = None,
+    activeAt: Annotated[
+        datetime | None, Query(description="running at this moment (RFC 3339 with a zone)")
+    ] = None,
+    activeFrom: Annotated[
+        datetime | None, Query(description="running at any moment from this time (with activeTo; <= 7 days)")
+    ] = None,
+    activeTo: Annotated[datetime | None, Query(description="... until this time (with activeFrom)")] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -57,7 +64,15 @@ def list_tasks(
         "region": region,
     }
     chosen = {name: value for name, value in given.items() if value is not None}
-    page = wiring.query_service().list_tasks(chosen, since=_utc(since, "since"), limit=limit, cursor=cursor)
+    page = wiring.query_service().list_tasks(
+        chosen,
+        since=_utc(since, "since"),
+        limit=limit,
+        cursor=cursor,
+        active_at=_utc(activeAt, "activeAt"),
+        active_from=_utc(activeFrom, "activeFrom"),
+        active_to=_utc(activeTo, "activeTo"),
+    )
     return page.body()
 
 

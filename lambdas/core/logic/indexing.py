@@ -147,9 +147,11 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
     start, end = active_span(task)
     active_from, active_until = keys.timestamp(start), keys.timestamp(end) if end else None
     items: dict[str, IndexItem] = {}
+    # Time entries sort by the start, so "running at T" reads only tasks started by T.
+    by_start = keys.index_sort(start, identity)
     for entry in time_entries(task):
         partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
-        item = IndexItem(partition, sort, identity, shown, active_from, active_until, expires_at)
+        item = IndexItem(partition, by_start, identity, shown, active_from, active_until, expires_at)
         items[item.ref] = item
     entries, _ = index_entries(task)
     for entry in entries:

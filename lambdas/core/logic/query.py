@@ -166,7 +166,9 @@ class QueryService:
             # A stopped task has an entry for each day it was active: keep the first in the window.
             return day is None or day == max(days[0], hit.held_from[:10])
 
-        return self._merged(partitions, keep, query, limit, cursor, low=low, high=_later(end))
+        return self._merged(
+            partitions, keep, query, limit, cursor, low=low, high=end
+        )  # time entries sort by start
 
     def search(
         self,
@@ -309,8 +311,6 @@ def _positions(decoded: Any, shards: int) -> list[str | None]:
 
 
 _MAX_WINDOW = timedelta(days=7)
-# Entries sort by first sight, which can trail the start by the first report's delay.
-_FIRST_SIGHT_SLACK = timedelta(hours=1)
 
 
 def _window(
@@ -336,10 +336,6 @@ def _window(
 def _days(window: tuple[datetime, datetime]) -> list[str]:
     first, last = (moment.astimezone(UTC).date() for moment in window)
     return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
-
-
-def _later(moment: str) -> str:
-    return keys.timestamp(datetime.fromisoformat(moment.replace("Z", "+00:00")) + _FIRST_SIGHT_SLACK)
 
 
 def _expired(expires_at: int | None, now: datetime) -> bool:

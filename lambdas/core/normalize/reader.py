@@ -25,7 +25,8 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 def child(path: str, key: str) -> str:
     """``path.key``, or ``path["key"]`` when the key is not a plain name (``com.amazonaws.ecs.cluster``)."""
-    if not _PLAIN_KEY.fullmatch(key):
+    # An ASCII identifier is a plain name; only other keys need the pattern (and maybe quoting).
+    if not (key.isascii() and key.isidentifier()) and not _PLAIN_KEY.fullmatch(key):
         return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
 
@@ -149,9 +150,15 @@ class Obj:
         value = self.data.get(key)
         if value is None:
             return {}
-        path = self.at(key)
         if not isinstance(value, dict):
-            raise bad(path, "must be a JSON object")
+            raise bad(self.at(key), "must be a JSON object")
+        # Nearly always every key and value is ASCII text: that needs no path, so none is built.
+        if all(
+            isinstance(k, str) and isinstance(v, str) and k.isascii() and v.isascii()
+            for k, v in value.items()
+        ):
+            return dict(value)
+        path = self.at(key)
         for k, v in value.items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise bad(child(path, k), "must be a string")
