@@ -55,12 +55,21 @@ def collector_roles(role_arns: Iterable[str]) -> set[tuple[str, str]]:
     return roles
 
 
+def _partition(arn: str) -> str:
+    parts = arn.split(":", 2)
+    return parts[1] if len(parts) > 2 and parts[0] == "arn" else ""
+
+
 def authorize_write(caller: Caller, task: Task, collectors: set[tuple[str, str]]) -> None:
     """Raise Forbidden unless ``caller`` may write ``task``. Never writes or reads anything."""
     if caller.account_id != task.account_id:
         raise Forbidden(
             f"caller account {caller.account_id} may not write tasks of account {task.account_id}"
         )
+    caller_partition, task_partition = _partition(caller.arn), _partition(task.task_arn)
+    if caller_partition != task_partition:
+        # Account ids are unique only within a partition (aws, aws-cn, aws-us-gov).
+        raise Forbidden(f"a caller in partition {caller_partition} may not write tasks of {task_partition}")
     if caller.role_name and (caller.account_id, caller.role_name) in collectors:
         return
     if caller.session_name is None:

@@ -58,3 +58,13 @@ def test_old_format_task_arn_is_matched_by_its_id_too() -> None:
         authorize_write(
             _caller("arn:aws:sts::111122223333:assumed-role/app-task-role/" + "e" * 32), old, set()
         )
+
+
+@pytest.mark.parametrize("partition", ["aws-cn", "aws-us-gov"])
+def test_same_account_id_in_another_partition_is_refused(partition: str) -> None:
+    """Account ids are unique only within a partition: an aws-cn caller never writes an aws task."""
+    elsewhere = _caller(f"arn:{partition}:sts::111122223333:assumed-role/app-task-role/{TASK.task_id}")
+    with pytest.raises(Forbidden, match="partition"):
+        authorize_write(elsewhere, TASK, set())
+    there = TASK.model_copy(update={"task_arn": TASK.task_arn.replace("arn:aws:", f"arn:{partition}:")})
+    authorize_write(elsewhere, there, set())

@@ -206,3 +206,12 @@ def test_a_source_without_tags_keeps_the_tags_another_agent_read(dynamodb: Any) 
     assert shown["tags"] == {"team": "data"} and shown["containers"][0]["image"] == "app:2"
     hits = query.search("tag", "team=data", status=None, at=None, limit=10, cursor=None).items
     assert [hit["taskId"] for hit in hits] == [f"{1:032x}"]
+
+
+def test_every_task_id_ingest_accepts_is_readable_by_id_and_arn(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    t = task(1)
+    odd = t.model_copy(update={"task_id": "web_1-a", "task_arn": t.task_arn.rsplit("/", 1)[0] + "/web_1-a"})
+    store.apply(snapshot(odd, second=1))
+    assert query.get_task("web_1-a")["taskId"] == "web_1-a"
+    assert query.get_task(odd.task_arn)["taskArn"] == odd.task_arn

@@ -22,7 +22,6 @@ from core.logic.indexing import index_items, summary_contributions
 from core.model import CounterKey, IndexedState, IndexItem, StreamChange
 from core.store import keys
 from core.store.index_writer import IndexStore
-from core.store.records import index_item, key_of_reference
 
 
 @dataclass
@@ -65,9 +64,9 @@ class Indexer:
                 continue
             plans.append(self._plan(change, before or IndexedState()))
 
-        failed_refs = self.store.write(
-            [index_item(item) for plan in plans for item in plan.puts],
-            [key_of_reference(ref) for plan in plans for ref in plan.deletes],
+        failed_refs = self.store.write_entries(
+            [item for plan in plans for item in plan.puts],
+            [ref for plan in plans for ref in plan.deletes],
         )
         deltas: Counter[CounterKey] = Counter()
         for plan in plans:

@@ -5,11 +5,61 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from core.model.envelope import Envelope
 from core.model.task import Container, Network, Observation, Task
 from core.normalize.reader import Obj, bad
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_Template = tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
+_TEMPLATES: dict[type[BaseModel], _Template | None] = {}
+_set = object.__setattr__
+
+
+def _template(cls: type[BaseModel]) -> _Template | None:
+    """Every field in declaration order with its default, and the fields whose default is a factory."""
+    if cls.__pydantic_post_init__ or cls.model_config.get("extra") == "allow":
+        return None  # not a plain model: always validate
+    template: dict[str, Any] = {}
+    factories: list[tuple[str, Callable[[], Any]]] = []
+    for name, field in cls.model_fields.items():
+        template[name] = None if field.is_required() or field.default_factory else field.default
+        if field.default_factory is not None:
+            factories.append((name, field.default_factory))  # type: ignore[arg-type]
+    return template, tuple(factories)
+
+
+def checked(cls: type[_Model], **values: Any) -> _Model:
+    """``cls(**values)`` for values the reader has already checked, without validating them again.
+
+    Every value already has its field's type (``Obj``'s accessors, the helpers below and the
+    normalizers build nothing else), so validation would return an equal model: this builds it as
+    ``model_construct`` does (fields set, defaults, factories), minus its per-field Python loop.
+    tests/normalize/test_normalize_models.py checks the equality on every fixture.
+    """
+    if cls not in _TEMPLATES:
+        _TEMPLATES[cls] = _template(cls)
+    spec = _TEMPLATES[cls]
+    if spec is None:
+        return cls(**values)
+    template, factories = spec
+    data = template.copy()
+    data.update(values)
+    for name, factory in factories:
+        if name not in values:
+            data[name] = factory()
+    model = cls.__new__(cls)
+    _set(model, "__dict__", data)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
+
 
 # re.ASCII: \d and \w must not match non-ASCII digits/letters in untrusted input.
 _PARTITION = r"aws(?:-[a-z]+)*"
@@ -184,7 +234,8 @@ def parse_networks(doc: Obj, key: str = "Networks") -> list[Network]:
     out = []
     for net in doc.objs(key):
         out.append(
-            Network(
+            checked(
+                Network,
                 network_mode=net.text("NetworkMode"),
                 ipv4_addresses=net.texts("IPv4Addresses"),
                 ipv6_addresses=net.texts("IPv6Addresses"),
@@ -208,7 +259,8 @@ def service_from_group(group: str | None) -> str | None:
 
 def observe(task: Task, env: Envelope) -> Observation:
     """Wrap a normalized task with what orders it: ``collectedAt`` then ``sequence``."""
-    return Observation(
+    return checked(
+        Observation,
         task=task,
         source=env.source,
         observed_at=env.collected_at,

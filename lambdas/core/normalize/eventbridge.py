@@ -11,6 +11,7 @@ import re
 
 from core.model.task import Container, Network, Observation, Task
 from core.normalize.common import (
+    checked,
     container_instance_arn,
     is_internal,
     launch_type,
@@ -51,7 +52,8 @@ def _networks(doc: Obj, attachments: dict[str, dict[str, str]]) -> list[Network]
         details = attachments.get(att_id, {}) if att_id is not None else {}
         ipv4, ipv6 = nic.text("privateIpv4Address"), nic.text("ipv6Address")
         out.append(
-            Network(
+            checked(
+                Network,
                 network_mode="awsvpc",  # only awsvpc tasks have network interfaces
                 ipv4_addresses=[ipv4] if ipv4 else [],
                 ipv6_addresses=[ipv6] if ipv6 else [],
@@ -67,7 +69,8 @@ def _container(doc: Obj, attachments: dict[str, dict[str, str]]) -> Container:
     name = doc.text("name")
     if name is None:
         raise bad(doc.at("name"), "is required")
-    return Container(
+    return checked(
+        Container,
         name=name,
         docker_id=doc.text("runtimeId"),  # the DockerId of TMDE: joins events to snapshots
         container_arn=doc.text("containerArn"),
@@ -102,7 +105,8 @@ def parse_detail(detail: Obj) -> Task:
             raise bad(detail.at("taskDefinitionArn"), "is not an ECS task definition ARN")
         family, revision = match.groups()
     attachments = _attachments(detail)
-    return Task(
+    return checked(
+        Task,
         task_arn=ref.arn,
         task_id=ref.task_id,
         account_id=ref.account_id,
@@ -150,7 +154,8 @@ def normalize(event: object) -> Observation:
     version = detail.integer("version")
     if version is not None and version < 0:
         raise bad(detail.at("version"), "must not be negative")
-    return Observation(
+    return checked(
+        Observation,
         task=task,
         source="event",
         observed_at=observed_at,

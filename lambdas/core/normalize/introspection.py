@@ -13,6 +13,7 @@ from core.model.envelope import Envelope
 from core.model.task import Container, Observation, Task
 from core.normalize.common import (
     check_unique,
+    checked,
     container_instance_arn,
     image_digest,
     is_internal,
@@ -32,7 +33,8 @@ def _container(doc: Obj) -> Container:
         raise bad(doc.at("Name"), "is required")
     image = doc.text("Image")
     image_id = doc.text("ImageID")
-    return Container(
+    return checked(
+        Container,
         name=name,
         docker_id=doc.text("DockerId"),
         internal=is_internal(name, None),
@@ -57,7 +59,8 @@ def parse_task(doc: Obj, instance: Obj | None) -> Task:
         instance_arn = container_instance_arn(
             instance.text("ContainerInstanceArn"), ref, instance.at("ContainerInstanceArn")
         )
-    return Task(
+    return checked(
+        Task,
         task_arn=ref.arn,
         task_id=ref.task_id,
         account_id=ref.account_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.model.envelope import Envelope
 from core.model.task import Container, Observation, Task
 from core.normalize.common import (
+    checked,
     container_instance_arn,
     image_digest,
     is_internal,
@@ -28,7 +29,8 @@ def _container(doc: Obj) -> list[Container]:
     image = doc.text("ImageName")
     image_id = doc.text("ImageID")
     return [
-        Container(
+        checked(
+            Container,
             name=name,
             docker_id=doc.text("ContainerID"),
             internal=is_internal(name, None),
@@ -43,7 +45,8 @@ def _container(doc: Obj) -> list[Container]:
 def parse_file(doc: Obj) -> Task:
     ref = parse_task_arn(doc.text("TaskARN"), doc.at("TaskARN"))
     cluster_arn, cluster_name = resolve_cluster(doc.text("Cluster"), ref, doc.at("Cluster"))
-    return Task(
+    return checked(
+        Task,
         task_arn=ref.arn,
         task_id=ref.task_id,
         account_id=ref.account_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from core.model.task import Container, Task
 from core.normalize.common import (
+    checked,
     container_type,
     cpu_units_from_vcpu,
     image_digest,
@@ -36,7 +37,8 @@ def parse_container(doc: Obj, launch: str | None) -> Container:
     image = doc.text("Image")
     image_id = doc.text("ImageID")
     health = doc.obj("Health")  # lower-case keys; status "" or absent means UNKNOWN
-    return Container(
+    return checked(
+        Container,
         name=name,
         docker_id=doc.text("DockerId"),  # "" before the container is created
         container_arn=doc.text("ContainerARN"),
@@ -67,7 +69,8 @@ def parse_task(doc: Obj, container_doc: Obj | None = None) -> Task:
     containers = [parse_container(c, launch) for c in doc.objs("Containers")]
     if container_doc is not None:
         _add_reporting_container(containers, container_doc, ref.arn, launch)
-    return Task(
+    return checked(
+        Task,
         task_arn=ref.arn,
         task_id=ref.task_id,
         account_id=ref.account_id,

@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from core.model import CounterKey, IndexedState
+from core.model import CounterKey, IndexedState, IndexItem
 from core.store import dynamo, keys
-from core.store.records import Item, marker_from_item, marker_item
+from core.store.records import Item, index_item, key_of_reference, marker_from_item, marker_item
 from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
 _BATCH_WRITE = 25  # BatchWriteItem's limit per request
@@ -54,7 +54,11 @@ class IndexStore:
                 raise dynamo.pushed_back()
         return found
 
-    def write(self, puts: list[Item], deletes: list[dict[str, Any]]) -> set[str]:
+    def write_entries(self, puts: list[IndexItem], deletes: list[str]) -> set[str]:
+        """Put entries and delete entries by reference; the references that did not land."""
+        return self._write([index_item(entry) for entry in puts], [key_of_reference(ref) for ref in deletes])
+
+    def _write(self, puts: list[Item], deletes: list[dict[str, Any]]) -> set[str]:
         """Put and delete items in batches; the references ("pk<TAB>sk") that did not land."""
         requests = [{"PutRequest": {"Item": item}} for item in puts]
         requests += [{"DeleteRequest": {"Key": key}} for key in deletes]
@@ -102,7 +106,7 @@ class IndexStore:
         deletes = [
             key for identity in removed for key in (keys.marker_key(identity), keys.seen_key(identity))
         ]
-        if self.write(puts, deletes):
+        if self._write(puts, deletes):
             raise dynamo.pushed_back()
 
     def _backoff(self, attempt: int) -> None:
