@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
@@ -36,12 +36,22 @@ QueryValue = str | int | None
 
 
 @dataclass(frozen=True)
+class StaticCredentials:
+    """Explicit keys instead of botocore's chain (local mode hands the console its operator's keys)."""
+
+    access_key: str
+    secret_key: str = field(repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class ClientConfig:
     endpoint: str
     region: str | None = None
     profile: str | None = None
     timeout: float = 30.0
     retries: int = 2
+    credentials: StaticCredentials | None = None
 
 
 def segment(value: str) -> str:
@@ -103,6 +113,15 @@ class ApiClient:
                 continue
             raise ApiError.from_body(status, _json_or_none(body), _reason(status, body))
 
+    def check_credentials(self) -> None:
+        """Resolve credentials and the signing region now: a clear error before serving, not on first use."""
+        if self._signer is None:
+            self._signer = self._build_signer()
+
+    @property
+    def endpoint(self) -> str:
+        return self._base
+
     def _send(self, url: str) -> tuple[int, Message, bytes]:
         headers = self._sign(url)
         request = urllib.request.Request(url, headers=headers, method="GET")
@@ -145,7 +164,12 @@ class ApiClient:
 
         try:
             session = botocore.session.Session(profile=self._config.profile)
-            credentials: Credentials | None = session.get_credentials()
+            static = self._config.credentials
+            credentials: Credentials | None = (
+                _static(static.access_key, static.secret_key, static.token)
+                if static is not None
+                else session.get_credentials()
+            )
             region = (
                 self._config.region
                 or region_from_endpoint(self._config.endpoint)
@@ -165,6 +189,12 @@ class ApiClient:
 
     def _note(self, message: str) -> None:
         print(f"taskbeacon: {message}", file=self._stderr or sys.stderr)
+
+
+def _static(access_key: str, secret_key: str, token: str | None) -> Credentials:
+    from botocore.credentials import Credentials
+
+    return Credentials(access_key, secret_key, token)
 
 
 def retry_delay(retry_after: str | None, attempt: int) -> float:

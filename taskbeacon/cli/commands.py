@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from taskbeacon.cli import views
+from taskbeacon.cli import outputs, times, views
 from taskbeacon.cli.client import QueryValue, segment
 from taskbeacon.cli.errors import UsageError
-from taskbeacon.cli.paging import Getter, Progress, all_pages, page
+from taskbeacon.cli.paging import Getter, Progress, all_pages, iter_pages, page
 
 Command = Callable[[argparse.Namespace, Getter, TextIO], int]
 
@@ -39,21 +39,50 @@ def tasks_list(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
         "accountId": args.account_id,
         "region": args.task_region,
         "since": args.since,
+        "activeAt": args.active_at,
     }
+    if args.active_between is not None:
+        start, end = args.active_between
+        if times.as_datetime(start) > times.as_datetime(end):
+            raise UsageError(f"--active-between: FROM ({start}) is after TO ({end})")
+        params["activeFrom"], params["activeTo"] = start, end
     return _paged(
-        args, api, out, path="/tasks", params=params, render=views.tasks_table, empty="no tasks match"
+        args,
+        api,
+        out,
+        path="/tasks",
+        params=params,
+        render=views.tasks_table,
+        empty="no tasks match",
+        csv=(outputs.TASK_COLUMNS, outputs.task_row),
     )
 
 
 def tasks_show(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
     task = api.get(f"/tasks/{segment(args.task)}")
-    _print(out, _dumps(task) if args.json else views.task_detail(task))
+    if args.output == "json":
+        _print(out, _dumps(task))
+    elif args.output == "ndjson":
+        outputs.ndjson(out, [task])
+    elif args.output == "csv":
+        outputs.CsvWriter(out, outputs.TASK_COLUMNS, outputs.task_row).write([task])
+    else:
+        _print(out, views.task_detail(task))
     return 0
 
 
 def tasks_history(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
     path = f"/tasks/{segment(args.task)}/history"
-    return _paged(args, api, out, path=path, params={}, render=views.history_table, empty="no history")
+    return _paged(
+        args,
+        api,
+        out,
+        path=path,
+        params={},
+        render=views.history_table,
+        empty="no history",
+        csv=(outputs.HISTORY_COLUMNS, outputs.history_row),
+    )
 
 
 def search(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
@@ -66,15 +95,45 @@ def search(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
         raise UsageError("--at only applies to --ip searches")
     params["at"] = args.at
     params["status"] = args.status
+    columns = (
+        (outputs.HIT_COLUMNS, outputs.hit_row)
+        if args.ip is not None
+        else (outputs.TASK_COLUMNS, outputs.task_row)
+    )
     return _paged(
-        args, api, out, path="/search", params=params, render=views.search_table, empty="nothing found"
+        args,
+        api,
+        out,
+        path="/search",
+        params=params,
+        render=views.search_table,
+        empty="nothing found",
+        csv=columns,
     )
 
 
 def summary(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
     body = api.get("/summary", {"by": args.by})
-    _print(out, _dumps(body) if args.json else views.summary_table(body, args.by))
+    if args.output == "json":
+        _print(out, _dumps(body))
+        return 0
+    rows = [{"group": group, "running": count} for group, count in views.summary_rows(body, args.by)]
+    if args.output == "ndjson":
+        outputs.ndjson(out, rows)
+    elif args.output == "csv":
+        outputs.CsvWriter(
+            out, outputs.SUMMARY_COLUMNS, lambda r: [outputs.flat(r["group"]), outputs.flat(r["running"])]
+        ).write(rows)
+    else:
+        _print(out, views.summary_table(body, args.by))
     return 0
+
+
+def console(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
+    """Serve the web console until Ctrl-C (imported only here: the query commands never need it)."""
+    from taskbeacon.console.command import serve
+
+    return serve(api, port=args.port, out=out)
 
 
 def _paged(
@@ -86,20 +145,50 @@ def _paged(
     params: dict[str, QueryValue],
     render: Callable[[list[Any]], str],
     empty: str,
+    csv: tuple[tuple[str, ...], Callable[[dict[str, Any]], outputs.Row]],
 ) -> int:
     params = {**params, "limit": args.limit, "cursor": args.cursor}
+    if args.output in ("csv", "ndjson"):
+        return _streamed(args, api, out, path, params, csv)
     body = all_pages(api, path, params, Progress()) if args.all else page(api, path, params)
-    if args.json:
+    if args.output == "json":
         _print(out, _dumps(body))
         return 0
     if body["items"]:
         _print(out, render(body["items"]))
     else:
         print(f"taskbeacon: {empty}", file=sys.stderr)
+    _more(body)
+    return 0
+
+
+def _streamed(
+    args: argparse.Namespace,
+    api: Getter,
+    out: TextIO,
+    path: str,
+    params: dict[str, QueryValue],
+    csv: tuple[tuple[str, ...], Callable[[dict[str, Any]], outputs.Row]],
+) -> int:
+    """CSV and NDJSON are written page by page, so ``--all`` over a large fleet starts printing at once."""
+    writer = outputs.CsvWriter(out, *csv) if args.output == "csv" else None
+    pages = iter_pages(api, path, params) if args.all else iter([page(api, path, params)])
+    body: dict[str, Any] = {}
+    for body in pages:
+        if writer is not None:
+            writer.write(body["items"])  # the header even when nothing matches: a parser sees the columns
+        else:
+            outputs.ndjson(out, body["items"])
+        out.flush()
+    if not args.all:
+        _more(body)
+    return 0
+
+
+def _more(body: dict[str, Any]) -> None:
     if body.get("nextCursor"):
         # On stderr: a hint for people, never mixed into the table a script may parse.
         print(f"taskbeacon: more results: add --cursor {body['nextCursor']} (or --all)", file=sys.stderr)
-    return 0
 
 
 def _dumps(body: Any) -> str:

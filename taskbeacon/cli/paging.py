@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol, TextIO
 
 from taskbeacon.cli.client import QueryValue
@@ -41,24 +41,36 @@ def page(api: Getter, path: str, params: Mapping[str, QueryValue]) -> dict[str, 
     return body
 
 
-def all_pages(api: Getter, path: str, params: Mapping[str, QueryValue], progress: Progress) -> dict[str, Any]:
-    """Every item of every page, as one page whose ``nextCursor`` is null."""
-    items: list[Any] = []
+def iter_pages(
+    api: Getter, path: str, params: Mapping[str, QueryValue], progress: Progress | None = None
+) -> Iterator[dict[str, Any]]:
+    """Each page in turn, following ``nextCursor`` until it is null (a repeated cursor is an error)."""
     seen: set[str] = set()
     query = dict(params)
-    pages = 0
+    pages = items = 0
     try:
         while True:
             body = page(api, path, query)
-            items.extend(body["items"])
             pages += 1
-            progress.update(len(items), pages)
+            items += len(body["items"])
+            if progress is not None:
+                progress.update(items, pages)
+            yield body
             cursor = body.get("nextCursor")
             if not cursor:
-                return {"items": items, "nextCursor": None}
+                return
             if cursor in seen:  # a server bug must not turn --all into an endless loop
                 raise CliError(f"the API returned the same cursor twice while paging {path}")
             seen.add(cursor)
             query["cursor"] = cursor
     finally:
-        progress.done()
+        if progress is not None:
+            progress.done()
+
+
+def all_pages(api: Getter, path: str, params: Mapping[str, QueryValue], progress: Progress) -> dict[str, Any]:
+    """Every item of every page, as one page whose ``nextCursor`` is null."""
+    items: list[Any] = []
+    for body in iter_pages(api, path, params, progress):
+        items.extend(body["items"])
+    return {"items": items, "nextCursor": None}

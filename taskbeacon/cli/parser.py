@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import re
 
 from taskbeacon import __version__
-from taskbeacon.cli import commands
+from taskbeacon.cli import commands, times
 
 SUMMARY_BY = (
     "cluster",
@@ -19,6 +19,8 @@ SUMMARY_BY = (
     "accountId",
 )
 MAX_LIMIT = 500
+DEFAULT_CONSOLE_PORT = 8788
+OUTPUTS = ("table", "json", "csv", "ndjson")
 DELEGATES = {
     "local": "run the whole system on this machine (no AWS account): gateway, DynamoDB engine, demo fleet",
     "emulate": "serve the ECS task metadata endpoints (v2/v3/v4) and credentials for simulated tasks",
@@ -40,17 +42,20 @@ exit codes:
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that ``-2h`` after an option is a value (a time 2 hours ago), not an unknown flag."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+[smhdw])+$")
+
+
 def rfc3339(value: str) -> str:
-    """Check the shape locally (a clear exit 2 beats a round trip), send the text unchanged."""
+    """RFC 3339 with an offset, sent unchanged, or a duration before now (``24h``, ``-2h``) made absolute."""
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not RFC 3339 with a timezone (e.g. 2026-11-28T09:14:00Z)"
-        )
-    return value
+        return times.resolve(value)
+    except times.TimeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def page_limit(value: str) -> int:
@@ -104,8 +109,19 @@ def _paging(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _json(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
+def _output(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--output",
+        "-o",
+        choices=OUTPUTS,
+        default="table",
+        help="table (default, for people), json (the API's answer), csv (a header, then a row per item) "
+        "or ndjson (one JSON item per line; with --all, printed page by page)",
+    )
+    group.add_argument(
+        "--json", dest="output", action="store_const", const="json", help="the same as --output json"
+    )
 
 
 def _query_command(
@@ -144,20 +160,36 @@ def _tasks(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--task-region",
         help="only tasks in this AWS region (API filter `region`; --region is the signing region)",
     )
-    lst.add_argument("--since", type=rfc3339, help="only tasks seen since this RFC 3339 time")
+    lst.add_argument(
+        "--since", type=rfc3339, metavar="TIME", help=f"only tasks started since TIME ({times.EXAMPLES})"
+    )
+    when = lst.add_mutually_exclusive_group()
+    when.add_argument(
+        "--active-at",
+        type=rfc3339,
+        metavar="TIME",
+        help="only tasks that were running at TIME (API filter `activeAt`)",
+    )
+    when.add_argument(
+        "--active-between",
+        type=rfc3339,
+        nargs=2,
+        metavar=("FROM", "TO"),
+        help="only tasks that were running at any moment from FROM to TO (`activeFrom`, `activeTo`)",
+    )
     _paging(lst)
-    _json(lst)
+    _output(lst)
 
     show = _query_command(
         sub, "show", commands.tasks_show, "one task with its containers (GET /tasks/{taskId})"
     )
     show.add_argument("task", metavar="ID_OR_ARN", help="task id or full task ARN")
-    _json(show)
+    _output(show)
 
     history = _query_command(sub, "history", commands.tasks_history, "a task's change history, newest first")
     history.add_argument("task", metavar="ID_OR_ARN", help="task id or full task ARN")
     _paging(history)
-    _json(history)
+    _output(history)
 
 
 def _search(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -173,10 +205,15 @@ def _search(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     what.add_argument("--tag", metavar="KEY=VALUE", help="task tag")
     what.add_argument("--docker-id", help="Docker container id")
     what.add_argument("--eni", help="network interface id, e.g. eni-0abc...")
-    search.add_argument("--at", type=rfc3339, help="with --ip: the task that held the address at this time")
+    search.add_argument(
+        "--at",
+        type=rfc3339,
+        metavar="TIME",
+        help=f"with --ip: the task that held the address at TIME ({times.EXAMPLES})",
+    )
     search.add_argument("--status", type=upper, help="only tasks with this last status")
     _paging(search)
-    _json(search)
+    _output(search)
 
 
 def _summary(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,11 +221,36 @@ def _summary(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subparsers, "summary", commands.summary, "running tasks per group (GET /summary)"
     )
     summary.add_argument("--by", required=True, choices=SUMMARY_BY, help="what to group by")
-    _json(summary)
+    _output(summary)
+
+
+def port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535 (0 = any free port), got {value!r}")
+    return number
+
+
+def _console(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    console = _query_command(
+        subparsers,
+        "console",
+        commands.console,
+        "serve a web console on 127.0.0.1 that signs every API request with your own AWS credentials",
+    )
+    console.add_argument(
+        "--port",
+        type=port,
+        default=DEFAULT_CONSOLE_PORT,
+        help=f"port on 127.0.0.1 (default {DEFAULT_CONSOLE_PORT}; 0 = any free port)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = Parser(
         prog="taskbeacon",
         description="Query the taskbeacon inventory of Amazon ECS tasks, or run it locally.",
         epilog=EPILOG,
@@ -200,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tasks(subparsers)
     _search(subparsers)
     _summary(subparsers)
+    _console(subparsers)
     for name, help_ in DELEGATES.items():
         # A passthrough stub: the real options belong to the delegated module, which is imported
         # only when this command runs. prefix_chars="\0" makes every later argument a plain value.

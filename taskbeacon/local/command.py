@@ -107,7 +107,10 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
         )
         fleet = run_demo_fleet(system, args.demo_tasks)
         print(f"taskbeacon local: {fleet.summary}", flush=True)
-    print(next_steps(system.url, env_file, system.region), flush=True)
+    from taskbeacon.console.command import for_local  # the web console, beside the API
+
+    console = for_local(system, port=8788 if args.port else 0)
+    print(next_steps(system.url, env_file, system.region, console.url), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -117,12 +120,16 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     finally:
         if fleet is not None:
             fleet.stop()
+        console.stop()
         system.stop()
         print("\ntaskbeacon local: stopped", flush=True)
     return 0
 
 
-def next_steps(url: str, env_file: Path, region: str) -> str:
+def next_steps(url: str, env_file: Path, region: str, console_url: str = "") -> str:
+    console = (
+        f"\nOr in a browser, the web console (the secret in its URL is this run's):\n\n  {console_url}\n"
+    )
     return f"""
 Ready. In another shell:
 
@@ -138,6 +145,6 @@ Or with curl (SigV4 signed):
   source {env_file}
   curl -s --aws-sigv4 "aws:amz:{region}:execute-api" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \\
        "{url}/tasks?limit=5"
-
+{console if console_url else ""}
 Press Ctrl-C to stop (the embedded engine keeps everything in memory).
 """

@@ -1,0 +1,608 @@
+// taskbeacon console: hash-routed pages over the console's signing proxy (/api/...). No libraries,
+// no build step, nothing loaded from elsewhere; every value from the API goes in as text, never HTML.
+"use strict";
+
+(() => {
+  const SEARCH_KINDS = ["ip", "image", "imageDigest", "containerName", "label", "tag", "dockerId", "eni"];
+  const KIND_NAMES = {
+    ip: "IP address",
+    image: "image",
+    imageDigest: "image digest",
+    containerName: "container name",
+    label: "Docker label",
+    tag: "task tag",
+    dockerId: "Docker id",
+    eni: "ENI",
+  };
+  const LIST_FILTERS = [
+    ["cluster", "Cluster"],
+    ["service", "Service"],
+    ["family", "Family"],
+    ["status", "Status"],
+    ["launchType", "Launch type"],
+    ["availabilityZone", "Availability zone"],
+    ["accountId", "Account"],
+    ["region", "Region"],
+    ["since", "Started since"],
+  ];
+  const STATUSES = ["", "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
+    "DEPROVISIONING", "STOPPED"];
+  const LAUNCH_TYPES = ["", "EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
+  const CHARTS = [
+    ["cluster", "Running tasks by cluster"],
+    ["service", "by service"],
+    ["image", "by image"],
+    ["availabilityZone", "by availability zone"],
+    ["launchType", "by launch type"],
+  ];
+  const LIMITS = ["25", "50", "100", "200"];
+  const DEFAULT_LIMIT = "50";
+
+  // ---- what the search box recognises ------------------------------------------------------------
+  const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+  const IPV6 = /^[0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}$/i;
+  const DIGEST = /^sha256:[0-9a-f]{64}$/i;
+  const DOCKER_ID = /^[0-9a-f]{64}$/i;
+  const ENI = /^eni-[0-9a-z]+$/i;
+  const KEY_VALUE = /^[^=\s]+=.*$/;
+
+  /** The search kind for what was typed: {kind, value}, or null for nothing. k=v is a tag unless told. */
+  function classify(text, keyValueKind) {
+    const value = (text || "").trim();
+    if (!value) return null;
+    if (IPV4.test(value) || (value.includes("::") || (value.match(/:/g) || []).length >= 2) && IPV6.test(value)) {
+      return { kind: "ip", value };
+    }
+    if (DIGEST.test(value)) return { kind: "imageDigest", value: value.toLowerCase() };
+    if (DOCKER_ID.test(value)) return { kind: "dockerId", value: value.toLowerCase() };
+    if (ENI.test(value)) return { kind: "eni", value };
+    if (KEY_VALUE.test(value)) return { kind: keyValueKind === "label" ? "label" : "tag", value };
+    if (/[/:.@]/.test(value)) return { kind: "image", value };
+    return { kind: "containerName", value };
+  }
+
+  // ---- times: RFC 3339, or a duration ago as on the CLI (24h, -2h, 30m, 7d, 1h30m) ------------------
+  const UNITS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  const RELATIVE = /^-?((?:\d{1,7}[smhdw])+)$/;
+
+  function resolveTime(text, now) {
+    const value = (text || "").trim();
+    const match = RELATIVE.exec(value);
+    if (!match) return value;
+    let seconds = 0;
+    for (const part of match[1].matchAll(/(\d+)([smhdw])/g)) seconds += Number(part[1]) * UNITS[part[2]];
+    const at = new Date((now === undefined ? Date.now() : now) - seconds * 1000);
+    return at.toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  function when(value) {
+    if (!value) return "–";
+    const parsed = new Date(value);
+    if (Number.isNaN(parsed.getTime())) return String(value);
+    return parsed.toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
+  // ---- DOM helpers (text only) -------------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function svg(tag, attrs, ...children) {
+    const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    setAttrs(node, attrs);
+    append(node, children);
+    return node;
+  }
+
+  function setAttrs(node, attrs) {
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      node.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+
+  function append(node, children) {
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+
+  function text(value) {
+    if (value === null || value === undefined || value === "") return "–";
+    if (Array.isArray(value)) return value.length ? value.map(text).join(", ") : "–";
+    if (typeof value === "object") {
+      const pairs = Object.entries(value);
+      return pairs.length ? pairs.map(([k, v]) => `${k}=${text(v)}`).join(", ") : "–";
+    }
+    return String(value);
+  }
+
+  function hash(path, params) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params || {})) {
+      if (value !== null && value !== undefined && value !== "") query.set(key, value);
+    }
+    const qs = query.toString();
+    return `#${path}${qs ? `?${qs}` : ""}`;
+  }
+
+  function link(label, path, params, attrs) {
+    return el("a", { href: hash(path, params), ...(attrs || {}) }, label);
+  }
+
+  function taskLink(task) {
+    const id = task.taskId || task.taskArn;
+    return link(task.taskId || text(task.taskArn), `/task/${encodeURIComponent(id)}`, null, { class: "mono task-link" });
+  }
+
+  function searchLink(kind, value, label) {
+    if (value === null || value === undefined || value === "") return "–";
+    return link(label || String(value), "/search", { [kind]: value }, { class: "mono" });
+  }
+
+  function shortDigest(digest) {
+    if (!digest) return "–";
+    const [algo, hex] = String(digest).split(":");
+    return hex ? `${algo}:${hex.slice(0, 12)}` : String(digest).slice(0, 12);
+  }
+
+  function clusterName(value) {
+    const text_ = String(value || "");
+    const at = text_.lastIndexOf("cluster/");
+    return at >= 0 ? text_.slice(at + "cluster/".length) : text_;
+  }
+
+  function taskIps(task) {
+    const seen = [];
+    for (const container of task.containers || []) {
+      for (const network of container.networks || []) {
+        for (const ip of network.ipv4Addresses || []) if (!seen.includes(ip)) seen.push(ip);
+      }
+    }
+    return seen;
+  }
+
+  function statusBadge(status) {
+    return status ? el("span", { class: `badge status-${status}` }, status) : "–";
+  }
+
+  function table(headers, rows, attrs) {
+    return el(
+      "table",
+      attrs || {},
+      el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows),
+    );
+  }
+
+  // ---- the API, through the console's proxy --------------------------------------------------------
+  class ApiFailure extends Error {
+    constructor(status, body) {
+      const err = (body && body.error) || {};
+      super(`HTTP ${status} ${err.code || "error"}: ${err.message || "request failed"}${err.field ? ` (field: ${err.field})` : ""}`);
+      this.status = status;
+      this.field = err.field || null;
+    }
+  }
+
+  async function api(path, params) {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params || {})) {
+      if (value !== null && value !== undefined && value !== "") query.set(key, value);
+    }
+    const qs = query.toString();
+    const response = await fetch(`/api${path}${qs ? `?${qs}` : ""}`, {
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    if (!response.ok) {
+      if (response.status === 403 && !(body && body.error && body.error.field)) {
+        throw new ApiFailure(403, { error: { code: "forbidden", message: "this console session is over or was never opened: open the URL that `taskbeacon console` (or `taskbeacon local`) printed" } });
+      }
+      throw new ApiFailure(response.status, body);
+    }
+    return body;
+  }
+
+  // ---- pages -------------------------------------------------------------------------------------
+  const view = () => document.getElementById("view");
+
+  function setPage(title, navId) {
+    document.getElementById("title").textContent = title;
+    document.title = `${title} · taskbeacon`;
+    for (const id of ["nav-overview", "nav-tasks"]) {
+      const nav = document.getElementById(id);
+      if (id === navId) nav.setAttribute("aria-current", "page");
+      else nav.removeAttribute("aria-current");
+    }
+  }
+
+  function showError(error) {
+    document.getElementById("notice").replaceChildren(el("p", { class: "error" }, error.message || String(error)));
+  }
+
+  function chartFor(dimension, body) {
+    const groups = (body.groups || []).filter((g) => g && g.group !== null && g.group !== undefined);
+    if (!groups.length) return el("p", { class: "muted" }, "No running tasks.");
+    const rowH = 30;
+    const labelW = 230;
+    const countW = 48;
+    const width = 640;
+    const barW = width - labelW - countW - 12;
+    const max = Math.max(1, ...groups.map((g) => Number(g.running) || 0));
+    const chart = svg("svg", {
+      class: "chart",
+      viewBox: `0 0 ${width} ${groups.length * rowH + 4}`,
+      role: "list",
+      "aria-label": `running tasks by ${dimension}`,
+      "data-dimension": dimension,
+    });
+    groups.forEach((g, i) => {
+      const y = i * rowH + 2;
+      const count = Number(g.running) || 0;
+      const label = dimension === "cluster" ? clusterName(g.group) : String(g.group);
+      const shown = label.length > 32 ? `…${label.slice(-31)}` : label;
+      const target = dimension === "image" ? ["/search", { image: g.group }] : ["/tasks", { [dimension]: g.group, status: "RUNNING" }];
+      const length = Math.max(2, (barW * count) / max);
+      chart.append(
+        svg(
+          "a",
+          {
+            href: hash(...target),
+            class: "bar",
+            role: "listitem",
+            "aria-label": `${label}: ${count} running`,
+            "data-group": String(g.group),
+            "data-count": String(count),
+          },
+          svg("title", {}, `${g.group}: ${count} running`),
+          svg("rect", { class: "hit", x: 0, y, width, height: rowH - 2, rx: 3 }),
+          svg("text", { class: "label", x: labelW - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "middle" }, shown),
+          svg("rect", { class: "fill", x: labelW, y: y + 5, width: length, height: rowH - 12, rx: 2 }),
+          svg("text", { class: "count", x: labelW + length + 6, y: y + rowH / 2, "dominant-baseline": "middle" }, String(count)),
+        ),
+      );
+    });
+    chart.append(svg("line", { class: "axis", x1: labelW, y1: 0, x2: labelW, y2: groups.length * rowH + 4 }));
+    return chart;
+  }
+
+  async function overview() {
+    setPage("Fleet overview", "nav-overview");
+    const bodies = await Promise.all(CHARTS.map(([by]) => api("/summary", { by })));
+    const total = bodies[0].total !== undefined ? bodies[0].total : (bodies[0].groups || []).reduce((n, g) => n + (g.running || 0), 0);
+    const cards = CHARTS.map(([by, title], i) =>
+      el("section", { class: "card", "aria-labelledby": `chart-${by}` },
+        el("h2", { id: `chart-${by}` }, title),
+        chartFor(by, bodies[i])),
+    );
+    view().replaceChildren(
+      el("p", { class: "total", id: "total" }, el("strong", {}, String(total)), "running tasks. ",
+        link("List them", "/tasks", { status: "RUNNING" }), "."),
+      el("div", { class: "cards" }, cards),
+    );
+  }
+
+  function taskRows(items, withHeld) {
+    return items.map((item) => {
+      const task = withHeld ? item.task || item : item;
+      const cells = [
+        el("td", {}, taskLink(task)),
+        el("td", {}, text(task.clusterName)),
+        el("td", {}, text(task.serviceName)),
+        el("td", {}, task.family ? `${task.family}${task.revision ? `:${task.revision}` : ""}` : "–"),
+        el("td", {}, statusBadge(task.lastStatus)),
+        el("td", {}, text(task.launchType)),
+        el("td", {}, text(task.availabilityZone)),
+        el("td", { class: "mono" }, text(taskIps(task))),
+        el("td", { class: "mono" }, when(task.startedAt || task.firstSeenAt)),
+        el("td", { class: "mono" }, when(task.lastSeenAt)),
+        el("td", {}, task.stale ? el("span", { class: "badge stale", title: "no report or event for over twice the keepalive" }, "STALE") : ""),
+      ];
+      if (withHeld) cells.push(el("td", { class: "mono" }, when(item.heldFrom)), el("td", { class: "mono" }, item.heldUntil ? when(item.heldUntil) : "now"));
+      return el("tr", { class: task.stale ? "stale" : null, "data-task-id": task.taskId }, cells);
+    });
+  }
+
+  function tasksTable(items, withHeld) {
+    const headers = ["Task", "Cluster", "Service", "Family:rev", "Status", "Launch", "AZ", "IPs", "Started", "Last seen", "Stale"];
+    if (withHeld) headers.push("Held from", "Held until");
+    return table(headers, taskRows(items, withHeld), { id: "results" });
+  }
+
+  function pager(path, params, body) {
+    const parts = [el("span", { class: "muted", id: "page-count" }, `${body.items.length} on this page`)];
+    if (params.cursor) parts.push(link("First page", path, { ...params, cursor: null }, { id: "first-page", class: "button secondary" }));
+    if (body.nextCursor) parts.push(link("Next page", path, { ...params, cursor: body.nextCursor }, { id: "next-page", class: "button" }));
+    return el("nav", { class: "pager", "aria-label": "Pages of results" }, parts);
+  }
+
+  function filterForm(params) {
+    const fields = LIST_FILTERS.map(([name, label]) => {
+      let control;
+      if (name === "status" || name === "launchType") {
+        const options = name === "status" ? STATUSES : LAUNCH_TYPES;
+        control = el("select", { name, id: `f-${name}` },
+          options.map((o) => el("option", { value: o, selected: (params[name] || "") === o }, o || "any")));
+      } else {
+        control = el("input", {
+          name, id: `f-${name}`, type: "text", value: params[name] || "", spellcheck: "false",
+          placeholder: name === "since" ? "24h, 7d or RFC 3339" : "",
+        });
+      }
+      return el("label", { for: `f-${name}` }, label, control);
+    });
+    const limit = el("select", { name: "limit", id: "f-limit" },
+      LIMITS.map((l) => el("option", { value: l, selected: (params.limit || DEFAULT_LIMIT) === l }, l)));
+    const form = el("form", { class: "filters", id: "filters", "aria-label": "Filters" },
+      fields, el("label", { for: "f-limit" }, "Per page", limit),
+      el("button", { type: "submit", id: "apply" }, "Apply"),
+      link("Clear", "/tasks", {}, { class: "button secondary", id: "clear" }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const next = {};
+      for (const [key, value] of new FormData(form).entries()) next[key] = String(value).trim();
+      if (next.limit === DEFAULT_LIMIT) delete next.limit;
+      location.hash = hash("/tasks", next);
+    });
+    return form;
+  }
+
+  async function tasks(params) {
+    setPage("Tasks", "nav-tasks");
+    const query = { ...params };
+    if (query.since) query.since = resolveTime(query.since);
+    query.limit = params.limit || DEFAULT_LIMIT;
+    const form = filterForm(params);
+    view().replaceChildren(form, el("p", { class: "muted" }, "Loading…"));
+    const body = await api("/tasks", query);
+    const results = body.items.length ? tasksTable(body.items, false) : el("p", { id: "results-empty" }, "No tasks match.");
+    view().replaceChildren(form, results, pager("/tasks", params, body));
+  }
+
+  function searchHelp() {
+    return el("div", {},
+      el("p", {}, "Type into the search box above. It recognises:"),
+      el("ul", {},
+        el("li", {}, "an IPv4 or IPv6 address (add ", el("em", {}, "at"), " for the task that held it then)"),
+        el("li", {}, "an image digest, ", el("code", {}, "sha256:"), " and 64 hex digits"),
+        el("li", {}, "a Docker id, 64 hex digits"),
+        el("li", {}, "an ENI, ", el("code", {}, "eni-…")),
+        el("li", {}, el("code", {}, "key=value"), ": a task tag, or a Docker label when you pick it"),
+        el("li", {}, "an image (anything with ", el("code", {}, "/ : . @"), "), else a container name"),
+      ),
+      el("p", {}, "Pick the kind from the list next to the box to override the guess."));
+  }
+
+  async function search(params) {
+    setPage("Search", null);
+    const kinds = SEARCH_KINDS.filter((k) => params[k] !== undefined && params[k] !== "");
+    fillSearchBox(params, kinds[0]);
+    if (kinds.length !== 1) {
+      view().replaceChildren(searchHelp());
+      return;
+    }
+    const kind = kinds[0];
+    const value = params[kind];
+    setPage(`Search: ${KIND_NAMES[kind]} ${value}`, null);
+    const query = { [kind]: value, cursor: params.cursor, status: params.status, limit: params.limit || DEFAULT_LIMIT };
+    if (kind === "ip" && params.at) query.at = resolveTime(params.at);
+    const body = await api("/search", query);
+    const parts = [];
+    if (kind === "label" || kind === "tag") {
+      const other = kind === "label" ? "tag" : "label";
+      parts.push(el("p", {}, `Searching ${KIND_NAMES[kind]}s. `, link(`Search ${KIND_NAMES[other]}s instead`, "/search", { [other]: value }, { id: "switch-kv" })));
+    }
+    parts.push(body.items.length ? tasksTable(body.items, kind === "ip") : el("p", { id: "results-empty" }, "Nothing found."));
+    parts.push(pager("/search", params, body));
+    view().replaceChildren(...parts);
+  }
+
+  function facts(pairs) {
+    return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v === undefined ? "–" : v)]));
+  }
+
+  function changeList(changes) {
+    return el("ul", {}, Object.entries(changes || {}).map(([field, change]) => {
+      if (change && typeof change === "object" && !Array.isArray(change) && ("from" in change || "to" in change)) {
+        return el("li", {}, el("strong", {}, field), ": ", el("span", { class: "change-from" }, text(change.from)), " → ", el("span", { class: "change-to" }, text(change.to)));
+      }
+      return el("li", {}, el("strong", {}, field), ": ", text(change));
+    }));
+  }
+
+  function timelineItems(items) {
+    const sorted = [...items].sort((a, b) => String(b.at || "").localeCompare(String(a.at || "")));
+    return sorted.map((item) => el("li", { "data-at": item.at || "" },
+      el("time", { datetime: item.at || "" }, when(item.at)), " ",
+      el("span", { class: "muted" }, `${text(item.source)}${item.reporter ? ` · ${item.reporter}` : ""}`),
+      changeList(item.changes)));
+  }
+
+  async function taskDetail(id) {
+    setPage(`Task ${id}`, null);
+    view().replaceChildren(el("p", { class: "muted" }, "Loading…"));
+    const path = `/tasks/${encodeURIComponent(id)}`;
+    const [task, history] = await Promise.all([api(path), api(`${path}/history`, { limit: DEFAULT_LIMIT })]);
+    setPage(`Task ${task.taskId || id}`, null);
+    const containers = task.containers || [];
+    const summary = facts([
+      ["Task ARN", el("span", { class: "mono" }, text(task.taskArn))],
+      ["Status", [statusBadge(task.lastStatus), ` desired ${text(task.desiredStatus)}`, task.stale ? [" ", el("span", { class: "badge stale" }, "STALE")] : ""]],
+      ["Cluster", task.clusterName ? link(task.clusterName, "/tasks", { cluster: task.clusterName }) : "–"],
+      ["Service", task.serviceName ? link(task.serviceName, "/tasks", { service: task.serviceName }) : "–"],
+      ["Family:rev", task.family ? link(`${task.family}:${task.revision || "?"}`, "/tasks", { family: task.family }) : "–"],
+      ["Launch type", text(task.launchType)],
+      ["Platform version", text(task.platformVersion)],
+      ["Availability zone", text(task.availabilityZone)],
+      ["Account / region", `${text(task.accountId)} / ${text(task.region)}`],
+      ["VPC", text(task.vpcId)],
+      ["CPU / memory", `${text(task.cpu)} / ${text(task.memory)}`],
+      ["Health", text(task.healthStatus)],
+      ["Started", when(task.startedAt)],
+      ["Stopped", task.stoppedAt ? `${when(task.stoppedAt)} (${text(task.stopCode)}: ${text(task.stoppedReason)})` : "–"],
+      ["Container instance", el("span", { class: "mono" }, text(task.containerInstanceArn))],
+      ["First / last seen", `${when(task.firstSeenAt)} / ${when(task.lastSeenAt)}`],
+      ["Last source", text(task.lastSource)],
+      ["Reporters", text(task.reporters)],
+    ]);
+    const containerRows = containers.map((c) => el("tr", { "data-container": c.name },
+      el("td", {}, c.name ? searchLink("containerName", c.name) : "–", c.internal ? " (internal)" : ""),
+      el("td", {}, searchLink("image", c.image)),
+      el("td", {}, c.imageDigest ? searchLink("imageDigest", c.imageDigest, shortDigest(c.imageDigest)) : "–"),
+      el("td", {}, statusBadge(c.lastStatus)),
+      el("td", {}, text(c.healthStatus)),
+      el("td", {}, text(c.exitCode)),
+      el("td", {}, c.dockerId ? searchLink("dockerId", c.dockerId, String(c.dockerId).slice(0, 12)) : "–")));
+    const networkRows = containers.flatMap((c) => (c.networks || []).map((n) => el("tr", {},
+      el("td", {}, text(c.name)),
+      el("td", {}, text(n.networkMode)),
+      el("td", {}, (n.ipv4Addresses || []).length ? (n.ipv4Addresses || []).map((ip, i) => [i ? ", " : "", searchLink("ip", ip)]) : "–"),
+      el("td", { class: "mono" }, text(n.ipv6Addresses)),
+      el("td", { class: "mono" }, text(n.macAddress)),
+      el("td", { class: "mono" }, text(n.privateDnsName)),
+      el("td", {}, n.eni ? searchLink("eni", n.eni) : "–"))));
+    const labelRows = containers.flatMap((c) => Object.entries(c.labels || {}).map(([k, v]) => el("tr", {},
+      el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, searchLink("label", `${k}=${v}`, String(v))))));
+    const tagRows = Object.entries(task.tags || {}).map(([k, v]) => el("tr", {},
+      el("td", { class: "mono" }, k), el("td", {}, searchLink("tag", `${k}=${v}`, String(v)))));
+    const timeline = el("ol", { class: "timeline", id: "timeline" }, timelineItems(history.items));
+    const more = el("div", { class: "pager" });
+    let cursor = history.nextCursor;
+    let loaded = [...history.items];
+    const showMore = () => {
+      more.replaceChildren();
+      if (!cursor) return;
+      const button = el("button", { type: "button", id: "older", class: "secondary" }, "Load older changes");
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          const next = await api(`${path}/history`, { limit: DEFAULT_LIMIT, cursor });
+          loaded = loaded.concat(next.items);
+          cursor = next.nextCursor;
+          timeline.replaceChildren(...timelineItems(loaded));
+          showMore();
+        } catch (error) {
+          showError(error);
+          button.disabled = false;
+        }
+      });
+      more.append(button);
+    };
+    showMore();
+    view().replaceChildren(
+      summary,
+      el("h2", { id: "containers" }, `Containers (${containers.length})`),
+      containers.length ? table(["Name", "Image", "Digest", "Status", "Health", "Exit code", "Docker id"], containerRows, { id: "containers-table" }) : el("p", {}, "None reported."),
+      el("h2", { id: "networks" }, "Networks"),
+      networkRows.length ? table(["Container", "Mode", "IPv4", "IPv6", "MAC", "Private DNS", "ENI"], networkRows, { id: "networks-table" }) : el("p", {}, "None reported."),
+      el("h2", { id: "labels" }, "Docker labels"),
+      labelRows.length ? table(["Container", "Key", "Value"], labelRows, { id: "labels-table" }) : el("p", {}, "None."),
+      el("h2", { id: "tags" }, "Tags"),
+      tagRows.length ? table(["Key", "Value"], tagRows, { id: "tags-table" }) : el("p", {}, "None."),
+      el("h2", { id: "history" }, "History"),
+      history.items.length ? timeline : el("p", {}, "No changes recorded."),
+      more,
+    );
+  }
+
+  // ---- the search box --------------------------------------------------------------------------------
+  function fillSearchBox(params, kind) {
+    const q = document.getElementById("q");
+    const select = document.getElementById("kind");
+    if (kind && params[kind] !== undefined) {
+      q.value = params[kind];
+      const guess = classify(params[kind], kind);
+      select.value = guess && guess.kind === kind ? "auto" : kind;
+    }
+    document.getElementById("at").value = kind === "ip" ? params.at || "" : "";
+    hint();
+  }
+
+  function hint() {
+    const chosen = document.getElementById("kind").value;
+    const guess = classify(document.getElementById("q").value);
+    const out = document.getElementById("kind-hint");
+    if (chosen !== "auto") out.textContent = `as ${KIND_NAMES[chosen]}`;
+    else out.textContent = guess ? `as ${KIND_NAMES[guess.kind]}` : "";
+  }
+
+  function onSearch(event) {
+    event.preventDefault();
+    const raw = document.getElementById("q").value.trim();
+    const chosen = document.getElementById("kind").value;
+    if (!raw) {
+      location.hash = "#/search";
+      return;
+    }
+    const kind = chosen === "auto" ? classify(raw).kind : chosen;
+    const value = chosen === "auto" ? classify(raw).value : raw;
+    const at = document.getElementById("at").value.trim();
+    location.hash = hash("/search", { [kind]: value, at: kind === "ip" ? at : null });
+  }
+
+  // ---- routing -----------------------------------------------------------------------------------
+  function parseHash() {
+    const raw = location.hash.replace(/^#/, "") || "/";
+    const at = raw.indexOf("?");
+    const path = at >= 0 ? raw.slice(0, at) : raw;
+    const params = Object.fromEntries(new URLSearchParams(at >= 0 ? raw.slice(at + 1) : ""));
+    return { path: path || "/", params };
+  }
+
+  let first = true;
+  let generation = 0;
+
+  async function route() {
+    const mine = ++generation;
+    const { path, params } = parseHash();
+    document.getElementById("notice").replaceChildren();
+    document.body.setAttribute("data-loading", "true");
+    try {
+      if (path === "/" || path === "/overview") await overview();
+      else if (path === "/tasks") await tasks(params);
+      else if (path === "/search") await search(params);
+      else if (path.startsWith("/task/")) await taskDetail(decodeURIComponent(path.slice("/task/".length)));
+      else {
+        setPage("Not found", null);
+        view().replaceChildren(el("p", {}, "No such page. "), link("Go to the overview", "/"));
+      }
+    } catch (error) {
+      if (mine === generation) {
+        showError(error);
+        if (view().querySelector("p.muted") && view().childNodes.length <= 2) view().querySelector("p.muted").remove();
+      }
+    } finally {
+      if (mine === generation) {
+        document.body.setAttribute("data-loading", "false");
+        document.body.setAttribute("data-route", path);
+        if (!first) document.getElementById("title").focus();
+        first = false;
+      }
+    }
+  }
+
+  function start() {
+    document.getElementById("search-form").addEventListener("submit", onSearch);
+    document.getElementById("q").addEventListener("input", hint);
+    document.getElementById("kind").addEventListener("change", hint);
+    document.getElementById("skip").addEventListener("click", () => document.getElementById("title").focus());
+    window.addEventListener("hashchange", route);
+    route();
+  }
+
+  window.TaskBeacon = { classify, resolveTime, when, route };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
