@@ -61,10 +61,10 @@ def test_relative_uri_serves_the_tasks_credentials_without_a_token(emu: Emulator
     ("path", "status", "code"),
     [
         ("/v2/credentials/", 400, "NoIdInRequest"),
-        ("/v2/credentials/" + str(uuid.uuid4()), 400, "InvalidIdInRequest"),
+        ("/v2/credentials/9d689a6a-c513-4314-87bf-7783e7d8297a", 400, "InvalidIdInRequest"),
         ("/v1/credentials", 400, "NoIdInRequest"),
         ("/v1/credentials?id=", 400, "NoIdInRequest"),
-        ("/v1/credentials?id=" + str(uuid.uuid4()), 400, "InvalidIdInRequest"),
+        ("/v1/credentials?id=7af1f49b-f356-4218-9d57-8ecaf2a9341b", 400, "InvalidIdInRequest"),
     ],
 )
 def test_relative_uri_errors_answer_like_the_ecs_agent(
