@@ -17,10 +17,11 @@ in a shuffled order; figures are medians over the rounds, as ratios to the floor
 memory is each child's own ``VmHWM`` (/proc/self/status at exit), the figure ``/usr/bin/time -v``
 prints as "Maximum resident set size" when the parent is small.
 
-Two variants: as the dev venv runs (``site`` processes the editable installs' ``.pth`` finders,
-the same added cost for every case) and with ``-S`` plus ``PYTHONPATH`` set to site-packages and
-``lambdas/`` (how the Lambda runtime finds the bundle: no ``.pth`` processing). The ``-S`` ratio is
-the stricter one and the one the target applies to.
+Two variants. "bundle" (the one the target applies to) is Lambda-like: ``python -S`` with
+``PYTHONPATH`` set to ``lambdas/`` and a directory holding only what the asset bundles
+(lambdas/requirements.txt) plus boto3, symlinked from this venv: no ``site``, no ``.pth`` files,
+no dev packages for entry-point scans to walk. "site" runs the dev venv as it is (``site`` and the
+editable installs' finders add the same cost to every case, which flatters the ratios).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import random
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import uuid
@@ -57,14 +57,18 @@ with open("/proc/self/status") as status:
     sys.stderr.write("".join(line for line in status if line.startswith("VmHWM:")))
 """
 
-FLOOR_CODE = """\
+FLOOR_CODE = (
+    """\
 import sys
 import boto3
 client = boto3.client("dynamodb")
 client.get_item(TableName=sys.argv[1], Key={"pk": {"S": sys.argv[2]}, "sk": {"S": sys.argv[3]}})
-""" + PEAK
+"""
+    + PEAK
+)
 
-HANDLER_CODE = """\
+HANDLER_CODE = (
+    """\
 import json, sys
 from handlers.{module} import handler
 class Context:
@@ -82,10 +86,52 @@ ok = answer.get("statusCode") == {status} if "statusCode" in answer else answer.
 if not ok:
     sys.stderr.write(json.dumps(answer)[:2000] + "\\n")
     raise SystemExit(3)
-""" + PEAK
+"""
+    + PEAK
+)
 
 
-def _environment(endpoint: str, strict: bool) -> dict[str, str]:
+# What the Lambda asset bundles (lambdas/requirements.txt) plus the runtime's boto3.
+BUNDLE_REQUIREMENTS = ("aws-lambda-powertools[tracer]", "pydantic", "boto3")
+
+
+def _closure(requirements: tuple[str, ...]) -> list[Any]:
+    """The installed distributions these requirements pull in (extras and markers honoured)."""
+    import importlib.metadata as metadata
+
+    from packaging.requirements import Requirement
+
+    found: dict[str, Any] = {}
+    todo = [Requirement(text) for text in requirements]
+    while todo:
+        requirement = todo.pop()
+        dist = metadata.distribution(requirement.name)
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        if name in found:
+            continue
+        found[name] = dist
+        for text in dist.requires or []:
+            needed = Requirement(text)
+            extras = requirement.extras or {""}
+            if needed.marker is None or any(needed.marker.evaluate({"extra": extra}) for extra in extras):
+                todo.append(needed)
+    return list(found.values())
+
+
+def make_bundle(directory: Path) -> Path:
+    """A Lambda-like import root: only the bundled distributions, symlinked from this venv."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for dist in _closure(BUNDLE_REQUIREMENTS):
+        tops = {Path(str(file)).parts[0] for file in dist.files or [] if not str(file).startswith("..")}
+        for top in tops:
+            source = Path(str(dist.locate_file(top)))
+            target = directory / top
+            if source.exists() and not target.exists():
+                target.symlink_to(source)
+    return directory
+
+
+def _environment(endpoint: str, strict: bool, bundle: Path | None = None) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -106,7 +152,8 @@ def _environment(endpoint: str, strict: bool) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if strict:
-        env["PYTHONPATH"] = os.pathsep.join([str(LAMBDAS), sysconfig.get_paths()["purelib"]])
+        assert bundle is not None
+        env["PYTHONPATH"] = os.pathsep.join([str(LAMBDAS), str(bundle)])
     return env
 
 
@@ -181,6 +228,7 @@ class _Bench:
     def __init__(self, endpoint: str, workdir: Path) -> None:
         self.endpoint = endpoint
         self.workdir = workdir
+        self.bundle = make_bundle(workdir / "bundle")
         self.query_path = ""
         self.floor_key: tuple[str, str] = ("", "")
 
@@ -191,10 +239,7 @@ class _Bench:
         sys.path.insert(0, str(LAMBDAS))
         from core.store.schema import create_table_request
 
-        client = boto3.client(
-            "dynamodb", endpoint_url=self.endpoint, region_name=REGION,
-            aws_access_key_id="bench", aws_secret_access_key="bench",
-        )  # fmt: skip
+        client = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=REGION)
         client.create_table(**create_table_request(TABLE))
         event = _snapshot_event()
         self.run_case("ingest", strict=False, event=event)
@@ -207,7 +252,8 @@ class _Bench:
 
     def _event(self, case: str) -> dict[str, Any]:
         if case == "query":
-            return _rest_event("GET", "/tasks/{taskId}", self.query_path, None, f"arn:aws:iam::{ACCOUNT}:user/ops")
+            operator = f"arn:aws:iam::{ACCOUNT}:user/ops"
+            return _rest_event("GET", "/tasks/{taskId}", self.query_path, None, operator)
         if case == "ingest":
             return _snapshot_event()
         return _state_change_event()
@@ -227,7 +273,7 @@ class _Bench:
         argv = self.command(case, strict, event)
         started = time.perf_counter()
         child = subprocess.Popen(
-            argv, cwd=LAMBDAS, env=_environment(self.endpoint, strict),
+            argv, cwd=LAMBDAS, env=_environment(self.endpoint, strict, self.bundle),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
         _, error = child.communicate()
@@ -246,6 +292,9 @@ def run(runs: int = 15) -> dict[str, object]:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+    for name, value in _environment("", strict=False).items():
+        if name.startswith("AWS_") and name != "AWS_ENDPOINT_URL_DYNAMODB":
+            os.environ.setdefault(name, value)  # the seeding client: fake credentials, no profile
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -275,7 +324,7 @@ def _measure(bench: _Bench, runs: int) -> dict[str, object]:
         prefix = "" if strict else "site_"
         floor = statistics.median(times["floor"])
         floor_rss = statistics.median(rss["floor"])
-        variant = "-S, PYTHONPATH=site-packages:lambdas" if strict else "dev venv with site"
+        variant = "-S, PYTHONPATH=lambdas:bundle" if strict else "dev venv with site"
         results[f"{prefix}floor_ms"] = round(floor * 1000, 1)
         results[f"{prefix}floor_ms_note"] = f"import boto3 + client + one GetItem on moto server ({variant})"
         results[f"{prefix}floor_peak_rss_mib"] = round(floor_rss / 1024, 1)

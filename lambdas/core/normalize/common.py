@@ -18,7 +18,9 @@ from core.normalize.reader import Obj, bad
 _Model = TypeVar("_Model", bound=BaseModel)
 _Template = tuple[dict[str, Any], tuple[tuple[str, Callable[[], Any]], ...]]
 _TEMPLATES: dict[type[BaseModel], _Template | None] = {}
+_UNKNOWN: Any = object()
 _set = object.__setattr__
+_new = object.__new__
 
 
 def _template(cls: type[BaseModel]) -> _Template | None:
@@ -42,18 +44,17 @@ def checked(cls: type[_Model], **values: Any) -> _Model:
     ``model_construct`` does (fields set, defaults, factories), minus its per-field Python loop.
     tests/normalize/test_normalize_models.py checks the equality on every fixture.
     """
-    if cls not in _TEMPLATES:
-        _TEMPLATES[cls] = _template(cls)
-    spec = _TEMPLATES[cls]
+    spec = _TEMPLATES.get(cls, _UNKNOWN)
+    if spec is _UNKNOWN:
+        spec = _TEMPLATES[cls] = _template(cls)
     if spec is None:
         return cls(**values)
     template, factories = spec
-    data = template.copy()
-    data.update(values)
+    data = {**template, **values}
     for name, factory in factories:
         if name not in values:
             data[name] = factory()
-    model = cls.__new__(cls)
+    model = _new(cls)
     _set(model, "__dict__", data)
     _set(model, "__pydantic_fields_set__", set(values))
     _set(model, "__pydantic_extra__", None)

@@ -21,6 +21,11 @@ from core.model.envelope import parse_rfc3339
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# The shape every ECS source sends: UTC, "T" and "Z", 0-9 fractional digits. Hours 00-23 only: some
+# Python versions' fromisoformat read 24:00 as the next midnight, which RFC 3339 does not allow.
+_UTC_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?Z", re.ASCII
+)
 
 
 def child(path: str, key: str) -> str:
@@ -69,6 +74,10 @@ class Obj:
     def text(self, key: str) -> str | None:
         """A string; ``""`` means unknown in every ECS source (Go zero value), so it reads as ``None``."""
         value = self.data.get(key)
+        if value.__class__ is str:  # the common case first: ASCII text, no path built
+            if value.isascii():
+                return value or None
+            return check_text(value, self.at(key))
         if value is None or value == "":
             return None
         if not isinstance(value, str):
@@ -107,6 +116,14 @@ class Obj:
         value = self.text(key)
         if value is None:
             return None
+        if _UTC_TIME.fullmatch(value) and not value.startswith("0001-"):
+            # The same instant parse_rfc3339 returns (digits past microseconds truncated), built
+            # by the C parser; an impossible date falls through to parse_rfc3339 for its message.
+            fraction = value[20:-1][:6].ljust(6, "0") if len(value) > 20 else "000000"
+            try:
+                return datetime.fromisoformat(f"{value[:19]}.{fraction}+00:00")
+            except ValueError:
+                pass
         try:
             return parse_rfc3339(value)
         except ValueError as exc:
