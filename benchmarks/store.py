@@ -23,6 +23,7 @@ import copy
 import json
 import math
 import os
+import re
 import sys
 import uuid
 from collections import defaultdict
@@ -120,6 +121,7 @@ class Call:
     write_units: int = 0
     item_sizes: list[int] = field(default_factory=list)  # billed size of each item written
     engine_units: float | None = None  # ConsumedCapacity as the engine reported it
+    families: list[str] = field(default_factory=list)  # what each item written is (see ``family``)
     failed: bool = False
 
     @property
@@ -206,7 +208,7 @@ class RecordingClient:
         try:
             return self._send(call, self._client.put_item, kwargs)
         finally:
-            self._written(call, max(before, item_size(kwargs["Item"])))
+            self._written(call, max(before, item_size(kwargs["Item"])), key)
 
     def update_item(self, **kwargs: Any) -> Any:
         call = Call(self.phase, "UpdateItem")
@@ -215,7 +217,7 @@ class RecordingClient:
             return self._send(call, self._client.update_item, kwargs)
         finally:
             after = self._peek(kwargs["TableName"], kwargs["Key"])
-            self._written(call, max(before, after, 1))
+            self._written(call, max(before, after, 1), kwargs["Key"])
 
     def delete_item(self, **kwargs: Any) -> Any:
         call = Call(self.phase, "DeleteItem")
@@ -223,7 +225,7 @@ class RecordingClient:
         try:
             return self._send(call, self._client.delete_item, kwargs)
         finally:
-            self._written(call, max(before, 1))
+            self._written(call, max(before, 1), kwargs["Key"])
 
     def batch_write_item(self, **kwargs: Any) -> Any:
         call = Call(self.phase, "BatchWriteItem")
@@ -245,7 +247,7 @@ class RecordingClient:
         }
         for table, key, size in sizes:
             if (table, _ref(key)) not in unprocessed:
-                self._written(call, size)
+                self._written(call, size, key)
         return response
 
     def transact_write_items(self, **kwargs: Any) -> Any:
@@ -261,7 +263,7 @@ class RecordingClient:
         finally:
             for kind, table, key, size in parts:
                 billed = max(size, self._peek(table, key)) if kind == "Update" else size
-                self._written(call, max(billed, 1), transactional=True)
+                self._written(call, max(billed, 1), key, transactional=True)
 
     # helpers -------------------------------------------------------------------------------------
 
@@ -277,8 +279,11 @@ class RecordingClient:
         response.pop("ConsumedCapacity", None)
         return response
 
-    def _written(self, call: Call, size: int, *, transactional: bool = False) -> None:
+    def _written(
+        self, call: Call, size: int, key: dict[str, Any] | None = None, *, transactional: bool = False
+    ) -> None:
         units = write_units(size) * (2 if transactional else 1)
+        call.families.append(family(key))
         call.items_written += 1
         call.transactional_items += 1 if transactional else 0
         call.write_units += units
@@ -290,6 +295,18 @@ class RecordingClient:
     def _peek(self, table: str, key: dict[str, Any]) -> int:
         response = self._client.get_item(TableName=table, Key=key, ConsistentRead=True)
         return item_size(response.get("Item"))
+
+
+def family(key: dict[str, Any] | None) -> str:
+    """What an item is, from its key: ``record``/``seen``/``marker``, ``index:<kind>``, ``counter``."""
+    if not key:
+        return "?"
+    pk, sk = key.get("pk", {}).get("S", ""), key.get("sk", {}).get("S", "")
+    if pk.startswith("TASK#"):
+        return {"TASK": "record", "SEEN": "seen", "INDEXED": "marker"}.get(sk, sk)
+    if pk.startswith("IX#"):
+        return "index:" + pk.split("#")[1]
+    return "counter" if pk.startswith("SUM#") else pk.split("#")[0]
 
 
 def _ref(key: dict[str, Any]) -> str:
@@ -321,6 +338,7 @@ def summarize(calls: list[Call]) -> dict[str, Any]:
         "bytes_written": sum(sizes),
         "largest_item_bytes": max(sizes, default=0),
         "operations": dict(sorted(_count(call.operation for call in calls).items())),
+        "items_by_family": dict(sorted(_count(f for call in writes for f in call.families).items())),
         "engine_read_units": round(sum(engine_reads), 2) if engine_reads else None,
         "engine_write_units": round(sum(engine_writes), 2) if engine_writes else None,
     }
@@ -343,9 +361,19 @@ def _load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
-def task_document(number: int, cluster: str = "default") -> tuple[str, dict[str, Any]]:
+def _retimed(document: Any, at: datetime | None) -> Any:
+    """The recorded document with its timestamps (pull, create, start) moved to ``at``."""
+    if at is None:
+        return document
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    return json.loads(re.sub(r'"20\d\d-\d\d-\d\dT[0-9:.]+Z"', f'"{stamp}"', json.dumps(document)))
+
+
+def task_document(
+    number: int, cluster: str = "default", started: datetime | None = None
+) -> tuple[str, dict[str, Any]]:
     """The recorded awsvpc task with its pause container and three application containers."""
-    doc = _load("v4-taskwithtags-ec2-awsvpc.json")
+    doc = _retimed(_load("v4-taskwithtags-ec2-awsvpc.json"), started)
     pause, curl = doc["Containers"]
     containers = [pause]
     for index, name in enumerate(APP_CONTAINERS):
@@ -406,9 +434,9 @@ def stopping(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def event(doc: dict[str, Any], status: str, at: datetime) -> dict[str, Any]:
+def event(doc: dict[str, Any], status: str, at: datetime, started: datetime | None = None) -> dict[str, Any]:
     """The recorded EventBridge task state change, re-addressed to the task (and STOPPED if asked)."""
-    out = _load("eventbridge-task-state-change-fargate-running.json")
+    out = _retimed(_load("eventbridge-task-state-change-fargate-running.json"), started)
     detail = out["detail"]
     arn, cluster = doc["TaskARN"], "arn:aws:ecs:us-west-2:111122223333:cluster/default"
     template = detail["containers"][0]
@@ -564,16 +592,24 @@ KINDS = ("start", "event_running", "keepalive", "change", "stop", "event_stopped
 
 def lifecycle(number: int, t0: datetime) -> list[tuple[str, Any, datetime]]:
     """One task's reports in order: (kind, observation, when it is recorded)."""
-    _, doc = task_document(number)
     start = t0 + timedelta(seconds=number)
+    _, doc = task_document(number, started=start - timedelta(seconds=20))
     ended = start + timedelta(days=7)
     steps = [
         ("start", _observation(envelope(doc, "start", start, 1)), start),
-        ("event_running", _event_observation(event(doc, "RUNNING", start + timedelta(seconds=3))), start),
+        (
+            "event_running",
+            _event_observation(event(doc, "RUNNING", start + timedelta(seconds=3), start)),
+            start,
+        ),
         ("keepalive", _observation(envelope(doc, "keepalive", start + timedelta(hours=18), 2)), start),
         ("change", _observation(envelope(changed(doc), "change", start + timedelta(hours=20), 3)), start),
         ("stop", _observation(envelope(stopping(changed(doc)), "stop", ended, 4)), ended),
-        ("event_stopped", _event_observation(event(doc, "STOPPED", ended + timedelta(seconds=30))), ended),
+        (
+            "event_stopped",
+            _event_observation(event(doc, "STOPPED", ended + timedelta(seconds=30), start)),
+            ended,
+        ),
     ]
     return [(kind, observation, at + timedelta(seconds=40)) for kind, observation, at in steps]
 
@@ -620,7 +656,7 @@ def measure_kinds(bench: Harness, t0: datetime) -> dict[str, dict[str, Any]]:
 def _per_report(totals: dict[str, Any], reports: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in totals.items():
-        if name == "operations":
+        if name in ("operations", "items_by_family"):
             out[name] = {op: round(n / reports, 2) for op, n in value.items()}
         elif name == "largest_item_bytes" or value is None:
             out[name] = value
@@ -632,7 +668,7 @@ def _per_report(totals: dict[str, Any], reports: int) -> dict[str, Any]:
 def measure_batched(bench: Harness, t0: datetime) -> dict[str, Any]:
     """BATCH_TASKS starts recorded, then one drain; the same for their stops: the indexer per task."""
     first = 1_000
-    docs = [task_document(n)[1] for n in range(first, first + BATCH_TASKS)]
+    docs = [task_document(n, started=t0)[1] for n in range(first, first + BATCH_TASKS)]
     out: dict[str, Any] = {}
     for kind, make in (
         ("start", lambda d, at: envelope(d, "start", at, 1)),
@@ -656,7 +692,7 @@ def measure_reads(bench: Harness, t0: datetime) -> dict[str, Any]:
     """A fleet of FLEET running tasks, then pages of GET /tasks and the /summary reads."""
     observations = []
     for number in range(10_000, 10_000 + FLEET):
-        _, doc = task_document(number, "batch" if number % 3 == 0 else "default")
+        _, doc = task_document(number, "batch" if number % 3 == 0 else "default", t0)
         observations.append(_observation(envelope(doc, "start", t0 + timedelta(seconds=number % 600), 1)))
     for start in range(0, len(observations), 200):
         bench.recorder.apply_all(observations[start : start + 200], now=t0 + timedelta(hours=1))
