@@ -33,7 +33,9 @@ def parse(name: str) -> exp.Expression:
 
 
 def transpiled(name: str) -> str:
-    (sql,) = sqlglot.transpile(text(name), read="athena", write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    (sql,) = sqlglot.transpile(
+        text(name), read="athena", write="duckdb", unsupported_level=sqlglot.ErrorLevel.RAISE
+    )
     return sql
 
 
@@ -70,10 +72,9 @@ def connect(data_folder: Path) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     columns = ", ".join(f"{_quote(name)}: {_quote(kind)}" for name, kind in export_table_columns().items())
     glob = str(data_folder / "*.json.gz")
-    con.execute(
-        "CREATE VIEW taskbeacon_export AS SELECT * FROM read_json("
-        f"{_quote(glob)}, format = 'newline_delimited', compression = 'gzip', columns = {{{columns}}})"
-    )
+    options = f"format = 'newline_delimited', compression = 'gzip', columns = {{{columns}}}"
+    source = f"read_json({_quote(glob)}, {options})"
+    con.execute(f"CREATE VIEW taskbeacon_export AS SELECT * FROM {source}")  # noqa: S608 - our own paths
     con.execute(transpiled("tasks.sql"))
     con.execute(transpiled("history.sql"))
     return con
@@ -88,7 +89,7 @@ def run(con: duckdb.DuckDBPyConnection, name: str, *parameters: str) -> list[dic
         for column, kind, *_ in described
     )
     stamps = {column for column, kind, *_ in described if kind == "TIMESTAMP WITH TIME ZONE"}
-    rows = con.execute(f"SELECT {select} FROM result").fetchall()
+    rows = con.execute(f"SELECT {select} FROM result").fetchall()  # noqa: S608 - names DuckDB gave
     names = [column for column, *_ in described]
     return [
         {

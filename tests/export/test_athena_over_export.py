@@ -14,7 +14,6 @@ import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,11 +141,13 @@ def _pages(call: Any) -> list[dict[str, Any]]:
 
 
 def test_the_export_is_laid_out_as_dynamodb_writes_it(fleet: tuple[Inventory, Export]) -> None:
-    inventory, export = fleet
+    _, export = fleet
     summary = json.loads((export.folder / "manifest-summary.json").read_text())
     assert summary["outputFormat"] == "DYNAMODB_JSON" and summary["exportType"] == "FULL_EXPORT"
     assert (export.root / summary["manifestFilesS3Key"]).is_file()
-    entries = [json.loads(line) for line in (export.root / summary["manifestFilesS3Key"]).read_text().splitlines()]
+    entries = [
+        json.loads(line) for line in (export.root / summary["manifestFilesS3Key"]).read_text().splitlines()
+    ]
     assert sum(entry["itemCount"] for entry in entries) == summary["itemCount"] == export.item_count
     assert any(entry["itemCount"] == 0 for entry in entries)  # empty partitions get a file too
     lines = 0
@@ -183,7 +184,7 @@ def test_every_committed_file_is_one_athena_statement() -> None:
 def test_the_tasks_view_has_each_task_record_once_with_the_apis_fields(
     fleet: tuple[Inventory, Export], athena: Any
 ) -> None:
-    inventory, export = fleet
+    inventory, _ = fleet
     rows = athena.execute(
         "SELECT task_arn, task_id, cluster_name, cluster_arn, launch_type, last_status, service_name, "
         "family, availability_zone, account_id, region, expires_at, len(containers) FROM taskbeacon_tasks"
@@ -191,7 +192,21 @@ def test_the_tasks_view_has_each_task_record_once_with_the_apis_fields(
     arns = [row[0] for row in rows]
     assert len(arns) == len(set(arns)) == 9
     shown = 0
-    for arn, task_id, cluster, cluster_arn, launch, status, service, family, az, account, region, expires, n in rows:
+    for (
+        arn,
+        task_id,
+        cluster,
+        cluster_arn,
+        launch,
+        status,
+        service,
+        family,
+        az,
+        account,
+        region,
+        expires,
+        n,
+    ) in rows:
         try:
             api = inventory.query.get_task(arn)
         except NotFound:
@@ -218,10 +233,21 @@ def test_the_tasks_view_has_each_task_record_once_with_the_apis_fields(
 
 # -- the queries ----------------------------------------------------------------------------------
 
-MOMENTS = [B, B - H, B + H, B + 0.75 * H, B + 1.5 * H, B + 3 * H, B + 6 * H, B - 28 * H, B - 100 * H, EXPIRED_STOP - 0.5 * H]
+MOMENTS = [
+    B,
+    B - H,
+    B + H,
+    B + 0.75 * H,
+    B + 1.5 * H,
+    B + 3 * H,
+    B + 6 * H,
+    B - 28 * H,
+    B - 100 * H,
+    EXPIRED_STOP - 0.5 * H,
+]
 
 
-@pytest.mark.parametrize("moment", MOMENTS, ids=lambda m: _iso(m))
+@pytest.mark.parametrize("moment", MOMENTS, ids=_iso)
 def test_running_at_by_cluster_and_launch_type_matches_active_at(
     fleet: tuple[Inventory, Export], athena: Any, moment: datetime
 ) -> None:
@@ -294,7 +320,9 @@ def test_image_digest_finds_a_sidecar_container_and_names_it(athena: Any) -> Non
     ]
 
 
-def test_status_changes_during_window_match_each_tasks_history(fleet: tuple[Inventory, Export], athena: Any) -> None:
+def test_status_changes_during_window_match_each_tasks_history(
+    fleet: tuple[Inventory, Export], athena: Any
+) -> None:
     inventory, _ = fleet
     start, end = B - 2 * H, B + 6 * H
     rows = athena_local.run(athena, "queries/status_changes_during_window.sql", _iso(start), _iso(end))
