@@ -26,7 +26,7 @@ def text(name: str) -> str:
     return (ATHENA / name).read_text()
 
 
-def parse(name: str) -> exp.Expression:
+def parse(name: str) -> exp.Expr:
     statements = [s for s in sqlglot.parse(text(name), read="athena") if s is not None]
     assert len(statements) == 1, f"{name}: Athena runs one statement per query, found {len(statements)}"
     return statements[0]

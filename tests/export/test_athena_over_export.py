@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.errors import NotFound
 from core.model import Container, Network, Observation, Task
 from core.normalize import normalize_snapshot
 from tests.ecs_fixtures import FIXTURES
+from tests.engines import engine_table
 from tests.export import athena_local
 from tests.export.export_files import Export, write_export
 from tests.store.builders import task
@@ -41,7 +43,7 @@ def _iso(moment: datetime) -> str:
 
 def _observe(t: Task, at: datetime, source: str = "tmde-v4", **extra: Any) -> tuple[Observation, datetime]:
     reporter = "eventbridge" if source == "event" else "agent-1"
-    return Observation(task=t, source=source, observed_at=at, reporter=reporter, **extra), at  # type: ignore[arg-type]
+    return Observation(task=t, source=source, observed_at=at, reporter=reporter, **extra), at
 
 
 def _ran(
@@ -95,9 +97,7 @@ EXPIRED_STOP = NOW - timedelta(days=40)
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Inventory, Export]:
-    from tests.engines import engine_table
-
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory, Export]]:
     plays = [
         *_ran(1, B - H, B + H),  # prod FARGATE A, stopped
         *_ran(2, B + 0.5 * H, None),  # prod FARGATE A, running
@@ -119,7 +119,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Inventory, Export]:
 
 
 @pytest.fixture(scope="module")
-def athena(fleet: tuple[Inventory, Export]) -> Any:
+def athena(fleet: tuple[Inventory, Export]) -> Iterator[Any]:
     _, export = fleet
     con = athena_local.connect(export.data)
     yield con
