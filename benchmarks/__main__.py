@@ -46,8 +46,45 @@ def main() -> int:
             note = values.get(f"{key}_note", "")
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
             print(f"{group + '.' + key:<44} {shown:>16}  {note}")
+    _targets(results)
     print(f"\nwritten to {out / 'latest.json'}")
     return 0
+
+
+def _num(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else float("nan")
+
+
+def _targets(results: dict[str, dict[str, object]]) -> None:
+    """Issue 9's figures: each ratio beside its floor and its target (DESIGN section 6)."""
+    rows: list[tuple[str, float, str, float]] = []
+    cold = results.get("cold_start", {})
+    for case in ("query", "ingest", "events"):
+        if f"{case}_vs_floor" in cold:
+            floor = (
+                f"boto3 + client + GetItem, {cold['floor_ms']} ms; peak RSS"
+                f" {cold.get(case + '_peak_rss_mib')} vs {cold.get('floor_peak_rss_mib')} MiB"
+            )
+            rows.append(
+                (f"{case} handler cold start to first answer", _num(cold[f"{case}_vs_floor"]), floor, 1.3)
+            )
+    for key, value in results.get("normalize", {}).items():
+        if key.endswith("_vs_json_loads") and not key.startswith("worst"):
+            source = key.removesuffix("_vs_json_loads")
+            rows.append((f"normalize + validate, {source}", _num(value), "json.loads", 5.0))
+    for key, value in results.get("agent", {}).items():
+        if key.endswith("_xFloor"):
+            name = key.removesuffix("_xFloor").replace("_", " ")
+            rows.append((f"agent {name}: workload starts", _num(value), "python3 execs it", 1.5))
+    print(f"\n{'figure':<52} {'ratio':>7}  {'target':>7}  {'':4}  floor")
+    for name, ratio, floor, target in rows:
+        print(f"{name:<52} {ratio:>6.2f}x  {target:>6.1f}x  {'met' if ratio <= target else 'NOT':4}  {floor}")
+    agent = results.get("agent", {})
+    for key, target, unit in (("zipappBytes", 100_000, "bytes"), ("sidecarRssKiB", 18 * 1024, "KiB")):
+        if key in agent:
+            value = _num(agent[key])
+            met = "met" if value <= target else "NOT"
+            print(f"{'agent ' + key:<52} {value:>7.0f}  {target:>7}  {met:4}  {unit} (an absolute bound)")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ BUNDLE_REQUIREMENTS = ("aws-lambda-powertools[tracer]", "pydantic", "boto3")
 
 def _closure(requirements: tuple[str, ...]) -> list[Any]:
     """The installed distributions these requirements pull in (extras and markers honoured)."""
-    import importlib.metadata as metadata
+    from importlib import metadata
 
     from packaging.requirements import Requirement
 
@@ -239,6 +239,10 @@ class _Bench:
         sys.path.insert(0, str(LAMBDAS))
         from core.store.schema import create_table_request
 
+        for name, value in _environment("", strict=False).items():
+            if name.startswith("AWS_") and name != "AWS_ENDPOINT_URL_DYNAMODB":
+                os.environ.setdefault(name, value)  # the seeding client: fake credentials, no profile
+
         client = boto3.client("dynamodb", endpoint_url=self.endpoint, region_name=REGION)
         client.create_table(**create_table_request(TABLE))
         event = _snapshot_event()
@@ -292,9 +296,6 @@ def run(runs: int = 15) -> dict[str, object]:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    for name, value in _environment("", strict=False).items():
-        if name.startswith("AWS_") and name != "AWS_ENDPOINT_URL_DYNAMODB":
-            os.environ.setdefault(name, value)  # the seeding client: fake credentials, no profile
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
