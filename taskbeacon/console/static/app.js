@@ -105,7 +105,7 @@
   }
 
   function append(node, children) {
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -587,6 +587,7 @@
       if (mine === generation) {
         document.body.setAttribute("data-loading", "false");
         document.body.setAttribute("data-route", path);
+        document.body.setAttribute("data-done", String(mine)); // which navigation has finished (tests wait on it)
         if (!first) document.getElementById("title").focus();
         first = false;
       }
