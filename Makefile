@@ -11,6 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 $(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproject.toml package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } || echo "note: no /usr/bin/chromium: the console browser tests will skip (apt-get install -y chromium)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e . -e ./agent
 	npm install --no-audit --no-fund --silent

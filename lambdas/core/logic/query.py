@@ -54,7 +54,8 @@ class QueryService:
 
     def history(self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None) -> Page:
         stored = self._find(task_ref, now or datetime.now(UTC))
-        entries = list(reversed(stored.record.history))
+        # Newest first by when it happened: reports and events can arrive out of order.
+        entries = sorted(reversed(stored.record.history), key=lambda entry: entry.get("at", ""), reverse=True)
         query = {"history": stored.identity}
         offset = 0
         if cursor:
