@@ -150,16 +150,18 @@ class Obj:
         value = self.data.get(key)
         if value is None:
             return []
-        path = self.at(key)
         if not isinstance(value, list):
-            raise bad(path, "must be a list")
+            raise bad(self.at(key), "must be a list")
         out: list[str] = []
         for i, item in enumerate(value):
             if item is None or item == "":
                 continue
+            if item.__class__ is str and item.isascii():  # no path needed
+                out.append(item)
+                continue
             if not isinstance(item, str):
-                raise bad(f"{path}[{i}]", "must be a string")
-            out.append(check_text(item, f"{path}[{i}]"))
+                raise bad(f"{self.at(key)}[{i}]", "must be a string")
+            out.append(check_text(item, f"{self.at(key)}[{i}]"))
         return out
 
     def text_map(self, key: str) -> dict[str, str]:
