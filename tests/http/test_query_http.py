@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -127,7 +128,8 @@ def test_event_played_locally_creates_then_stops_the_task(local: LocalSystem, op
         stopCode="ServiceSchedulerInitiated",
     )
     stopped["detail"]["version"] = event["detail"]["version"] + 2
-    stopped["detail"]["stoppedAt"] = "2026-11-28T10:00:00.000Z"
+    # Recent, or the task would have expired (30 days' retention) by the day the test runs.
+    stopped["detail"]["stoppedAt"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert (
         send(
             local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(stopped).encode()

@@ -7,7 +7,7 @@ stream to the real indexer (the same pump local mode uses), so index and counter
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.logic.indexer import Indexer
@@ -19,6 +19,7 @@ from core.store.reader import Reader
 from core.store.stream import decode
 from core.store.writer import Store
 from taskbeacon.local.stream_pump import StreamPump
+from tests.store.builders import T0
 
 
 @dataclass
@@ -28,6 +29,9 @@ class Inventory:
     history_limit: int = 5
     retention_days: int = 30
     keepalive_seconds: int = 900
+    # The readers' clock: pinned a day after the builders' T0, so expiry does not depend on the date
+    # the tests run (a stopped task of T0 would vanish 30 days later).
+    now: datetime = T0 + timedelta(days=1)
     recorder: Recorder = field(init=False)
     indexer: Indexer = field(init=False)
     query: QueryService = field(init=False)
@@ -44,6 +48,7 @@ class Inventory:
             Reader(self.table, client=self.client),
             keepalive_seconds=self.keepalive_seconds,
             history_limit=self.history_limit,
+            clock=lambda: self.now,
         )
         self.pump = StreamPump(self.client, self.table, self.index_event)
 

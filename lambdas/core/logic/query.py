@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,20 +43,32 @@ class Page:
 
 
 class QueryService:
-    def __init__(self, reader: Reader, *, keepalive_seconds: int, history_limit: int):
+    def __init__(
+        self,
+        reader: Reader,
+        *,
+        keepalive_seconds: int,
+        history_limit: int,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.reader = reader
         self.keepalive_seconds = keepalive_seconds
         self.history_limit = history_limit
+        # What "now" is for expiry and staleness (tests pin it; TTL deletion itself lags in DynamoDB).
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     # -- single task -------------------------------------------------------------------------
     def get_task(self, task_ref: str, *, now: datetime | None = None) -> dict[str, Any]:
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         return self._document(self._find(task_ref, now), now)
 
     def history(self, task_ref: str, *, limit: int, cursor: str | None, now: datetime | None = None) -> Page:
-        stored = self._find(task_ref, now or datetime.now(UTC))
+        stored = self._find(task_ref, now or self.clock())
         # Newest first by when it happened: reports and events can arrive out of order.
-        entries = sorted(reversed(stored.record.history), key=lambda entry: entry.get("at", ""), reverse=True)
+        ordered = sorted(
+            enumerate(stored.record.history), key=lambda e: (e[1].get("at", ""), e[0]), reverse=True
+        )
+        entries = [entry for _, entry in ordered]
         query = {"history": stored.identity}
         offset = 0
         if cursor:
@@ -154,7 +167,7 @@ class QueryService:
             projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
         low = keys.timestamp(since) if since else None
         query = {"active": [start, end], "list": filters, "since": low}
-        now = datetime.now(UTC)
+        now = self.clock()
 
         def keep(hit: IndexHit) -> bool:
             if _expired(hit.expires_at, now) or hit.held_from is None or hit.held_from > end:
@@ -213,7 +226,7 @@ class QueryService:
         at: str | None = None,
         held: bool = False,
     ) -> Page:
-        now = datetime.now(UTC)
+        now = self.clock()
         if len(value.encode()) > 1024:
             return Page([], None)  # never indexed, and too long for a DynamoDB key: nothing can match
 
@@ -239,7 +252,7 @@ class QueryService:
         high: str | None = None,
         held: bool = False,
     ) -> Page:
-        now = datetime.now(UTC)
+        now = self.clock()
         positions = _positions(cursors.decode(cursor, query), len(partitions)) if cursor else None
         if positions is not None and all(position == DONE for position in positions):
             return Page([], None)
