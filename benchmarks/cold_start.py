@@ -251,7 +251,8 @@ class _Bench:
         from urllib.parse import quote
 
         self.query_path = "/tasks/" + quote(arn, safe="")
-        item = client.scan(TableName=TABLE, Limit=1)["Items"][0]
+        # The floor reads the task's largest item (its record), as GET /tasks/{taskId} does.
+        item = max(client.scan(TableName=TABLE)["Items"], key=lambda found: len(json.dumps(found)))
         self.floor_key = (item["pk"]["S"], item["sk"]["S"])
 
     def _event(self, case: str) -> dict[str, Any]:
@@ -289,7 +290,8 @@ class _Bench:
         return elapsed, int(peak[0])
 
 
-def run(runs: int = 15) -> dict[str, object]:
+def run(runs: int = 15, show: bool = False) -> dict[str, object]:
+    """Measure; with ``show``, print each case's command line instead and keep the server up."""
     import logging
 
     from moto.server import ThreadedMotoServer
@@ -303,6 +305,9 @@ def run(runs: int = 15) -> dict[str, object]:
         with tempfile.TemporaryDirectory() as workdir:
             bench = _Bench(f"http://{host}:{port}", Path(workdir))
             bench.seed()
+            if show:
+                _show(bench)
+                return {}
             return _measure(bench, runs)
     finally:
         server.stop()
@@ -343,12 +348,25 @@ def _measure(bench: _Bench, runs: int) -> dict[str, object]:
     return results
 
 
+def _show(bench: _Bench) -> None:
+    """Print every case as a shell command (for ``/usr/bin/time -v`` or ``-X importtime``), then wait."""
+    import shlex
+
+    for case in CASES:
+        env = _environment(bench.endpoint, True, bench.bundle)
+        argv = bench.command(case, True)
+        print(f"# {case}\ncd {LAMBDAS} && env -i {shlex.join(f'{k}={v}' for k, v in env.items())} \\")
+        print(f"  /usr/bin/time -v {shlex.join(argv)}\n")
+    input("moto server is up; press Enter to stop it ...")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--show", action="store_true", help="print each case's command line, run nothing")
     args = parser.parse_args()
-    results = run(args.runs)
+    results = run(args.runs, show=args.show)
     for key, value in results.items():
         if not key.endswith("_note"):
             print(f"{key:<28} {value!s:>8}  {results.get(key + '_note', '')}")
