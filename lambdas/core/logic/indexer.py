@@ -110,7 +110,12 @@ class Indexer:
             sums = summary_contributions(change.new.task)
         plan = _TaskPlan(change, before, wanted, sums)
         plan.puts = [item for ref, item in wanted.items() if before.entries.get(ref) != item.digest]
-        plan.deletes = [ref for ref in before.entries if ref not in wanted]
+        if change.new is None and before.revision == change.removed_revision:
+            # TTL removed the record of a stopped task whose entries were all written with the same
+            # expiry: TTL removes them too, for free. Only a marker that lagged needs deletes.
+            plan.deletes = []
+        else:
+            plan.deletes = [ref for ref in before.entries if ref not in wanted]
         return plan
 
 
@@ -138,7 +143,9 @@ def _applied_state(
     for group in plan.before.sums - plan.sums:
         if group not in failed_groups:
             sums.discard(group)
-    complete = entries == {ref: item.digest for ref, item in plan.wanted.items()} and sums == plan.sums
+    wanted = {ref: item.digest for ref, item in plan.wanted.items()}
+    # After a removal whose entries expire by TTL, nothing is left to do.
+    complete = (entries == wanted or (plan.change.new is None and not plan.deletes)) and sums == plan.sums
     new = plan.change.new
     revision = new.revision if complete and new is not None else plan.before.revision
     return IndexedState(revision=revision, entries=entries, sums=frozenset(sums)), complete

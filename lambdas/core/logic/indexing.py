@@ -89,6 +89,8 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
             search += [IndexEntry("ip", ip) for ip in (*network.ipv4_addresses, *network.ipv6_addresses)]
             if network.eni:
                 search.append(IndexEntry("eni", network.eni))
+        if container.internal:
+            continue  # pause and volume containers: ECS's own, the same in every task; not searched for
         if container.docker_id:
             search.append(IndexEntry("dockerId", container.docker_id))
         if container.image_digest:

@@ -92,6 +92,7 @@ class StreamChange:
     sequence: str
     new: TaskRecord | None
     expires_at: int | None = None
+    removed_revision: int | None = None  # for a removal: the revision the record had
 
 
 CounterKey = tuple[str, str]  # (summary dimension, group)

@@ -33,7 +33,13 @@ def decode(event: dict[str, Any]) -> tuple[list[StreamChange], list[Undecodable]
         identity = keys.identity_of_partition(pk)
         try:
             if record.get("eventName") == "REMOVE":
-                changes.append(StreamChange(identity, sequence, None))
+                old = data.get("OldImage") or {}
+                revision = old.get(Attr.REVISION, {}).get("N")
+                changes.append(
+                    StreamChange(
+                        identity, sequence, None, removed_revision=int(revision) if revision else None
+                    )
+                )
                 continue
             image = data["NewImage"]
             expires = image.get(Attr.EXPIRES, {}).get("N")
