@@ -91,6 +91,7 @@ class Profile:
     per: str  # "month" or "10k launches"
     lines: dict[str, float] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    wru_per_launch: dict[str, tuple[float, float]] = field(default_factory=dict)  # kind: (request, indexer)
 
     @property
     def launches(self) -> float:
@@ -133,8 +134,11 @@ def model(profile: Profile, store: dict[str, Any], log_bytes: float) -> Profile:
 
     wru = rru = 0.0
     records_to_indexer = 0.0
+    by_kind: dict[str, tuple[float, float]] = {}
     for kind, n in counts.items():
         row = kinds[kind]
+        share = n / launches
+        by_kind[kind] = (share * row["request"]["write_units"], share * row["indexer"]["write_units"])
         wru += n * (row["request"]["write_units"] + row["indexer"]["write_units"])
         rru += n * (row["request"]["read_units"] + row["indexer"]["read_units"])
         records_to_indexer += n * row["indexer"]["invocations"]  # one record per measured invocation
@@ -186,6 +190,7 @@ def model(profile: Profile, store: dict[str, Any], log_bytes: float) -> Profile:
         "X-Ray (off by default)": xray_if_on(snapshots + events + queries) if TRACING_ON_BY_DEFAULT else 0.0,
         "EventBridge (AWS events, default bus)": events * EVENTBRIDGE_AWS_EVENTS,
     }
+    profile.wru_per_launch = {kind: (round(a, 2), round(b, 2)) for kind, (a, b) in by_kind.items()}
     profile.notes = {
         "launches_per_month": f"{launches:,.0f}",
         "snapshots_per_month": f"{snapshots:,.0f}",
@@ -218,6 +223,7 @@ def verdict(profile: Profile, target: float) -> dict[str, Any]:
         "target_usd": target,
         "met": total <= target,
         "per": profile.per,
+        "write_units_per_launch_request_indexer": profile.wru_per_launch,
         **profile.notes,
     }
     if total > target:
@@ -232,6 +238,20 @@ def verdict(profile: Profile, target: float) -> dict[str, Any]:
                 "function, a single table alarm) and EMF metrics only where alarmed would remove it"
             )
         reasons.append("largest lines: " + ", ".join(f"{n} {v:.3f}" for n, v in ranked[:3]))
+        writes = profile.lines.get("DynamoDB writes", 0.0)
+        if writes > 0.2 * total and profile.wru_per_launch:
+            request = sum(a for a, _ in profile.wru_per_launch.values())
+            indexer = sum(b for _, b in profile.wru_per_launch.values())
+            heavy = sorted(profile.wru_per_launch.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:3]
+            reasons.append(
+                f"DynamoDB writes are {request + indexer:.0f} WRU a launch ({request:.0f} request path, "
+                f"{indexer:.0f} indexer); heaviest: "
+                + ", ".join(f"{kind} {a:g}+{b:g}" for kind, (a, b) in heavy)
+                + ". Every index entry costs at least 1 WRU on each put and delete, and the record "
+                "(~5.5 KB of task JSON) costs 6-7 WRU per rewrite, x2 inside the start/change/stop "
+                "transaction: fewer entries per task (let TTL delete them, free, instead of the indexer), "
+                "a compressed record and no transaction would remove most of it (docs/cost.md)"
+            )
         out["in_the_way"] = "; ".join(reasons)
     return out
 
