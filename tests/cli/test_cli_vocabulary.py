@@ -1,0 +1,36 @@
+"""The CLI ships without the server code, so it keeps its own copy of the API's vocabulary; this pins
+the copy to the one definition (lambdas/core/vocabulary.py)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from core.vocabulary import LIST_FILTERS, SEARCH_KINDS, SUMMARY_DIMENSIONS
+from taskbeacon.cli import commands, parser
+
+
+def test_summary_dimensions_are_the_apis() -> None:
+    assert parser.SUMMARY_BY == SUMMARY_DIMENSIONS
+
+
+def test_search_flags_are_the_apis_search_kinds() -> None:
+    assert sorted(commands.SEARCH_KEYS.values()) == sorted(SEARCH_KINDS)
+
+
+class _Recorder:
+    """An API that answers an empty page and remembers the query parameters it was asked."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, Any] = {}
+
+    def get(self, path: str, params: Any = None) -> Any:
+        self.params = dict(params or {})
+        return {"items": [], "nextCursor": None}
+
+
+def test_every_list_filter_of_the_api_is_a_flag_of_tasks_list() -> None:
+    api = _Recorder()
+    args = parser.build_parser().parse_args(["tasks", "list", "--output", "json"])
+    assert commands.tasks_list(args, api, io.StringIO()) == 0
+    assert set(LIST_FILTERS) <= set(api.params)
