@@ -1,22 +1,29 @@
-"""Builds the core services from settings on first use, once per process (never at import)."""
+"""Builds the core services from settings on first use, once per process (never at import).
+
+Each factory imports what it builds, so a function loads only its own path: the query Lambda never
+imports the write path, the ingest Lambda never the indexer.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from core.crosscheck import EcsTaskVerifier
-from core.logic.indexer import Indexer
-from core.logic.query import QueryService
-from core.logic.reconcile import Reconciler
-from core.logic.recording import Recorder
 from core.settings import get_settings
-from core.store.index_writer import IndexStore
-from core.store.reader import Reader
-from core.store.writer import Store
+
+if TYPE_CHECKING:
+    from core.crosscheck import EcsTaskVerifier
+    from core.logic.indexer import Indexer
+    from core.logic.query import QueryService
+    from core.logic.reconcile import Reconciler
+    from core.logic.recording import Recorder
 
 
 @lru_cache(maxsize=1)
 def recorder() -> Recorder:
+    from core.logic.recording import Recorder
+    from core.store.writer import Store
+
     settings = get_settings()
     return Recorder(
         Store(settings.table_name),
@@ -31,17 +38,27 @@ store = recorder
 
 @lru_cache(maxsize=1)
 def indexer() -> Indexer:
+    from core.logic.indexer import Indexer
+    from core.store.index_writer import IndexStore
+
     return Indexer(IndexStore(get_settings().table_name))
 
 
 @lru_cache(maxsize=1)
 def reconciler() -> Reconciler:
+    from core.logic.reconcile import Reconciler
+    from core.store.index_writer import IndexStore
+    from core.store.reader import Reader
+
     table = get_settings().table_name
     return Reconciler(Reader(table), IndexStore(table))
 
 
 @lru_cache(maxsize=1)
 def query_service() -> QueryService:
+    from core.logic.query import QueryService
+    from core.store.reader import Reader
+
     settings = get_settings()
     return QueryService(
         Reader(settings.table_name),
@@ -53,7 +70,11 @@ def query_service() -> QueryService:
 @lru_cache(maxsize=1)
 def verifier(own_account_id: str) -> EcsTaskVerifier | None:
     """The ECS cross-check when enabled, kept per process so confirmed tasks are remembered."""
-    return EcsTaskVerifier(own_account_id) if get_settings().describe_tasks_cross_check else None
+    if not get_settings().describe_tasks_cross_check:
+        return None
+    from core.crosscheck import EcsTaskVerifier
+
+    return EcsTaskVerifier(own_account_id)
 
 
 def reset() -> None:
