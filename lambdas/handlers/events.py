@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         check_document(event, root="event")
         envelope = parse(event=event, model=EventBridgeModel)  # the EventBridge envelope itself
         logger.append_keys(detail_type=envelope.detail_type, event_source=envelope.source)
-        result = ingest_event(event, wiring.store())
+        result = ingest_event(event, wiring.recorder())
     except (InvalidInput, PayloadTooLarge, ValidationError) as error:
         # A malformed or oversized event can never succeed on retry: record it and drop it
         # instead of letting Lambda's async retries carry it into the dead-letter queue.

@@ -38,7 +38,7 @@ def post_snapshot() -> Response[Any]:
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
     verifier = wiring.verifier(account_of_function(app.lambda_context.invoked_function_arn))
-    result = ingest_snapshot(body, caller, wiring.store(), settings, verifier)
+    result = ingest_snapshot(body, caller, wiring.recorder(), settings, verifier)
     metrics.add_metric(name="SnapshotsAccepted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
     metrics.add_metric(

@@ -32,10 +32,6 @@ def recorder() -> Recorder:
     )
 
 
-# The ingest and events handlers' name for the write path.
-store = recorder
-
-
 @lru_cache(maxsize=1)
 def indexer() -> Indexer:
     from core.logic.indexer import Indexer

@@ -57,7 +57,7 @@ def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client.create_table(**create_table_request(TABLE))
         inventory = Inventory(client, table=TABLE, history_limit=50)
         recorder = SettlingRecorder(inventory)
-        monkeypatch.setattr(wiring, "store", lambda: recorder)
+        monkeypatch.setattr(wiring, "recorder", lambda: recorder)
         monkeypatch.setattr(wiring, "recorder", lambda: recorder, raising=False)
         monkeypatch.setattr(wiring, "query_service", lambda: inventory.query)
         yield client

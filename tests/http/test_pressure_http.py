@@ -54,7 +54,7 @@ def _stubbing(local: LocalSystem) -> Iterator[Stubber]:
     table = local.table_name
     with pytest.MonkeyPatch.context() as patch, Stubber(client) as stubber:
         recorder = Recorder(Store(table, client=client), retention_days=30, history_limit=50)
-        patch.setattr(wiring, "store", lambda: recorder)
+        patch.setattr(wiring, "recorder", lambda: recorder)
         patch.setattr(
             wiring,
             "query_service",

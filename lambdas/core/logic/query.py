@@ -16,10 +16,7 @@ from core.model import StoredTask
 from core.store import cursor as cursors
 from core.store import keys
 from core.store.reader import IndexHit, Reader
-from core.vocabulary import LIST_FILTERS, SEARCH_KINDS, SUMMARY_DIMENSIONS
-
-# Kept for the query handler until it reads core.vocabulary directly.
-SEARCH_PARAMETERS = SEARCH_KINDS
+from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 
 # What ingest accepts as a task id (the last segment of a task ARN), and nothing that could not be one.
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
