@@ -215,3 +215,11 @@ def test_every_task_id_ingest_accepts_is_readable_by_id_and_arn(dynamodb: Any) -
     store.apply(snapshot(odd, second=1))
     assert query.get_task("web_1-a")["taskId"] == "web_1-a"
     assert query.get_task(odd.task_arn)["taskArn"] == odd.task_arn
+
+
+def test_a_task_with_more_values_than_the_index_takes_says_so(dynamodb: Any) -> None:
+    store, query = _services(dynamodb)
+    store.apply(snapshot(task(1, labels={f"k{n:02d}": "v" for n in range(60)}), second=1))
+    store.apply(snapshot(task(2), second=1))
+    assert query.get_task(f"{1:032x}")["indexTruncated"] is True
+    assert query.get_task(f"{2:032x}")["indexTruncated"] is False

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
-from core.logic.indexing import ALL, CLUSTER_NAME_KIND, LIVE_KIND, TASK_ID_KIND
+from core.logic.indexing import ALL, CLUSTER_NAME_KIND, LIVE_KIND, TASK_ID_KIND, index_entries
 from core.logic.lifecycle import is_stopped
 from core.logic.paging import DONE, merged_page
 from core.model import StoredTask
@@ -287,6 +287,7 @@ class QueryService:
         if last_seen is not None:
             document["lastSeenAt"] = keys.timestamp(last_seen)
         document["stale"] = self._is_stale(task.last_status, last_seen, now)
+        document["indexTruncated"] = index_entries(task)[1]  # pure, from the record: never stored
         return document
 
     def _is_stale(self, status: str | None, last_seen: datetime | None, now: datetime) -> bool:
