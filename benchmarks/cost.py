@@ -44,10 +44,10 @@ ALARMS = 23  # infra/monitoring.py: 5 functions x (errors, throttles) + 2 API ra
 # table system errors 9 (one per operation), so AWS bills 34 alarm metrics, not 23 (see docs/cost.md).
 ALARM_METRICS = 10 + 2 * 2 + 2 + 9 + 6 + 3
 # Custom metrics with data every month (namespace TaskBeacon, dimension service): SnapshotsAccepted,
-# EventsAccepted, NormalizeLatency, WriteItems, IndexedTasks, IndexEntriesWritten, IndexEntriesDeleted,
-# CounterUpdates, CounterDrift, CounterGroupsRepaired; Rejected (total and by reason) has data only in
-# hours with rejections and is left out. Powertools' ColdStart metric is not captured.
-CUSTOM_METRICS = 10
+# EventsAccepted, NormalizeLatency, WriteItems, CounterDrift; Rejected (total and by reason) has data
+# only in hours with rejections and is left out. Powertools' ColdStart metric is not captured. The
+# indexer emits none (Lambda's Errors and IteratorAge say whether it keeps up).
+CUSTOM_METRICS = 5
 TRACING_ON_BY_DEFAULT = False  # infra/config.py tracing=False; when on: 1 % beyond a 1/s reservoir
 RECONCILE_EVERY_HOURS = 6  # infra/config.py reconcile_interval_hours
 RETENTION_DAYS = 30  # stopped tasks expire after this many days (TTL deletes are free)

@@ -16,7 +16,9 @@ from handlers import wiring
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = wiring.reconciler().run()
     metrics.add_metric(name="CounterDrift", unit=MetricUnit.Count, value=result.drift)
-    metrics.add_metric(name="CounterGroupsRepaired", unit=MetricUnit.Count, value=len(result.repaired))
     if result.repaired:
-        logger.warning("summary counters drifted; repaired", extra={"drift": result.drift})
+        logger.warning(
+            "summary counters drifted; repaired",
+            extra={"drift": result.drift, "groups": len(result.repaired)},
+        )
     return {"groups": result.groups, "drift": result.drift, "unsettled": result.unsettled}
