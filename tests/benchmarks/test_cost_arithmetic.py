@@ -72,7 +72,7 @@ def test_profile_a_a_month() -> None:
     # Storage: 10,000 running + 43,452.38 stopped kept 30 days = 53,452.38 tasks x 1,000 B
     # = 0.0534524 GB x $0.25 = $0.0133631.
     assert lines["DynamoDB storage"] == pytest.approx(0.0133631, rel=1e-5)
-    assert lines["CloudWatch custom metrics"] == pytest.approx(3.00)  # 10 metrics x $0.30
+    assert lines["CloudWatch custom metrics"] == pytest.approx(1.50)  # 5 metrics x $0.30
 
 
 def test_verdict_names_what_stands_in_the_way() -> None:
