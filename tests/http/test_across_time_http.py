@@ -92,3 +92,22 @@ def test_bad_times_are_400_naming_the_parameter(
     reply = send(local.url, "GET", f"/tasks?{query}", credentials=operator)
     assert reply.status == 400, reply.body
     assert reply.body["error"]["field"] == field
+
+
+def test_inputs_that_cannot_match_or_do_not_fit_a_key_are_4xx_never_5xx(
+    local: LocalSystem, operator: dict
+) -> None:
+    from core.store import cursor as cursors
+
+    later = urllib.parse.urlencode({"activeAt": _at(0), "since": _at(48)})
+    empty = send(local.url, "GET", f"/tasks?{later}", credentials=operator)
+    assert empty.status == 200 and empty.body["items"] == []  # since after the moment: nothing
+    long_arn = urllib.parse.quote("arn:aws:ecs:us-east-1:123456789012:task/" + "€" * 700, safe="")
+    assert send(local.url, "GET", f"/tasks/{long_arn}", credentials=operator).status == 400
+    # Forged cursors with the right fingerprint (it is no secret) but positions DynamoDB would refuse.
+    too_long = cursors.encode(["2" + "9" * 1500] * 8, {"list": {}, "since": None})
+    since = "2026-01-01T00:00:00.000000Z"
+    outside = cursors.encode(["2020-01-01T00:00:00.000000Z#x"] * 8, {"list": {}, "since": since})
+    for forged, query in ((too_long, ""), (outside, "&since=2026-01-01T00:00:00Z")):
+        reply = send(local.url, "GET", f"/tasks?cursor={forged}{query}", credentials=operator)
+        assert reply.status == 400 and reply.body["error"]["field"] == "cursor", reply.body

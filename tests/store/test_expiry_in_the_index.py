@@ -55,3 +55,15 @@ def test_a_marker_that_lagged_behind_the_removed_record_still_cleans_up(dynamodb
     inventory.settle()  # the stop and the removal arrive in one batch: the marker never saw the stop
     assert [i for i in all_items(dynamodb) if i.get("ref", {}).get("S") == identity] == []
     assert inventory.query.summary("status")["total"] == 0
+
+
+def test_a_task_written_again_after_its_record_expired_is_indexed_anew(dynamodb: Any) -> None:
+    inventory = Inventory(dynamodb)
+    identity = _stop(inventory, 3)
+    _expire(dynamodb, identity)
+    # A late report after retention: the record is created again (revision 1) in the same batch.
+    inventory.recorder.apply(snapshot(task(3, image="late:1"), second=7200))
+    inventory.settle()
+    hits = inventory.query.search("image", "late:1", status=None, at=None, limit=5, cursor=None).items
+    assert [hit["taskId"] for hit in hits] == [f"{3:032x}"]
+    assert inventory.query.summary("status")["groups"] == [{"group": "RUNNING", "running": 1}]

@@ -223,3 +223,15 @@ def test_a_task_with_more_values_than_the_index_takes_says_so(dynamodb: Any) -> 
     store.apply(snapshot(task(2), second=1))
     assert query.get_task(f"{1:032x}")["indexTruncated"] is True
     assert query.get_task(f"{2:032x}")["indexTruncated"] is False
+
+
+def test_order_keys_sort_as_time_and_sequence_at_any_width(dynamodb: Any) -> None:
+    """An ancient collectedAt (year < 1000) or a sequence past 12 digits never wins by text order."""
+    from core.logic.merge import snapshot_order_key
+
+    old, new = snapshot(task(1), second=0), snapshot(task(1), second=0)
+    ancient = old.model_copy(update={"observed_at": old.observed_at.replace(year=999)})
+    assert snapshot_order_key(ancient) < snapshot_order_key(new)
+    small = new.model_copy(update={"sequence": 999_999_999_999})
+    big = new.model_copy(update={"sequence": 1_000_000_000_000})
+    assert snapshot_order_key(small) < snapshot_order_key(big)

@@ -51,15 +51,14 @@ class Indexer:
         self.choose_shard = choose_shard or (lambda: random.randrange(keys.COUNTER_SHARDS))  # noqa: S311
 
     def apply(self, changes: list[StreamChange]) -> BatchResult:
-        newest: dict[str, StreamChange] = {}
-        for change in changes:  # stream order per task: the last one is the newest
-            newest[change.identity] = change
+        newest, reborn = _newest_per_task(changes)
         markers = self.store.load_markers(newest)
         plans: list[_TaskPlan] = []
         skipped = len(changes) - len(newest)
         for identity, change in newest.items():
             before = markers.get(identity)
-            if _already_applied(change, before):
+            # A new life restarts revisions at 1: the old marker's revision says nothing about it.
+            if identity not in reborn and _already_applied(change, before):
                 skipped += 1
                 continue
             plans.append(self._plan(change, before or IndexedState()))
@@ -117,6 +116,19 @@ class Indexer:
         else:
             plan.deletes = [ref for ref in before.entries if ref not in wanted]
         return plan
+
+
+def _newest_per_task(changes: list[StreamChange]) -> tuple[dict[str, StreamChange], set[str]]:
+    """Each task's newest change (stream order), and the tasks removed then written again here."""
+    newest: dict[str, StreamChange] = {}
+    reborn: set[str] = set()  # a new life: revisions restart at 1
+    for change in changes:
+        if change.new is None:
+            reborn.discard(change.identity)
+        elif change.identity in newest and newest[change.identity].new is None:
+            reborn.add(change.identity)
+        newest[change.identity] = change
+    return newest, reborn
 
 
 def _already_applied(change: StreamChange, before: IndexedState | None) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 from core.logic.lifecycle import later_status
 from core.model import Container, Observation, Task, TaskRecord
+from core.store.keys import timestamp
 
 # Facts that only EventBridge knows reliably; an agent's snapshot never clears them.
 _EVENT_OWNED_TASK_FIELDS = ("stopped_reason", "stop_code", "stopping_at", "stopped_at")
@@ -27,8 +28,8 @@ _TRACKED_FOR_HISTORY = ("lastStatus", "desiredStatus", "healthStatus", "stoppedR
 
 def snapshot_order_key(observation: Observation) -> str:
     """Sortable key: collectedAt (UTC, microseconds), then sequence, then reporter as tie-break."""
-    at = observation.observed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f"{at}#{observation.sequence:012d}#{observation.reporter or ''}"
+    # Fixed widths, so text order is time order: the year padded, sequence to int64's 19 digits.
+    return f"{timestamp(observation.observed_at)}#{observation.sequence:019d}#{observation.reporter or ''}"
 
 
 def merge(
@@ -203,7 +204,7 @@ def _append_history(
     if not changes:
         return history
     entry = {
-        "at": observation.observed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": timestamp(observation.observed_at),
         "source": observation.source,
         "reporter": observation.reporter,
         "changes": changes,

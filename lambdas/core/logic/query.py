@@ -9,7 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
-from core.logic.indexing import ALL, CLUSTER_NAME_KIND, LIVE_KIND, TASK_ID_KIND, index_entries
+from core.logic.indexing import (
+    ALL,
+    CLUSTER_NAME_KIND,
+    LIVE_KIND,
+    MAX_ACTIVE_DAYS,
+    TASK_ID_KIND,
+    index_entries,
+)
 from core.logic.lifecycle import is_stopped
 from core.logic.paging import DONE, merged_page
 from core.model import StoredTask
@@ -26,7 +33,7 @@ _TASK_ARN = re.compile(
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
-_MAX_SORT_KEY = 2048
+_MAX_SORT_KEY = 1024  # DynamoDB's sort key limit, in bytes
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,8 @@ class QueryService:
         """A task by ARN (exact), or by bare id when exactly one account and region has it."""
         reference = task_ref.strip()
         arn = _TASK_ARN.match(reference)
+        if arn and not _TASK_ID.match(arn["id"]):
+            raise InvalidInput("not a task id or task ARN", field="taskId")
         if arn:
             identity = f"{arn['partition']}#{arn['account']}#{arn['region']}#{arn['id']}"
             task_id = arn["id"]
@@ -174,8 +183,9 @@ class QueryService:
             if any(hit.projection.get(name) != wanted for name, wanted in projected.items()):
                 return False
             day = day_of.get(hit.partition)
-            # A stopped task has an entry for each day it was active: keep the first in the window.
-            return day is None or day == max(days[0], hit.held_from[:10])
+            # A stopped task has an entry for each day it was active (the last MAX_ACTIVE_DAYS): keep
+            # the first of them inside the window.
+            return day is None or day == max(days[0], _first_indexed_day(hit))
 
         return self._merged(
             partitions, keep, query, limit, cursor, low=low, high=end
@@ -250,9 +260,16 @@ class QueryService:
         held: bool = False,
     ) -> Page:
         now = self.clock()
+        if low is not None and high is not None and low > high:
+            return Page([], None)  # e.g. `since` after the window asked about: nothing can match
         positions = _positions(cursors.decode(cursor, query), len(partitions)) if cursor else None
         if positions is not None and all(position == DONE for position in positions):
             return Page([], None)
+        for position in positions or []:
+            if position and (
+                (low is not None and position < low) or (high is not None and position > high + "~")
+            ):
+                raise InvalidCursor("cursor does not belong to this query", field="cursor")
         page = merged_page(
             self.reader,
             partitions,
@@ -315,7 +332,7 @@ def _positions(decoded: Any, shards: int) -> list[str | None]:
     if not isinstance(decoded, list) or len(decoded) != shards:
         raise InvalidCursor("cursor does not belong to this query", field="cursor")
     for position in decoded:
-        if position is not None and (not isinstance(position, str) or len(position) > _MAX_SORT_KEY):
+        if position is not None and (not isinstance(position, str) or len(position.encode()) > _MAX_SORT_KEY):
             raise InvalidCursor("cursor does not belong to this query", field="cursor")
         if isinstance(position, str) and position != DONE and not position[:4].isdigit():
             raise InvalidCursor("cursor does not belong to this query", field="cursor")
@@ -343,6 +360,15 @@ def _window(
     if active_to - active_from > _MAX_WINDOW:
         raise InvalidInput("a window spans at most 7 days; page through shorter ones", field="activeTo")
     return active_from, active_to
+
+
+def _first_indexed_day(hit: IndexHit) -> str:
+    assert hit.held_from is not None
+    start = hit.held_from[:10]
+    if hit.held_until is None:
+        return start
+    stop = datetime.fromisoformat(hit.held_until[:10]).date()
+    return max(start, (stop - timedelta(days=MAX_ACTIVE_DAYS - 1)).isoformat())
 
 
 def _days(window: tuple[datetime, datetime]) -> list[str]:

@@ -95,4 +95,5 @@ def timestamp(value: datetime) -> str:
     """Fixed-width UTC text, so lexical order is time order (aware times are converted to UTC)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # The year by hand: strftime's %Y does not zero-pad years before 1000 on Linux.
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%S.%fZ")
