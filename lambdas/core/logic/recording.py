@@ -73,25 +73,27 @@ class Recorder:
         """The first read and plan of a full write; None for a keepalive, which tries the cheap path first."""
         if _is_keepalive(observation):
             return None
-        identity = task_identity(observation.task)
-        plan = self._plan(identity, self.store.load(identity), observation, content_hash(observation), now)
+        return self._read_and_plan(task_identity(observation.task), observation, _content(observation), now)
+
+    def _read_and_plan(
+        self, identity: str, observation: Observation, content: str | None, now: datetime
+    ) -> _Prepared:
+        """One consistent read of the task, the merge, and the writes it makes (size-checked)."""
+        plan = self._plan(identity, self.store.load(identity), observation, content, now)
         return _Prepared(plan, self.store.render(plan) if plan else [])
 
     def _commit(self, observation: Observation, first: _Prepared | None, now: datetime) -> WriteOutcome:
         identity = task_identity(observation.task)
         task_id = observation.task.task_id
-        content = content_hash(observation) if observation.source != "event" else None
+        content = _content(observation)
         if first is None and content is not None:
             key = snapshot_order_key(observation)
             if self.store.touch(identity, key, content, observation.observed_at):
                 return WriteOutcome(task_id, identity, True, "touch", 0, WriteCost(1, False, 0))
         reads = 0
         for _ in range(_MAX_RACE_RETRIES):
-            if first is not None:
-                prepared, first = first, None
-            else:
-                plan = self._plan(identity, self.store.load(identity), observation, content, now)
-                prepared = _Prepared(plan, self.store.render(plan) if plan else [])
+            prepared = first or self._read_and_plan(identity, observation, content, now)
+            first = None
             reads += 1
             plan = prepared.plan
             if plan is None:
@@ -136,6 +138,11 @@ class Recorder:
         if stopped.tzinfo is None:
             stopped = stopped.replace(tzinfo=UTC)
         return int((stopped + timedelta(days=self.retention_days)).timestamp())
+
+
+def _content(observation: Observation) -> str | None:
+    """The content hash of a snapshot; events have none (they never touch the keepalive item)."""
+    return None if observation.source == "event" else content_hash(observation)
 
 
 def content_hash(observation: Observation) -> str:
