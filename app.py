@@ -7,16 +7,24 @@ import os
 import sys
 
 from infra.application import build_app
+from infra.bundling import BUNDLING_ERROR_PREFIX
 from infra.config import ConfigError
 
 
 def main() -> int:
     try:
         built = build_app(outdir=os.environ.get("CDK_OUTDIR") or "cdk.out")
+        built.app.synth()
     except ConfigError as error:
         print(f"taskbeacon: invalid configuration: {error}", file=sys.stderr)
         return 2
-    built.app.synth()
+    except Exception as error:
+        # Bundling runs inside a jsii callback: its BundlingError comes back wrapped, message intact.
+        message = str(error)
+        if BUNDLING_ERROR_PREFIX not in message:
+            raise
+        print(message[message.index(BUNDLING_ERROR_PREFIX) :].splitlines()[0], file=sys.stderr)
+        return 1
     return 0
 
 

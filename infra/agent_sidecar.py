@@ -7,12 +7,32 @@ Usage in a service team's stack (same or other account; the ARN is the stack out
         self, "AgentRepo", "arn:aws:ecr:eu-west-1:123456789012:repository/taskbeacon-agent")
     TaskBeaconAgentSidecar(self, "Beacon", task_definition=task_def,
         target=SnapshotsTarget(endpoint_url=url, invoke_arn=arn),
-        image=AgentImage.from_ecr_repository(repo, "0.1.0"))
+        image=AgentImage.from_ecr_repository(repo, "sha256:<64 hex>"))
 
-The image comes from an ECR repository (and tag or digest) or from an image asset built from
-`agent/Dockerfile` (`AgentImage.from_asset`); either way the task's *execution role* is granted the
-pull (`ecr:GetAuthorizationToken`, and `ecr:BatchCheckLayerAvailability`, `ecr:GetDownloadUrlForLayer`,
-`ecr:BatchGetImage` on that repository only). A bare registry name cannot be granted and is refused.
+**An image that cannot be pulled stops the task.** ECS does not start a task when any of its
+container images cannot be pulled, essential or not: on Fargate the task stops with
+`CannotPullContainerError`, and on EC2 so it does when `ECS_IMAGE_PULL_BEHAVIOR` is `always` or
+`once` ("Container image pull behavior for the Amazon EC2 launch type", ECS developer guide). A
+sidecar is therefore a dependency of every task that carries it, whatever `essential` says. So:
+- the image is pinned by **digest** (a tag can be moved or deleted under running services);
+- at deploy time a check (`AgentImageCheck`) calls `ecr:BatchGetImage` for that digest *as the
+  task's execution role*, so `cdk deploy` fails, not the tasks, when the image does not exist, when
+  the execution role may not pull it, or when the repository policy does not admit the task's
+  account. The task definition takes the digest from the check's answer, so it cannot be created or
+  updated without it;
+- at run time, what no deploy can see (a private subnet without ECR endpoints, a repository policy
+  changed later) shows as the central stack's `AgentImagePullFailures` alarm (STOPPED events with
+  `CannotPullContainerError` for tasks running the agent, infra/agent_pull_failures.py).
+Teams that cannot take that risk use the entrypoint hook instead: the zipapp inside their own image
+adds no image to pull (agent/README.md).
+
+The image comes from an ECR repository by digest, or from an image asset built from
+`agent/Dockerfile` (`AgentImage.from_asset`: CDK publishes it to the bootstrap repository before the
+stack deploys, under a tag that is the hash of its content, in a repository whose tags are
+immutable, so it exists when the task definition changes). Either way the task's *execution role*
+is granted the pull (`ecr:GetAuthorizationToken`, and `ecr:BatchCheckLayerAvailability`,
+`ecr:GetDownloadUrlForLayer`, `ecr:BatchGetImage` on that repository only). A bare registry name
+cannot be granted or checked, and is refused.
 
 Cross-account, for a whole organization: the repository lives in one account (say a tooling
 account) and its *repository policy* lets every account of the organization pull, which
@@ -23,11 +43,11 @@ account) and its *repository policy* lets every account of the organization pull
      "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-..."}}}
 
 Cross-account pulls need both sides: that policy, and the execution role's own grant, which this
-construct adds. Pull from a repository in the task's region (ECR replication can copy it to each
-region), or every task start pays a cross-region pull.
+construct adds (and its deploy-time check proves). Pull from a repository in the task's region (ECR
+replication can copy it to each region), or every task start pays a cross-region pull.
 
-The agent container is not essential and no container depends on it (nor it on them): whatever
-happens to the agent or its image, the app containers start and run as if it were not there.
+No container depends on the agent, nor it on them, and it is not essential: once the task runs,
+an agent that fails or exits never stops it.
 """
 
 from __future__ import annotations
@@ -43,6 +63,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.paths import REPO_ROOT
@@ -54,7 +75,15 @@ PULL_ACTIONS: Final = (
     "ecr:GetDownloadUrlForLayer",
     "ecr:BatchGetImage",
 )
-_TAG: Final = re.compile(r"^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$")
+_DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
+# What BatchGetImage may answer with: single-platform manifests and multi-platform indexes alike.
+_MANIFEST_TYPES: Final = (
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+)
+_CHECKED_DIGEST: Final = "images.0.imageId.imageDigest"
 _ORG_ID: Final = re.compile(r"^o-[a-z0-9]{10,32}$")
 
 
@@ -85,18 +114,32 @@ class SnapshotsTarget:
 
 
 class AgentImage:
-    """The agent's image, always in ECR, so that the task's execution role can be granted the pull."""
+    """The agent's image, always in ECR, so that the pull can be granted (and, by digest, checked)."""
 
-    def __init__(self, image: ecs.ContainerImage, description: str) -> None:
+    def __init__(
+        self,
+        image: ecs.ContainerImage | None,
+        description: str,
+        *,
+        repository: ecr.IRepository | None = None,
+        digest: str | None = None,
+    ) -> None:
         self.container_image = image
         self.description = description
+        self.repository = repository
+        self.digest = digest
 
     @classmethod
-    def from_ecr_repository(cls, repository: ecr.IRepository, tag: str) -> AgentImage:
-        """An image pushed to `repository` (any account: see the module docs), by tag or `sha256:` digest."""
-        if not cdk.Token.is_unresolved(tag) and not _TAG.fullmatch(tag):
-            raise ValueError(f"tag must be an ECR image tag or a sha256:<64 hex> digest, got {tag!r}")
-        return cls(ecs.ContainerImage.from_ecr_repository(repository, tag), f"ecr:{tag}")
+    def from_ecr_repository(cls, repository: ecr.IRepository, digest: str) -> AgentImage:
+        """An image pushed to `repository` (any account: see the module docs), pinned by its digest."""
+        if not cdk.Token.is_unresolved(digest) and not _DIGEST.fullmatch(digest):
+            raise ValueError(
+                f"the agent image must be pinned by digest (sha256:<64 hex>), got {digest!r}: a tag can "
+                "be moved or deleted, and a task whose image cannot be pulled does not start. Find the "
+                "digest of a tag with: aws ecr describe-images --repository-name <repo> --image-ids "
+                "imageTag=<tag> --query 'imageDetails[0].imageDigest'"
+            )
+        return cls(None, f"ecr@{digest}", repository=repository, digest=digest)
 
     @classmethod
     def from_asset(
@@ -111,6 +154,83 @@ class AgentImage:
     @classmethod
     def from_docker_image_asset(cls, asset: ecr_assets.DockerImageAsset) -> AgentImage:
         return cls(ecs.ContainerImage.from_docker_image_asset(asset), "asset")
+
+
+class AgentImageCheck(Construct):
+    """At deploy time: `ecr:BatchGetImage` of the digest, as the task's execution role.
+
+    AWS's answer is what decides: the call fails when the execution role's IAM (with any permissions
+    boundary or SCP) or the repository policy would refuse the pull, and it lists no image when the
+    digest does not exist, so reading `digest` (the image's digest in that answer) fails the deploy.
+    The check assumes the execution role: that role then also trusts this check's own role (and only
+    it), on top of `ecs-tasks.amazonaws.com`. An imported execution role cannot be changed; then the
+    check runs as its own role with the same pull grant (which still proves the image exists and that
+    the repository policy admits this account) and synth warns that the role itself is unchecked.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        repository: ecr.IRepository,
+        digest: str,
+        execution_role: iam.IRole,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        checker = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="taskbeacon: check at deploy time that tasks can pull the agent image",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaBasicExecutionRole")
+            ],
+        )
+        assumed: str | None = None
+        if isinstance(execution_role, iam.Role):
+            execution_role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+                iam.PolicyStatement(
+                    actions=["sts:AssumeRole"], principals=[iam.ArnPrincipal(checker.role_arn)]
+                )
+            )
+            checker.add_to_policy(
+                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=[execution_role.role_arn])
+            )
+            assumed = execution_role.role_arn
+        else:
+            repository.grant_pull(checker)
+            cdk.Annotations.of(self).add_warning_v2(
+                "taskbeacon:imported-execution-role",
+                "the task's execution role is imported, so the deploy-time pull check runs as its own "
+                "role: it proves the image exists and that the repository admits this account, not that "
+                "the execution role may pull it",
+            )
+        call = cr.AwsSdkCall(
+            service="ECR",
+            action="batchGetImage",
+            parameters={
+                "registryId": repository.env.account,
+                "repositoryName": repository.repository_name,
+                "imageIds": [{"imageDigest": digest}],
+                "acceptedMediaTypes": list(_MANIFEST_TYPES),
+            },
+            assumed_role_arn=assumed,
+            # A new digest is a new check; the answer is trimmed to the digest (responses are <= 4 KB).
+            physical_resource_id=cr.PhysicalResourceId.of(f"{repository.repository_arn}@{digest}"),
+            output_paths=[_CHECKED_DIGEST],
+        )
+        self.resource = cr.AwsCustomResource(
+            self,
+            "BatchGetImage",
+            on_create=call,
+            on_update=call,
+            role=checker,
+            install_latest_aws_sdk=False,  # no download at deploy time
+            resource_type="Custom::TaskBeaconAgentImageCheck",
+        )
+        # Reading the digest from the answer is what fails the deploy when no image was found.
+        self.digest = self.resource.get_response_field(_CHECKED_DIGEST)
 
 
 def grant_organization_pull(
@@ -135,10 +255,12 @@ def grant_organization_pull(
 class TaskBeaconAgentSidecar(Construct):
     """A non-essential `sidecar` container plus `execute-api:Invoke` on `POST /snapshots` only.
 
-    No container depends on the agent and the agent depends on none: the app starts whether or not
-    the agent's image can be pulled or the agent starts, and an agent that exits never stops the
-    task. Its final snapshot on SIGTERM may go out before the app containers have exited; their exit
-    codes arrive with ECS's STOPPED event, which the events function merges.
+    The task starts only if the agent's image can be pulled (ECS pulls every image before it starts
+    a task; see the module docs), which is why the image is pinned by digest and its pull is checked
+    at deploy time. Once running, no container depends on the agent and the agent on none: an agent
+    that fails or exits never stops the task. Its final snapshot on SIGTERM may go out before the app
+    containers have exited; their exit codes arrive with ECS's STOPPED event, which the events
+    function merges.
 
     The agent keeps its own keepalive default (a random interval in [12 h, 24 h]); set
     `keepalive_seconds` only to match an API deployed with another `taskbeacon:keepaliveSeconds`.
@@ -180,11 +302,27 @@ class TaskBeaconAgentSidecar(Construct):
                 self, "Logs", retention=log_retention, removal_policy=cdk.RemovalPolicy.DESTROY
             )
             logging = ecs.LogDrivers.aws_logs(stream_prefix=CONTAINER_NAME, log_group=log_group)
-        # Binding an ECR image grants the pull to the execution role (created if the task has none).
+        self.check: AgentImageCheck | None = None
+        container_image = image.container_image
+        if container_image is None:  # from an ECR repository, by digest: grant, then check the pull
+            assert image.repository is not None and image.digest is not None
+            execution_role = task_definition.obtain_execution_role()
+            image.repository.grant_pull(execution_role)
+            self.check = AgentImageCheck(
+                self,
+                "ImageCheck",
+                repository=image.repository,
+                digest=image.digest,
+                execution_role=execution_role,
+            )
+            container_image = ecs.ContainerImage.from_registry(
+                image.repository.repository_uri_for_digest(self.check.digest)
+            )
+        # Binding an asset image grants the pull to the execution role (created if the task has none).
         self.container = task_definition.add_container(
             CONTAINER_NAME,
             container_name=CONTAINER_NAME,
-            image=image.container_image,
+            image=container_image,
             essential=essential,
             command=command,
             cpu=cpu,

@@ -79,7 +79,9 @@ class TaskBeaconApi(Construct):
                 ),
                 data_trace_enabled=False,  # bodies carry task metadata; keep them out of logs
                 tracing_enabled=config.tracing,
-                metrics_enabled=True,
+                # Per-method metrics are billed as custom metrics (about $10.50 a month for this
+                # API's methods); the API-wide Count, 4XXError, 5XXError and Latency are free.
+                metrics_enabled=False,
                 throttling_rate_limit=config.throttle_rate_limit,
                 throttling_burst_limit=config.throttle_burst_limit,
             ),
@@ -191,16 +193,22 @@ def resource_policy(config: TaskBeaconConfig) -> iam.PolicyDocument | None:
     """Who may call which route, beyond what the API's own account grants by IAM.
 
     With IAM auth, API Gateway allows a caller of the API's own account when its IAM policy *or*
-    this policy allows it (and neither denies); a caller of another account needs both. So this
-    policy never allows `*` on a read route: that would let every role of the own account read the
-    inventory without any IAM grant. It only ever adds:
+    this policy allows it (and neither denies); a caller of another account needs both
+    ("How API Gateway resource policies affect authorization workflow", API Gateway developer
+    guide). So this policy never allows `*` to the API's own account: that would let every role of
+    the own account call without any IAM grant. It only ever adds:
     - the organization (`aws:PrincipalOrgID`) on `POST /snapshots`, so every account's tasks can
-      report (ingest then checks caller = task);
+      report (ingest then checks caller = task); the API's own account is excluded from that
+      statement by `aws:PrincipalAccount`, so its callers still need an IAM grant;
     - the named readers (`readerPrincipalArns`) on the query routes;
-    - with a private endpoint, an explicit Deny of anything not arriving through the listed VPC
-      endpoints (a Deny wins over every Allow, in IAM or here).
+    - with a private endpoint, the API's own account through the listed VPC endpoints (an account
+      principal delegates to that account's IAM, so no caller gains anything its IAM does not
+      grant), because a private API refuses every call until its resource policy grants access
+      ("Access control for private APIs", API Gateway developer guide), and an explicit Deny of
+      anything not arriving through those endpoints (a Deny wins over every Allow).
     With none of these there is no policy at all: the own account's IAM decides alone.
     """
+    own_account = cdk.Aws.ACCOUNT_ID
     statements: list[iam.PolicyStatement] = []
     if config.private_endpoint:
         statements.append(
@@ -213,6 +221,15 @@ def resource_policy(config: TaskBeaconConfig) -> iam.PolicyDocument | None:
                 conditions={"StringNotEquals": {"aws:SourceVpce": list(config.vpc_endpoint_ids)}},
             )
         )
+        statements.append(
+            iam.PolicyStatement(
+                sid="OwnAccountThroughVpcEndpoints",
+                principals=[iam.AccountPrincipal(own_account)],
+                actions=["execute-api:Invoke"],
+                resources=["execute-api:/*"],
+                conditions={"StringEquals": {"aws:SourceVpce": list(config.vpc_endpoint_ids)}},
+            )
+        )
     if config.principal_org_id:
         statements.append(
             iam.PolicyStatement(
@@ -220,7 +237,11 @@ def resource_policy(config: TaskBeaconConfig) -> iam.PolicyDocument | None:
                 principals=[iam.AnyPrincipal()],
                 actions=["execute-api:Invoke"],
                 resources=[policy_resource(SNAPSHOTS)],
-                conditions={"StringEquals": {"aws:PrincipalOrgID": config.principal_org_id}},
+                conditions={
+                    "StringEquals": {"aws:PrincipalOrgID": config.principal_org_id},
+                    # The own account is left to its IAM (the sidecar construct grants task roles).
+                    "StringNotEquals": {"aws:PrincipalAccount": own_account},
+                },
             )
         )
     if config.reader_principal_arns:

@@ -1,13 +1,20 @@
 """Docker-free bundling of the Lambda asset (python3.13 / arm64).
 
-pip downloads manylinux aarch64 cp313 wheels for `lambdas/requirements.txt` on any host, so the
+pip installs manylinux aarch64 cp313 wheels for `lambdas/requirements.txt` on any host, so the
 asset builds on a laptop or CI runner without Docker. Packages the Lambda runtime already ships
 (boto3 and its dependencies, pulled in by aws-xray-sdk) are removed: they are ~35 MB of the bundle
 and the runtime's copies are the ones AWS patches.
+
+Offline: `make install` (which needs the package index anyway) downloads those wheels into
+`.cache/lambda-wheels` (`python -m infra.bundling`), stamped with the requirements they satisfy.
+While the stamp matches, bundling installs from that cache alone (`--no-index`), so `make synth`
+needs no network. Without it, bundling needs PyPI, and when pip fails the synth ends in one line
+that says so (app.py prints `BundlingError`'s message) instead of a traceback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -18,7 +25,7 @@ import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_lambda as lambda_
 
-from infra.paths import LAMBDAS_DIR
+from infra.paths import LAMBDAS_DIR, REPO_ROOT
 
 PYTHON_VERSION: Final = "3.13"
 PIP_PLATFORM: Final = "manylinux2014_aarch64"
@@ -34,12 +41,54 @@ ASSET_EXCLUDES: Final = ["**/__pycache__", "**/*.pyc", "tests", "**/.pytest_cach
 _COPY_IGNORE: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", ".pytest_cache", ".mypy_cache")
 
 
-def pip_command(requirements: Path, target: Path) -> list[str]:
+WHEEL_CACHE: Final = REPO_ROOT / ".cache" / "lambda-wheels"
+_STAMP: Final = "requirements.sha256"
+BUNDLING_ERROR_PREFIX: Final = "taskbeacon: cannot bundle the Lambda asset"
+
+
+class BundlingError(RuntimeError):
+    """pip could not install the asset's wheels; the message is one line that says what to do."""
+
+
+def _platform_flags() -> list[str]:
     return [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--platform", PIP_PLATFORM, "--only-binary=:all:", "--python-version", PYTHON_VERSION,
-        "--implementation", "cp", "--no-compile", "--target", str(target), "-r", str(requirements),
+        "--implementation", "cp",
     ]  # fmt: skip
+
+
+def _requirements_digest(requirements: Path) -> str:
+    return hashlib.sha256(requirements.read_bytes()).hexdigest()
+
+
+def cache_is_complete(requirements: Path, cache: Path = WHEEL_CACHE) -> bool:
+    stamp = cache / _STAMP
+    return stamp.is_file() and stamp.read_text().strip() == _requirements_digest(requirements)
+
+
+def pip_command(requirements: Path, target: Path, cache: Path = WHEEL_CACHE) -> list[str]:
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        *_platform_flags(), "--no-compile", "--target", str(target), "-r", str(requirements),
+    ]  # fmt: skip
+    if cache_is_complete(requirements, cache):
+        command += ["--no-index", "--find-links", str(cache)]
+    return command
+
+
+def fill_wheel_cache(
+    requirements: Path = LAMBDAS_DIR / "requirements.txt", cache: Path = WHEEL_CACHE
+) -> None:
+    """Download the asset's wheels once (from `make install`), so later synths need no network."""
+    if cache_is_complete(requirements, cache):
+        return
+    cache.mkdir(parents=True, exist_ok=True)
+    download = [
+        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+        *_platform_flags(), "--dest", str(cache), "-r", str(requirements),
+    ]  # fmt: skip
+    subprocess.run(download, check=True)
+    (cache / _STAMP).write_text(_requirements_digest(requirements) + "\n")
 
 
 def remove_runtime_provided(target: Path) -> list[str]:
@@ -74,8 +123,23 @@ def copy_source(source: Path, target: Path) -> None:
             shutil.copy2(entry, target / entry.name)
 
 
-def build_bundle(source: Path, target: Path) -> None:
-    subprocess.run(pip_command(source / "requirements.txt", target), check=True)
+def build_bundle(source: Path, target: Path, cache: Path = WHEEL_CACHE) -> None:
+    requirements = source / "requirements.txt"
+    result = subprocess.run(
+        pip_command(requirements, target, cache), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        where = (
+            f"from the wheel cache {cache}"
+            if cache_is_complete(requirements, cache)
+            else "from the package index (no complete wheel cache: run `make install` once online "
+            "to fill .cache/lambda-wheels, after which synth works offline)"
+        )
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise BundlingError(
+            f"{BUNDLING_ERROR_PREFIX}: pip could not install {requirements.name} for "
+            f"python{PYTHON_VERSION}/arm64 {where}; pip said: {last}"
+        )
     remove_runtime_provided(target)
     copy_source(source, target)
 
@@ -104,3 +168,7 @@ def lambda_code(source: Path = LAMBDAS_DIR) -> lambda_.Code:
             platform="linux/arm64",
         ),
     )
+
+
+if __name__ == "__main__":
+    fill_wheel_cache()

@@ -68,6 +68,8 @@ class TaskBeaconConfig:
     # X-Ray: off by default (cost); on = API stage + functions traced, 1 % beyond 1 request a second.
     tracing: bool = False
     reconcile_interval_hours: int = 6
+    # A CloudWatch dashboard costs $3 a month, twice the fixed goal: on request only.
+    dashboard: bool = False
 
 
 def _fail(key: str, expected: str, value: object) -> ConfigError:
@@ -145,6 +147,7 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "manageApiGatewayAccount": _as_bool,
     "tracing": _as_bool,
     "reconcileIntervalHours": lambda k, v: _as_int(k, v, 1, 24),
+    "dashboard": _as_bool,
 }
 
 _FIELDS: Final = {
@@ -165,6 +168,7 @@ _FIELDS: Final = {
     "manageApiGatewayAccount": "manage_api_gateway_account",
     "tracing": "tracing",
     "reconcileIntervalHours": "reconcile_interval_hours",
+    "dashboard": "dashboard",
 }
 
 KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)

@@ -143,6 +143,11 @@ class TaskBeaconFunctions(Construct):
     def all(self) -> tuple[lambda_.Function, ...]:
         return (self.ingest, self.query, self.events, self.indexer, self.reconciler)
 
+    @property
+    def background(self) -> tuple[lambda_.Function, ...]:
+        """The functions no API caller sees fail (ingest and query errors are the API's 5xx)."""
+        return (self.events, self.indexer, self.reconciler)
+
     def _function(
         self,
         spec: FunctionSpec,

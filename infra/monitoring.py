@@ -1,4 +1,17 @@
-"""Alarms on what needs a human (errors, throttles, rejections, dead letters, lag) and one dashboard.
+"""Alarms on what needs a human, within a fixed cost of $1.50 a month at defaults; a dashboard on request.
+
+CloudWatch bills each metric an alarm evaluates ($0.10 a month, every operand of a metric-math
+alarm included), so merging alarms saves nothing: what counts is the number of metrics watched.
+Each alarm here watches a signal that nothing else already raises (docs/cost.md "Fixed cost"):
+- Errors of the functions no caller sees fail: events, indexer, reconciler (and the sweeper when
+  there is one). Ingest and query errors are API 5xx, alarmed below, so they are not watched twice;
+  Lambda throttles surface as API 5xx, as the events dead letters, or as the indexer's age.
+- API 5xx (count) and API 4xx (rate of requests; a fleet-wide IAM 403 shows there).
+- Rejected, the one custom metric: requests and events the handlers refused that need a human.
+- The events dead letters, the indexer's failure queue and its iterator age.
+- Agent image pulls that stopped a task (`CannotPullContainerError`, infra/agent_pull_failures.py).
+DynamoDB throttles and system errors are not watched on their own: on the request path they come
+back as 503s (Rejected, API 5xx), in the indexer as its age and failures.
 
 Every alarm on a sum of sparse metrics fills each operand's missing datapoints with 0 (`FILL`):
 CloudWatch emits no datapoint for a period without events, and an expression with one empty
@@ -7,7 +20,7 @@ operand is empty, so without FILL such an alarm could never fire.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,39 +35,21 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
-from infra.paths import errors
 
 FIVE_MINUTES: Final = cdk.Duration.minutes(5)
-# Operations whose SystemErrors count (the stream's GetRecords included: the indexer reads it).
-DDB_OPERATIONS: Final = (
-    "GetItem",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "Query",
-    "BatchGetItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-    "GetRecords",
-)
-REJECTED_METRIC: Final = "Rejected"  # lambdas/core/observability.py: REJECTED, by `reason`
-# What a human must look at, per reason, in 5 minutes. `not_found` and `invalid_cursor` are normal
-# client noise (graphed, not alarmed). A fleet-wide 403 (say a task role or session naming change)
-# shows as `forbidden` within one period.
-REJECTION_THRESHOLDS: Final[Mapping[str, int]] = {
-    errors.Forbidden.code: 10,
-    errors.InvalidInput.code: 10,
-    errors.PayloadTooLarge.code: 1,
-    errors.Throttled.code: 50,
-    errors.Unavailable.code: 5,
-    "invalid_event": 1,  # handlers/events.py: an ECS event the store can never hold (dropped)
-}
-GRAPHED_REASONS: Final = (*REJECTION_THRESHOLDS, errors.NotFound.code, errors.InvalidCursor.code)
+REJECTED_METRIC: Final = "Rejected"  # lambdas/core/observability.py: REJECTED
+# Refused requests and events in 5 minutes that need a human (the reasons are in the log lines).
+REJECTED_THRESHOLD: Final = 10
 # API error rates: percent of requests in 5 minutes, once there are enough requests to mean anything.
 API_4XX_RATE_PERCENT: Final = 10
-API_5XX_RATE_PERCENT: Final = 1
 RATE_MIN_REQUESTS: Final = 20
+API_5XX_COUNT: Final = 5  # a 5xx is a bug; a handful in 5 minutes is an outage, not a cold start
 INDEXER_MAX_ITERATOR_AGE_MS: Final = 60_000  # search and summary lag writes by more than a minute
+# The goal at defaults (DESIGN section 6) and CloudWatch's list prices it is counted in.
+FIXED_COST_GOAL_USD: Final = 1.50
+ALARM_METRIC_USD: Final = 0.10
+CUSTOM_METRIC_USD: Final = 0.30
+CUSTOM_METRICS: Final = 1  # Rejected{service}
 
 
 @dataclass(frozen=True)
@@ -69,49 +64,33 @@ class TaskBeaconMonitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        functions: Sequence[lambda_.Function],
+        background_functions: Sequence[lambda_.Function],
         indexer: lambda_.Function,
         api: apigw.RestApi,
         table: dynamodb.Table,
         queues: Queues,
+        pull_failures: cloudwatch.IMetric | None = None,
         alarm_topic_arn: str = "",
+        dashboard: bool = False,
+        all_functions: Sequence[lambda_.Function] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarms: list[cloudwatch.Alarm] = []
-        for fn in functions:
-            name = fn.node.id
-            self._alarm(f"{name}Errors", fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1)
-            self._alarm(f"{name}Throttles", fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"), 1)
+        for fn in background_functions:
+            self._alarm(f"{fn.node.id}Errors", fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1)
         requests = api.metric_count(period=FIVE_MINUTES, statistic="Sum")
+        server_errors = api.metric_server_error(period=FIVE_MINUTES, statistic="Sum")
         rate_4xx = _error_rate("4xx", api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"), requests)
-        rate_5xx = _error_rate("5xx", api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"), requests)
+        self._alarm("Api5xx", server_errors, API_5XX_COUNT)
         self._alarm("Api4xxRate", rate_4xx, API_4XX_RATE_PERCENT, unit="%")
-        self._alarm("Api5xxRate", rate_5xx, API_5XX_RATE_PERCENT, unit="%")
-        ddb_throttles = _filled_sum(
-            "DynamoDB throttle events",
-            {
-                "reads": table.metric("ReadThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
-                "writes": table.metric("WriteThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
-            },
+        rejected = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=REJECTED_METRIC,
+            dimensions_map={"service": SERVICE_NAME},
+            period=FIVE_MINUTES,
+            statistic="Sum",
         )
-        self._alarm("TableThrottles", ddb_throttles, 1)
-        ddb_errors = _filled_sum(
-            "DynamoDB system errors",
-            {
-                f"op{index}": table.metric(
-                    "SystemErrors",
-                    dimensions_map={"TableName": table.table_name, "Operation": operation},
-                    period=FIVE_MINUTES,
-                    statistic="Sum",
-                )
-                for index, operation in enumerate(DDB_OPERATIONS)
-            },
-        )
-        self._alarm("TableSystemErrors", ddb_errors, 1)
-        rejected = {reason: _rejected(reason) for reason in GRAPHED_REASONS}
-        for reason, threshold in REJECTION_THRESHOLDS.items():
-            self._alarm(f"Rejected-{reason}", rejected[reason], threshold)
-        rejected_lines = [metric.with_(label=f"Rejected {reason}") for reason, metric in rejected.items()]
+        self._alarm("Rejected", rejected, REJECTED_THRESHOLD)
         dlq_depth = queues.events_dead_letters.metric_approximate_number_of_messages_visible(
             period=FIVE_MINUTES, statistic="Maximum"
         )
@@ -122,12 +101,19 @@ class TaskBeaconMonitoring(Construct):
         self._alarm("IndexerFailures", failures_depth, 1)
         iterator_age = indexer.metric("IteratorAge", period=FIVE_MINUTES, statistic="Maximum")
         self._alarm("IndexerIteratorAge", iterator_age, INDEXER_MAX_ITERATOR_AGE_MS, unit=" ms")
+        if pull_failures is not None:
+            self._alarm("AgentImagePullFailures", pull_failures, 1)
 
         if alarm_topic_arn:
             topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn)
             for alarm in self.alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
+        # A dashboard is $3 a month: opt-in (taskbeacon:dashboard). Its graphs are free metrics.
+        self.dashboard: cloudwatch.Dashboard | None = None
+        if not dashboard:
+            return
+        functions = list(all_functions) or list(background_functions)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms), width=24, height=6)
@@ -142,31 +128,15 @@ class TaskBeaconMonitoring(Construct):
         self.dashboard.add_widgets(
             _graph(
                 "API requests",
-                [
-                    requests,
-                    api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"),
-                    api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
-                ],
+                [requests, api.metric_client_error(period=FIVE_MINUTES, statistic="Sum"), server_errors],
             ),
-            _graph("API 4XX and 5XX rates (%)", [rate_4xx, rate_5xx]),
+            _graph("API 4XX rate (%)", [rate_4xx]),
             _graph("API latency p99", [api.metric_latency(period=FIVE_MINUTES, statistic="p99")]),
         )
         self.dashboard.add_widgets(
-            _graph("Rejected by reason", rejected_lines),
-            _graph(
-                "Rejected, every reason seen",
-                [
-                    cloudwatch.MathExpression(
-                        expression=(
-                            f"SEARCH('{{{METRICS_NAMESPACE},reason,service}} "
-                            f"MetricName=\"{REJECTED_METRIC}\"', 'Sum', 300)"
-                        ),
-                        label="",
-                        period=FIVE_MINUTES,
-                    )
-                ],
-            ),
+            _graph("Rejected (reasons: the handlers' 'request rejected' log lines)", [rejected]),
             _graph("Indexer iterator age (ms)", [iterator_age]),
+            _graph("Dead letters and indexer failures", [dlq_depth, failures_depth]),
         )
         self.dashboard.add_widgets(
             _graph(
@@ -174,11 +144,10 @@ class TaskBeaconMonitoring(Construct):
                 [
                     table.metric_consumed_read_capacity_units(period=FIVE_MINUTES),
                     table.metric_consumed_write_capacity_units(period=FIVE_MINUTES),
-                    ddb_throttles,
-                    ddb_errors,
+                    table.metric("ReadThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
+                    table.metric("WriteThrottleEvents", period=FIVE_MINUTES, statistic="Sum"),
                 ],
             ),
-            _graph("Dead letters and indexer failures", [dlq_depth, failures_depth]),
         )
 
     def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, *, unit: str = "") -> None:
@@ -194,25 +163,6 @@ class TaskBeaconMonitoring(Construct):
                 alarm_description=f"taskbeacon: {name} (>= {threshold:g}{unit} in 5 minutes)",
             )
         )
-
-
-def _rejected(reason: str) -> cloudwatch.Metric:
-    return cloudwatch.Metric(
-        namespace=METRICS_NAMESPACE,
-        metric_name=REJECTED_METRIC,
-        dimensions_map={"service": SERVICE_NAME, "reason": reason},
-        period=FIVE_MINUTES,
-        statistic="Sum",
-    )
-
-
-def _filled_sum(label: str, metrics: Mapping[str, cloudwatch.IMetric]) -> cloudwatch.MathExpression:
-    return cloudwatch.MathExpression(
-        expression=" + ".join(f"FILL({name}, 0)" for name in metrics),
-        using_metrics=dict(metrics),
-        label=label,
-        period=FIVE_MINUTES,
-    )
 
 
 def _error_rate(

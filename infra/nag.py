@@ -44,6 +44,11 @@ FAILURE_QUEUE: Final = (
     "This queue is itself a dead-letter queue: the on-failure destination of the indexer's stream event "
     "source mapping (cdk-nag only recognizes SQS redrive policies and EventBridge/Lambda DLQ settings).",
 )
+PULL_FAILURES_QUEUE: Final = (
+    "AwsSolutions-SQS3",
+    "This queue is the end of the line: it holds ECS STOPPED events of tasks whose agent image could not be "
+    "pulled, for a human to read (its alarm fires on the first); nothing consumes it, so nothing can fail.",
+)
 NO_STAGE_LOGS: Final = (
     (
         "AwsSolutions-APIG1",
@@ -82,6 +87,7 @@ def _findings(stack: TaskBeaconStack) -> list[tuple[IConstruct, tuple[tuple[str,
     scoped: list[tuple[IConstruct, tuple[tuple[str, str], ...]]] = [
         (stack.api.api, tuple(api_findings)),
         (stack.indexing.failures, (FAILURE_QUEUE,)),
+        (stack.pull_failures.queue, (PULL_FAILURES_QUEUE,)),
     ]
     for fn in functions.all:
         scoped.append((fn, (RUNTIME,)))

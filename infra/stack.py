@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.agent_pull_failures import AgentPullFailures
 from infra.api import TaskBeaconApi
 from infra.config import TaskBeaconConfig, check_alarm_topic_region
 from infra.events import EventsDeadLetterQueue, TaskStateEvents
@@ -56,15 +57,21 @@ class TaskBeaconStack(cdk.Stack):
             dead_letter_queue=self.dead_letters,
             source_accounts=config.event_bus_accounts,
         )
+        self.pull_failures = AgentPullFailures(
+            self, "AgentPullFailures", buses=[None, *([self.events.bus] if self.events.bus else [])]
+        )
         self.monitoring = TaskBeaconMonitoring(
             self,
             "Monitoring",
-            functions=self.functions.all,
+            background_functions=self.functions.background,
+            all_functions=self.functions.all,
             indexer=self.functions.indexer,
             api=self.api.api,
             table=self.table,
             queues=Queues(events_dead_letters=self.dead_letters, indexer_failures=self.indexing.failures),
+            pull_failures=self.pull_failures.metric,
             alarm_topic_arn=config.alarm_topic_arn,
+            dashboard=config.dashboard,
         )
         cdk.Tags.of(self).add("app", "taskbeacon")
 
@@ -82,7 +89,8 @@ class TaskBeaconStack(cdk.Stack):
             value=self.api.query_invoke_arn,
             description="Grant operators execute-api:Invoke on this ARN (all GET routes)",
         )
-        cdk.CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        if self.monitoring.dashboard is not None:
+            cdk.CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
         if self.events.bus is not None:
             cdk.CfnOutput(
                 self,

@@ -8,9 +8,13 @@ Tracing is off in the stack by default (``POWERTOOLS_TRACE_DISABLED=true``), and
 it build the real ``Tracer`` and hand its decorators out; otherwise its decorators return the
 function unchanged and the SDK is never imported.
 
-Metrics (namespace ``TaskBeacon``, dimension ``service``): ``SnapshotsAccepted``, ``EventsAccepted``,
-``NormalizeLatency`` (ms), ``WriteItems``; ``Rejected`` counts every refused request or event, once
-with ``service`` only (the total) and once with ``service`` + ``reason`` (the error code).
+One custom metric, on purpose: ``Rejected`` (namespace ``TaskBeacon``, dimension ``service``)
+counts the refused requests and events a human must look at. CloudWatch bills every name and
+dimension set as a metric of its own ($0.30 a month each), so the reason is not a dimension: it is
+in the log line of each rejection ("request rejected" / "event rejected", key ``code``). What was
+measured per request before (accepted counts, normalize latency, items written) is in the handlers'
+log lines, and Lambda's and DynamoDB's own metrics (Invocations, Duration, ConsumedWriteCapacity)
+carry the rest for free (docs/cost.md "Fixed cost").
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+from aws_lambda_powertools.metrics import MetricUnit
+
+from core.errors import AmbiguousTask, InvalidCursor, NotFound
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing.tracer import Tracer
@@ -28,6 +33,8 @@ if TYPE_CHECKING:
 SERVICE = "taskbeacon"
 NAMESPACE = "TaskBeacon"
 REJECTED = "Rejected"
+# Normal client noise (an unknown id, a stale cursor, an id held by two accounts): logged, not counted.
+QUIET_REASONS = frozenset({NotFound.code, InvalidCursor.code, AmbiguousTask.code})
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
@@ -94,26 +101,14 @@ tracer = LazyTracer(SERVICE)
 
 
 def count_rejection(reason: str) -> None:
-    """One rejected request: into the handler's aggregate blob, and by ``reason`` in a blob of its own.
-
-    EMF applies a blob's dimensions to all its metrics, so the per-reason count (a dimension the
-    other metrics must not get) is its own single-metric blob.
-    """
-    metrics.add_metric(name=REJECTED, unit=MetricUnit.Count, value=1)
-    if is_metrics_disabled():
-        return
-    with single_metric(
-        name=REJECTED,
-        unit=MetricUnit.Count,
-        value=1,
-        namespace=NAMESPACE,
-        default_dimensions={"service": SERVICE},
-    ) as metric:
-        metric.add_dimension(name="reason", value=reason)
+    """One rejected request or event that may need a human; the caller logs ``reason`` beside it."""
+    if reason not in QUIET_REASONS:
+        metrics.add_metric(name=REJECTED, unit=MetricUnit.Count, value=1)
 
 
 __all__ = [
     "NAMESPACE",
+    "QUIET_REASONS",
     "REJECTED",
     "SERVICE",
     "LazyTracer",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from core.errors import InvalidInput, PayloadTooLarge, TaskBeaconError
 from core.jsonbody import check_document
 from core.logic.ingest import ingest_event
-from core.observability import MetricUnit, count_rejection, logger, metrics, tracer
+from core.observability import count_rejection, logger, metrics, tracer
 from handlers import wiring
 
 
@@ -34,13 +34,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # Throttling is raised on purpose: Lambda retries the invocation (twice), then the DLQ.
         field = error.field if isinstance(error, TaskBeaconError) else _first_location(error)
         message = error.message if isinstance(error, TaskBeaconError) else "not an EventBridge event"
-        logger.warning("event rejected", extra={"field": field, "reason": message})
-        count_rejection(error.code if isinstance(error, TaskBeaconError) else "invalid_event")
+        code = error.code if isinstance(error, TaskBeaconError) else "invalid_event"
+        logger.warning("event rejected", extra={"code": code, "field": field, "reason": message})
+        count_rejection(code)
         return {"accepted": False, "error": message, "field": field}
     (outcome,) = result.outcomes
-    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="NormalizeLatency", unit=MetricUnit.Milliseconds, value=result.normalize_ms)
-    metrics.add_metric(name="WriteItems", unit=MetricUnit.Count, value=outcome.write_items)
+    logger.info(
+        "event accepted",
+        extra={"normalize_ms": result.normalize_ms, "write_items": outcome.write_items},
+    )
     return {"accepted": True, "taskId": outcome.task_id, "changed": outcome.changed}
 
 

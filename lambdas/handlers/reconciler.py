@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from core.observability import MetricUnit, logger, metrics, tracer
+from core.observability import logger, metrics, tracer
 from handlers import wiring
 
 
@@ -15,7 +15,6 @@ from handlers import wiring
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = wiring.reconciler().run()
-    metrics.add_metric(name="CounterDrift", unit=MetricUnit.Count, value=result.drift)
     if result.repaired:
         logger.warning(
             "summary counters drifted; repaired",

@@ -1,4 +1,9 @@
-"""JSON logs carry a correlation id; EMF metrics count accepted, rejected (by reason) and latency."""
+"""JSON logs carry a correlation id; the one custom metric, Rejected, counts what may need a human.
+
+Every metric name and dimension set is billed ($0.30 a month each), so there is exactly one: the
+reason of a rejection is in its log line, and accepted counts, latency and items written are in the
+accepted line (Lambda's and DynamoDB's own metrics carry the rest).
+"""
 
 from __future__ import annotations
 
@@ -42,21 +47,27 @@ def emf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
 
 
-def test_accepted_snapshot_emits_accepted_latency_and_write_cost(
+def _metric_names(blobs: list[dict[str, Any]]) -> set[tuple[str, tuple[str, ...]]]:
+    """Every (metric name, dimension set) the blobs publish: each one is a billed custom metric."""
+    return {
+        (metric["Name"], tuple(sorted(dimensions)))
+        for blob in blobs
+        for directive in blob["_aws"]["CloudWatchMetrics"]
+        for metric in directive["Metrics"]
+        for dimensions in directive["Dimensions"]
+    }
+
+
+def test_accepted_snapshot_publishes_no_metric_and_logs_its_cost(
     table: Any, principals: PrincipalRegistry, emf: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     arn, task = _task_doc()
-    reply = http("POST", "/snapshots", principals.task(arn), _body(task))
+    with LogCapture() as logs:
+        reply = http("POST", "/snapshots", principals.task(arn), _body(task))
     assert reply.status == 202, reply.body
-    blobs = emf_blobs(capsys.readouterr().out)
-    assert metric_values(blobs, "SnapshotsAccepted") == [1.0]
-    latency = metric_values(blobs, "NormalizeLatency")
-    assert len(latency) == 1 and latency[0] >= 0
-    units = {m["Name"]: m["Unit"] for b in blobs for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert units["NormalizeLatency"] == "Milliseconds"
-    assert metric_values(blobs, "WriteItems")[0] > 1
-    assert all(b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TaskBeacon" for b in blobs)
-    assert metric_values(blobs, "Rejected") == []
+    assert _metric_names(emf_blobs(capsys.readouterr().out)) == set()
+    (accepted,) = [line for line in logs.lines if line["message"] == "snapshot accepted"]
+    assert accepted["write_items"] > 1 and accepted["normalize_ms"] >= 0
 
 
 @pytest.mark.parametrize(
@@ -83,9 +94,19 @@ def test_rejections_are_counted_by_reason(
     reply = http("POST", "/snapshots", principal, body)
     assert reply.status == status and reply.body["error"]["code"] == reason
     blobs = emf_blobs(capsys.readouterr().out)
-    assert metric_values(blobs, "Rejected", reason=reason) == [1.0]
-    assert metric_values(blobs, "Rejected") == [1.0]  # the total, without the reason dimension
-    assert metric_values(blobs, "SnapshotsAccepted") == []
+    assert metric_values(blobs, "Rejected") == [1.0]
+    assert ("Rejected", ("reason", "service")) not in _metric_names(blobs)  # no metric per reason
+
+
+def test_client_noise_is_logged_not_counted(
+    table: Any, principals: PrincipalRegistry, emf: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with LogCapture() as logs:
+        reply = http("GET", "/tasks/0123456789abcdef0123456789abcdef", principals.operator())
+    assert reply.status == 404
+    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected") == []
+    (line,) = [entry for entry in logs.lines if entry["message"] == "request rejected"]
+    assert line["code"] == "not_found"
 
 
 def test_query_parameter_errors_are_counted_too(
@@ -93,7 +114,7 @@ def test_query_parameter_errors_are_counted_too(
 ) -> None:
     reply = http("GET", "/tasks", principals.operator(), query="limit=0")
     assert reply.status == 400 and reply.body["error"]["field"] == "limit"
-    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected", reason="invalid_input") == [1.0]
+    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected") == [1.0]
 
 
 def test_metrics_stay_silent_when_disabled(
@@ -151,13 +172,13 @@ def test_event_log_lines_carry_the_eventbridge_event_id(
     assert refused["accepted"] is False and refused["field"] == "detail.taskArn"
     (line,) = [entry for entry in logs.lines if entry["message"] == "event rejected"]
     assert line["correlation_id"] == broken["id"]
-    assert line["field"] == "detail.taskArn"
-    blobs = emf_blobs(capsys.readouterr().out)
-    assert metric_values(blobs, "EventsAccepted") == [1.0]
-    assert len(metric_values(blobs, "NormalizeLatency")) == 1
+    assert line["field"] == "detail.taskArn" and line["code"] == "invalid_input"
+    (accepted,) = [entry for entry in logs.lines if entry["message"] == "event accepted"]
     # A new task writes only its own item(s); index entries and counters come from the stream.
-    assert metric_values(blobs, "WriteItems")[0] >= 1
-    assert metric_values(blobs, "Rejected", reason="invalid_input") == [1.0]
+    assert accepted["write_items"] >= 1
+    blobs = emf_blobs(capsys.readouterr().out)
+    assert metric_values(blobs, "Rejected") == [1.0]
+    assert _metric_names(blobs) == {("Rejected", ("service",))}
 
 
 def test_event_too_large_to_store_is_dropped_not_retried_forever(
@@ -170,4 +191,4 @@ def test_event_too_large_to_store_is_dropped_not_retried_forever(
     result = deliver_event(event)
     assert result["accepted"] is False and result["field"] == "task"
     assert "limit" in result["error"]
-    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected", reason="payload_too_large") == [1.0]
+    assert metric_values(emf_blobs(capsys.readouterr().out), "Rejected") == [1.0]

@@ -29,6 +29,7 @@ FULL_CONTEXT: dict[str, Any] = {
     "taskbeacon:tracing": "true",
     "taskbeacon:readerPrincipalArns": "444455556666,arn:aws:iam::777788889999:role/inventory-reader",
     "taskbeacon:reconcileIntervalHours": 3,
+    "taskbeacon:dashboard": True,
 }
 
 

@@ -32,6 +32,9 @@ READ_RESOURCES = [
     "execute-api:/v1/GET/summary",
     "execute-api:/v1/GET/openapi.json",
 ]
+OWN_ACCOUNT_ROOT = {
+    "Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]
+}
 COMBINATIONS = list(itertools.product([False, True], repeat=3))  # (org, private, readers)
 
 
@@ -69,6 +72,18 @@ def _expected_statements(org: bool, private: bool, readers: bool) -> list[dict[s
                 "Condition": {"StringNotEquals": {"aws:SourceVpce": VPCES}},
             }
         )
+        # A private API refuses every call until its policy grants access: the own account, through
+        # the endpoints, delegated to its IAM (an account principal, never "*").
+        statements.append(
+            {
+                "Sid": "OwnAccountThroughVpcEndpoints",
+                "Effect": "Allow",
+                "Principal": {"AWS": OWN_ACCOUNT_ROOT},
+                "Action": "execute-api:Invoke",
+                "Resource": "execute-api:/*",
+                "Condition": {"StringEquals": {"aws:SourceVpce": VPCES}},
+            }
+        )
     if org:
         statements.append(
             {
@@ -77,7 +92,10 @@ def _expected_statements(org: bool, private: bool, readers: bool) -> list[dict[s
                 "Principal": {"AWS": "*"},
                 "Action": "execute-api:Invoke",
                 "Resource": "execute-api:/v1/POST/snapshots",
-                "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG}},
+                "Condition": {
+                    "StringEquals": {"aws:PrincipalOrgID": ORG},
+                    "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}},
+                },
             }
         )
     if readers:
@@ -136,13 +154,33 @@ def test_no_one_reads_by_the_resource_policy_unless_named(
             assert set(statement["Condition"]["StringNotEquals"]) == {"aws:SourceVpce"}
             continue
         if statement["Principal"] == {"AWS": "*"}:
-            # Anyone (of the organization) may only post snapshots: never read, never a wildcard route.
+            # Anyone (of the organization) may only post snapshots: never read, never a wildcard
+            # route, and never the API's own account, whose callers need an IAM grant.
             assert resources == ["execute-api:/v1/POST/snapshots"]
-            assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG}}
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:PrincipalOrgID": ORG},
+                "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}},
+            }
+        elif statement["Principal"] == {"AWS": OWN_ACCOUNT_ROOT}:
+            # The own account, delegated to its IAM, and only through the listed endpoints.
+            assert combo[1]
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceVpce": VPCES}}
         else:
             assert "*" not in str(statement["Principal"])
             assert all("/GET/" in r for r in resources)  # readers read; they do not write
-        assert "execute-api:/*" not in resources
+            assert "execute-api:/*" not in resources
+
+
+@pytest.mark.parametrize("combo", [c for c in COMBINATIONS if c[1]], ids=_combo_id)
+def test_a_private_api_always_grants_its_own_account(
+    synths: dict[tuple[bool, bool, bool], Synth], combo: tuple[bool, bool, bool]
+) -> None:
+    """AWS: a private API's calls fail until a resource policy grants access. Every private variant
+    allows the own account (through the endpoints), including the one with no org and no readers."""
+    statements = _api(synths[combo])["Policy"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow" and s["Principal"] == {"AWS": OWN_ACCOUNT_ROOT}]
+    assert len(allows) == 1
+    assert allows[0]["Resource"] == "execute-api:/*"
 
 
 def test_read_resources_cover_every_query_route() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
-from aws_cdk.assertions import Template
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Annotations, Match, Template
 
 from infra.agent_sidecar import (
     CONTAINER_NAME,
@@ -24,6 +26,7 @@ ARN = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/v1/POST/snapshots"
 URL = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/v1/"
 # The agent image in a tooling account's repository (shared with the organization).
 REPO_ARN = "arn:aws:ecr:eu-west-1:999988887777:repository/taskbeacon-agent"
+DIGEST = "sha256:" + "ab" * 32
 
 
 def _service_stack(*, image: str = "ecr", after: bool = False, **sidecar_options: Any) -> dict[str, Any]:
@@ -34,7 +37,7 @@ def _service_stack(*, image: str = "ecr", after: bool = False, **sidecar_options
     task_def.add_container("app", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"))
     if image == "ecr":
         agent_image = AgentImage.from_ecr_repository(
-            ecr.Repository.from_repository_arn(stack, "AgentRepo", REPO_ARN), "0.1.0"
+            ecr.Repository.from_repository_arn(stack, "AgentRepo", REPO_ARN), DIGEST
         )
     else:
         agent_image = AgentImage.from_asset()
@@ -83,7 +86,8 @@ def test_only_the_sidecar_was_added(template: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("after", [False, True])
 def test_no_container_waits_on_the_agent(after: bool) -> None:
-    """An agent whose image cannot be pulled, or that never starts, must not hold the app back."""
+    """Once the task runs, an agent that fails or exits holds nothing back. (An image that cannot be
+    pulled does stop the task: ECS pulls every image first; see the deploy-time check below.)"""
     containers = _containers(_service_stack(after=after))
     assert set(containers) == {"app", CONTAINER_NAME} | ({"late"} if after else set())
     assert {name: c.get("DependsOn") for name, c in containers.items()} == dict.fromkeys(containers)
@@ -113,13 +117,79 @@ def test_execution_role_may_pull_the_agent_image(template: dict[str, Any]) -> No
     ]
     token = [s for s in statements if s["Action"] == "ecr:GetAuthorizationToken"]
     assert token == [{"Action": "ecr:GetAuthorizationToken", "Effect": "Allow", "Resource": "*"}]
-    # The repository's own account and region, whichever account the task runs in.
+    # The repository's own account and region, whichever account the task runs in, by the digest
+    # the deploy-time check read from ECR's answer (so no check, no task definition).
+    (check_id,) = _resources(template, "Custom::TaskBeaconAgentImageCheck")
     assert _containers(template)[CONTAINER_NAME]["Image"] == {
         "Fn::Join": [
             "",
-            ["999988887777.dkr.ecr.eu-west-1.", {"Ref": "AWS::URLSuffix"}, "/taskbeacon-agent:0.1.0"],
+            [
+                "999988887777.dkr.ecr.eu-west-1.",
+                {"Ref": "AWS::URLSuffix"},
+                "/taskbeacon-agent@",
+                {"Fn::GetAtt": [check_id, "images.0.imageId.imageDigest"]},
+            ],
         ]
     }
+
+
+def _resources(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_name}
+
+
+def test_deploy_fails_when_the_execution_role_cannot_pull_the_digest(template: dict[str, Any]) -> None:
+    """The check calls ecr:BatchGetImage for the digest as the execution role: AWS refuses the call
+    when the role's IAM or the repository policy would refuse the pull, and a missing digest leaves
+    the answer without images.0.imageId.imageDigest, which the container's image reads."""
+    ((check_id, check),) = _resources(template, "Custom::TaskBeaconAgentImageCheck").items()
+    create = json.loads(_joined(check["Properties"]["Create"]))
+    assert create["service"] == "ECR" and create["action"] == "batchGetImage"
+    assert create["parameters"]["imageIds"] == [{"imageDigest": DIGEST}]
+    assert create["parameters"]["registryId"] == "999988887777"
+    assert create["parameters"]["repositoryName"] == "taskbeacon-agent"
+    assert "application/vnd.oci.image.index.v1+json" in create["parameters"]["acceptedMediaTypes"]
+    assert create["outputPaths"] == ["images.0.imageId.imageDigest"]
+    assert create["assumedRoleArn"] == "EXECUTION_ROLE_ARN"
+    assert json.loads(_joined(check["Properties"]["Update"])) == create
+    # The execution role trusts ECS tasks, and the check's role besides (nothing else).
+    (task_def,) = _resources(template, "AWS::ECS::TaskDefinition").values()
+    role_id = task_def["Properties"]["ExecutionRoleArn"]["Fn::GetAtt"][0]
+    trust = template["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    principals = sorted(json.dumps(s["Principal"], sort_keys=True) for s in trust)
+    assert len(trust) == 2 and all(s["Action"] == "sts:AssumeRole" for s in trust)
+    assert '{"Service": "ecs-tasks.amazonaws.com"}' in principals
+    checker_role = next(s["Principal"]["AWS"]["Fn::GetAtt"][0] for s in trust if "AWS" in s["Principal"])
+    assert template["Resources"][checker_role]["Type"] == "AWS::IAM::Role"
+    # The task definition waits for the check: it reads the check's answer.
+    assert check_id in json.dumps(task_def)
+
+
+def _joined(value: Any) -> str:
+    """A Fn::Join of literal strings and the execution role's ARN, as one string."""
+    if isinstance(value, str):
+        return value
+    parts = value["Fn::Join"][1]
+    return "".join(p if isinstance(p, str) else "EXECUTION_ROLE_ARN" for p in parts)
+
+
+def test_an_imported_execution_role_is_checked_as_far_as_it_can_be() -> None:
+    stack = cdk.Stack(cdk.App(), "ImportedRole")
+    role = iam.Role.from_role_arn(stack, "Exec", "arn:aws:iam::123456789012:role/exec", mutable=False)
+    task_def = ecs.FargateTaskDefinition(stack, "TaskDef", execution_role=role)
+    task_def.add_container("app", image=ecs.ContainerImage.from_registry("public.ecr.aws/nginx/nginx:1.27"))
+    repo = ecr.Repository.from_repository_arn(stack, "AgentRepo", REPO_ARN)
+    TaskBeaconAgentSidecar(
+        stack,
+        "Beacon",
+        task_definition=task_def,
+        target=SnapshotsTarget(endpoint_url=URL, invoke_arn=ARN),
+        image=AgentImage.from_ecr_repository(repo, DIGEST),
+    )
+    template = dict(Template.from_stack(stack).to_json())
+    (check,) = _resources(template, "Custom::TaskBeaconAgentImageCheck").values()
+    assert "assumedRoleArn" not in _joined(check["Properties"]["Create"])
+    warnings = list(Annotations.from_stack(stack).find_warning("*", Match.any_value()))
+    assert any("execution role is imported" in str(w.entry.data) for w in warnings)
 
 
 def test_image_asset_is_pulled_with_a_grant_too() -> None:
@@ -142,11 +212,11 @@ def test_a_bare_registry_image_is_refused() -> None:
         )
 
 
-@pytest.mark.parametrize("tag", ["", "a b", "x" * 129, "sha256:abc", ":latest"])
-def test_bad_tags_are_refused(tag: str) -> None:
+@pytest.mark.parametrize("tag", ["0.1.0", "latest", "", "a b", "x" * 129, "sha256:abc", "sha256:" + "A" * 64])
+def test_anything_but_a_digest_is_refused(tag: str) -> None:
     stack = cdk.Stack(cdk.App(), "TagStack")
     repo = ecr.Repository.from_repository_arn(stack, "Repo", REPO_ARN)
-    with pytest.raises(ValueError, match="tag"):
+    with pytest.raises(ValueError, match="pinned by digest"):
         AgentImage.from_ecr_repository(repo, tag)
     AgentImage.from_ecr_repository(repo, "sha256:" + "0" * 64)  # a digest is fine
 

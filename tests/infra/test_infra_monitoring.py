@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from infra_synth import NO_BUNDLING, Synth
 
 from infra.application import build_app
 from infra.config import ConfigError, config_from_context
-from infra.monitoring import DDB_OPERATIONS, REJECTION_THRESHOLDS
+from infra.monitoring import FIXED_COST_GOAL_USD, REJECTED_THRESHOLD
 from infra.stack import TaskBeaconStack
 
 pytestmark = pytest.mark.cdk
@@ -38,101 +37,80 @@ def _operands(alarm: dict[str, Any]) -> list[str]:
     return [m["Id"] for m in alarm["Metrics"] if "MetricStat" in m]
 
 
-@pytest.mark.parametrize("fragment", ["TableThrottles", "TableSystemErrors"])
-def test_table_alarms_fill_every_sparse_operand(default_synth: Synth, fragment: str) -> None:
-    alarm = _alarm(default_synth, fragment)
-    (expression,) = _expressions(alarm)
-    operands = _operands(alarm)
-    assert len(operands) >= 2
-    # Every operand appears only inside FILL(<id>, 0): one empty operand cannot empty the sum.
-    assert sorted(re.findall(r"FILL\((\w+), 0\)", expression)) == sorted(operands)
-    assert re.sub(r"FILL\(\w+, 0\)", "", expression).strip(" +") == ""
-    assert len(alarm["Metrics"]) <= 10  # CloudWatch's limit of metrics per alarm
+def _billed_alarm_metrics(alarm: dict[str, Any]) -> int:
+    """CloudWatch bills each metric an alarm evaluates: one, or every MetricStat of its math."""
+    return 1 if "MetricName" in alarm else len(_operands(alarm))
 
 
-def test_system_errors_cover_every_operation_the_functions_call(default_synth: Synth) -> None:
-    from infra.functions import DYNAMODB_CALLS
-
-    alarm = _alarm(default_synth, "TableSystemErrors")
-    operations = {
-        d["Value"]
-        for m in alarm["Metrics"]
-        if "MetricStat" in m
-        for d in m["MetricStat"]["Metric"]["Dimensions"]
-        if d["Name"] == "Operation"
-    }
-    assert operations == set(DDB_OPERATIONS)
-    assert {call for calls in DYNAMODB_CALLS.values() for call in calls} <= operations
-    assert "GetRecords" in operations  # the indexer's stream reads
-
-
-def test_rejected_alarms_by_reason(default_synth: Synth) -> None:
-    alarms = {
-        next(d["Value"] for d in a["Dimensions"] if d["Name"] == "reason"): a
-        for a in _alarms(default_synth).values()
-        if a.get("MetricName") == "Rejected"
-    }
-    assert set(alarms) == set(REJECTION_THRESHOLDS)
-    assert "forbidden" in alarms  # a fleet-wide 403 must not pass unseen
-    for reason, alarm in alarms.items():
-        assert alarm["Namespace"] == "TaskBeacon"
-        assert sorted(alarm["Dimensions"], key=lambda d: d["Name"]) == [
-            {"Name": "reason", "Value": reason},
-            {"Name": "service", "Value": "taskbeacon"},
-        ]
-        assert alarm["Statistic"] == "Sum"
-        assert alarm["Threshold"] == REJECTION_THRESHOLDS[reason]
-        assert alarm["TreatMissingData"] == "notBreaching"
+def test_fixed_cost_at_defaults_is_within_the_goal(default_synth: Synth) -> None:
+    """$0.10 per billed alarm metric, $0.30 per custom metric, no dashboard: at most $1.50 a month."""
+    alarms = _alarms(default_synth)
+    alarm_metrics = sum(_billed_alarm_metrics(a) for a in alarms.values())
+    fixed = alarm_metrics * 0.10 + 1 * 0.30  # one custom metric: Rejected{service}
+    assert alarm_metrics == 11, sorted(alarms)
+    assert round(fixed, 2) == 1.40 <= FIXED_COST_GOAL_USD
+    assert default_synth.resources("AWS::CloudWatch::Dashboard") == {}
+    # Per-method stage metrics are billed as custom metrics; the API-wide ones are free.
+    (stage,) = default_synth.resources("AWS::ApiGateway::Stage").values()
+    assert [s["MetricsEnabled"] for s in stage["Properties"]["MethodSettings"]] == [False]
+    # Every alarmed custom metric is the one the handlers publish.
+    custom = {a["MetricName"] for a in alarms.values() if a.get("Namespace") == "TaskBeacon"}
+    assert custom == {"Rejected"}
 
 
-@pytest.mark.parametrize(
-    ("fragment", "metric", "threshold"), [("Api4xxRate", "4XXError", 10), ("Api5xxRate", "5XXError", 1)]
-)
-def test_api_error_rate_alarms(default_synth: Synth, fragment: str, metric: str, threshold: int) -> None:
-    alarm = _alarm(default_synth, fragment)
-    assert alarm["Threshold"] == threshold
+def test_the_rejected_alarm_watches_the_one_custom_metric(default_synth: Synth) -> None:
+    alarm = _alarm(default_synth, "MonitoringRejected")
+    assert alarm["Namespace"] == "TaskBeacon" and alarm["MetricName"] == "Rejected"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "taskbeacon"}]
+    assert alarm["Statistic"] == "Sum" and alarm["Threshold"] == REJECTED_THRESHOLD
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_api_4xx_rate_alarm(default_synth: Synth) -> None:
+    alarm = _alarm(default_synth, "Api4xxRate")
+    assert alarm["Threshold"] == 10
     names = {m["Id"]: m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
-    assert sorted(names.values()) == sorted([metric, "Count"])
+    assert sorted(names.values()) == sorted(["4XXError", "Count"])
     (expression,) = _expressions(alarm)
-    errors, requests = (next(i for i, n in names.items() if n == wanted) for wanted in (metric, "Count"))
+    errors, requests = (next(i for i, n in names.items() if n == wanted) for wanted in ("4XXError", "Count"))
     # A percentage of requests, filled where a period has no errors, and 0 when traffic is too low.
     assert f"FILL({errors}, 0)" in expression and f"FILL({requests}, 0) >= 20" in expression
     assert expression.startswith("IF(") and "100 *" in expression
 
 
-def test_alarm_inventory_and_dashboard(default_synth: Synth, full_synth: Synth) -> None:
+def test_api_5xx_alarm_counts_server_errors(default_synth: Synth) -> None:
+    alarm = _alarm(default_synth, "MonitoringApi5xx")
+    assert alarm["MetricName"] == "5XXError" and alarm["Namespace"] == "AWS/ApiGateway"
+    assert alarm["Threshold"] == 5 and alarm["Statistic"] == "Sum"
+
+
+def test_alarm_inventory(default_synth: Synth, full_synth: Synth) -> None:
     alarms = _alarms(default_synth)
-    per_function = {
-        f"{fn}{kind}"
-        for fn in ("Ingest", "Query", "Events", "Indexer", "Reconciler")
-        for kind in ("Errors", "Throttles")
-    }
-    others = {
+    expected = {
+        "EventsErrors",
+        "IndexerErrors",
+        "ReconcilerErrors",
+        "Api5xx",
         "Api4xxRate",
-        "Api5xxRate",
-        "TableThrottles",
-        "TableSystemErrors",
+        "Rejected",
         "EventsDeadLetters",
         "IndexerFailures",
         "IndexerIteratorAge",
+        "AgentImagePullFailures",
     }
-    for name in per_function | others:
-        assert [k for k in alarms if k.startswith(f"Monitoring{name}")], name
-    assert len(alarms) == len(per_function) + len(others) + len(REJECTION_THRESHOLDS)
+    found = {name for name in expected if [k for k in alarms if k.startswith(f"Monitoring{name}")]}
+    assert found == expected
+    assert len(alarms) == len(expected)
     assert all("AlarmActions" not in a for a in alarms.values())
     for alarm in _alarms(full_synth).values():
         assert alarm["AlarmActions"] == [TOPIC]
-    widgets = _dashboard_widgets(default_synth)
-    for title in ("Rejected by reason", "API 4XX and 5XX rates (%)", "Indexer iterator age (ms)"):
+
+
+def test_dashboard_on_request(full_synth: Synth) -> None:
+    widgets = _dashboard_widgets(full_synth)
+    for title in ("API 4XX rate (%)", "Indexer iterator age (ms)", "Dead letters and indexer failures"):
         assert title in widgets
-    lines = widgets["Rejected by reason"]["metrics"]
-    assert {line[-1]["label"] for line in lines} == {
-        f"Rejected {r}" for r in (*REJECTION_THRESHOLDS, "not_found", "invalid_cursor")
-    }
-    (search,) = widgets["Rejected, every reason seen"]["metrics"]
-    assert (
-        search[0]["expression"] == "SEARCH('{TaskBeacon,reason,service} MetricName=\"Rejected\"', 'Sum', 300)"
-    )
+    assert "DashboardName" in full_synth.raw["Outputs"]
 
 
 def _dashboard_widgets(synth: Synth) -> dict[str, dict[str, Any]]:

@@ -300,7 +300,7 @@ def test_describe_tasks_only_when_enabled(default_synth: Synth, full_synth: Synt
 
 def test_task_state_change_rule(default_synth: Synth) -> None:
     rules = default_synth.resources("AWS::Events::Rule")
-    default_synth.template.resource_count_is("AWS::Events::Rule", 2)  # + the reconcile schedule
+    default_synth.template.resource_count_is("AWS::Events::Rule", 3)  # + the reconcile schedule, agent pull failures
     rule = next(r for k, r in rules.items() if k.startswith("TaskEvents"))
     default_synth.template.resource_count_is("AWS::Events::EventBus", 0)
     assert rule["Properties"]["EventPattern"] == {
@@ -319,7 +319,7 @@ def test_task_state_change_rule(default_synth: Synth) -> None:
 
 
 def test_cross_account_bus_admits_listed_accounts_for_ecs_events_only(full_synth: Synth) -> None:
-    full_synth.template.resource_count_is("AWS::Events::Rule", 3)
+    full_synth.template.resource_count_is("AWS::Events::Rule", 5)  # + 2 agent pull-failure rules
     for key, rule in full_synth.resources("AWS::Events::Rule").items():
         if key.startswith("TaskEvents"):
             assert rule["Properties"]["EventPattern"]["detail"] == {"lastStatus": ["RUNNING", "STOPPED"]}
@@ -381,7 +381,8 @@ def test_without_the_account_role_the_stage_needs_none(full_synth: Synth) -> Non
     assert "AccessLogSetting" not in props
     assert [s["LoggingLevel"] for s in props["MethodSettings"]] == ["OFF"]
     assert all(s["DataTraceEnabled"] is False for s in props["MethodSettings"])
-    assert all(s["MetricsEnabled"] is True for s in props["MethodSettings"])  # metrics need no role
+    # Per-method metrics are billed (docs/cost.md); the API-wide ones are free and need no role.
+    assert all(s["MetricsEnabled"] is False for s in props["MethodSettings"])
     groups = json.dumps(full_synth.resources("AWS::Logs::LogGroup"))
     assert "API-Gateway-Execution-Logs_" not in groups
     assert not [k for k in full_synth.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
