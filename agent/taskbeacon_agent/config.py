@@ -10,9 +10,17 @@ import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import IO, Mapping, Optional, Tuple, Union
+    from typing import Mapping, Optional, Protocol, Tuple, Union
 
     Keepalive = Union[float, Tuple[float, float]]
+
+    class TextOut(Protocol):
+        """Where log lines and --dry-run output go: a text stream, or exec's detach.Relay."""
+
+        def write(self, s: str, /) -> int: ...
+
+        def flush(self) -> None: ...
+
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -62,8 +70,8 @@ class Config:
         stop_budget: float = 5.0,
         quiet: bool = False,
         verbose: bool = False,
-        out: Optional[IO[str]] = None,
-        err: Optional[IO[str]] = None,
+        out: Optional[TextOut] = None,
+        err: Optional[TextOut] = None,
     ) -> None:
         self.env = env
         self.source = None if source in (None, "auto") else source
@@ -77,5 +85,5 @@ class Config:
         self.stop_budget = stop_budget
         self.quiet = quiet
         self.verbose = verbose
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        self.out: TextOut = out or sys.stdout
+        self.err: TextOut = err or sys.stderr

@@ -211,26 +211,32 @@ def _report_in_grandchild(cfg: Config) -> None:
     # (unless the workload is PID 1, in which case use an init such as tini / --init). Its own
     # session: a Ctrl-C or hang-up aimed at the workload's process group does not cut the report.
     _flush_std()  # or the child would write what is still buffered a second time
+    workload = os.getpid()  # exec keeps it: the workload's stdout/stderr are /proc/<this>/fd/1, 2
     pid = os.fork()
     if pid == 0:
         try:
             os.setsid()
             if os.fork() == 0:
-                _reporter_child(cfg)
+                _reporter_child(cfg, workload)
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
 
 
-def _reporter_child(cfg: Config) -> None:
+def _reporter_child(cfg: Config, workload: int) -> None:
     """The detached reporter: never returns (os._exit with the report's exit code)."""
     code = EXIT_INTERNAL
     try:
+        # First of all: hold none of the workload's pipes (a reader of its stdout or stderr must
+        # see end-of-file when the workload exits, not when the report ends). Log lines reach the
+        # workload's stderr through detach.Relay, which opens it only for the moment of a write.
+        from taskbeacon_agent.detach import detach
+
+        detach(cfg, workload)
         try:  # noqa: SIM105
             os.nice(10)  # the workload starting right now gets the CPU first
         except OSError:
             pass
-        _detach_stdio(cfg)
         import _signal
 
         # A hard stop: DNS lookups have no timeout, and nobody joins this process's threads.
@@ -242,14 +248,3 @@ def _reporter_child(cfg: Config) -> None:
     finally:
         _flush_std()
         os._exit(code)
-
-
-def _detach_stdio(cfg: Config) -> None:
-    """stdin and stdout (and stderr with -q) to /dev/null: a caller reading the command's output to
-    its end (`$(taskbeacon-agent exec -- cmd)`) must not wait for the reporter too. stderr stays
-    for its log lines, unless -q; stdout stays with --dry-run, which prints the snapshot."""
-    fd = os.open(os.devnull, os.O_RDWR)
-    targets = [0] + ([] if cfg.dry_run else [1]) + ([2] if cfg.quiet else [])
-    for target in targets:
-        os.dup2(fd, target)
-    os.close(fd)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from agent_fakeserver import FakeServer, Reply, closed_port
+from test_agent_modes import WAITS_FOR_STDIN, exec_until_logged
 
 from taskbeacon_agent import client, config, http, once, retry, sources
 from taskbeacon_agent.credentials import CredentialsError, Resolver
@@ -430,20 +431,23 @@ def test_credentials_faults_exit_4_or_fail_open(
     server.route("/v4/x/task", Reply(body={"TaskARN": "arn:aws:ecs:eu-west-1:111122223333:task/c/abc"}))
     server.route("/creds", fault)
     api.route("/snapshots", Reply(202))
-    tail = ["--", sys.executable, "-c", "print('ran')"] if mode == "exec" else []
-    done = subprocess.run(
-        [sys.executable, "-m", "taskbeacon_agent", mode, "--timeout", "0.5", "--budget", "2", *tail],
-        env=agent_env(server, api),
-        capture_output=True,
-        text=True,
-        timeout=30,  # a hang guard, not a timing assertion
-        check=False,
-    )
+    agent = [sys.executable, "-m", "taskbeacon_agent", mode, "--timeout", "0.5", "--budget", "2"]
     if mode == "once":
-        assert done.returncode == config.EXIT_CONFIG == 4, done.stderr
+        done = subprocess.run(
+            agent,
+            env=agent_env(server, api),
+            capture_output=True,
+            text=True,
+            timeout=30,  # a hang guard, not a timing assertion
+            check=False,
+        )
+        code, out, err = done.returncode, done.stdout, done.stderr
+        assert code == config.EXIT_CONFIG == 4, err
     else:  # exec fails open: the command runs and its exit code is the container's
-        assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
-    assert "container credentials endpoint" in done.stderr
+        cmd = [*agent, "--", *WAITS_FOR_STDIN]
+        code, out, err = exec_until_logged(cmd, agent_env(server, api), "container credentials endpoint")
+        assert (code, out) == (0, "ran\n"), err
+    assert "container credentials endpoint" in err
     assert api.requests == []  # nothing unsigned or half-signed was ever posted
     for secret in ("s3cr3t-never-printed", "token-never-printed", "/creds"):
-        assert secret not in done.stdout + done.stderr
+        assert secret not in out + err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -85,6 +86,45 @@ def wait_for(cond: object, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def read_line(stream: object, timeout: float = 20.0) -> bytes:
+    """One line from a pipe, unbuffered (the rest stays for communicate()); b"" at end-of-file."""
+    fd = stream.fileno()  # type: ignore[attr-defined]
+    line = b""
+    while not line.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], timeout)
+        assert ready, f"no line within {timeout:.0f} s; so far {line!r}"
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        line += byte
+    return line
+
+
+# exec's command for exec_until_logged: runs until its stdin is closed.
+WAITS_FOR_STDIN = [sys.executable, "-c", "import sys; sys.stdin.read(); print('ran')"]
+
+
+def exec_until_logged(cmd: list[str], env: dict[str, str], until: str) -> tuple[int, str, str]:
+    """Run `cmd` (an `exec` of WAITS_FOR_STDIN) until a line holding `until` shows on its stderr,
+    then let the command end: (exit code, stdout, stderr). The detached reporter's log lines reach
+    the command's stderr only while the command runs (the reporter holds none of its pipes), so a
+    command that exits at once may end before the reporter has anything to say."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        seen = b""
+        while until.encode() not in seen:
+            line = read_line(proc.stderr, timeout=25)
+            if not line:
+                break
+            seen += line
+        out, err = proc.communicate(b"", timeout=20)
+    finally:
+        proc.kill()
+    return proc.returncode, out.decode(), (seen + err).decode()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -481,10 +521,13 @@ def test_secrets_never_leak_in_any_mode(
         finally:
             proc.kill()
         assert [json.loads(r["body"])["reason"] for r in api.requests][-1] == "stop"
+    elif mode == "exec":
+        cmd = agent_cmd_creds_host(server.url, mode, "-v", "--budget", "3", "--", *WAITS_FOR_STDIN)
+        code, out, err = exec_until_logged(cmd, env, "sent start snapshot")
+        assert (code, out) == (0, "ran\n"), err
     else:
-        tail = ["--", sys.executable, "-c", "print('ran')"] if mode == "exec" else []
         done = subprocess.run(
-            agent_cmd_creds_host(server.url, mode, "-v", "--budget", "3", *tail),
+            agent_cmd_creds_host(server.url, mode, "-v", "--budget", "3"),
             env=env,
             capture_output=True,
             text=True,
@@ -493,8 +536,6 @@ def test_secrets_never_leak_in_any_mode(
         )
         out, err = done.stdout, done.stderr
         assert done.returncode == 0, err
-        if mode == "exec":
-            assert out.strip() == "ran"
     assert "sent start snapshot" in err  # -v logged, so there was output to leak into
     bodies = b"".join(r["body"] for r in api.requests).decode()
     for secret in (SECRET, TOKEN, AUTH, CREDS_PATH, "5ecret-uuid", str(token_file), APP_SECRET):
