@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 
 from tests.engines import EngineTable, EngineUnavailable, dynamodb_local, engine_table, selected_engines
+from tests.hypothesis_profiles import register as register_hypothesis_profiles
+
+register_hypothesis_profiles()  # "ci" unless HYPOTHESIS_PROFILE or --hypothesis-profile says "fuzz"
 
 
 @pytest.fixture

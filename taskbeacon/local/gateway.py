@@ -1,7 +1,10 @@
 """The local API gateway: HTTP request → SigV4 check → API Gateway REST proxy event → real handler.
 
 Mirrors what API Gateway does for this API: unknown routes and unsigned or badly signed requests get
-403 before any handler runs, and ``requestContext.identity`` names the verified caller.
+403 before any handler runs, and ``requestContext.identity`` names the verified caller. Any method
+is read, not only those ``http.server`` has a ``do_<METHOD>`` for: a method no route defines (TRACE,
+CONNECT, FOO...) is an unknown route, 403 "Missing Authentication Token" as API Gateway answers it.
+Whitespace is HTTP's (SP and HTAB), never what ``str.split()``/``str.strip()`` take for it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 from taskbeacon.local.engine import use_lambdas_source
 from taskbeacon.local.lambda_runtime import LambdaRuntime
 from taskbeacon.local.principals import Principal, PrincipalRegistry, container_credentials
-from taskbeacon.local.sigv4 import SignatureError, verify
+from taskbeacon.local.sigv4 import OWS, SignatureError, verify
 
 STAGE = "local"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -38,6 +41,10 @@ MAX_JSON_DEPTH = 64
 _LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events")}
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
+# RFC 9112 3: method SP request-target SP HTTP-version, the method a token (RFC 9110 9.1, 5.6.2).
+_REQUEST_LINE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP/[0-9]\.[0-9]", re.ASCII)
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,8}[ \t]*", re.ASCII)  # BWS may precede a chunk-ext's ";"
+MAX_REQUEST_LINE = 65536
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -384,7 +391,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         else:
             try:
                 # Field values without their surrounding whitespace (RFC 9110 5.5), as API Gateway sees them.
-                received = {name: value.strip(" \t") for name, value in self.headers.items()}
+                received = {name: value.strip(OWS) for name, value in self.headers.items()}
                 status, headers, data = self.owner.handle(
                     self.command, self.path, received, body, self.client_address[0]
                 )
@@ -395,19 +402,67 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 status, headers, data = _gateway_error(
                     HTTPStatus.BAD_GATEWAY, "DEFAULT_5XX", "Internal server error"
                 )
+        self._reply(status, headers, data, close=refused)
+
+    def _reply(self, status: int, headers: dict[str, str], data: bytes, *, close: bool) -> None:
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in {"content-length", "connection"}:
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        if refused:
+        if close:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        if refused:
+        if close:
             self.close_connection = True
             self._linger()
+
+    # -- request line -----------------------------------------------------------------------
+    def handle_one_request(self) -> None:
+        """``BaseHTTPRequestHandler.handle_one_request``, except that every method is served.
+
+        The base class dispatches to ``do_<METHOD>`` and answers 501 where there is none; API
+        Gateway answers a method no route defines like an unknown path, so every method goes to
+        ``_serve`` and on to the route table.
+        """
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_REQUEST_LINE + 1)
+            if len(self.raw_requestline) > MAX_REQUEST_LINE:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # answered already
+            self._serve()
+            self.wfile.flush()
+        except TimeoutError:
+            self.close_connection = True  # a read or write timed out: drop the connection
+
+    def parse_request(self) -> bool:
+        """The request line as RFC 9112 writes it, single SPs apart, then the base class's parse.
+
+        The base class splits the line (read as Latin-1) with ``str.split()``, which would take
+        VT, FF, U+001C-U+001F, U+0085 or U+00A0 for the space between method, target and version.
+        """
+        line = str(self.raw_requestline, "iso-8859-1").removesuffix("\n").removesuffix("\r")
+        if line and not _REQUEST_LINE.fullmatch(line):
+            self.command, self.request_version, self.requestline = "", "HTTP/1.1", line
+            self._reply(
+                *_error(
+                    HTTPStatus.BAD_REQUEST,
+                    "malformed request line: want METHOD SP request-target SP HTTP-version, "
+                    "single spaces apart, in printable ASCII",
+                    "requestLine",
+                ),
+                close=True,
+            )
+            return False
+        return super().parse_request()
 
     # -- framing ----------------------------------------------------------------------------
     def _read_body(self) -> bytes:
@@ -423,13 +478,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if codings:
             if lengths:
                 raise _bad_framing("Content-Length and Transfer-Encoding must not both be sent")
-            names = [part.strip().lower() for value in codings for part in value.split(",")]
+            names = [part.strip(OWS).lower() for value in codings for part in value.split(",")]
             if names != ["chunked"]:
                 raise _bad_framing(f"Transfer-Encoding {', '.join(codings)!r} is not supported")
             return self._with_timeout(self._read_chunked)
         if not lengths:
             return b""
-        values = {part.strip() for value in lengths for part in value.split(",")}
+        values = {part.strip(OWS) for value in lengths for part in value.split(",")}
         for value in values:
             if not _DIGITS.fullmatch(value):
                 raise _bad_framing(f"Content-Length must be a number of bytes, not {value[:40]!r}")
@@ -469,10 +524,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         out = bytearray()
         while True:
             line = self.rfile.readline(1024)
-            size_text = line.split(b";", 1)[0].strip()
-            if not line.endswith(b"\n") or not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_text):
+            size_text = line.removesuffix(b"\n").removesuffix(b"\r").split(b";", 1)[0]
+            if not line.endswith(b"\n") or not _CHUNK_SIZE.fullmatch(size_text):
                 raise _bad_framing("malformed chunked body (chunk size line)")
-            size = int(size_text, 16)
+            size = int(size_text.rstrip(OWS.encode()), 16)
             if size == 0:
                 break
             if len(out) + size > MAX_REQUEST_BYTES:
@@ -501,11 +556,3 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     break
         except OSError:
             pass
-
-    do_GET = _serve
-    do_POST = _serve
-    do_PUT = _serve
-    do_DELETE = _serve
-    do_PATCH = _serve
-    do_HEAD = _serve
-    do_OPTIONS = _serve

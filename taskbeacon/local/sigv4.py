@@ -15,23 +15,40 @@ signature-v4-troubleshooting.html) and in clients' reports of API Gateway answer
 - ``x-amz-content-sha256: UNSIGNED-PAYLOAD`` or a hash of another body: API Gateway hashes the
   body it received into the canonical request, so the signature does not match (an unsigned
   payload to execute-api fails so: aws/aws-sdk-js-v3#308). Local mode says why in the message.
+
+Whitespace is HTTP's, not Python's: only SP and HTAB are optional whitespace in a field value (RFC
+9110 5.6.3), so only they are trimmed (here and in the canonical headers). ``str.strip()`` and
+``str.split()`` without arguments (and so botocore's canonical header values) would also take
+VT, FF, U+001C-U+001F, U+0085, U+00A0 and the rest of Unicode's whitespace: an ``Authorization``
+header holding any character outside printable ASCII, SP and HTAB is malformed (403).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from taskbeacon.local.principals import Principal, PrincipalRegistry
 
+# HTTP's optional whitespace (RFC 9110 5.6.3): SP and HTAB, nothing else.
+OWS = " \t"
+# What an Authorization value may hold at all: printable ASCII, SP and HTAB (no CTL, no obs-text).
+_PRINTABLE = re.compile(r"[\t\x20-\x7e]*", re.ASCII)
+_HEADER_NAME = r"[a-z0-9!#$%&'*+.^_`|~-]+"  # a lowercase token (RFC 9110 5.6.2), as SigV4 lists names
 _AUTHORIZATION = re.compile(
-    r"^AWS4-HMAC-SHA256\s+Credential=(?P<key>[^/,\s]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
-    r"\s*SignedHeaders=(?P<signed>[^,\s]+),\s*Signature=(?P<signature>[0-9a-f]{64})$",
+    r"AWS4-HMAC-SHA256[ \t]+Credential=(?P<key>[^/, \t]+)/(?P<date>[0-9]{8})/(?P<region>[^/]+)/"
+    r"(?P<service>[^/]+)/aws4_request,[ \t]*"
+    rf"SignedHeaders=(?P<signed>{_HEADER_NAME}(?:;{_HEADER_NAME})*),[ \t]*"
+    r"Signature=(?P<signature>[0-9a-f]{64})",
     re.ASCII,
 )
+_AMZ_DATE = re.compile(r"[0-9]{8}T[0-9]{6}Z", re.ASCII)
+_OWS_RUN = re.compile(r"[ \t]+")
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method."
@@ -84,7 +101,6 @@ def _verify(
     now: datetime | None,
     region: str | None,
 ) -> VerifiedRequest:
-    from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
@@ -92,7 +108,14 @@ def _verify(
     authorization = lowered.get("authorization")
     if not authorization:
         raise SignatureError("Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN")
-    match = _AUTHORIZATION.match(authorization.strip())
+    authorization = authorization.strip(OWS)
+    if not _PRINTABLE.fullmatch(authorization):
+        odd = next(char for char in authorization if not _PRINTABLE.fullmatch(char))
+        raise SignatureError(
+            "Authorization header is not an AWS4-HMAC-SHA256 signature "
+            f"(it holds U+{ord(odd):04X}, which HTTP does not allow there)"
+        )
+    match = _AUTHORIZATION.fullmatch(authorization)
     if not match:
         raise SignatureError("Authorization header is not an AWS4-HMAC-SHA256 signature")
     if match["service"] != "execute-api":
@@ -116,7 +139,7 @@ def _verify(
 
     request = AWSRequest(method=method, url=url, data=body, headers=signed_headers)
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(
+    signer = _signer_class()(
         Credentials(principal.access_key, principal.secret_key, principal.session_token),
         "execute-api",
         match["region"],
@@ -132,6 +155,8 @@ def _verify(
 
 
 def _signing_time(amz_date: str, scope_date: str, now: datetime | None) -> str:
+    if not _AMZ_DATE.fullmatch(amz_date):  # strptime takes other scripts' digits (\d is Unicode)
+        raise SignatureError("X-Amz-Date header is missing or malformed")
     try:
         signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError as error:
@@ -152,3 +177,21 @@ def _check_payload_hash(claimed: str | None, body: bytes) -> None:
         f"{SIGNATURE_MISMATCH} (x-amz-content-sha256 names {what} other than the SHA-256 of the "
         "body received; API Gateway signs the body it received)"
     )
+
+
+@functools.cache
+def _signer_class() -> type[Any]:
+    from botocore.auth import SigV4Auth
+
+    class HttpWhitespaceSigV4(SigV4Auth):
+        """SigV4 with Trimall over HTTP's whitespace only.
+
+        botocore trims and folds a header value with ``" ".join(value.split())``, which also folds
+        VT, U+001C or U+00A0: a value carrying one would verify against a signature over a space.
+        Here only runs of SP and HTAB fold, so it does not.
+        """
+
+        def _header_value(self, value: str) -> str:
+            return _OWS_RUN.sub(" ", value.strip(OWS))
+
+    return HttpWhitespaceSigV4

@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,14 +28,12 @@ from taskbeacon.local.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import ACCOUNT, http
 from tests.handlers.test_ingest_fuzz import names_a_place
+from tests.hypothesis_profiles import examples, suppressed
 from tests.mutation import paths
 
 FUZZ = settings(
-    max_examples=60,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    database=None,
+    max_examples=examples(60),  # derandomized by the "ci" profile, randomized by "fuzz"
+    suppress_health_check=suppressed(HealthCheck.too_slow, HealthCheck.function_scoped_fixture),
 )
 MARK = "\u2603hostile\u2603"  # stands where the raw hostile bytes go
 BAD_UTF8 = (
@@ -291,3 +290,48 @@ def test_every_traced_handler_and_method_keeps_responses_out_of_traces() -> None
     for source in sorted(handlers.glob("*.py")):
         for decorator in re.findall(r"@tracer\.capture_\w+(?:\([^)]*\))?", source.read_text()):
             assert "capture_response=False" in decorator, (source.name, decorator)
+
+
+# -- task ids: what no ECS task can have is a 400 naming taskId, what one could have is looked up ---
+ID_ALPHABET = "abcdefABCDEF0123456789-_xyzXYZ"
+could_be_an_id = st.text(alphabet=ID_ALPHABET, min_size=1, max_size=64)
+cannot_be_an_id = st.one_of(
+    st.text(alphabet=ID_ALPHABET, min_size=65, max_size=300),  # longer than ECS (or ingest) allows
+    st.text(min_size=1, max_size=80).filter(
+        lambda text: not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text, re.ASCII) and not text.startswith("arn:")
+    ),
+)
+
+
+@FUZZ
+@given(
+    reference=st.one_of(
+        cannot_be_an_id,
+        cannot_be_an_id.map(lambda task_id: f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/c/{task_id}"),
+    ),
+    history=st.booleans(),
+)
+def test_what_cannot_be_a_task_id_is_400_naming_task_id(
+    table: Any, principals: PrincipalRegistry, reference: str, history: bool
+) -> None:
+    path = f"/tasks/{quote(reference, safe='')}" + ("/history" if history else "")
+    reply = http("GET", path, principals.operator())
+    assert reply.status == 400, (reference, reply.body)
+    assert reply.body["error"]["field"] == "taskId", reply.body
+
+
+@FUZZ
+@given(
+    reference=st.one_of(
+        could_be_an_id,
+        could_be_an_id.map(lambda task_id: f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/c/{task_id}"),
+        could_be_an_id.map(lambda task_id: f"arn:aws:ecs:eu-west-1:{ACCOUNT}:task/{task_id}"),
+    ),
+    history=st.booleans(),
+)
+def test_what_could_be_a_task_id_is_looked_up(
+    table: Any, principals: PrincipalRegistry, reference: str, history: bool
+) -> None:
+    path = f"/tasks/{quote(reference, safe='')}" + ("/history" if history else "")
+    reply = http("GET", path, principals.operator())
+    assert reply.status == 404 and reply.body["error"]["field"] == "taskId", (reference, reply.body)

@@ -20,10 +20,14 @@ from hypothesis import strategies as st
 
 from taskbeacon.local.gateway import MAX_REQUEST_BYTES
 from taskbeacon.local.system import LocalSystem
+from tests.http.characters import CONTROLS, IN_A_FIELD_VALUE, PYTHON_ONLY_WHITESPACE, wire
+from tests.hypothesis_profiles import examples, suppressed
 
 pytestmark = pytest.mark.http
 CLIENT_TIMEOUT = 10.0  # far beyond any answer given "at once", far below a hang
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=examples(40), suppress_health_check=suppressed(HealthCheck.function_scoped_fixture)
+)
 PATH = "/_local/credentials"  # a local route: framing is judged before any signature or handler
 
 
@@ -51,11 +55,18 @@ def impatient(local: LocalSystem) -> Iterator[LocalSystem]:
     local.gateway.body_timeout = saved
 
 
-def exchange(local: LocalSystem, head: list[bytes], body: bytes = b"", *, half_close: bool = False) -> Answer:
+def exchange(
+    local: LocalSystem,
+    head: list[bytes],
+    body: bytes = b"",
+    *,
+    half_close: bool = False,
+    request_line: bytes = f"POST {PATH} HTTP/1.1".encode(),
+) -> Answer:
     """Send a request line + ``head`` header lines + ``body`` as raw bytes, and read one answer."""
     address = urlsplit(local.url)
     with socket.create_connection((address.hostname, address.port), timeout=CLIENT_TIMEOUT) as sock:
-        lines = [f"POST {PATH} HTTP/1.1".encode(), f"Host: {address.netloc}".encode(), *head]
+        lines = [request_line, f"Host: {address.netloc}".encode(), *head]
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
         if half_close:
             sock.shutdown(socket.SHUT_WR)
@@ -78,10 +89,10 @@ def _at_eof(sock: socket.socket) -> bool:
         return False  # still open, as a kept-alive connection is
 
 
-def assert_framing_refused(answer: Answer) -> None:
+def assert_framing_refused(answer: Answer, field: str = "Content-Length") -> None:
     assert answer.status == 400, answer
     if isinstance(answer.body, dict):  # the gateway's own JSON (http.server answers malformed heads)
-        assert answer.body["error"]["field"] == "Content-Length", answer.body
+        assert answer.body["error"]["field"] == field, answer.body
     assert answer.closed  # the stream cannot be trusted past a bad frame
 
 
@@ -161,7 +172,7 @@ def test_body_shorter_than_announced_is_400_when_the_client_half_closes(
     assert f"after {sent} of the {announced} bytes" in answer.body["error"]["message"]
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(4), suppress_health_check=suppressed(HealthCheck.function_scoped_fixture))
 @given(announced=st.integers(min_value=1, max_value=10**6), data=st.data())
 def test_body_shorter_than_announced_is_400_after_the_body_timeout(
     impatient: LocalSystem, announced: int, data: st.DataObject
@@ -229,3 +240,53 @@ def test_a_framing_refusal_leaves_the_gateway_serving(local: LocalSystem) -> Non
     assert exchange(local, [b"Content-Length: -1"]).status == 400
     answer = exchange(local, [b"Content-Length: 2"], b"{}")
     assert answer.status == 403 and not answer.closed
+
+
+# -- whitespace is HTTP's: in framing headers and in the request line ----------------------------
+@pytest.mark.parametrize("char", IN_A_FIELD_VALUE + CONTROLS, ids=lambda char: f"U+{ord(char):04X}")
+def test_content_length_or_chunk_size_padded_with_python_only_whitespace_is_400(
+    patient: LocalSystem, char: str
+) -> None:
+    # int(" 2\x0b".strip()) is 2: HTTP trims SP and HTAB only.
+    for padded in (b"2" + wire(char), wire(char) + b"2"):
+        assert_framing_refused(exchange(patient, [b"Content-Length: " + padded], b"{}"))
+    head = [b"Transfer-Encoding: chunked" + wire(char)]
+    assert_framing_refused(exchange(patient, head, b"2\r\n{}\r\n0\r\n\r\n"))
+    size_line = b"2" + wire(char) + b"\r\n{}\r\n0\r\n\r\n"
+    assert_framing_refused(exchange(patient, [b"Transfer-Encoding: chunked"], size_line, half_close=True))
+
+
+def test_sp_and_htab_around_framing_values_are_trimmed(patient: LocalSystem) -> None:
+    # The control: correctly framed, so the request reaches the signature check (unsigned: 403).
+    for head, body in (
+        ([b"Content-Length: \t2 \t"], b"{}"),
+        ([b"Transfer-Encoding:  chunked\t"], b"2 \t\r\n{}\r\n0\r\n\r\n"),
+        ([b"Transfer-Encoding: chunked"], b"2 ;ext=1\r\n{}\r\n0\r\n\r\n"),
+    ):
+        answer = exchange(patient, head, body)
+        assert answer.status == 403 and answer.body["error"]["code"] == "MISSING_AUTHENTICATION_TOKEN", head
+
+
+SEPARATORS = ("\t", "  ", *PYTHON_ONLY_WHITESPACE, *CONTROLS)  # all but exactly one SP
+
+
+@pytest.mark.parametrize("gap", [0, 1], ids=["after-method", "after-target"])
+@pytest.mark.parametrize("separator", SEPARATORS, ids=lambda sep: "+".join(f"U+{ord(c):04X}" for c in sep))
+def test_request_line_parts_apart_by_anything_but_one_space_are_400(
+    local: LocalSystem, separator: str, gap: int
+) -> None:
+    # str.split() would read "GET\x0b/summary HTTP/1.1" as GET /summary; RFC 9112 3 has one SP.
+    parts = [b"GET", b"/summary?by=cluster", b"HTTP/1.1"]
+    glue = [b" ", b" "]
+    glue[gap] = b"".join(wire(char) for char in separator)
+    line = parts[0] + glue[0] + parts[1] + glue[1] + parts[2]
+    answer = exchange(local, [], request_line=line)
+    assert_framing_refused(answer, field="requestLine")
+
+
+@pytest.mark.parametrize("char", (*PYTHON_ONLY_WHITESPACE, "\t", " "), ids=lambda char: f"U+{ord(char):04X}")
+def test_request_line_with_whitespace_around_it_is_400(local: LocalSystem, char: str) -> None:
+    for line in (b"GET /summary HTTP/1.1" + wire(char), wire(char) + b"GET /summary HTTP/1.1"):
+        if line.endswith((b"\n", b"\r")) or line.startswith((b"\n", b"\r")):
+            continue  # a line ending, not a character of the request line
+        assert_framing_refused(exchange(local, [], request_line=line), field="requestLine")

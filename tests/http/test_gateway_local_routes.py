@@ -16,9 +16,12 @@ from hypothesis import strategies as st
 from taskbeacon.local.gateway import MAX_JSON_DEPTH
 from taskbeacon.local.system import LocalSystem
 from tests.http.localapi import send
+from tests.hypothesis_profiles import examples, suppressed
 
 pytestmark = pytest.mark.http
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=examples(30), suppress_health_check=suppressed(HealthCheck.function_scoped_fixture)
+)
 ROUTES = ("/_local/events", "/_local/credentials")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
+import re
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,10 +21,16 @@ from botocore.credentials import Credentials
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.sigv4 import SignatureError, verify
 from taskbeacon.local.system import LocalSystem
+from tests.http.characters import CONTROLS, IN_A_FIELD_VALUE, PYTHON_ONLY_WHITESPACE, wire
+from tests.hypothesis_profiles import examples, suppressed
 
 pytestmark = pytest.mark.http
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=examples(30), suppress_health_check=suppressed(HealthCheck.function_scoped_fixture)
+)
 REAL_REGIONS = (
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "eu-north-1",
     "ap-south-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1", "ca-central-1", "me-south-1",
@@ -92,8 +99,10 @@ def assert_invalid_signature(status: int, body: Any, words: str) -> None:
 
 
 region_like = st.from_regex(r"[a-z]{2}(-[a-z]{2,10}){1,2}-[0-9]{1,2}", fullmatch=True)
-not_a_region = st.text(
-    alphabet=st.characters(codec="ascii", exclude_characters="/,= \t\r\n"), min_size=1, max_size=20
+not_a_region = st.text(  # printable: a control character makes the whole header malformed (below)
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="/,="),
+    min_size=1,
+    max_size=20,
 )
 
 
@@ -220,3 +229,120 @@ def test_any_bytes_in_signature_headers_get_a_4xx(
         assert status == 200, answer  # only trailing whitespace, which HTTP trims: the control
     else:
         assert 400 <= status < 500, answer
+
+
+# -- whitespace is HTTP's (SP and HTAB), never Python's -------------------------------------------
+def operator_headers(
+    local: LocalSystem, operator: dict[str, str], extra: dict[str, str] | None = None
+) -> dict:
+    request = AWSRequest(
+        method="POST",
+        url=local.url + "/_local/credentials",
+        data=(body := credentials_body()),
+        headers={"Host": urlsplit(local.url).netloc, **(extra or {})},
+    )
+    SigV4Auth(
+        Credentials(operator["AccessKeyId"], operator["SecretAccessKey"]), "execute-api", local.gateway.region
+    ).add_auth(request)
+    return {"headers": dict(request.headers.items()), "body": body}
+
+
+def test_the_class_is_what_python_strips_and_http_does_not() -> None:
+    assert len(PYTHON_ONLY_WHITESPACE) == 27 and "\x0b" in IN_A_FIELD_VALUE and "\u3000" in IN_A_FIELD_VALUE
+    for char in PYTHON_ONLY_WHITESPACE:
+        assert f"x{char}".strip() == "x" and f"a{char}b".split() == ["a", "b"]
+        assert char.strip(" \t") == char  # not HTTP's optional whitespace
+
+
+@pytest.mark.parametrize("char", IN_A_FIELD_VALUE, ids=lambda char: f"U+{ord(char):04X}")
+def test_authorization_ending_in_python_only_whitespace_is_403(
+    local: LocalSystem, operator: dict[str, str], char: str
+) -> None:
+    # The reported case (U+000B at the end): str.strip() took it off and the signature verified.
+    signed_request = operator_headers(local, operator)
+    headers = signed_request["headers"]
+    headers["Authorization"] = headers["Authorization"].encode() + wire(char)
+    status, answer = raw_post(local, "/_local/credentials", headers, signed_request["body"])
+    assert_invalid_signature(status, answer, "Authorization header is not an AWS4-HMAC-SHA256 signature")
+
+
+@FUZZ
+@given(char=st.sampled_from(IN_A_FIELD_VALUE + CONTROLS), data=st.data())
+def test_python_only_whitespace_or_a_control_anywhere_in_authorization_is_403(
+    local: LocalSystem, operator: dict[str, str], char: str, data: st.DataObject
+) -> None:
+    signed_request = operator_headers(local, operator)
+    headers = signed_request["headers"]
+    value = headers["Authorization"].encode()
+    separators = [match.start() for match in re.finditer(rb" ", value)]
+    where = data.draw(
+        st.one_of(
+            st.integers(min_value=0, max_value=len(value)).map(lambda at: ("insert", at)),
+            st.sampled_from(separators).map(lambda at: ("replace", at)),  # a space between parameters
+        )
+    )
+    kind, at = where
+    headers["Authorization"] = value[:at] + wire(char) + value[at + (kind == "replace") :]
+    status, answer = raw_post(local, "/_local/credentials", headers, signed_request["body"])
+    assert_invalid_signature(status, answer, "Authorization header is not an AWS4-HMAC-SHA256 signature")
+
+
+@pytest.mark.parametrize("padding", [" ", "\t", " \t ", "\t\t"], ids=["sp", "htab", "mixed", "tabs"])
+def test_sp_and_htab_around_authorization_are_trimmed(
+    local: LocalSystem, operator: dict[str, str], padding: str
+) -> None:
+    # The control: HTTP's own optional whitespace, around the value, changes nothing.
+    signed_request = operator_headers(local, operator)
+    headers = signed_request["headers"]
+    headers["Authorization"] = padding + headers["Authorization"] + padding
+    status, answer = raw_post(local, "/_local/credentials", headers, signed_request["body"])
+    assert status == 200, answer
+
+
+@FUZZ
+@given(char=st.sampled_from(IN_A_FIELD_VALUE), inside=st.booleans())
+def test_signed_header_carrying_python_only_whitespace_does_not_verify(
+    local: LocalSystem, operator: dict[str, str], char: str, inside: bool
+) -> None:
+    # botocore's signer folds the character into a space (" ".join(value.split())) and signs that;
+    # API Gateway's canonical header keeps it, so the signature does not match.
+    value = f"a{char}b" if inside else f"ab{char}"
+    signed_request = operator_headers(local, operator, {"X-Probe": value})
+    headers = {
+        **signed_request["headers"],
+        "X-Probe": wire(char).join([b"a", b"b"]) if inside else b"ab" + wire(char),
+    }
+    status, answer = raw_post(local, "/_local/credentials", headers, signed_request["body"])
+    assert_invalid_signature(status, answer, "does not match the signature you provided")
+
+
+def test_sp_and_htab_inside_a_signed_header_fold_as_botocore_signs_them(
+    local: LocalSystem, operator: dict[str, str]
+) -> None:
+    signed_request = operator_headers(local, operator, {"X-Probe": "a \t  b\tc"})
+    status, answer = raw_post(local, "/_local/credentials", signed_request["headers"], signed_request["body"])
+    assert status == 200, answer
+
+
+@pytest.mark.parametrize("char", PYTHON_ONLY_WHITESPACE + CONTROLS, ids=lambda char: f"U+{ord(char):04X}")
+def test_verify_itself_refuses_them_in_authorization(char: str) -> None:
+    # Also CR and LF, which cannot reach it through HTTP (and "$" in a regular expression
+    # matches before a final newline).
+    registry = PrincipalRegistry("111122223333")
+    operator = registry.operator()
+    request = AWSRequest(method="GET", url="http://api.local/tasks", data=b"", headers={"Host": "api.local"})
+    SigV4Auth(Credentials(operator.access_key, operator.secret_key), "execute-api", "us-east-1").add_auth(
+        request
+    )
+    headers = dict(request.headers.items())
+    assert verify(registry, method="GET", url="http://api.local/tasks", headers=headers, body=b"")
+    for changed in (headers["Authorization"] + char, char + headers["Authorization"]):
+        with pytest.raises(SignatureError, match="not an AWS4-HMAC-SHA256 signature") as refused:
+            verify(
+                registry,
+                method="GET",
+                url="http://api.local/tasks",
+                headers={**headers, "Authorization": changed},
+                body=b"",
+            )
+        assert refused.value.response_type == "INVALID_SIGNATURE"

@@ -1,10 +1,10 @@
 """Fuzzing from the OpenAPI document against local mode's real gateway (a small, deterministic run).
 
 Every operation of the committed document gets requests generated from its parameters and body
-schema (schemathesis, over hypothesis with a fixed seed), SigV4-signed with the operator's
+schema (schemathesis, over hypothesis's derandomized "ci" profile), SigV4-signed with the operator's
 credentials by a schemathesis auth hook (a ``requests`` auth that signs the final prepared
 request, so the signature covers exactly the bytes sent). Each answer must be a documented status
-code, match the documented schema for it, and never be a 5xx. The long run is ``make soak``.
+code, match the documented schema for it, and never be a 5xx. The long, randomized run is ``make fuzz``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from core.openapi import load_document
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import post_snapshot, send
+from tests.hypothesis_profiles import examples
 
 pytestmark = pytest.mark.http
 
@@ -135,6 +136,7 @@ def test_every_operation_is_fuzzed() -> None:
     assert len(_operations()) == 7
 
 
+@pytest.mark.hypothesis  # hypothesis runs inside: `make fuzz` (-m hypothesis) selects it too
 @pytest.mark.parametrize(("method", "path"), _operations(), ids=str)
 def test_operation_answers_only_what_the_document_says(api: Any, method: str, path: str) -> None:
     operation = api[path][method]
@@ -142,10 +144,7 @@ def test_operation_answers_only_what_the_document_says(api: Any, method: str, pa
     session = requests.Session()
 
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        derandomize=True,  # the same requests every run
-        deadline=None,
-        database=None,
+        max_examples=examples(EXAMPLES_PER_OPERATION),  # the same requests every run under "ci"
         suppress_health_check=list(HealthCheck),
     )
     @given(case=operation.as_strategy())

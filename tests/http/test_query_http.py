@@ -153,3 +153,68 @@ def test_malformed_event_is_rejected_without_writing(local: LocalSystem, operato
     )
     assert reply.status == 400
     assert reply.body["accepted"] is False
+
+
+# -- what a task id can be: ECS's (32 hex, or the old 36-character UUID), as every source stores it --
+ARN = "arn:aws:ecs:us-east-1:111122223333:task/{cluster}{task_id}"
+CANNOT_BE_A_TASK_ID = {
+    "65-characters": "a" * 65,
+    "65-hex": "0123456789abcdef" * 4 + "0",
+    "dot": "0123456789abcdef.0123456789abcdef",
+    "space": urllib.parse.quote(" 0123456789abcdef0123456789abcdef"),
+    "trailing-vt": "0123456789abcdef0123456789abcdef%0B",
+    "nul": "0123456789abcdef%000123456789abcdef",
+    "slash": urllib.parse.quote("c/0123456789abcdef0123456789abcdef", safe=""),
+    "non-ascii": urllib.parse.quote("0123456789abcdéf0123456789abcdef"),
+    "arabic-digits": urllib.parse.quote("\u0660" * 32),
+    "arn-65-character-id": urllib.parse.quote(ARN.format(cluster="c/", task_id="a" * 65), safe=""),
+    "arn-dotted-id": urllib.parse.quote(ARN.format(cluster="c/", task_id="a.b"), safe=""),
+    "arn-not-ecs": urllib.parse.quote("arn:aws:ec2:us-east-1:111122223333:task/c/" + "a" * 32, safe=""),
+    "arn-no-account": urllib.parse.quote("arn:aws:ecs:us-east-1::task/c/" + "a" * 32, safe=""),
+}
+
+
+@pytest.mark.parametrize("route", ["/tasks/{}", "/tasks/{}/history"])
+@pytest.mark.parametrize("reference", CANNOT_BE_A_TASK_ID.values(), ids=CANNOT_BE_A_TASK_ID.keys())
+def test_what_cannot_be_a_task_id_is_400_naming_task_id(
+    local: LocalSystem, operator: dict, route: str, reference: str
+) -> None:
+    reply = send(local.url, "GET", route.format(reference), credentials=operator)
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["code"] == "invalid_input" and reply.body["error"]["field"] == "taskId"
+
+
+COULD_BE_A_TASK_ID = {
+    "new-format": "0123456789abcdef0123456789abcdef",
+    "old-format": "0123abcd-4567-89ef-0123-456789abcdef",
+    "64-characters": "a" * 64,
+    "one-character": "a",
+    "arn-new-format": urllib.parse.quote(ARN.format(cluster="c/", task_id="f" * 32), safe=""),
+    "arn-old-format": urllib.parse.quote(ARN.format(cluster="", task_id=str(uuid.UUID(int=7))), safe=""),
+}
+
+
+@pytest.mark.parametrize("route", ["/tasks/{}", "/tasks/{}/history"])
+@pytest.mark.parametrize("reference", COULD_BE_A_TASK_ID.values(), ids=COULD_BE_A_TASK_ID.keys())
+def test_what_could_be_a_task_id_is_looked_up(
+    local: LocalSystem, operator: dict, route: str, reference: str
+) -> None:
+    reply = send(local.url, "GET", route.format(reference), credentials=operator)
+    assert reply.status == 404, reply.body
+    assert reply.body["error"]["code"] == "not_found" and reply.body["error"]["field"] == "taskId"
+
+
+def test_an_old_format_task_is_found_by_its_uuid_and_by_its_arn(local: LocalSystem, operator: dict) -> None:
+    task = fixture("v4-task-ec2-awsvpc.json")
+    task_id = str(uuid.uuid4())
+    task["TaskARN"] = ARN.format(cluster="", task_id=task_id)
+    task["KnownStatus"] = "RUNNING"
+    reply = post_snapshot(
+        local, task_credentials(local, operator, task["TaskARN"]), task, collected_at="2026-11-28T09:00:00Z"
+    )
+    assert reply.status == 202, reply.body
+    for reference in (task_id, urllib.parse.quote(task["TaskARN"], safe="")):
+        shown = send(local.url, "GET", f"/tasks/{reference}", credentials=operator)
+        assert shown.status == 200 and shown.body["taskId"] == task_id, shown.body
+        history = send(local.url, "GET", f"/tasks/{reference}/history", credentials=operator)
+        assert history.status == 200 and history.body["items"], history.body

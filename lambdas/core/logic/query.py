@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
 from core.logic.indexing import (
@@ -25,11 +24,9 @@ from core.store import keys
 from core.store.reader import IndexHit, Reader
 from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 
-# What ingest accepts as a task id (the last segment of a task ARN), and nothing that could not be one.
-_TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$")
-_TASK_ARN = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):task/(?:[^/]+/)?(?P<id>[^/]+)$"
-)
+if TYPE_CHECKING:
+    from core.normalize.common import TaskRef
+
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
@@ -85,17 +82,10 @@ class QueryService:
 
     def _find(self, task_ref: str, now: datetime) -> StoredTask:
         """A task by ARN (exact), or by bare id when exactly one account and region has it."""
-        reference = task_ref.strip()
-        arn = _TASK_ARN.match(reference)
-        if arn and not _TASK_ID.match(arn["id"]):
-            raise InvalidInput("not a task id or task ARN", field="taskId")
-        if arn:
-            identity = f"{arn['partition']}#{arn['account']}#{arn['region']}#{arn['id']}"
-            task_id = arn["id"]
-        elif reference.startswith("arn:"):
-            raise InvalidInput("not a task ARN", field="taskId")
-        elif _TASK_ID.match(reference):
-            task_id = reference
+        task_id, arn = _task_reference(task_ref)
+        if arn is not None:
+            identity = f"{arn.partition}#{arn.account_id}#{arn.region}#{task_id}"
+        else:
             identities = self._identities_of(task_id, now)
             if len(identities) > 1:
                 raise AmbiguousTask(
@@ -105,8 +95,6 @@ class QueryService:
             if not identities:
                 raise NotFound(f"no task {task_id} in the inventory", field="taskId")
             identity = identities[0].identity
-        else:
-            raise InvalidInput("not a task id or task ARN", field="taskId")
         stored = self.reader.load_task(identity)
         if stored is None or _expired(stored.expires_at, now):
             raise NotFound(f"no task {task_id} in the inventory", field="taskId")
@@ -314,6 +302,33 @@ class QueryService:
         if last_seen.tzinfo is None:
             last_seen = last_seen.replace(tzinfo=UTC)
         return (now - last_seen).total_seconds() > 2 * self.keepalive_seconds
+
+
+def _task_reference(reference: str) -> tuple[str, TaskRef | None]:
+    """``(task id, its ARN's parts)`` for a task ARN, ``(task id, None)`` for a bare id.
+
+    Only what a stored task can be named by: every source stores a task under an ARN
+    ``parse_task_arn`` takes (both formats), so its id is what that ARN's id segment holds (1-64 of
+    ``[A-Za-z0-9_-]``: ECS's 32 hex characters, the old format's 36-character UUID). A bare id is
+    checked as the id segment of an old-format ARN, so that alphabet stays named once. Anything
+    else (65 characters, a space, a slash, another script's letters) is a 400 naming ``taskId``,
+    never a lookup that answers 404.
+    """
+    from core.normalize.common import parse_task_arn
+
+    if reference.startswith("arn:"):
+        ref = parse_task_arn(reference, "taskId")  # InvalidInput naming taskId
+        return ref.task_id, ref
+    if "/" not in reference:
+        try:
+            parse_task_arn(f"arn:aws:ecs:us-east-1:000000000000:task/{reference}", "taskId")
+        except InvalidInput:
+            pass
+        else:
+            return reference, None
+    raise InvalidInput(
+        "taskId is neither an ECS task id (1-64 letters, digits, '-' or '_') nor a task ARN", field="taskId"
+    )
 
 
 def _canonical(filters: dict[str, str]) -> dict[str, str]:
