@@ -59,6 +59,12 @@ def _answers() -> dict[tuple[str, str], tuple[int, str, str, tuple[int, ...]]]:
         ),
         ("get", "/search"): (200, "SearchPage", "A page of matching tasks", _READ_ERRORS),
         ("get", "/summary"): (200, "Summary", "Running tasks per group", _READ_ERRORS),
+        ("get", "/coverage"): (
+            200,
+            "Coverage",
+            "Per account and region: tasks by source, sweeps, events",
+            _READ_ERRORS,
+        ),
         ("get", "/openapi.json"): (200, "OpenApiDocument", "This document", (400, 403, 429)),
     }
 
@@ -71,7 +77,15 @@ def _schemas() -> dict[str, Any]:
 
     models: list[Any] = [
         (getattr(responses, name), "serialization")
-        for name in ("Accepted", "TaskPage", "TaskDocument", "HistoryPage", "SearchPage", "Summary")
+        for name in (
+            "Accepted",
+            "TaskPage",
+            "TaskDocument",
+            "HistoryPage",
+            "SearchPage",
+            "Summary",
+            "Coverage",
+        )
     ]
     models += [(responses.OpenApiDocument, "serialization"), (responses.Error, "serialization")]
     models.append((Envelope, "validation"))

@@ -34,6 +34,12 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(default=262_144, ge=1024, le=6_000_000)
     history_limit: int = Field(default=50, ge=1, le=200)
     describe_tasks_cross_check: Annotated[bool, BeforeValidator(_parse_bool)] = False
+    # The sweep (DESIGN 3.9): which accounts and regions it reads, through which member role, how fast.
+    sweep_accounts: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()  # empty: Organizations
+    sweep_regions: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()
+    sweep_role_name: str = Field(default="taskbeacon-sweep-reader", min_length=1, max_length=50)
+    sweep_queue_url: str = ""
+    sweep_calls_per_second: float = Field(default=5.0, gt=0, le=20)
 
     @field_validator("collector_role_arns")
     @classmethod
@@ -52,7 +58,13 @@ _ENV_NAMES = {
     "max_body_bytes": "MAX_BODY_BYTES",
     "history_limit": "HISTORY_LIMIT",
     "describe_tasks_cross_check": "DESCRIBE_TASKS_CROSS_CHECK",
+    "sweep_accounts": "SWEEP_ACCOUNTS",
+    "sweep_regions": "SWEEP_REGIONS",
+    "sweep_role_name": "SWEEP_ROLE_NAME",
+    "sweep_queue_url": "SWEEP_QUEUE_URL",
+    "sweep_calls_per_second": "SWEEP_CALLS_PER_SECOND",
 }
+ENV_NAMES = _ENV_NAMES  # for the stack, which sets them (one spelling of each name)
 
 
 class SettingsError(RuntimeError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-Function = Literal["ingest", "query", "events", "indexer", "reconciler"]
+Function = Literal["ingest", "query", "events", "indexer", "reconciler", "sweeper"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ QUERY_ROUTES: Final = (
     Route("GET", "/tasks/{taskId}/history", "query"),
     Route("GET", "/search", "query"),
     Route("GET", "/summary", "query"),
+    Route("GET", "/coverage", "query"),
     Route("GET", "/openapi.json", "query"),
 )
 ROUTES: Final = (SNAPSHOTS, *QUERY_ROUTES)
@@ -43,6 +44,8 @@ LIST_FILTERS: Final = (
 )
 # Parameters of GET /search, exactly one of which is given.
 SEARCH_KINDS: Final = ("ip", "image", "imageDigest", "containerName", "label", "tag", "dockerId", "eni")
+# Searches `confirmed=true` applies to: the values AWS itself states (DESIGN 3.9).
+CONFIRMABLE_SEARCHES: Final = ("ip", "eni", "image", "imageDigest")
 # `by` of GET /summary.
 SUMMARY_DIMENSIONS: Final = (
     "cluster",
@@ -54,4 +57,17 @@ SUMMARY_DIMENSIONS: Final = (
     "status",
     "accountId",
 )
+# Counters kept beside the summary ones: running tasks per account, region and source (GET /coverage).
+COVERAGE_DIMENSION: Final = "coverage"
+COUNTED_DIMENSIONS: Final = (*SUMMARY_DIMENSIONS, COVERAGE_DIMENSION)
 SnapshotReason = Literal["start", "change", "keepalive", "stop"]
+
+# Where a fact came from (DESIGN 3.9): the task about itself, EventBridge, or the sweep's ECS API reads.
+AGENT: Final = "agent"
+EVENT: Final = "event"
+ECS_API: Final = "ecs-api"
+SOURCE_KINDS: Final = (AGENT, EVENT, ECS_API)
+# Sources whose facts AWS itself states: they outrank the agent's for the fields AWS owns.
+CONFIRMING_SOURCES: Final = frozenset({EVENT, ECS_API})
+# The groups of fields each of which says which sources stated it (Task.sources).
+FACT_GROUPS: Final = ("status", "network", "images", "labels", "tags")

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from core.errors import InvalidInput
 from core.observability import logger, metrics, tracer
 from core.openapi import load_document
-from core.vocabulary import SEARCH_KINDS, SUMMARY_DIMENSIONS
+from core.vocabulary import CONFIRMABLE_SEARCHES, SEARCH_KINDS, SUMMARY_DIMENSIONS
 from handlers import http_errors, wiring
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -106,6 +106,10 @@ def search(
     eni: Filter = None,
     status: Status = None,
     at: Annotated[datetime | None, Query(description="with ip: who held it at this time (RFC 3339)")] = None,
+    confirmed: Annotated[
+        bool,
+        Query(description="true: only what AWS confirmed (events, the ECS API), not tasks' own claims"),
+    ] = False,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -125,10 +129,25 @@ def search(
     ((kind, value),) = given.items()
     if at is not None and kind != "ip":
         raise InvalidInput("at only applies to an ip search", field="at")
+    if confirmed and kind not in CONFIRMABLE_SEARCHES:
+        raise InvalidInput(
+            f"confirmed only applies to {', '.join(CONFIRMABLE_SEARCHES)} (what AWS states)",
+            field="confirmed",
+        )
     page = wiring.query_service().search(
-        kind, value, status=status, at=_utc(at, "at"), limit=limit, cursor=cursor
+        kind, value, status=status, at=_utc(at, "at"), limit=limit, cursor=cursor, confirmed=confirmed
     )
     return page.body()
+
+
+@app.get(
+    "/coverage",
+    summary="Per account and region: tasks known by source, last sweep, last event",
+    tags=["query"],
+)
+@tracer.capture_method(capture_response=False)
+def coverage() -> dict[str, Any]:
+    return wiring.query_service().coverage()
 
 
 @app.get("/summary", summary="Running tasks per group", tags=["query"])

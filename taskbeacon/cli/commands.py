@@ -95,6 +95,10 @@ def search(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
         raise UsageError("--at only applies to --ip searches")
     params["at"] = args.at
     params["status"] = args.status
+    if args.confirmed:
+        if not any(getattr(args, dest) is not None for dest in ("ip", "eni", "image", "image_digest")):
+            raise UsageError("--confirmed only applies to --ip, --eni, --image and --image-digest")
+        params["confirmed"] = "true"
     columns = (
         (outputs.HIT_COLUMNS, outputs.hit_row)
         if args.ip is not None
@@ -126,6 +130,22 @@ def summary(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
         ).write(rows)
     else:
         _print(out, views.summary_table(body, args.by))
+    return 0
+
+
+def coverage(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
+    body = api.get("/coverage", {})
+    rows = views.coverage_rows(body)
+    if args.output == "json":
+        _print(out, _dumps(body))
+    elif args.output == "ndjson":
+        outputs.ndjson(out, rows)
+    elif args.output == "csv":
+        outputs.CsvWriter(
+            out, views.COVERAGE_COLUMNS, lambda r: [outputs.flat(r[c]) for c in views.COVERAGE_COLUMNS]
+        ).write(rows)
+    else:
+        _print(out, views.coverage_table(rows) if rows else "no account or region is covered yet")
     return 0
 
 

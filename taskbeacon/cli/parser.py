@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from taskbeacon import __version__
-from taskbeacon.cli import commands, times
+from taskbeacon.cli import commands, delegate, times
 
 SUMMARY_BY = (
     "cluster",
@@ -24,7 +26,14 @@ OUTPUTS = ("table", "json", "csv", "ndjson")
 DELEGATES = {
     "local": "run the whole system on this machine (no AWS account): gateway, DynamoDB engine, demo fleet",
     "emulate": "serve the ECS task metadata endpoints (v2/v3/v4) and credentials for simulated tasks",
+    "reindex": "re-derive index entries and counters from stored task records (failure queue, tasks, "
+    "a cluster or an account)",
 }
+# reindex imports the server code and boto3 only when it runs, like local and emulate.
+delegate.MODULES.setdefault("reindex", "taskbeacon.cli.reindex")
+# Delegated commands that take the global options too: given before the command, they are handed on
+# (`taskbeacon --profile prod reindex --table T` must not quietly use the default profile).
+CARRY_GLOBAL_OPTIONS = frozenset({"reindex"})
 
 EPILOG = """\
 environment:
@@ -43,11 +52,26 @@ exit codes:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, except that ``-2h`` after an option is a value (a time 2 hours ago), not an unknown flag."""
+    """argparse, except that ``-2h`` after an option is a value (a time 2 hours ago), not an unknown flag,
+    and that the global options given before a delegated command in ``CARRY_GLOBAL_OPTIONS`` go on to it."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-(?:\d+[smhdw])+$")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if getattr(parsed, "delegate", None) in CARRY_GLOBAL_OPTIONS:
+            carried: list[str] = []
+            for name, default in (("endpoint", None), ("profile", None), ("region", None), ("timeout", 30.0)):
+                value: Any = getattr(parsed, name, default)
+                if value != default:
+                    carried += [f"--{name}", str(value)]
+            # Before the command's own arguments: a value given after the command still wins.
+            parsed.delegated_args = carried + list(parsed.delegated_args)
+        return parsed, extras
 
 
 def rfc3339(value: str) -> str:
@@ -212,6 +236,12 @@ def _search(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help=f"with --ip: the task that held the address at TIME ({times.EXAMPLES})",
     )
     search.add_argument("--status", type=upper, help="only tasks with this last status")
+    search.add_argument(
+        "--confirmed",
+        action="store_true",
+        help="with --ip, --eni, --image or --image-digest: only what AWS confirmed (events, the ECS API), "
+        "not what a task said about itself",
+    )
     _paging(search)
     _output(search)
 
@@ -222,6 +252,17 @@ def _summary(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     summary.add_argument("--by", required=True, choices=SUMMARY_BY, help="what to group by")
     _output(summary)
+
+
+def _coverage(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    coverage = _query_command(
+        subparsers,
+        "coverage",
+        commands.coverage,
+        "per account and region: tasks known by source (agent, event, ecs-api), last sweep, last event "
+        "(GET /coverage)",
+    )
+    _output(coverage)
 
 
 def port(value: str) -> int:
@@ -262,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tasks(subparsers)
     _search(subparsers)
     _summary(subparsers)
+    _coverage(subparsers)
     _console(subparsers)
     for name, help_ in DELEGATES.items():
         # A passthrough stub: the real options belong to the delegated module, which is imported

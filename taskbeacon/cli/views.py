@@ -65,8 +65,10 @@ def search_table(items: Iterable[dict[str, Any]]) -> str:
     rows = []
     for item in items:
         task = item["task"] if isinstance(item.get("task"), dict) else item
-        rows.append([*task_row(task), when(item.get("heldFrom")), when(item.get("heldUntil"))])
-    return table((*TASK_HEADERS, "HELD FROM", "HELD UNTIL"), rows)
+        stated = item.get("confirmed")
+        confirmed = NULL if stated is None else ("AWS" if stated else "task only")
+        rows.append([*task_row(task), when(item.get("heldFrom")), when(item.get("heldUntil")), confirmed])
+    return table((*TASK_HEADERS, "HELD FROM", "HELD UNTIL", "STATED BY"), rows)
 
 
 def task_detail(task: dict[str, Any]) -> str:
@@ -97,6 +99,7 @@ def task_detail(task: dict[str, Any]) -> str:
         ("Last seen", when(task.get("lastSeenAt"))),
         ("Last source", cell(task.get("lastSource"))),
         ("Reporters", cell(task.get("reporters"))),
+        *_provenance(task.get("sources") or {}),
         ("Stale", cell(bool(task.get("stale")))),
     ]
     containers = task.get("containers") or []
@@ -104,6 +107,56 @@ def task_detail(task: dict[str, Any]) -> str:
         f"{key_values(pairs)}\n\nContainers:\n{containers_table(containers)}"
         if containers
         else key_values(pairs)
+    )
+
+
+def _provenance(sources: dict[str, Any]) -> list[tuple[str, str]]:
+    """Which source stated each group of facts, and what only the task itself claimed."""
+    groups = ("status", "network", "images", "labels", "tags")
+    stated = ", ".join(f"{group}: {'+'.join(sources.get(group) or []) or NULL}" for group in groups)
+    unconfirmed = sources.get("unconfirmed") or {}
+    claims = sorted(
+        v for kind in ("ips", "enis", "images", "imageDigests") for v in unconfirmed.get(kind) or []
+    )
+    return [("Sources", stated), ("Unconfirmed", cell(claims) if claims else "none")]
+
+
+COVERAGE_COLUMNS = ("accountId", "region", "agent", "event", "ecs-api", "lastSweptAt", "lastEventAt")
+
+
+def coverage_rows(body: Any) -> list[dict[str, Any]]:
+    """One flat row per account and region of GET /coverage."""
+    rows = []
+    for item in body.get("items", []) if isinstance(body, dict) else []:
+        tasks = item.get("tasks") or {}
+        rows.append(
+            {
+                "accountId": item.get("accountId"),
+                "region": item.get("region"),
+                **{source: tasks.get(source, 0) for source in ("agent", "event", "ecs-api")},
+                "lastSweptAt": item.get("lastSweptAt"),
+                "lastEventAt": item.get("lastEventAt"),
+            }
+        )
+    return rows
+
+
+def coverage_table(rows: list[dict[str, Any]]) -> str:
+    headers = ("ACCOUNT", "REGION", "AGENT", "EVENTS", "SWEEP", "LAST SWEPT", "LAST EVENT")
+    return table(
+        headers,
+        [
+            [
+                cell(r["accountId"]),
+                cell(r["region"]),
+                cell(r["agent"]),
+                cell(r["event"]),
+                cell(r["ecs-api"]),
+                when(r["lastSweptAt"]) if r["lastSweptAt"] else "never",
+                when(r["lastEventAt"]) if r["lastEventAt"] else "never",
+            ]
+            for r in rows
+        ],
     )
 
 

@@ -30,6 +30,7 @@ READ_RESOURCES = [
     "execute-api:/v1/GET/tasks/*/history",
     "execute-api:/v1/GET/search",
     "execute-api:/v1/GET/summary",
+    "execute-api:/v1/GET/coverage",
     "execute-api:/v1/GET/openapi.json",
 ]
 OWN_ACCOUNT_ROOT = {

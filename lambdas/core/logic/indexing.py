@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from core.logic.lifecycle import RUNNING, is_stopped
 from core.model import IndexItem, Task
 from core.store import keys
-from core.vocabulary import LIST_FILTERS
+from core.vocabulary import CONFIRMABLE_SEARCHES, COVERAGE_DIMENSION, FACT_GROUPS, LIST_FILTERS
 
 ALL = "all"
 # A task's bare id, for GET /tasks/{taskId} without an ARN (ids are unique per account and region only).
@@ -77,8 +77,23 @@ def list_values(task: Task) -> dict[str, str | None]:
     return values
 
 
+# Kinds whose values AWS may confirm (DESIGN 3.9), by the Facts field holding them; their entries
+# say whether it did.
+CONFIRMABLE_KINDS = {"ip": "ips", "eni": "enis", "image": "images", "imageDigest": "image_digests"}
+assert set(CONFIRMABLE_KINDS) == set(CONFIRMABLE_SEARCHES)  # one vocabulary
+CONFIRMED = "confirmed"  # the projection key `GET /search?confirmed=true` filters on ("1" / "0")
+
+
+def _confirmation(task: Task, entry: IndexEntry) -> str:
+    facts = getattr(task.sources.confirmed, CONFIRMABLE_KINDS[entry.kind])
+    return "1" if entry.value in facts else "0"
+
+
 def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
-    """Every entry the task should have, in priority order, and whether some were left out."""
+    """Every entry the task should have, in priority order, and whether some were left out.
+
+    Self-reported values AWS contradicted are not in the task's containers any more (AWS's are), but
+    they stay searchable, marked unconfirmed (``sources.unconfirmed``)."""
     entries: list[IndexEntry] = [IndexEntry(ALL, ALL), IndexEntry(TASK_ID_KIND, task.task_id)]
     entries += [IndexEntry(kind, value) for kind, value in list_values(task).items() if value]
     if task.cluster_name:
@@ -98,6 +113,11 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
         if container.image:
             search.append(IndexEntry("image", container.image))
         search.append(IndexEntry("containerName", container.name))
+    unconfirmed = task.sources.unconfirmed
+    search += [IndexEntry("ip", ip) for ip in unconfirmed.ips]
+    search += [IndexEntry("eni", eni) for eni in unconfirmed.enis]
+    search += [IndexEntry("imageDigest", digest) for digest in unconfirmed.image_digests]
+    search += [IndexEntry("image", image) for image in unconfirmed.images]
     search += [IndexEntry("tag", f"{k}={v}") for k, v in sorted(task.tags.items())]
     for container in task.containers:
         search += [
@@ -116,8 +136,16 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
 
 
 def active_span(task: Task) -> tuple[datetime, datetime | None]:
-    """When the task was active: from its start (or first sight) to its stop (None: still active)."""
-    start = task.started_at or task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1, tzinfo=UTC)
+    """When the task was active: from its own start (ECS's or the metadata's; its image pull when it
+    never started; first sight only when no source said) to its stop (None: still active). A task
+    that ran for days before taskbeacon saw it is active, and holds its IPs, since it started."""
+    start = (
+        task.started_at
+        or task.pull_started_at
+        or task.first_seen_at
+        or task.last_seen_at
+        or datetime(1970, 1, 1, tzinfo=UTC)
+    )
     if not is_stopped(task.last_status):
         return start, None
     return start, task.stopped_at or task.stopping_at or task.last_seen_at or start
@@ -144,9 +172,9 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
     first_seen: datetime = task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1)
     sort = keys.index_sort(first_seen, identity)
     shown = projection(task)
-    held_from = keys.timestamp(task.started_at or first_seen)
-    held_until = keys.timestamp(task.stopped_at) if task.stopped_at else None
     start, end = active_span(task)
+    held_from = keys.timestamp(start)
+    held_until = keys.timestamp(task.stopped_at) if task.stopped_at else None
     active_from, active_until = keys.timestamp(start), keys.timestamp(end) if end else None
     items: dict[str, IndexItem] = {}
     # Time entries sort by the start, so "running at T" reads only tasks started by T.
@@ -158,13 +186,15 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
     entries, _ = index_entries(task)
     for entry in entries:
         partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
-        # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task).
+        # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task), from
+        # the task's own start: its entries sort by it, so "who had it at T" reads starts up to T.
         ip = entry.kind == "ip"
+        confirmable = entry.kind in CONFIRMABLE_KINDS
         item = IndexItem(
             partition=partition,
-            sort=sort,
+            sort=by_start if ip else sort,
             identity=identity,
-            projection=shown,
+            projection={**shown, CONFIRMED: _confirmation(task, entry)} if confirmable else shown,
             held_from=held_from if ip else None,
             held_until=held_until if ip else None,
             expires_at=expires_at,
@@ -176,7 +206,7 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
 def summary_contributions(task: Task) -> frozenset[tuple[str, str]]:
     """The (dimension, group) counters this task adds one to while it runs.
 
-    ``status`` counts every task not yet stopped by its status; the others count running tasks.
+    ``status`` and ``coverage`` count every task not yet stopped; the others count running tasks.
     """
     if is_stopped(task.last_status) or not task.last_status:
         return frozenset()
@@ -189,4 +219,7 @@ def summary_contributions(task: Task) -> frozenset[tuple[str, str]]:
                 contributions.add((dimension, value))
         for image in {c.image for c in task.containers if c.image and not c.internal}:
             contributions.add(("image", image))
+    # Coverage: every task not yet stopped, once per source that reported it.
+    for source in sorted({s for group in FACT_GROUPS for s in getattr(task.sources, group)}):
+        contributions.add((COVERAGE_DIMENSION, f"{task.account_id}#{task.region}#{source}"))
     return frozenset((d, v) for d, v in contributions if len(v.encode()) <= MAX_INDEXED_VALUE_BYTES)

@@ -5,8 +5,13 @@ Rules (DESIGN 3.3, docs/decisions.md "Newer wins"):
 - Events are ordered by ``detail.version``; an older or repeated one changes nothing.
 - A newer report overlays the fields it knows; a field it does not know (None/empty) keeps its
   stored value, so nothing ever regresses to "unknown".
-- Events own the stop facts (stoppedReason, stopCode, exit codes, repository imageDigest); agents
-  never erase them. Agents own what they see inside the task; events only fill its gaps.
+- Events and the sweep's ECS API reads are AWS's word (DESIGN 3.9). They share ECS's own task
+  ``version``, so an ECS API read of a version already stored writes nothing. They own the fields
+  AWS owns: status and times, stop facts, exit codes, repository image digests, and the IPs and
+  ENIs of awsvpc tasks; a later self-report never overrides those (``core.logic.provenance`` marks
+  what it claims differently as unconfirmed). Agents own what they see inside the task (labels,
+  container details); AWS's reports only fill those gaps once an agent has reported.
+- A sweep that no longer finds a task the record holds as running closes it (reason ``vanished``).
 - ``lastStatus``/``desiredStatus`` never move backwards along the ECS lifecycle.
 """
 
@@ -15,14 +20,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from core.logic.lifecycle import later_status
+from core.logic.lifecycle import STOPPED, is_stopped, later_status
+from core.logic.provenance import confirmed_status, is_confirming, source_kind, with_provenance
 from core.model import Container, Observation, Task, TaskRecord
 from core.store.keys import timestamp
+from core.vocabulary import ECS_API
 
-# Facts that only EventBridge knows reliably; an agent's snapshot never clears them.
+# The reason of an ECS API observation that closes a task the sweep no longer finds.
+VANISHED = "vanished"
+# Facts that only AWS knows reliably; an agent's snapshot never clears them.
 _EVENT_OWNED_TASK_FIELDS = ("stopped_reason", "stop_code", "stopping_at", "stopped_at")
+# Times AWS owns: once AWS has stated the status, a self-report never changes them.
+_AWS_OWNED_TIMES = ("started_at", "pull_started_at")
 _STATUS_FIELDS = ("last_status", "desired_status")
-_BOOKKEEPING = {"first_seen_at", "last_seen_at", "last_source", "reporters", "stale", "containers"}
+_BOOKKEEPING = {
+    "first_seen_at", "last_seen_at", "last_source", "reporters", "stale", "containers", "sources"
+}  # fmt: skip
 _TRACKED_FOR_HISTORY = ("lastStatus", "desiredStatus", "healthStatus", "stoppedReason", "stopCode")
 
 
@@ -46,10 +59,12 @@ def merge(
     the record's own (a keepalive moves only the keepalive item).
     """
     incoming = observation.task
-    if observation.source == "event":
+    if source_kind(observation.source) == ECS_API and observation.reason == VANISHED:
+        return _close_vanished(current, observation, history_limit)
+    if is_confirming(observation.source):
         version = observation.event_version if observation.event_version is not None else 0
         if current is not None and current.event_version is not None and version <= current.event_version:
-            return None
+            return _same_version(current, observation, now, history_limit)
         base = current.task if current is not None else None
         agents_reported = current is not None and current.snapshot_key is not None
         task = _merge_event(base, incoming, agents_reported=agents_reported)
@@ -67,7 +82,20 @@ def merge(
         event_version = current.event_version if current else None
 
     previous = current.task if current else None
+    task = with_provenance(task, previous, incoming, observation.source)
     task = _with_bookkeeping(task, previous, observation, now)
+    return _recorded(current, task, observation, history_limit, snapshot_key, event_version)
+
+
+def _recorded(
+    current: TaskRecord | None,
+    task: Task,
+    observation: Observation,
+    history_limit: int,
+    snapshot_key: str | None,
+    event_version: int | None,
+) -> TaskRecord:
+    previous = current.task if current else None
     history = _append_history(current.history if current else (), previous, task, observation, history_limit)
     return TaskRecord(
         task=task,
@@ -76,6 +104,54 @@ def merge(
         history=history,
         revision=(current.revision if current else 0) + 1,
     )
+
+
+def _close_vanished(
+    current: TaskRecord | None, observation: Observation, history_limit: int
+) -> TaskRecord | None:
+    """The sweep no longer finds a task held as running: it stopped unseen. Close it, with the
+    sweep's reason and a stop time bounded by when it was last seen; anything else is a no-op."""
+    if current is None or is_stopped(current.task.last_status):
+        return None
+    task = current.task
+    stopped_at = observation.task.stopped_at or task.last_seen_at or observation.observed_at
+    closed = task.model_copy(
+        update={
+            "last_status": STOPPED,
+            "desired_status": STOPPED,
+            "stopped_reason": observation.task.stopped_reason or task.stopped_reason,
+            "stopped_at": stopped_at,
+            "last_source": observation.source,
+        }
+    )
+    closed = with_provenance(closed, task, closed.model_copy(update={"containers": []}), observation.source)
+    return _recorded(current, closed, observation, history_limit, current.snapshot_key, current.event_version)
+
+
+def _same_version(
+    current: TaskRecord, observation: Observation, now: datetime, history_limit: int
+) -> TaskRecord | None:
+    """An AWS report of a version already stored states nothing new about the task, so it writes
+    nothing, with two exceptions that each happen once per task: tags the record lacks (events carry
+    none; DescribeTasks with include=TAGS does), and the first word of this source (an ECS API read of
+    a task known from events adds ``ecs-api`` to its sources; then every later sweep writes nothing)."""
+    incoming = observation.task
+    tags = incoming.tags if incoming.tags and not current.task.tags else {}
+    task = current.task.model_copy(update={"tags": tags}) if tags else current.task
+    stated = Task(
+        task_arn=task.task_arn,
+        task_id=task.task_id,
+        account_id=task.account_id,
+        region=task.region,
+        last_status=incoming.last_status,
+        tags=tags,
+        containers=incoming.containers,
+    )
+    task = with_provenance(task, current.task, stated, observation.source)
+    if not tags and task.sources == current.task.sources:
+        return None
+    task = _with_bookkeeping(task, current.task, observation, now)
+    return _recorded(current, task, observation, history_limit, current.snapshot_key, current.event_version)
 
 
 def same_content(before: TaskRecord, after: TaskRecord) -> bool:
@@ -101,12 +177,18 @@ def _merge_snapshot(base: Task | None, incoming: Task) -> Task:
         return incoming
     old = base.model_dump()
     merged = _overlay(old, incoming.model_dump(), only_gaps=False)
-    for name in _EVENT_OWNED_TASK_FIELDS:
+    aws_owned = _EVENT_OWNED_TASK_FIELDS + (_AWS_OWNED_TIMES if confirmed_status(base) else ())
+    for name in aws_owned:
         if old.get(name) is not None:
             merged[name] = old[name]
     for name in _STATUS_FIELDS:
         merged[name] = later_status(old.get(name), incoming.model_dump().get(name))
-    merged["containers"] = _merge_containers(base.containers, incoming.containers, event=False)
+    merged["containers"] = _merge_containers(
+        base.containers,
+        incoming.containers,
+        event=False,
+        keep_networks=bool(base.sources.confirmed.ips or base.sources.confirmed.enis),
+    )
     return Task.model_validate(merged)
 
 
@@ -117,7 +199,7 @@ def _merge_event(base: Task | None, incoming: Task, *, agents_reported: bool) ->
     old = base.model_dump()
     new = incoming.model_dump()
     merged = _overlay(old, new, only_gaps=agents_reported)
-    for name in _EVENT_OWNED_TASK_FIELDS:
+    for name in _EVENT_OWNED_TASK_FIELDS + _AWS_OWNED_TIMES:
         if new.get(name) is not None:
             merged[name] = new[name]
     for name in _STATUS_FIELDS:
@@ -129,9 +211,15 @@ def _merge_event(base: Task | None, incoming: Task, *, agents_reported: bool) ->
 
 
 def _merge_containers(
-    base: list[Container], incoming: list[Container], *, event: bool, only_gaps: bool = False
+    base: list[Container],
+    incoming: list[Container],
+    *,
+    event: bool,
+    only_gaps: bool = False,
+    keep_networks: bool = False,
 ) -> list[dict[str, Any]]:
-    """Match containers by name; an event fills gaps and adds exit codes and repository digests."""
+    """Match containers by name; AWS's report fills gaps and sets exit codes, repository digests and
+    awsvpc network interfaces; a self-report never replaces networks or digests AWS stated."""
     by_name = {c.name: c for c in base}
     # Containers never leave a task, and some sources describe only one: keep the union.
     result: dict[str, dict[str, Any]] = {c.name: c.model_dump() for c in base}
@@ -147,10 +235,15 @@ def _merge_containers(
             for name in ("exit_code", "image_digest"):
                 if new.get(name) is not None:
                     merged[name] = new[name]
+            if new.get("networks"):  # AWS states the task's ENI and its addresses
+                merged["networks"] = new["networks"]
         else:
             for name in ("exit_code", "image_digest"):
-                if old_dict.get(name) is not None and new.get(name) is None:
+                # A stored repository digest is AWS's (agents report the local image id instead).
+                if old_dict.get(name) is not None and (new.get(name) is None or name == "image_digest"):
                     merged[name] = old_dict[name]
+            if keep_networks and old_dict.get("networks"):
+                merged["networks"] = old_dict["networks"]
         merged["last_status"] = later_status(old_dict.get("last_status"), new.get("last_status"))
         result[container.name] = merged
     return [result[name] for name in sorted(result)]
@@ -184,6 +277,10 @@ def history_view(task: Task) -> dict[str, Any]:
     )
     view["images"] = sorted({c.image for c in task.containers if c.image and not c.internal})
     view["health"] = sorted(f"{c.name}={c.health_status}" for c in task.containers if c.health_status)
+    unconfirmed = task.sources.unconfirmed
+    view["unconfirmed"] = sorted(
+        {*unconfirmed.ips, *unconfirmed.enis, *unconfirmed.images, *unconfirmed.image_digests}
+    )
     return view
 
 

@@ -11,6 +11,7 @@ from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
 from core.logic.indexing import (
     ALL,
     CLUSTER_NAME_KIND,
+    CONFIRMED,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
     TASK_ID_KIND,
@@ -22,7 +23,7 @@ from core.model import StoredTask
 from core.store import cursor as cursors
 from core.store import keys
 from core.store.reader import IndexHit, Reader
-from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
+from core.vocabulary import COVERAGE_DIMENSION, LIST_FILTERS, SOURCE_KINDS, SUMMARY_DIMENSIONS
 
 if TYPE_CHECKING:
     from core.normalize.common import TaskRef
@@ -188,13 +189,49 @@ class QueryService:
         at: datetime | None,
         limit: int,
         cursor: str | None,
+        confirmed: bool = False,
     ) -> Page:
         projected = _canonical({"status": status} if status else {})
+        if confirmed:
+            projected[CONFIRMED] = "1"  # entries of values AWS stated (core.logic.indexing)
         moment = keys.timestamp(at) if at else None
-        query = {"search": kind, "value": value, "status": status, "at": moment}
+        query: dict[str, Any] = {"search": kind, "value": value, "status": status, "at": moment}
+        if confirmed:
+            query["confirmed"] = True  # a cursor of one answer never pages the other
         return self._paged(
             kind, value, projected, query, limit, cursor, high=moment, at=moment, held=kind == "ip"
         )
+
+    def coverage(self) -> dict[str, Any]:
+        """Per account and region: tasks not yet stopped by the source that reported them, when the
+        sweep last read it and when it last sent an event. Two Queries: the coverage counters and
+        the coverage items; an account-region no source reaches is simply absent."""
+        from core.store.coverage import CoverageStore
+
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def row(account_id: str, region: str) -> dict[str, Any]:
+            return rows.setdefault(
+                (account_id, region),
+                {
+                    "accountId": account_id,
+                    "region": region,
+                    "tasks": dict.fromkeys(SOURCE_KINDS, 0),
+                    "lastSweptAt": None,
+                    "lastEventAt": None,
+                    "lastSweep": None,
+                },
+            )
+
+        for group, (running, _) in self.reader.counters(COVERAGE_DIMENSION).items():
+            account_id, region, source = group.split("#", 2)
+            if source in SOURCE_KINDS and running > 0:
+                row(account_id, region)["tasks"][source] += running
+        for mark in CoverageStore(self.reader.table_name, self.reader.client).load_all():
+            entry = row(mark.account_id, mark.region)
+            entry["lastSweptAt"], entry["lastEventAt"] = mark.last_swept_at, mark.last_event_at
+            entry["lastSweep"] = mark.sweep or None
+        return {"items": [rows[key] for key in sorted(rows)]}
 
     def summary(self, by: str) -> dict[str, Any]:
         if by not in SUMMARY_DIMENSIONS:
@@ -276,7 +313,13 @@ class QueryService:
                 continue  # expired or deleted between the index read and the record read
             document = self._document(stored, now)
             items.append(
-                {"task": document, "heldFrom": hit.held_from, "heldUntil": hit.held_until}
+                {
+                    "task": document,
+                    "heldFrom": hit.held_from,
+                    "heldUntil": hit.held_until,
+                    # Whether AWS stated this address for the task, or only the task itself did.
+                    "confirmed": hit.projection.get(CONFIRMED) == "1",
+                }
                 if held
                 else document
             )

@@ -21,7 +21,7 @@ from core.model import CounterKey
 from core.store import keys
 from core.store.index_writer import IndexStore
 from core.store.reader import Reader
-from core.vocabulary import SUMMARY_DIMENSIONS
+from core.vocabulary import COUNTED_DIMENSIONS
 
 _PAGE = 500
 
@@ -90,7 +90,7 @@ class Reconciler:
         expected: Counter[CounterKey] = Counter(key for marker in markers.values() for key in marker.sums)
         counted = {
             (dimension, group): value
-            for dimension in SUMMARY_DIMENSIONS
+            for dimension in COUNTED_DIMENSIONS
             for group, value in self.reader.counters(dimension).items()
         }
         return _Pass(expected, counted)

@@ -45,6 +45,9 @@ class IpHit(_Wire):
     task: TaskDocument
     held_from: str | None = Field(default=None, description="RFC 3339, UTC")
     held_until: str | None = Field(default=None, description="RFC 3339, UTC; null while it holds it")
+    confirmed: bool = Field(
+        default=False, description="true when AWS (an event or the ECS API) stated the address for the task"
+    )
 
 
 class SearchPage(_Wire):
@@ -93,6 +96,33 @@ class Summary(_Wire):
     total: int = Field(ge=0)
 
 
+class CoverageTasks(BaseModel):
+    """Tasks not yet stopped that each source reported (a task counts once per source)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+    agent: int = Field(ge=0)
+    event: int = Field(ge=0)
+    ecs_api: int = Field(ge=0, alias="ecs-api")
+
+
+class CoverageRow(_Wire):
+    """One account and region: what each source knows, when it was last swept and last sent an event."""
+
+    account_id: str
+    region: str
+    tasks: CoverageTasks
+    last_swept_at: str | None = Field(description="RFC 3339, UTC; null: never swept")
+    last_event_at: str | None = Field(description="RFC 3339, UTC (to 5 minutes); null: no event seen")
+    last_sweep: dict[str, Any] | None = Field(description="what the last sweep found: tasks, writes, calls")
+
+
+class Coverage(_Wire):
+    """``GET /coverage``: every account and region any source reaches; one not listed is not wired."""
+
+    items: list[CoverageRow]
+
+
 class Accepted(_Wire):
     """``POST /snapshots`` stored the report: every task id in it, and those whose record changed."""
 
@@ -133,6 +163,7 @@ class OpenApiDocument(BaseModel):
 
 __all__ = [
     "Accepted",
+    "Coverage",
     "Error",
     "HistoryPage",
     "IpHit",

@@ -14,7 +14,7 @@ from pydantic.alias_generators import to_camel
 ContainerType = Literal[
     "NORMAL", "CNI_PAUSE", "NAMESPACE_PAUSE", "EMPTY_HOST_VOLUME", "MANAGED_DAEMON", "OTHER"
 ]
-Source = Literal["tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection", "event"]
+Source = Literal["tmde-v4", "tmde-v3", "tmde-v2", "metadata-file", "introspection", "event", "ecs-api"]
 
 
 class _Wire(BaseModel):
@@ -50,6 +50,33 @@ class Container(_Wire):
     networks: list[Network] = Field(default_factory=list)
 
 
+class Facts(_Wire):
+    """Values of the fields AWS owns, as a set per kind: what one side (AWS, or the task) stated."""
+
+    ips: list[str] = Field(default_factory=list)
+    enis: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    image_digests: list[str] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.ips or self.enis or self.images or self.image_digests)
+
+
+class Sources(_Wire):
+    """Where the task's facts came from (DESIGN 3.9): per group of fields, which of ``agent``,
+    ``event``, ``ecs-api`` stated it; what AWS confirmed; what only the task said (``unconfirmed``:
+    self-reported values AWS never stated, contradicted ones included, never hiding AWS's)."""
+
+    status: list[str] = Field(default_factory=list)
+    network: list[str] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    confirmed: Facts = Field(default_factory=Facts)
+    self_reported: Facts = Field(default_factory=Facts)
+    unconfirmed: Facts = Field(default_factory=Facts)
+
+
 class Task(_Wire):
     task_arn: str
     task_id: str
@@ -83,6 +110,7 @@ class Task(_Wire):
     last_seen_at: datetime | None = None
     last_source: str | None = None
     reporters: list[str] = Field(default_factory=list)
+    sources: Sources = Field(default_factory=Sources)
     stale: bool = False
 
 
