@@ -82,7 +82,7 @@ def merge(
         event_version = current.event_version if current else None
 
     previous = current.task if current else None
-    task = with_provenance(task, previous, incoming, observation.source)
+    task = _confirmed_addresses(with_provenance(task, previous, incoming, observation.source))
     task = _with_bookkeeping(task, previous, observation, now)
     return _recorded(current, task, observation, history_limit, snapshot_key, event_version)
 
@@ -104,6 +104,33 @@ def _recorded(
         history=history,
         revision=(current.revision if current else 0) + 1,
     )
+
+
+def _confirmed_addresses(task: Task) -> Task:
+    """awsvpc containers share the task's ENI: once AWS has stated its addresses, those are the
+    addresses every awsvpc network shows (a container AWS's report did not name included); a
+    self-reported one that differs stays under ``sources.unconfirmed``."""
+    confirmed = task.sources.confirmed
+    if not confirmed.ips:
+        return task
+    ipv4 = [ip for ip in confirmed.ips if ":" not in ip]
+    ipv6 = [ip for ip in confirmed.ips if ":" in ip]
+    containers = []
+    for container in task.containers:
+        networks = [
+            network.model_copy(
+                update={
+                    "ipv4_addresses": ipv4,
+                    # AWS states an IPv6 address only for dual-stack tasks; otherwise keep what was seen.
+                    "ipv6_addresses": ipv6 or network.ipv6_addresses,
+                }
+            )
+            if (network.network_mode or "").lower() == "awsvpc"
+            else network
+            for network in container.networks
+        ]
+        containers.append(container.model_copy(update={"networks": networks}))
+    return task.model_copy(update={"containers": containers})
 
 
 def _close_vanished(
