@@ -39,7 +39,7 @@ HOST = "127.0.0.1"
 API_PREFIX = "/api"
 # The API's read routes, as in lambdas/core/vocabulary.py QUERY_ROUTES less /openapi.json (a test
 # checks they match). Kept here because an installed CLI has no lambdas/ to import them from.
-READ_ROUTES = ("/tasks", "/tasks/{taskId}", "/tasks/{taskId}/history", "/search", "/summary")
+READ_ROUTES = ("/tasks", "/tasks/{taskId}", "/tasks/{taskId}/history", "/search", "/summary", "/coverage")
 ASSETS = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),

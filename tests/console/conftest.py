@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,9 +16,13 @@ import pytest
 from taskbeacon.console.command import for_local
 from taskbeacon.console.server import ConsoleServer
 from taskbeacon.local.system import LocalSystem
-from tests.http.localapi import send
+from tests.http.conftest import fixture as ecs_fixture
+from tests.http.conftest import task_credentials
+from tests.http.localapi import post_snapshot, send
 
 DEMO_TASKS = 12
+CLAIMED_IP = "192.0.2.77"  # what the contradicted task says its address is
+AWS_IP = "198.51.100.77"  # what AWS's event says it is
 
 
 @dataclass
@@ -54,3 +61,63 @@ def setup() -> Iterator[Setup]:
         local.stop()
         os.environ.clear()
         os.environ.update(saved)
+
+
+@dataclass
+class Contradicted:
+    task_id: str
+    claimed_ip: str
+    aws_ip: str
+
+
+@pytest.fixture(scope="package")
+def contradicted(setup: Setup) -> Contradicted:
+    """A task whose agent claims one address and whose ECS Task State Change states another, made
+    through local mode's real routes: a snapshot with the task's own credentials, then the event."""
+    local, operator = setup.local, setup.operator
+    task_id = uuid.uuid4().hex
+    cluster = f"arn:aws:ecs:{local.region}:{local.account_id}:cluster/contradicted"
+    arn = f"arn:aws:ecs:{local.region}:{local.account_id}:task/contradicted/{task_id}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    image = f"{local.account_id}.dkr.ecr.{local.region}.amazonaws.com/hello-repository:latest"
+
+    claim = ecs_fixture("v4-task-fargate-docs.json")
+    claim.update(TaskARN=arn, Cluster=cluster)
+    container = claim["Containers"][0]
+    container.update(Name="FargateApp", DockerName="FargateApp", Image=image)
+    container["Networks"][0].update(IPv4Addresses=[CLAIMED_IP], IPv6Addresses=[])
+    reply = post_snapshot(
+        local,
+        task_credentials(local, operator, arn),
+        claim,
+        collected_at=(now - timedelta(seconds=30)).isoformat().replace("+00:00", "Z"),
+    )
+    assert reply.status == 202, reply.body
+
+    recorded = json.dumps(ecs_fixture("eventbridge-task-state-change-fargate-running.json"))
+    event = json.loads(recorded.replace("111122223333", local.account_id).replace("us-west-2", local.region))
+    event.update(account=local.account_id, region=local.region, resources=[arn])
+    event["time"] = now.isoformat().replace("+00:00", "Z")
+    detail = event["detail"]
+    detail.update(
+        clusterArn=cluster,
+        taskArn=arn,
+        createdAt=(now - timedelta(minutes=2)).isoformat(),
+        startedAt=(now - timedelta(minutes=1)).isoformat(),
+        updatedAt=now.isoformat(),
+    )
+    for attachment in detail["attachments"]:
+        for pair in attachment["details"]:
+            if pair["name"] == "privateIPv4Address":
+                pair["value"] = AWS_IP
+    for said in detail["containers"]:
+        said.update(taskArn=arn, image=image)
+        for interface in said["networkInterfaces"]:
+            interface["privateIpv4Address"] = AWS_IP
+    reply = send(local.url, "POST", "/_local/events", credentials=operator, body=json.dumps(event).encode())
+    assert reply.status == 200, reply.body
+
+    shown = setup.api(f"/tasks/{task_id}")
+    assert CLAIMED_IP in shown["sources"]["unconfirmed"]["ips"], shown["sources"]
+    assert AWS_IP in shown["sources"]["confirmed"]["ips"], shown["sources"]
+    return Contradicted(task_id, CLAIMED_IP, AWS_IP)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.console.conftest import Setup
+from tests.console.conftest import Contradicted, Setup
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -212,7 +214,8 @@ def test_search_pages_match_the_api(page: Any, setup: Setup, shots: Path) -> Non
     _search(page, ip)
     assert page.evaluate("location.hash") == f"#/search?ip={ip}"
     assert rows(page) == ids(setup.api("/search", ip=ip, limit=50))
-    assert page.locator("#results th").last.text_content() == "Held until"
+    headers = page.locator("#results th").all_text_contents()
+    assert headers[-3:] == ["Held from", "Held until", "Address stated by"]
     page.screenshot(path=str(shots / "search-ip.png"), full_page=True)
 
     _search(page, container["imageDigest"])
@@ -287,12 +290,12 @@ def _tab_to(page: Any, matches: Any, limit: int = 60, *, back: bool = False) -> 
 def test_keyboard_alone(page: Any, setup: Setup, shots: Path) -> None:
     visit(page, setup, "")
     order = []
-    for _ in range(7):
+    for _ in range(8):
         page.keyboard.press("Tab")
         focused = _focused(page)
         assert focused["outline"], f"no visible focus on {focused}"
         order.append(focused["id"] or focused["tag"])
-    assert order == ["skip", "nav-overview", "nav-tasks", "q", "kind", "at", "search-go"]
+    assert order == ["skip", "nav-overview", "nav-tasks", "q", "kind", "at", "confirmed", "search-go"]
 
     # A chart bar: Tab reaches it, Enter opens the list it stands for.
     _tab_to(page, lambda f: "bar" in f["cls"])
@@ -331,3 +334,268 @@ def test_without_the_cookie_nothing_loads(browser: Any, setup: Setup) -> None:
         assert response.status == 403
     finally:
         context.close()
+
+
+# ---- coverage, provenance and confirmed-only search (DESIGN 3.9) ----------------------------------------
+
+SOURCES = ("agent", "event", "ecs-api")
+FACT_KINDS = ("ips", "enis", "images", "imageDigests")
+UNCONFIRMED = "unconfirmed: said by the task, not by AWS"
+
+
+def _when(value: str | None) -> str:
+    """The console's rendering of a time: RFC 3339 to the second, UTC; "never" for null."""
+    if not value:
+        return "never"
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _gaps(row: dict[str, Any]) -> list[str]:
+    """What the console calls out for one row: tasks known but no event ever, or never swept."""
+    tasks = row["tasks"]
+    gaps = []
+    if not tasks["event"] and not row["lastEventAt"] and (tasks["agent"] or tasks["ecs-api"]):
+        gaps.append("no-events")
+    if not row["lastSweptAt"]:
+        gaps.append("never-swept")
+    return gaps
+
+
+def _coverage_rows(page: Any) -> list[dict[str, Any]]:
+    return list(
+        page.locator("#coverage tbody tr").evaluate_all(
+            """rows => rows.map(r => ({
+                 account: r.dataset.account, region: r.dataset.region,
+                 counts: [...r.querySelectorAll('td[data-source]')]
+                   .map(c => [c.dataset.source, Number(c.textContent)]),
+                 swept: r.querySelector('[data-field=lastSweptAt]').firstChild.textContent,
+                 event: r.querySelector('[data-field=lastEventAt]').textContent,
+                 gaps: r.dataset.gaps ? r.dataset.gaps.split(' ') : [],
+                 highlighted: r.classList.contains('gap'),
+                 wiring: r.querySelector('[data-field=wiring]').textContent,
+               }))"""
+        )
+    )
+
+
+def _expected_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "account": row["accountId"],
+            "region": row["region"],
+            "counts": [[source, row["tasks"][source]] for source in SOURCES],
+            "swept": _when(row["lastSweptAt"]),
+            "event": _when(row["lastEventAt"]),
+            "gaps": _gaps(row),
+            "highlighted": bool(_gaps(row)),
+        }
+        for row in body["items"]
+    ]
+
+
+def test_overview_shows_coverage_from_local_mode(
+    page: Any, setup: Setup, contradicted: Contradicted, shots: Path
+) -> None:
+    visit(page, setup, "")
+    expected = setup.api("/coverage")
+    assert expected["items"], expected  # the demo fleet and the contradicted task: local mode's account
+    shown = _coverage_rows(page)
+    assert [{k: v for k, v in row.items() if k != "wiring"} for row in shown] == _expected_rows(expected)
+    own = next(r for r in expected["items"] if r["accountId"] == setup.local.account_id)
+    assert own["tasks"]["agent"] > 0 and own["tasks"]["event"] > 0
+    # Local mode never swept here (no --ecs-endpoint): the row says so and is highlighted.
+    assert own["lastSweptAt"] is None
+    row = next(r for r in shown if r["account"] == setup.local.account_id)
+    assert row["swept"] == "never" and row["highlighted"] and "never swept" in row["wiring"]
+    assert "not fully wired" in page.locator("#coverage-line").text_content()
+    page.locator("section.coverage").screenshot(path=str(shots / "coverage.png"))
+    # The account links to its tasks there.
+    act(page, page.locator(f"#coverage tr[data-account='{setup.local.account_id}'] a").first.click)
+    hash_ = page.evaluate("location.hash")
+    assert hash_.startswith("#/tasks?") and f"accountId={setup.local.account_id}" in hash_
+    assert rows(page) == ids(
+        setup.api("/tasks", accountId=setup.local.account_id, region=own["region"], limit=50)
+    )
+
+
+STUB_COVERAGE = {
+    "items": [
+        {  # fully wired: events and the sweep, no agent anywhere (that is fine)
+            "accountId": "111111111111",
+            "region": "eu-west-1",
+            "tasks": {"agent": 0, "event": 5, "ecs-api": 5},
+            "lastSweptAt": "2026-12-01T10:00:00Z",
+            "lastEventAt": "2026-12-01T11:00:00.123Z",
+            "lastSweep": {"calls": 4, "tasks": 5, "writes": 1},
+        },
+        {  # the sweep sees tasks, but no event ever came: forwarding rule not wired
+            "accountId": "222222222222",
+            "region": "us-east-1",
+            "tasks": {"agent": 0, "event": 0, "ecs-api": 7},
+            "lastSweptAt": "2026-12-01T10:00:00Z",
+            "lastEventAt": None,
+            "lastSweep": {"calls": 3, "tasks": 7, "writes": 7},
+        },
+        {  # events and agents, never swept: no member read-only role
+            "accountId": "333333333333",
+            "region": "ap-south-1",
+            "tasks": {"agent": 2, "event": 2, "ecs-api": 0},
+            "lastSweptAt": None,
+            "lastEventAt": "2026-12-01T09:55:00Z",
+            "lastSweep": None,
+        },
+    ]
+}
+
+
+def test_coverage_highlights_what_is_not_wired(page: Any, setup: Setup, shots: Path) -> None:
+    page.route("**/api/coverage", lambda route: route.fulfill(json=STUB_COVERAGE))
+    visit(page, setup, "")
+    shown = _coverage_rows(page)
+    assert [{k: v for k, v in row.items() if k != "wiring"} for row in shown] == _expected_rows(STUB_COVERAGE)
+    assert [row["gaps"] for row in shown] == [[], ["no-events"], ["never-swept"]]
+    assert [row["wiring"] for row in shown] == ["events and sweep", "no events", "never swept"]
+    assert shown[0]["event"] == "2026-12-01T11:00:00Z"
+    summary = page.locator("#coverage tr[data-account='111111111111'] [data-field=lastSweptAt] div")
+    assert summary.text_content() == "calls=4, tasks=5, writes=1"
+    line = page.locator("#coverage-line")
+    assert "2 of 3 account-regions not fully wired" in line.text_content()
+    page.click("#to-coverage")  # jumps to the table, focus on its heading
+    assert page.evaluate("document.activeElement.id") == "coverage-title"
+    page.locator("section.coverage").screenshot(path=str(shots / "coverage-gaps.png"))
+
+
+def test_an_api_without_coverage_still_shows_the_charts(context: Any, setup: Setup) -> None:
+    page = context.new_page()  # not the checked fixture: the browser logs the 404 as a failed load
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        missing = {"error": {"code": "not_found", "message": "no such route", "field": None}}
+        page.route("**/api/coverage", lambda route: route.fulfill(status=404, json=missing))
+        visit(page, setup, "")
+        assert "HTTP 404 to GET /coverage" in page.locator("#coverage-error").text_content()
+        assert page.locator("svg[data-dimension=cluster] a.bar").count() > 0
+        assert page.locator("#notice").text_content() == ""
+        assert errors == []
+    finally:
+        page.close()
+
+
+def _flat(facts: dict[str, list[str]]) -> list[list[str]]:
+    return [[kind, value] for kind in FACT_KINDS for value in facts.get(kind) or []]
+
+
+def test_task_detail_shows_sources_and_unconfirmed_facts(
+    page: Any, setup: Setup, contradicted: Contradicted, shots: Path
+) -> None:
+    task = setup.api(f"/tasks/{contradicted.task_id}")
+    sources = task["sources"]
+    visit(page, setup, f"#/task/{contradicted.task_id}")
+    assert page.locator("#title").text_content() == f"Task {contradicted.task_id}"
+
+    # Per group of fields, the sources that stated it, as the API says.
+    stated = dict(
+        page.locator("p.stated").evaluate_all("ps => ps.map(p => [p.dataset.group, p.dataset.sources])")
+    )
+    assert stated == {
+        group: " ".join(sources[group]) for group in ("status", "network", "images", "labels", "tags")
+    }
+    assert "event" in stated["network"].split() and "agent" in stated["network"].split()
+
+    # The unconfirmed facts, each marked, beside what AWS states.
+    listed = page.locator("#unconfirmed-table tbody tr").evaluate_all(
+        "rs => rs.map(r => [r.dataset.kind, r.dataset.value])"
+    )
+    assert listed == _flat(sources["unconfirmed"])
+    claim = page.locator(f"#unconfirmed-table tr[data-value='{contradicted.claimed_ip}']")
+    assert claim.locator(".badge.unconfirmed").text_content() == UNCONFIRMED
+    assert contradicted.aws_ip in claim.locator("td").nth(3).text_content()
+
+    # The networks show AWS's address, unmarked; the task's claim is not shown as a fact.
+    ips = page.locator("#networks-table tbody td:nth-child(3) a").all_text_contents()
+    assert ips == [ip for c in task["containers"] for n in c["networks"] for ip in n["ipv4Addresses"]]
+    assert contradicted.aws_ip in ips and contradicted.claimed_ip not in ips
+    assert page.locator("#networks-table .badge.unconfirmed").count() == sum(
+        ip in sources["unconfirmed"]["ips"] for ip in ips
+    )
+    confirmed = page.locator("#confirmed-facts").text_content()
+    assert all(ip in confirmed for ip in sources["confirmed"]["ips"])
+    page.screenshot(path=str(shots / "task-provenance.png"), full_page=True)
+
+
+def test_a_task_without_claims_says_none(page: Any, setup: Setup) -> None:
+    task = next(
+        t
+        for t in setup.api("/tasks", launchType="FARGATE", limit=50)["items"]
+        if not _flat(t["sources"]["unconfirmed"]) and _flat(t["sources"]["selfReported"])
+    )
+    visit(page, setup, f"#/task/{task['taskId']}")
+    assert page.locator("#unconfirmed-table").count() == 0
+    assert page.locator("#unconfirmed-none").text_content().startswith("None: AWS stated every")
+    assert page.locator("#networks-table .badge.unconfirmed").count() == 0
+
+
+def _search_requests(page: Any) -> list[dict[str, list[str]]]:
+    seen: list[dict[str, list[str]]] = []
+    page.on(
+        "request",
+        lambda request: (
+            seen.append(parse_qs(urlsplit(request.url).query)) if "/api/search" in request.url else None
+        ),
+    )
+    return seen
+
+
+def _stated_by(page: Any) -> list[str]:
+    return list(page.locator("#results tbody td[data-field=statedBy]").all_text_contents())
+
+
+def test_confirmed_only_changes_the_request_and_the_results(
+    page: Any, setup: Setup, contradicted: Contradicted, shots: Path
+) -> None:
+    sent = _search_requests(page)
+    claimed, aws = contradicted.claimed_ip, contradicted.aws_ip
+
+    # Everything: the task's own claim finds it, and the hit says only the task stated the address.
+    visit(page, setup, f"#/search?ip={claimed}")
+    assert "confirmed" not in sent[-1]
+    assert not page.locator("#confirmed").is_checked()
+    assert rows(page) == ids(setup.api("/search", ip=claimed, limit=50)) == [contradicted.task_id]
+    assert page.locator("#results th").last.text_content() == "Address stated by"
+    assert _stated_by(page) == ["task only"]
+
+    # Confirmed only: sent as confirmed=true, kept in the address, and AWS never stated that address.
+    page.check("#confirmed")
+    act(page, lambda: page.press("#q", "Enter"))
+    assert page.evaluate("location.hash") == f"#/search?ip={claimed}&confirmed=true"
+    assert sent[-1]["confirmed"] == ["true"]
+    assert setup.api("/search", ip=claimed, confirmed="true", limit=50)["items"] == []
+    assert page.locator("#results-empty").is_visible()
+    assert page.locator("#confirmed-note").get_attribute("data-confirmed") == "true"
+    act(page, page.reload)  # the link alone brings the same search back, box ticked
+    assert page.locator("#confirmed").is_checked() and page.locator("#results-empty").is_visible()
+    assert sent[-1]["confirmed"] == ["true"]
+
+    # AWS's address, confirmed only: found, stated by AWS.
+    _search(page, aws)
+    assert page.evaluate("location.hash") == f"#/search?ip={aws}&confirmed=true"
+    expected = setup.api("/search", ip=aws, confirmed="true", limit=50)
+    assert rows(page) == ids(expected) and contradicted.task_id in rows(page)
+    assert _stated_by(page) == ["AWS" if hit["confirmed"] else "task only" for hit in expected["items"]]
+    page.screenshot(path=str(shots / "search-confirmed.png"), full_page=True)
+
+    # The link on the results page turns it off again.
+    act(page, lambda: page.click("#toggle-confirmed"))
+    assert page.evaluate("location.hash") == f"#/search?ip={aws}"
+    assert "confirmed" not in sent[-1] and not page.locator("#confirmed").is_checked()
+
+    # Only the searches AWS states take it: a container name never sends it.
+    page.check("#confirmed")
+    _search(page, "FargateApp", "containerName")
+    assert page.evaluate("location.hash") == "#/search?containerName=FargateApp"
+    assert "confirmed" not in sent[-1]
+    visit(page, setup, "#/search?containerName=FargateApp&confirmed=true")  # a hand-made link
+    assert "confirmed" not in sent[-1]
+    assert page.locator("#confirmed-note").get_attribute("data-confirmed") == "ignored"
+    assert contradicted.task_id in rows(page)

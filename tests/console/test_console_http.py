@@ -183,6 +183,12 @@ def test_proxy_answers_what_the_api_answers(setup: Setup) -> None:
         ]
 
 
+def test_proxy_passes_coverage(setup: Setup) -> None:
+    status, _, body = request(setup, "GET", "/api/coverage")
+    assert status == 200
+    assert body == setup.api("/coverage")
+
+
 def test_proxy_keeps_an_arn_in_one_segment_and_passes_api_errors(setup: Setup) -> None:
     task = setup.api("/tasks", limit=1)["items"][0]
     arn = task["taskArn"].replace(":", "%3A").replace("/", "%2F")

@@ -35,6 +35,24 @@
     ["availabilityZone", "by availability zone"],
     ["launchType", "by launch type"],
   ];
+  // Searches `confirmed=true` applies to: the values AWS itself states (lambdas/core/vocabulary.py).
+  const CONFIRMABLE = ["ip", "eni", "image", "imageDigest"];
+  // The three sources of DESIGN 3.9, as the console names them; the agent's word is a claim, the others AWS's.
+  const SOURCES = ["agent", "event", "ecs-api"];
+  const SOURCE_NAMES = { agent: "agent", event: "events", "ecs-api": "sweep" };
+  const SOURCE_TITLES = {
+    agent: "the agent: the task about itself (self-reported)",
+    event: "EventBridge task state change events (AWS)",
+    "ecs-api": "the sweep's ECS API reads, DescribeTasks (AWS)",
+  };
+  // Kinds of facts AWS owns, as in a task's sources.confirmed / selfReported / unconfirmed.
+  const FACT_KINDS = [
+    ["ips", "IP address", "ip", "IP addresses"],
+    ["enis", "ENI", "eni", "ENIs"],
+    ["images", "image", "image", "images"],
+    ["imageDigests", "image digest", "imageDigest", "image digests"],
+  ];
+  const UNCONFIRMED_TEXT = "unconfirmed: said by the task, not by AWS";
   const LIMITS = ["25", "50", "100", "200"];
   const DEFAULT_LIMIT = "50";
 
@@ -278,20 +296,104 @@
     return chart;
   }
 
+  /** What is missing for one account and region: [{key, text}] (empty when events and the sweep both reach it). */
+  function coverageGaps(row) {
+    const tasks = row.tasks || {};
+    const count = (source) => Number(tasks[source]) || 0;
+    const gaps = [];
+    if (!count("event") && !row.lastEventAt && (count("agent") || count("ecs-api"))) {
+      gaps.push({ key: "no-events", text: "no events", title: "tasks are known here but no EventBridge event ever came: the member stack's forwarding rule is not wired" });
+    }
+    if (!row.lastSweptAt) {
+      gaps.push({ key: "never-swept", text: "never swept", title: "the sweep has never read this account and region: no member read-only role, or not a sweep target" });
+    }
+    return gaps;
+  }
+
+  function coverageRow(row) {
+    const tasks = row.tasks || {};
+    const gaps = coverageGaps(row);
+    const count = (source) => {
+      const n = Number(tasks[source]) || 0;
+      return el("td", { class: n ? "num" : "num muted", "data-source": source }, String(n));
+    };
+    const sweep = row.lastSweep && typeof row.lastSweep === "object" ? text(row.lastSweep) : "";
+    return el("tr", {
+      class: gaps.length ? "gap" : null,
+      "data-account": row.accountId,
+      "data-region": row.region,
+      "data-gaps": gaps.map((g) => g.key).join(" "),
+    },
+    el("td", { class: "mono" }, link(text(row.accountId), "/tasks", { accountId: row.accountId, region: row.region })),
+    el("td", {}, text(row.region)),
+    SOURCES.map(count),
+    el("td", { class: "mono", "data-field": "lastSweptAt" }, row.lastSweptAt ? when(row.lastSweptAt) : "never",
+      sweep ? el("div", { class: "muted small" }, sweep) : null),
+    el("td", { class: "mono", "data-field": "lastEventAt" }, row.lastEventAt ? when(row.lastEventAt) : "never"),
+    el("td", { "data-field": "wiring" }, gaps.length
+      ? gaps.map((g, i) => [i ? " " : "", el("span", { class: "badge gap", title: g.title }, g.text)])
+      : el("span", { class: "badge ok" }, "events and sweep")));
+  }
+
+  function coverageSection(result) {
+    const heading = el("h2", { id: "coverage-title", tabindex: "-1" }, "Coverage by account and region");
+    const parts = [heading];
+    if (!result.ok) {
+      // The summaries answered, so a 403 or 404 here is this route's: an API deployed before it, or not granted.
+      const status = result.error && result.error.status;
+      parts.push(el("p", { class: "error", id: "coverage-error" }, status === 403 || status === 404
+        ? `Coverage is unavailable: the API answered HTTP ${status} to GET /coverage (deployed before coverage existed, or your identity may not call it).`
+        : `Coverage is unavailable: ${result.error.message || result.error}`));
+    } else {
+      const items = result.body.items || [];
+      parts.push(el("p", { class: "muted" },
+        "Tasks not yet stopped that each source knows (agent: the task about itself; events: EventBridge; sweep: the ECS API), ",
+        "when the sweep last read each account and region and when it last sent an event. ",
+        "A highlighted row is not fully wired; an account or region missing here is reached by no source at all."));
+      parts.push(items.length
+        ? table(["Account", "Region", "Agent", "Events", "Sweep", "Last swept", "Last event", "Wiring"], items.map(coverageRow), { id: "coverage" })
+        : el("p", { id: "coverage-empty" }, "No account or region is reached by any source yet."));
+    }
+    return el("section", { class: "card coverage", "aria-labelledby": "coverage-title" }, parts);
+  }
+
+  function coverageLine(result) {
+    if (!result.ok) return null;
+    const items = result.body.items || [];
+    const gaps = items.filter((row) => coverageGaps(row).length);
+    const go = el("button", { type: "button", class: "secondary small", id: "to-coverage" }, "Show coverage");
+    go.addEventListener("click", () => {
+      const heading = document.getElementById("coverage-title");
+      heading.scrollIntoView({ block: "start" });
+      heading.focus();
+    });
+    const said = !items.length
+      ? "Coverage: no account or region reported yet. "
+      : gaps.length
+        ? `Coverage: ${gaps.length} of ${items.length} account-region${items.length === 1 ? "" : "s"} not fully wired. `
+        : `Coverage: all ${items.length} account-region${items.length === 1 ? "" : "s"} have events and the sweep. `;
+    return el("p", { id: "coverage-line", class: gaps.length ? "coverage-line gap" : "coverage-line" }, said, go);
+  }
+
   async function overview() {
     setPage("Fleet overview", "nav-overview");
+    // Coverage is its own request: an API without GET /coverage still shows the charts.
+    const coverage = api("/coverage").then((body) => ({ ok: true, body }), (error) => ({ ok: false, error }));
     const bodies = await Promise.all(CHARTS.map(([by]) => api("/summary", { by })));
+    const covered = await coverage;
     const total = bodies[0].total !== undefined ? bodies[0].total : (bodies[0].groups || []).reduce((n, g) => n + (g.running || 0), 0);
     const cards = CHARTS.map(([by, title], i) =>
       el("section", { class: "card", "aria-labelledby": `chart-${by}` },
         el("h2", { id: `chart-${by}` }, title),
         chartFor(by, bodies[i])),
     );
-    view().replaceChildren(
+    view().replaceChildren(...[
       el("p", { class: "total", id: "total" }, el("strong", {}, String(total)), "running tasks. ",
         link("List them", "/tasks", { status: "RUNNING" }), "."),
+      coverageLine(covered),
       el("div", { class: "cards" }, cards),
-    );
+      coverageSection(covered),
+    ].filter(Boolean));
   }
 
   function taskRows(items, withHeld) {
@@ -310,15 +412,25 @@
         el("td", { class: "mono" }, when(task.lastSeenAt)),
         el("td", {}, task.stale ? el("span", { class: "badge stale", title: "no report or event for over twice the keepalive" }, "STALE") : ""),
       ];
-      if (withHeld) cells.push(el("td", { class: "mono" }, when(item.heldFrom)), el("td", { class: "mono" }, item.heldUntil ? when(item.heldUntil) : "now"));
+      if (withHeld) {
+        cells.push(el("td", { class: "mono" }, when(item.heldFrom)), el("td", { class: "mono" }, item.heldUntil ? when(item.heldUntil) : "now"),
+          el("td", { "data-field": "statedBy" }, statedBy(item.confirmed)));
+      }
       return el("tr", { class: task.stale ? "stale" : null, "data-task-id": task.taskId }, cells);
     });
   }
 
   function tasksTable(items, withHeld) {
     const headers = ["Task", "Cluster", "Service", "Family:rev", "Status", "Launch", "AZ", "IPs", "Started", "Last seen", "Stale"];
-    if (withHeld) headers.push("Held from", "Held until");
+    if (withHeld) headers.push("Held from", "Held until", "Address stated by");
     return table(headers, taskRows(items, withHeld), { id: "results" });
+  }
+
+  /** Who stated an IP hit's address: AWS (an event or the ECS API), or only the task itself. */
+  function statedBy(confirmed) {
+    if (confirmed === true) return el("span", { class: "badge aws", title: "an EventBridge event or the ECS API stated this address for the task" }, "AWS");
+    if (confirmed === false) return el("span", { class: "badge unconfirmed", title: UNCONFIRMED_TEXT }, "task only");
+    return "–";
   }
 
   function pager(path, params, body) {
@@ -398,8 +510,22 @@
     setPage(`Search: ${KIND_NAMES[kind]} ${value}`, null);
     const query = { [kind]: value, cursor: params.cursor, status: params.status, limit: params.limit || DEFAULT_LIMIT };
     if (kind === "ip" && params.at) query.at = resolveTime(params.at);
+    const wantsConfirmed = params.confirmed === "true";
+    const confirmable = CONFIRMABLE.includes(kind);
+    if (wantsConfirmed && confirmable) query.confirmed = "true";
     const body = await api("/search", query);
     const parts = [];
+    if (confirmable) {
+      const toggle = { ...params, cursor: null, confirmed: wantsConfirmed ? null : "true" };
+      parts.push(el("p", { id: "confirmed-note", "data-confirmed": String(wantsConfirmed) },
+        wantsConfirmed
+          ? [el("strong", {}, "AWS-confirmed only"), ": what an event or the ECS API stated, not tasks' own claims. "]
+          : "Everything known, tasks' own claims included. ",
+        link(wantsConfirmed ? "Include tasks' own claims" : "Show AWS-confirmed only", "/search", toggle, { id: "toggle-confirmed" })));
+    } else if (wantsConfirmed) {
+      parts.push(el("p", { id: "confirmed-note", class: "muted", "data-confirmed": "ignored" },
+        `"Confirmed only" applies to ${CONFIRMABLE.map((k) => KIND_NAMES[k]).join(", ")} searches (what AWS states); it is ignored for a ${KIND_NAMES[kind]}.`));
+    }
     if (kind === "label" || kind === "tag") {
       const other = kind === "label" ? "tag" : "label";
       parts.push(el("p", {}, `Searching ${KIND_NAMES[kind]}s. `, link(`Search ${KIND_NAMES[other]}s instead`, "/search", { [other]: value }, { id: "switch-kv" })));
@@ -430,6 +556,69 @@
       changeList(item.changes)));
   }
 
+  // ---- provenance (DESIGN 3.9): who stated each group of fields, and what only the task claimed ------
+  function sourceChip(source) {
+    const aws = source !== "agent";
+    return el("span", { class: `badge src ${aws ? "src-aws" : "src-self"}`, "data-source": source, title: SOURCE_TITLES[source] || source },
+      SOURCE_NAMES[source] || source);
+  }
+
+  /** "Images and digests stated by agent events" for one group of fields (status, network, images, labels, tags). */
+  function statedLine(sources, group, what) {
+    const said = (sources && Array.isArray(sources[group]) ? sources[group] : []).filter(Boolean);
+    return el("p", { class: "stated", "data-group": group, "data-sources": said.join(" ") },
+      what ? `${what} stated by ` : "",
+      said.length ? said.map((source, i) => [i ? " " : "", sourceChip(source)]) : el("span", { class: "muted" }, "no source"),
+      said.length && !said.some((source) => source !== "agent") ? el("span", { class: "muted" }, " (the task alone; AWS has not stated it)") : null);
+  }
+
+  function factSet(sources, side, kind) {
+    const facts = (sources && sources[side]) || {};
+    return new Set(Array.isArray(facts[kind]) ? facts[kind] : []);
+  }
+
+  function unconfirmedBadge(short) {
+    return el("span", { class: "badge unconfirmed", title: UNCONFIRMED_TEXT }, short ? "unconfirmed" : UNCONFIRMED_TEXT);
+  }
+
+  /** A value as a search link, marked when it is one of the task's unconfirmed claims. */
+  function claimed(kind, value, label, unconfirmed) {
+    if (value === null || value === undefined || value === "") return "–";
+    return [searchLink(kind, value, label), unconfirmed.has(value) ? [" ", unconfirmedBadge(true)] : null];
+  }
+
+  function provenanceSection(sources) {
+    const rows = [];
+    for (const [kind, name, search] of FACT_KINDS) {
+      const aws = [...factSet(sources, "confirmed", kind)];
+      for (const value of factSet(sources, "unconfirmed", kind)) {
+        rows.push(el("tr", { "data-kind": kind, "data-value": value },
+          el("td", {}, name),
+          el("td", {}, searchLink(search, value, kind === "imageDigests" ? shortDigest(value) : null)),
+          el("td", {}, unconfirmedBadge(false)),
+          el("td", {}, aws.length ? aws.map((v, i) => [i ? ", " : "", searchLink(search, v, kind === "imageDigests" ? shortDigest(v) : null)]) : el("span", { class: "muted" }, "nothing yet"))));
+      }
+    }
+    const confirmed = FACT_KINDS.map(([kind, , search, plural]) => {
+      const values = [...factSet(sources, "confirmed", kind)];
+      return [plural, values.length ? values.map((v, i) => [i ? ", " : "", searchLink(search, v, kind === "imageDigests" ? shortDigest(v) : null)]) : "–"];
+    });
+    const selfReported = FACT_KINDS.some(([kind]) => factSet(sources, "selfReported", kind).size);
+    return [
+      el("h2", { id: "provenance" }, "Confirmed and unconfirmed facts"),
+      el("p", { class: "muted" },
+        "Events and the ECS API are AWS's word and win for what AWS owns (status, times, awsvpc IPs and ENIs, digests): the tables above show AWS's values. ",
+        "What the task said about itself that AWS never stated, contradicted claims included, is kept here and marked."),
+      rows.length
+        ? table(["Kind", "Value", "", "AWS states"], rows, { id: "unconfirmed-table" })
+        : el("p", { id: "unconfirmed-none" }, selfReported
+          ? "None: AWS stated every IP, ENI, image and digest the task reported."
+          : "None: the task reported nothing about itself (no agent), or nothing AWS owns."),
+      el("h3", {}, "Confirmed by AWS"),
+      el("div", { id: "confirmed-facts" }, facts(confirmed)),
+    ];
+  }
+
   async function taskDetail(id) {
     setPage(`Task ${id}`, null);
     view().replaceChildren(el("p", { class: "muted" }, "Loading…"));
@@ -437,6 +626,8 @@
     const [task, history] = await Promise.all([api(path), api(`${path}/history`, { limit: DEFAULT_LIMIT })]);
     setPage(`Task ${task.taskId || id}`, null);
     const containers = task.containers || [];
+    const sources = task.sources || {};
+    const unconfirmed = Object.fromEntries(FACT_KINDS.map(([kind]) => [kind, factSet(sources, "unconfirmed", kind)]));
     const summary = facts([
       ["Task ARN", el("span", { class: "mono" }, text(task.taskArn))],
       ["Status", [statusBadge(task.lastStatus), ` desired ${text(task.desiredStatus)}`, task.stale ? [" ", el("span", { class: "badge stale" }, "STALE")] : ""]],
@@ -456,11 +647,12 @@
       ["First / last seen", `${when(task.firstSeenAt)} / ${when(task.lastSeenAt)}`],
       ["Last source", text(task.lastSource)],
       ["Reporters", text(task.reporters)],
+      ["Status and times stated by", statedLine(sources, "status")],
     ]);
     const containerRows = containers.map((c) => el("tr", { "data-container": c.name },
       el("td", {}, c.name ? searchLink("containerName", c.name) : "–", c.internal ? " (internal)" : ""),
-      el("td", {}, searchLink("image", c.image)),
-      el("td", {}, c.imageDigest ? searchLink("imageDigest", c.imageDigest, shortDigest(c.imageDigest)) : "–"),
+      el("td", {}, claimed("image", c.image, null, unconfirmed.images)),
+      el("td", {}, claimed("imageDigest", c.imageDigest, shortDigest(c.imageDigest), unconfirmed.imageDigests)),
       el("td", {}, statusBadge(c.lastStatus)),
       el("td", {}, text(c.healthStatus)),
       el("td", {}, text(c.exitCode)),
@@ -468,11 +660,11 @@
     const networkRows = containers.flatMap((c) => (c.networks || []).map((n) => el("tr", {},
       el("td", {}, text(c.name)),
       el("td", {}, text(n.networkMode)),
-      el("td", {}, (n.ipv4Addresses || []).length ? (n.ipv4Addresses || []).map((ip, i) => [i ? ", " : "", searchLink("ip", ip)]) : "–"),
-      el("td", { class: "mono" }, text(n.ipv6Addresses)),
+      el("td", {}, (n.ipv4Addresses || []).length ? (n.ipv4Addresses || []).map((ip, i) => [i ? ", " : "", claimed("ip", ip, null, unconfirmed.ips)]) : "–"),
+      el("td", { class: "mono" }, (n.ipv6Addresses || []).length ? (n.ipv6Addresses || []).map((ip, i) => [i ? ", " : "", ip, unconfirmed.ips.has(ip) ? [" ", unconfirmedBadge(true)] : null]) : "–"),
       el("td", { class: "mono" }, text(n.macAddress)),
       el("td", { class: "mono" }, text(n.privateDnsName)),
-      el("td", {}, n.eni ? searchLink("eni", n.eni) : "–"))));
+      el("td", {}, claimed("eni", n.eni, null, unconfirmed.enis)))));
     const labelRows = containers.flatMap((c) => Object.entries(c.labels || {}).map(([k, v]) => el("tr", {},
       el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, searchLink("label", `${k}=${v}`, String(v))))));
     const tagRows = Object.entries(task.tags || {}).map(([k, v]) => el("tr", {},
@@ -504,13 +696,18 @@
     view().replaceChildren(
       summary,
       el("h2", { id: "containers" }, `Containers (${containers.length})`),
+      statedLine(sources, "images", "Images and digests"),
       containers.length ? table(["Name", "Image", "Digest", "Status", "Health", "Exit code", "Docker id"], containerRows, { id: "containers-table" }) : el("p", {}, "None reported."),
       el("h2", { id: "networks" }, "Networks"),
+      statedLine(sources, "network", "Addresses and ENIs"),
       networkRows.length ? table(["Container", "Mode", "IPv4", "IPv6", "MAC", "Private DNS", "ENI"], networkRows, { id: "networks-table" }) : el("p", {}, "None reported."),
       el("h2", { id: "labels" }, "Docker labels"),
+      statedLine(sources, "labels", "Labels"),
       labelRows.length ? table(["Container", "Key", "Value"], labelRows, { id: "labels-table" }) : el("p", {}, "None."),
       el("h2", { id: "tags" }, "Tags"),
+      statedLine(sources, "tags", "Tags"),
       tagRows.length ? table(["Key", "Value"], tagRows, { id: "tags-table" }) : el("p", {}, "None."),
+      ...provenanceSection(sources),
       el("h2", { id: "history" }, "History"),
       history.items.length ? timeline : el("p", {}, "No changes recorded."),
       more,
@@ -527,6 +724,7 @@
       select.value = guess && guess.kind === kind ? "auto" : kind;
     }
     document.getElementById("at").value = kind === "ip" ? params.at || "" : "";
+    document.getElementById("confirmed").checked = params.confirmed === "true";
     hint();
   }
 
@@ -534,8 +732,9 @@
     const chosen = document.getElementById("kind").value;
     const guess = classify(document.getElementById("q").value);
     const out = document.getElementById("kind-hint");
-    if (chosen !== "auto") out.textContent = `as ${KIND_NAMES[chosen]}`;
-    else out.textContent = guess ? `as ${KIND_NAMES[guess.kind]}` : "";
+    const kind = chosen !== "auto" ? chosen : guess && guess.kind;
+    const confirmed = document.getElementById("confirmed").checked;
+    out.textContent = kind ? `as ${KIND_NAMES[kind]}${confirmed && !CONFIRMABLE.includes(kind) ? " (confirmed only does not apply)" : ""}` : "";
   }
 
   function onSearch(event) {
@@ -549,7 +748,8 @@
     const kind = chosen === "auto" ? classify(raw).kind : chosen;
     const value = chosen === "auto" ? classify(raw).value : raw;
     const at = document.getElementById("at").value.trim();
-    location.hash = hash("/search", { [kind]: value, at: kind === "ip" ? at : null });
+    const confirmed = document.getElementById("confirmed").checked && CONFIRMABLE.includes(kind);
+    location.hash = hash("/search", { [kind]: value, at: kind === "ip" ? at : null, confirmed: confirmed ? "true" : null });
   }
 
   // ---- routing -----------------------------------------------------------------------------------
@@ -598,6 +798,7 @@
     document.getElementById("search-form").addEventListener("submit", onSearch);
     document.getElementById("q").addEventListener("input", hint);
     document.getElementById("kind").addEventListener("change", hint);
+    document.getElementById("confirmed").addEventListener("change", hint);
     document.getElementById("skip").addEventListener("click", () => document.getElementById("title").focus());
     window.addEventListener("hashchange", route);
     route();
