@@ -1,4 +1,8 @@
-"""Builds the CDK app: context configuration, the stack and the cdk-nag gate (used by app.py and tests)."""
+"""Builds the CDK app: context configuration, the two stacks and the cdk-nag gate (used by app.py and tests).
+
+Two stacks: `<stackName>` (taskbeacon itself, with the member StackSet when OUs are given) and
+`<stackName>Member` (the member template, parameterized, for one account and region).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,16 @@ from aws_cdk import aws_lambda as lambda_
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import check_alarm_topic_region, config_from_context
-from infra.nag import acknowledge_findings
+from infra.member import TaskBeaconMemberStack
+from infra.nag import acknowledge_findings, acknowledge_member_findings
 from infra.stack import TaskBeaconStack
+from infra.stackset import member_template
 
 
 class BuiltApp(NamedTuple):
     app: cdk.App
     stack: TaskBeaconStack
+    member: TaskBeaconMemberStack
 
 
 def build_app(
@@ -39,8 +46,14 @@ def build_app(
     region = deploy_region if deploy_region is not None else os.environ.get("CDK_DEFAULT_REGION", "")
     if region:
         check_alarm_topic_region(config, region)
-    stack = TaskBeaconStack(app, config.stack_name, config=config, code=code)
+    # The member template, synthesized first in an app of its own, is the StackSet's template body.
+    template = member_template(config, app.node.get_all_context()) if config.organizational_unit_ids else None
+    stack = TaskBeaconStack(app, config.stack_name, config=config, code=code, member_template=template)
+    # The same template as a stack of its own: `cdk deploy <stackName>Member --parameters ...` in
+    # accounts and regions the StackSet does not reach (and its file is what a StackSet can take).
+    member = TaskBeaconMemberStack(app, config.member_stack_name, config=config)
     # cdk-nag 3: rule packs are policy-validation plugins; an unacknowledged error fails synth.
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     acknowledge_findings(stack)
-    return BuiltApp(app, stack)
+    acknowledge_member_findings(member)
+    return BuiltApp(app, stack, member)

@@ -37,6 +37,19 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 # A reader: a whole account (delegated to that account's IAM) or one role; never a wildcard.
 _READER = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)$")
+# A StackSet's deployment targets: organizational units (ou-...) or the organization's root (r-...).
+_OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
+# Region names of every partition: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, us-isob-east-1.
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+# IAM role names are at most 64 characters, and the member role is `<name>-<region>` (IAM names are
+# global, a StackSet instance runs per region): 64 - 1 - 14 (ap-southeast-7, us-isob-east-1) = 49.
+IAM_ROLE_NAME_MAX: Final = 64
+LONGEST_REGION_NAME: Final = 14
+_SWEEP_ROLE_NAME_MAX: Final = IAM_ROLE_NAME_MAX - 1 - LONGEST_REGION_NAME
+_SWEEP_ROLE_NAME = re.compile(rf"^[\w+=,.@-]{{1,{_SWEEP_ROLE_NAME_MAX}}}$")
+# The central sweeper role is `<stackName>-sweeper`, and member roles trust exactly that name.
+SWEEPER_ROLE_SUFFIX: Final = "-sweeper"
+STACK_SET_CALL_AS: Final = ("SELF", "DELEGATED_ADMIN")
 
 
 class ConfigError(ValueError):
@@ -70,6 +83,25 @@ class TaskBeaconConfig:
     reconcile_interval_hours: int = 6
     # A CloudWatch dashboard costs $3 a month, twice the fixed goal: on request only.
     dashboard: bool = False
+    # The member StackSet (infra/stackset.py): created only when organizational units are given.
+    organizational_unit_ids: tuple[str, ...] = ()
+    member_regions: tuple[str, ...] = ()
+    stack_set_call_as: str = "SELF"
+    # The sweep (infra/sweep.py, DESIGN 3.9).
+    sweep_interval_hours: int = 12
+    sweep_accounts: tuple[str, ...] = ()  # empty: the organization's accounts (or, without one, this one)
+    sweep_role_name: str = "taskbeacon-sweep-reader"
+    # ECS calls a second per account and region; ECS's budget of ~20 a second is shared by everyone there.
+    sweep_calls_per_second: int = 5
+
+    @property
+    def sweeper_role_name(self) -> str:
+        """The central sweeper role's fixed name, which every member read-only role trusts."""
+        return f"{self.stack_name}{SWEEPER_ROLE_SUFFIX}"
+
+    @property
+    def member_stack_name(self) -> str:
+        return f"{self.stack_name}Member"
 
 
 def _fail(key: str, expected: str, value: object) -> ConfigError:
@@ -120,6 +152,12 @@ def _as_list(key: str, value: object, pattern: re.Pattern[str], what: str) -> tu
     return tuple(dict.fromkeys(items))  # drop duplicates, keep order
 
 
+def _one_of(key: str, value: object, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str) and value.strip() in choices:
+        return value.strip()
+    raise _fail(key, " or ".join(choices), value)
+
+
 def _log_retention(key: str, value: object) -> int:
     days = _as_int(key, value, 1, 3653)
     if days not in LOG_RETENTION_DAYS:
@@ -148,6 +186,21 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "tracing": _as_bool,
     "reconcileIntervalHours": lambda k, v: _as_int(k, v, 1, 24),
     "dashboard": _as_bool,
+    "organizationalUnitIds": lambda k, v: _as_list(
+        k, v, _OU_ID, "organizational unit ids (ou-...) or the organization's root id (r-...)"
+    ),
+    "memberRegions": lambda k, v: _as_list(k, v, _REGION, "AWS region names (eu-west-1, ...)"),
+    "stackSetCallAs": lambda k, v: _one_of(k, v, STACK_SET_CALL_AS),
+    "sweepIntervalHours": lambda k, v: _as_int(k, v, 1, 168),
+    "sweepAccounts": lambda k, v: _as_list(k, v, _ACCOUNT_ID, "12-digit AWS account ids"),
+    "sweepRoleName": lambda k, v: _as_str(
+        k,
+        v,
+        _SWEEP_ROLE_NAME,
+        f"an IAM role name of at most {_SWEEP_ROLE_NAME_MAX} characters",
+        empty_ok=False,
+    ),
+    "sweepCallsPerSecond": lambda k, v: _as_int(k, v, 1, 20),
 }
 
 _FIELDS: Final = {
@@ -169,6 +222,13 @@ _FIELDS: Final = {
     "tracing": "tracing",
     "reconcileIntervalHours": "reconcile_interval_hours",
     "dashboard": "dashboard",
+    "organizationalUnitIds": "organizational_unit_ids",
+    "memberRegions": "member_regions",
+    "stackSetCallAs": "stack_set_call_as",
+    "sweepIntervalHours": "sweep_interval_hours",
+    "sweepAccounts": "sweep_accounts",
+    "sweepRoleName": "sweep_role_name",
+    "sweepCallsPerSecond": "sweep_calls_per_second",
 }
 
 KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)
@@ -194,7 +254,33 @@ def config_from_context(context: Mapping[str, object]) -> TaskBeaconConfig:
         raise ConfigError(
             f"context key '{PREFIX}vpcEndpointIds': only used with '{PREFIX}privateEndpoint'=true"
         )
+    _check_organization(config)
     return config
+
+
+def _check_organization(config: TaskBeaconConfig) -> None:
+    if len(config.sweeper_role_name) > IAM_ROLE_NAME_MAX:
+        raise ConfigError(
+            f"context key '{PREFIX}stackName': the sweeper role is named '<stackName>{SWEEPER_ROLE_SUFFIX}' "
+            f"and IAM role names have at most {IAM_ROLE_NAME_MAX} characters, so the stack name may have at "
+            f"most {IAM_ROLE_NAME_MAX - len(SWEEPER_ROLE_SUFFIX)}"
+        )
+    if config.organizational_unit_ids and not config.principal_org_id:
+        raise ConfigError(
+            f"context key '{PREFIX}organizationalUnitIds': the member StackSet forwards events to a bus that "
+            f"admits the organization, so '{PREFIX}principalOrgId' (o-...) must be set too"
+        )
+    if config.organizational_unit_ids and not config.member_regions:
+        raise ConfigError(
+            f"context key '{PREFIX}memberRegions': the member StackSet ('{PREFIX}organizationalUnitIds') "
+            "needs the regions to deploy to"
+        )
+    for region in config.member_regions:
+        if len(f"{config.sweep_role_name}-{region}") > IAM_ROLE_NAME_MAX:
+            raise ConfigError(
+                f"context key '{PREFIX}sweepRoleName': '{config.sweep_role_name}-{region}' is longer than "
+                f"IAM's {IAM_ROLE_NAME_MAX} characters"
+            )
 
 
 def check_alarm_topic_region(config: TaskBeaconConfig, region: str) -> None:

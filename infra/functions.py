@@ -1,4 +1,4 @@
-"""The five Lambda functions, each with its own least-privilege role and log group.
+"""The Lambda functions, each with its own least-privilege role and log group.
 
 What each function may do to the table is written down once, here, as the DynamoDB API operations it
 calls (`DYNAMODB_CALLS`); `iam_actions` turns them into the IAM actions that authorize them, and
@@ -21,13 +21,20 @@ from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import TaskBeaconConfig, log_retention
-from infra.paths import vocabulary
+from infra.paths import env_names, vocabulary
+
+# The environment variable names the server reads (lambdas/core/settings.py), spelled once there.
+ENV_NAMES: Final = env_names()
 
 # The DynamoDB operations each function calls (the store's contract with the stack):
 # - ingest and events write only their own task's items (one conditional write, or one
 #   transaction of that task's items); they never touch index entries or counters;
 # - the indexer reads the stream and writes index entries and counters in batches;
 # - the reconciler recomputes the counters from the index;
+# - the sweep's worker records what ECS says like the events function does (a task's own items), reads
+#   the stored records of a page of described tasks at once (BatchGetItem: an unchanged task costs no
+#   write), and queries the index for the running tasks ECS no longer knows; its planner has no table
+#   access at all (`FunctionSpec.table`);
 # - query reads only. No function scans.
 DYNAMODB_CALLS: Final[Mapping[vocabulary.Function, tuple[str, ...]]] = {
     "ingest": ("GetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
@@ -35,6 +42,7 @@ DYNAMODB_CALLS: Final[Mapping[vocabulary.Function, tuple[str, ...]]] = {
     "query": ("GetItem", "Query", "BatchGetItem"),
     "indexer": ("BatchGetItem", "BatchWriteItem", "PutItem", "DeleteItem", "UpdateItem", "GetItem", "Query"),
     "reconciler": ("Query", "GetItem", "BatchGetItem", "UpdateItem", "PutItem", "BatchWriteItem"),
+    "sweeper": ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
 }
 # TransactWriteItems is not an IAM action: a transaction is authorized by the actions of the items
 # inside it (cfn-lint W3037 flags the name). The write path's transactions hold a task's own
@@ -72,10 +80,11 @@ class FunctionSpec:
     handler: str
     memory_mb: int
     timeout_s: int
+    table: bool = True  # whether the function touches the table (DYNAMODB_CALLS[key])
 
     @property
     def actions(self) -> tuple[str, ...]:
-        return iam_actions(DYNAMODB_CALLS[self.key])
+        return iam_actions(DYNAMODB_CALLS[self.key]) if self.table else ()
 
 
 INGEST: Final = FunctionSpec("ingest", "Ingest", "handlers.ingest.handler", 512, 10)
@@ -85,12 +94,21 @@ EVENTS: Final = FunctionSpec("events", "Events", "handlers.events.handler", 512,
 INDEXER: Final = FunctionSpec("indexer", "Indexer", "handlers.indexer.handler", 1024, 120)
 # Reads the whole index once per run: give it Lambda's longest timeout.
 RECONCILER: Final = FunctionSpec("reconciler", "Reconciler", "handlers.reconciler.handler", 1024, 900)
-SPECS: Final = (INGEST, QUERY, EVENTS, INDEXER, RECONCILER)
+# The sweep (infra/sweep.py): the planner lists the account-regions and queues one message each; the
+# worker sweeps one account-region per message and, before its timeout, queues the rest of its work as
+# a continuation message (so no account-region is bounded by one invocation).
+SWEEP_PLANNER: Final = FunctionSpec(
+    "sweeper", "SweepPlanner", "handlers.sweeper.plan_handler", 512, 300, table=False
+)
+SWEEP_WORKER: Final = FunctionSpec("sweeper", "SweepWorker", "handlers.sweeper.work_handler", 1024, 300)
+SPECS: Final = (INGEST, QUERY, EVENTS, INDEXER, RECONCILER, SWEEP_PLANNER, SWEEP_WORKER)
 
 
 class TaskBeaconFunctions(Construct):
     """ingest (POST /snapshots), query (GET routes), events (EventBridge), indexer (the table's
-    stream) and reconciler (a schedule), sharing one asset, each with a role of its own."""
+    stream), reconciler (a schedule) and the sweep's planner and worker, sharing one asset, each with
+    a role of its own. The sweep's worker role has a fixed name (`<stackName>-sweeper`): every member
+    account's read-only role trusts exactly that ARN."""
 
     def __init__(
         self,
@@ -105,12 +123,12 @@ class TaskBeaconFunctions(Construct):
         super().__init__(scope, construct_id)
         code = code or lambda_code()
         environment = {
-            "TABLE_NAME": table.table_name,
-            "COLLECTOR_ROLE_ARNS": ",".join(config.collector_role_arns),
-            "STOPPED_RETENTION_DAYS": str(config.retention_days),
-            "KEEPALIVE_SECONDS": str(config.keepalive_seconds),
-            "MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-            "DESCRIBE_TASKS_CROSS_CHECK": str(config.describe_tasks_cross_check).lower(),
+            ENV_NAMES["table_name"]: table.table_name,
+            ENV_NAMES["collector_role_arns"]: ",".join(config.collector_role_arns),
+            ENV_NAMES["stopped_retention_days"]: str(config.retention_days),
+            ENV_NAMES["keepalive_seconds"]: str(config.keepalive_seconds),
+            ENV_NAMES["max_body_bytes"]: str(MAX_BODY_BYTES),
+            ENV_NAMES["describe_tasks_cross_check"]: str(config.describe_tasks_cross_check).lower(),
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             # Tracer off unless tracing is on; when on, responses (inventory) never go into traces.
@@ -130,6 +148,13 @@ class TaskBeaconFunctions(Construct):
         )
         self.indexer = self._function(INDEXER, code, table, environment, retention)
         self.reconciler = self._function(RECONCILER, code, table, environment, retention)
+        # A failed scheduled (or post-deploy) planning run lands with the undeliverable events (alarmed).
+        self.sweep_planner = self._function(
+            SWEEP_PLANNER, code, table, environment, retention, dead_letter_queue=events_dlq
+        )
+        self.sweep_worker = self._function(
+            SWEEP_WORKER, code, table, environment, retention, role_name=config.sweeper_role_name
+        )
         if config.describe_tasks_cross_check:
             self.ingest.add_to_role_policy(
                 iam.PolicyStatement(
@@ -140,12 +165,28 @@ class TaskBeaconFunctions(Construct):
             )
 
     @property
+    def sweep_worker_role(self) -> iam.IRole:
+        role = self.sweep_worker.role
+        assert role is not None  # created in _function
+        return role
+
+    @property
     def all(self) -> tuple[lambda_.Function, ...]:
-        return (self.ingest, self.query, self.events, self.indexer, self.reconciler)
+        return (
+            self.ingest,
+            self.query,
+            self.events,
+            self.indexer,
+            self.reconciler,
+            self.sweep_planner,
+            self.sweep_worker,
+        )
 
     @property
     def background(self) -> tuple[lambda_.Function, ...]:
-        """The functions no API caller sees fail (ingest and query errors are the API's 5xx)."""
+        """The functions no API caller sees fail (ingest and query errors are the API's 5xx), whose
+        Errors are alarmed. The sweep's are not: what fails there ends in a queue that is alarmed
+        (infra/monitoring.py), which also sees the failures a function reports without an error."""
         return (self.events, self.indexer, self.reconciler)
 
     def _function(
@@ -157,20 +198,23 @@ class TaskBeaconFunctions(Construct):
         retention: logs.RetentionDays,
         *,
         dead_letter_queue: sqs.IQueue | None = None,
+        role_name: str | None = None,
     ) -> lambda_.Function:
         # An explicit role per function instead of AWSLambdaBasicExecutionRole: logs are granted
         # on the function's own log group only.
         role = iam.Role(
             self,
             f"{spec.name}Role",
+            role_name=role_name,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"taskbeacon {spec.key} function",
+            description=f"taskbeacon {spec.key if spec.name.lower() == spec.key else spec.name} function",
         )
         log_group = logs.LogGroup(
             self, f"{spec.name}Logs", retention=retention, removal_policy=cdk.RemovalPolicy.DESTROY
         )
         log_group.grant_write(role)
-        table.grant(role, *spec.actions)
+        if spec.actions:
+            table.grant(role, *spec.actions)
         return lambda_.Function(
             self,
             spec.name,

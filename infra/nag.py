@@ -11,6 +11,7 @@ from typing import Final
 import aws_cdk as cdk
 from constructs import IConstruct
 
+from infra.member import TaskBeaconMemberStack
 from infra.stack import TaskBeaconStack
 
 COG4: Final = (
@@ -73,9 +74,46 @@ DESCRIBE_TASKS: Final = (
     "it is read-only.",
 )
 
+ORGANIZATION_ACCOUNTS: Final = (
+    "AwsSolutions-IAM5[Resource::*]",
+    "organizations:ListAccounts (the sweep planner, only when no taskbeacon:sweepAccounts list is given) has "
+    "no resource-level permission; it is read-only.",
+)
+MEMBER_READ_ONLY: Final = (
+    "AwsSolutions-IAM5[Resource::*]",
+    "The member's sweep role: ecs:ListClusters has no resource-level permission and the other calls are "
+    "read-only lists and descriptions of what this account holds, limited to the role's own region "
+    "(aws:RequestedRegion); only the central sweeper role may assume it.",
+)
+
+
+def _member_roles(role_arn_pattern: str) -> tuple[str, str]:
+    return (
+        f"AwsSolutions-IAM5[Resource::{role_arn_pattern}]",
+        "sts:AssumeRole on the sweep's member read-only roles, by exact name and region in any account: "
+        "the accounts come from taskbeacon:sweepAccounts or the organization, and each member role trusts "
+        "this role by its exact ARN (docs/security.md). No other role can be assumed.",
+    )
+
+
+def _nag_form(value: str, stack: cdk.Stack) -> str:
+    """How cdk-nag writes a resource in a finding id: intrinsics as <AWS::Partition>, <AWS::Region>."""
+    return value.replace(cdk.Aws.PARTITION, "<AWS::Partition>").replace(cdk.Aws.REGION, "<AWS::Region>")
+
+
+def acknowledge_member_findings(member: TaskBeaconMemberStack) -> None:
+    _ack(member.reader.role, MEMBER_READ_ONLY)
+
 
 def _ack(scope: IConstruct, *findings: tuple[str, str]) -> None:
-    cdk.Validations.of(scope).acknowledge(*(cdk.Acknowledgment(id=i, reason=r) for i, r in findings))
+    # One acknowledgment per id and scope: reasons for the same id (say `Resource::*` for X-Ray and for
+    # the sweep's ECS reads on one role) are joined.
+    reasons: dict[str, list[str]] = {}
+    for finding, reason in findings:
+        reasons.setdefault(finding, []).append(reason)
+    cdk.Validations.of(scope).acknowledge(
+        *(cdk.Acknowledgment(id=i, reason=" Also: ".join(r)) for i, r in reasons.items())
+    )
 
 
 def _findings(stack: TaskBeaconStack) -> list[tuple[IConstruct, tuple[tuple[str, str], ...]]]:
@@ -98,6 +136,10 @@ def _findings(stack: TaskBeaconStack) -> list[tuple[IConstruct, tuple[tuple[str,
             role_findings.append(XRAY)
         if fn is functions.ingest and config.describe_tasks_cross_check:
             role_findings.append(DESCRIBE_TASKS)
+        if fn is functions.sweep_worker:
+            role_findings += [_member_roles(_nag_form(arn, stack)) for arn in stack.sweep.member_role_arns]
+        if fn is functions.sweep_planner and stack.sweep.lists_organization_accounts:
+            role_findings.append(ORGANIZATION_ACCOUNTS)
         if role_findings:
             scoped.append((fn.role or stack, tuple(role_findings)))
     return scoped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -18,4 +19,15 @@ if str(LAMBDAS_DIR) not in sys.path:
 from core import errors, vocabulary  # noqa: E402
 from core.store import keys, schema  # noqa: E402
 
-__all__ = ["LAMBDAS_DIR", "REPO_ROOT", "errors", "keys", "schema", "vocabulary"]
+
+def env_names() -> Mapping[str, str]:
+    """The Lambda functions' environment variable names, by settings field (`core/settings.py`).
+
+    Imported on demand: that module imports pydantic (about 0.5 s, little next to a synth).
+    """
+    from core.settings import ENV_NAMES
+
+    return ENV_NAMES
+
+
+__all__ = ["LAMBDAS_DIR", "REPO_ROOT", "env_names", "errors", "keys", "schema", "vocabulary"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aws_cdk as cdk
@@ -15,6 +16,8 @@ from infra.events import EventsDeadLetterQueue, TaskStateEvents
 from infra.functions import TaskBeaconFunctions
 from infra.indexing import TaskBeaconIndexing
 from infra.monitoring import Queues, TaskBeaconMonitoring
+from infra.stackset import MemberStackSet
+from infra.sweep import TaskBeaconSweep
 from infra.table import InventoryTable
 
 
@@ -26,8 +29,11 @@ class TaskBeaconStack(cdk.Stack):
         *,
         config: TaskBeaconConfig,
         code: lambda_.Code | None = None,
+        member_template: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`member_template`: the member stack's synthesized template, for the member StackSet (created
+        when `config.organizational_unit_ids` is set; infra/application.py passes it)."""
         super().__init__(
             scope, construct_id, description="taskbeacon: inventory of Amazon ECS tasks", **kwargs
         )
@@ -56,6 +62,29 @@ class TaskBeaconStack(cdk.Stack):
             handler=self.functions.events,
             dead_letter_queue=self.dead_letters,
             source_accounts=config.event_bus_accounts,
+            principal_org_id=config.principal_org_id,
+        )
+        self.stack_set: MemberStackSet | None = None
+        if config.organizational_unit_ids:
+            if member_template is None or self.events.bus is None:
+                raise ValueError("the member StackSet needs the member template and the organization's bus")
+            self.stack_set = MemberStackSet(
+                self,
+                "Members",
+                config=config,
+                template=member_template,
+                bus_arn=self.events.bus.event_bus_arn,
+                sweeper_role_arn=self.functions.sweep_worker_role.role_arn,
+            )
+        self.sweep = TaskBeaconSweep(
+            self,
+            "Sweep",
+            config=config,
+            planner=self.functions.sweep_planner,
+            worker=self.functions.sweep_worker,
+            dead_letter_queue=self.dead_letters,
+            # The first sweep reads the member roles the StackSet creates.
+            run_after=[self.stack_set] if self.stack_set else [],
         )
         self.pull_failures = AgentPullFailures(
             self, "AgentPullFailures", buses=[None, *([self.events.bus] if self.events.bus else [])]
@@ -68,7 +97,11 @@ class TaskBeaconStack(cdk.Stack):
             indexer=self.functions.indexer,
             api=self.api.api,
             table=self.table,
-            queues=Queues(events_dead_letters=self.dead_letters, indexer_failures=self.indexing.failures),
+            queues=Queues(
+                events_dead_letters=self.dead_letters,
+                indexer_failures=self.indexing.failures,
+                sweep_dead_letters=self.sweep.queue.dead_letters,
+            ),
             pull_failures=self.pull_failures.metric,
             alarm_topic_arn=config.alarm_topic_arn,
             dashboard=config.dashboard,
@@ -91,10 +124,36 @@ class TaskBeaconStack(cdk.Stack):
         )
         if self.monitoring.dashboard is not None:
             cdk.CfnOutput(self, "DashboardName", value=self.monitoring.dashboard.dashboard_name)
+        sweeper_role_arn = self.functions.sweep_worker_role.role_arn
+        cdk.CfnOutput(
+            self,
+            "SweeperRoleArn",
+            value=sweeper_role_arn,
+            description="Member read-only roles trust exactly this role (the member's CentralSweeperRoleArn)",
+        )
+        bus_parameter: list[str] = []
         if self.events.bus is not None:
             cdk.CfnOutput(
                 self,
                 "EventBusArn",
                 value=self.events.bus.event_bus_arn,
-                description="Other accounts forward 'ECS Task State Change' events to this bus",
+                description="Other accounts and regions forward 'ECS Task State Change' events to this bus",
             )
+            bus_parameter = [" --parameters CentralBusArn=", self.events.bus.event_bus_arn]
+        cdk.CfnOutput(
+            self,
+            "MemberTemplate",
+            value=cdk.Fn.join(
+                "",
+                [
+                    f"npx cdk deploy {config.member_stack_name}",
+                    *bus_parameter,
+                    " --parameters CentralSweeperRoleArn=",
+                    sweeper_role_arn,
+                ],
+            ),
+            description=(
+                "In each account and region the member StackSet does not reach (the management account, "
+                "accounts outside its OUs, every account without an organization, this one without a bus)"
+            ),
+        )

@@ -9,7 +9,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from collections.abc import Iterator
 
 import pytest
-from infra_synth import FULL_CONTEXT, Synth, synth
+from infra_synth import FULL_CONTEXT, LISTS_CONTEXT, Synth, synth
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +20,11 @@ def default_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
 @pytest.fixture(scope="session")
 def full_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     yield synth(FULL_CONTEXT, tmp_path_factory.mktemp("cdk-full"))
+
+
+@pytest.fixture(scope="session")
+def lists_synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+    yield synth(LISTS_CONTEXT, tmp_path_factory.mktemp("cdk-lists"))
 
 
 @pytest.fixture(scope="session", params=["default", "full"])

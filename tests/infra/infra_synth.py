@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from infra.application import build_app
+from infra.member import TaskBeaconMemberStack
 from infra.stack import TaskBeaconStack
 
 # Skips asset bundling (no pip, no network); only test_bundling.py bundles for real.
@@ -30,6 +31,24 @@ FULL_CONTEXT: dict[str, Any] = {
     "taskbeacon:readerPrincipalArns": "444455556666,arn:aws:iam::777788889999:role/inventory-reader",
     "taskbeacon:reconcileIntervalHours": 3,
     "taskbeacon:dashboard": True,
+    # The member StackSet from a delegated administrator; the sweep lists the organization's accounts.
+    "taskbeacon:organizationalUnitIds": "ou-ab12-cdef3456,r-ab12",
+    "taskbeacon:memberRegions": ["eu-west-1", "us-east-1"],
+    "taskbeacon:stackSetCallAs": "DELEGATED_ADMIN",
+    "taskbeacon:sweepIntervalHours": "6",
+    "taskbeacon:sweepCallsPerSecond": 4,
+}
+
+
+# As `cdk deploy` runs the app (path metadata on), with explicit account and region lists for the sweep.
+LISTS_CONTEXT: dict[str, Any] = {
+    "aws:cdk:enable-path-metadata": True,
+    "taskbeacon:stackName": "TaskBeaconLists",
+    "taskbeacon:principalOrgId": "o-abc123def456",
+    "taskbeacon:organizationalUnitIds": ["ou-ab12-cdef3456"],
+    "taskbeacon:memberRegions": "eu-central-1",
+    "taskbeacon:sweepAccounts": "111111111111,222222222222",
+    "taskbeacon:sweepRoleName": "inventory-reader",
 }
 
 
@@ -38,9 +57,19 @@ class Synth:
     stack: TaskBeaconStack
     template: Template
     raw: dict[str, Any]
+    member: TaskBeaconMemberStack
+    member_raw: dict[str, Any]  # the member template (`<stackName>Member`)
+    outdir: Path
 
     def resources(self, type_name: str) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self.raw["Resources"].items() if r["Type"] == type_name}
+        return _of_type(self.raw, type_name)
+
+    def member_resources(self, type_name: str) -> dict[str, dict[str, Any]]:
+        return _of_type(self.member_raw, type_name)
+
+
+def _of_type(template: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_name}
 
 
 def synth(context: dict[str, Any], outdir: Path) -> Synth:
@@ -48,4 +77,5 @@ def synth(context: dict[str, Any], outdir: Path) -> Synth:
     built = build_app(context={**NO_BUNDLING, **context}, outdir=str(outdir), deploy_region="")
     assembly = built.app.synth()
     raw = assembly.get_stack_by_name(built.stack.stack_name).template
-    return Synth(built.stack, Template.from_json(raw), raw)
+    member_raw = assembly.get_stack_by_name(built.member.stack_name).template
+    return Synth(built.stack, Template.from_json(raw), raw, built.member, member_raw, outdir)

@@ -37,10 +37,26 @@ def test_nag_gate_fails_on_a_new_finding(tmp_path: Path) -> None:
     assert "AwsSolutions-COG4" not in rules  # acknowledged findings stay quiet
 
 
-def test_cfn_lint_reports_no_errors(any_synth: Synth) -> None:
-    matches = lint_all(json.dumps(any_synth.raw))
+@pytest.mark.parametrize("which", ["central", "member"])
+def test_cfn_lint_reports_no_errors(any_synth: Synth, which: str) -> None:
+    """Both templates: the central stack (with the member StackSet in the full synth) and the member's."""
+    template = any_synth.raw if which == "central" else any_synth.member_raw
+    matches = lint_all(json.dumps(template))
     errors = [f"{m.rule.id} {m.message} ({m.path})" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_nag_checks_the_member_stack_too(tmp_path: Path) -> None:
+    # The plugin is registered on the app, so the member stack goes through the same gate.
+    built = build_app(context=NO_BUNDLING, outdir=str(tmp_path))
+    sqs.Queue(built.member, "Unsafe", encryption=sqs.QueueEncryption.SQS_MANAGED)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        built.app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    violations = [v for p in report["pluginReports"] for v in p["violations"]]
+    assert "AwsSolutions-SQS4" in {v["ruleName"] for v in violations}
+    paths = {c["constructPath"] for v in violations for c in v["violatingConstructs"]}
+    assert all(path.startswith(f"{built.member.stack_name}/") for path in paths)
 
 
 def test_stack_is_environment_agnostic(default_synth: Synth) -> None:

@@ -60,9 +60,79 @@ def test_readers_tracing_and_reconcile_interval_parse() -> None:
     assert (defaults.throttle_rate_limit, defaults.throttle_burst_limit) == (2_500, 5_000)
 
 
+def test_organization_and_sweep_keys_parse() -> None:
+    config = config_from_context(
+        {
+            "taskbeacon:principalOrgId": "o-abc123def456",
+            "taskbeacon:organizationalUnitIds": "ou-ab12-cdef3456, r-ab12",
+            "taskbeacon:memberRegions": '["eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1"]',
+            "taskbeacon:stackSetCallAs": "DELEGATED_ADMIN",
+            "taskbeacon:sweepIntervalHours": "168",
+            "taskbeacon:sweepAccounts": "111111111111,222222222222",
+            "taskbeacon:sweepRoleName": "x" * 49,
+            "taskbeacon:sweepCallsPerSecond": "20",
+        }
+    )
+    assert config.organizational_unit_ids == ("ou-ab12-cdef3456", "r-ab12")
+    assert config.member_regions == ("eu-west-1", "us-gov-west-1", "cn-north-1", "us-isob-east-1")
+    assert config.stack_set_call_as == "DELEGATED_ADMIN"
+    assert (config.sweep_interval_hours, config.sweep_calls_per_second) == (168, 20)
+    assert config.sweep_accounts == ("111111111111", "222222222222")
+    defaults = TaskBeaconConfig()
+    assert (defaults.sweep_interval_hours, defaults.sweep_calls_per_second) == (12, 5)
+    assert (defaults.sweep_role_name, defaults.stack_set_call_as) == ("taskbeacon-sweep-reader", "SELF")
+    assert defaults.sweeper_role_name == "TaskBeacon-sweeper"
+    assert defaults.member_stack_name == "TaskBeaconMember"
+
+
+_ORG = {"taskbeacon:principalOrgId": "o-abc123def456"}
+_OUS = {
+    **_ORG,
+    "taskbeacon:organizationalUnitIds": "ou-ab12-cdef3456",
+    "taskbeacon:memberRegions": "eu-west-1",
+}
+
+
 @pytest.mark.parametrize(
     ("context", "key"),
     [
+        # the member StackSet and the sweep
+        ({**_OUS, "taskbeacon:organizationalUnitIds": "ou-123"}, "taskbeacon:organizationalUnitIds"),
+        (
+            {**_OUS, "taskbeacon:organizationalUnitIds": ["o-abc123def456"]},
+            "taskbeacon:organizationalUnitIds",
+        ),
+        (
+            {**_OUS, "taskbeacon:organizationalUnitIds": ["OU-AB12-CDEF3456"]},
+            "taskbeacon:organizationalUnitIds",
+        ),
+        # OUs without an organization: the bus must admit the organization
+        ({"taskbeacon:organizationalUnitIds": "ou-ab12-cdef3456"}, "taskbeacon:organizationalUnitIds"),
+        ({**_ORG, "taskbeacon:organizationalUnitIds": "r-ab12"}, "taskbeacon:memberRegions"),
+        ({**_OUS, "taskbeacon:memberRegions": "europe"}, "taskbeacon:memberRegions"),
+        ({**_OUS, "taskbeacon:memberRegions": ["EU-WEST-1"]}, "taskbeacon:memberRegions"),
+        ({**_OUS, "taskbeacon:memberRegions": ["eu-west"]}, "taskbeacon:memberRegions"),
+        ({**_OUS, "taskbeacon:stackSetCallAs": "ADMIN"}, "taskbeacon:stackSetCallAs"),
+        ({"taskbeacon:stackSetCallAs": True}, "taskbeacon:stackSetCallAs"),
+        ({"taskbeacon:sweepIntervalHours": 0}, "taskbeacon:sweepIntervalHours"),
+        ({"taskbeacon:sweepIntervalHours": "169"}, "taskbeacon:sweepIntervalHours"),
+        ({"taskbeacon:sweepIntervalHours": "twelve"}, "taskbeacon:sweepIntervalHours"),
+        ({"taskbeacon:sweepAccounts": ["1234"]}, "taskbeacon:sweepAccounts"),
+        ({"taskbeacon:sweepAccounts": "o-abc123def456"}, "taskbeacon:sweepAccounts"),
+        ({"taskbeacon:sweepRoleName": ""}, "taskbeacon:sweepRoleName"),
+        ({"taskbeacon:sweepRoleName": "x" * 50}, "taskbeacon:sweepRoleName"),
+        ({"taskbeacon:sweepRoleName": "path/reader"}, "taskbeacon:sweepRoleName"),
+        ({"taskbeacon:sweepRoleName": "reader*"}, "taskbeacon:sweepRoleName"),
+        # a 49-character name fits every region of 14 characters, not one of 15
+        (
+            {"taskbeacon:sweepRoleName": "x" * 49, "taskbeacon:memberRegions": "ap-southeast-10"},
+            "taskbeacon:sweepRoleName",
+        ),
+        ({"taskbeacon:sweepCallsPerSecond": 0}, "taskbeacon:sweepCallsPerSecond"),
+        ({"taskbeacon:sweepCallsPerSecond": 21}, "taskbeacon:sweepCallsPerSecond"),
+        ({"taskbeacon:sweepCallsPerSecond": "2.5"}, "taskbeacon:sweepCallsPerSecond"),
+        # the sweeper role `<stackName>-sweeper` must fit IAM's 64 characters
+        ({"taskbeacon:stackName": "A" * 57}, "taskbeacon:stackName"),
         ({"taskbeacon:retentionDays": "thirty"}, "taskbeacon:retentionDays"),
         ({"taskbeacon:retentionDays": 0}, "taskbeacon:retentionDays"),
         ({"taskbeacon:retentionDays": True}, "taskbeacon:retentionDays"),

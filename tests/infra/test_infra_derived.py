@@ -23,7 +23,12 @@ def _function_id(synth: Synth, handler: str) -> str:
 
 
 def _mapping(synth: Synth) -> dict[str, Any]:
-    (mapping,) = synth.resources("AWS::Lambda::EventSourceMapping").values()
+    """The indexer's stream mapping (the sweep's worker has a queue mapping: test_infra_sweep.py)."""
+    (mapping,) = [
+        m
+        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
+    ]
     return dict(mapping["Properties"])
 
 
@@ -99,6 +104,7 @@ def test_reconciler_runs_on_a_schedule(default_synth: Synth, full_synth: Synth) 
             r["Properties"]
             for r in synth_result.resources("AWS::Events::Rule").values()
             if "ScheduleExpression" in r["Properties"]
+            and reconciler in json.dumps(r["Properties"]["Targets"])
         ]
         assert rule["ScheduleExpression"] == f"rate({hours} hours)"
         (target,) = rule["Targets"]

@@ -47,8 +47,8 @@ def test_fixed_cost_at_defaults_is_within_the_goal(default_synth: Synth) -> None
     alarms = _alarms(default_synth)
     alarm_metrics = sum(_billed_alarm_metrics(a) for a in alarms.values())
     fixed = alarm_metrics * 0.10 + 1 * 0.30  # one custom metric: Rejected{service}
-    assert alarm_metrics == 11, sorted(alarms)
-    assert round(fixed, 2) == 1.40 <= FIXED_COST_GOAL_USD
+    assert alarm_metrics == 12, sorted(alarms)
+    assert round(fixed, 2) == 1.50 <= FIXED_COST_GOAL_USD
     assert default_synth.resources("AWS::CloudWatch::Dashboard") == {}
     # Per-method stage metrics are billed as custom metrics; the API-wide ones are free.
     (stage,) = default_synth.resources("AWS::ApiGateway::Stage").values()
@@ -97,6 +97,7 @@ def test_alarm_inventory(default_synth: Synth, full_synth: Synth) -> None:
         "IndexerFailures",
         "IndexerIteratorAge",
         "AgentImagePullFailures",
+        "SweepDeadLetters",
     }
     found = {name for name in expected if [k for k in alarms if k.startswith(f"Monitoring{name}")]}
     assert found == expected
@@ -104,6 +105,31 @@ def test_alarm_inventory(default_synth: Synth, full_synth: Synth) -> None:
     assert all("AlarmActions" not in a for a in alarms.values())
     for alarm in _alarms(full_synth).values():
         assert alarm["AlarmActions"] == [TOPIC]
+
+
+def test_a_failing_sweep_is_alarmed_whatever_way_it_fails(default_synth: Synth) -> None:
+    """An account-region whose sweep failed MAX_RECEIVES times (raised, timed out, or reported as a batch
+    item failure, which is no Lambda error) lands in the sweep's dead letters: one metric sees all three.
+    A planning run that failed lands in the events dead letters, alarmed as well."""
+    alarm = _alarm(default_synth, "MonitoringSweepDeadLetters")
+    ((queue_id, _),) = [d["Value"]["Fn::GetAtt"] for d in alarm["Dimensions"]]
+    main_queue = next(
+        q["Properties"]
+        for q in default_synth.resources("AWS::SQS::Queue").values()
+        if q["Properties"].get("RedrivePolicy", {}).get("deadLetterTargetArn")
+        == {"Fn::GetAtt": [queue_id, "Arn"]}
+    )
+    assert main_queue["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Threshold"] == 1
+    (planner,) = [
+        fn["Properties"]
+        for fn in default_synth.resources("AWS::Lambda::Function").values()
+        if fn["Properties"].get("Handler") == "handlers.sweeper.plan_handler"
+    ]
+    events_dlq = _alarm(default_synth, "MonitoringEventsDeadLetters")["Dimensions"][0]["Value"]["Fn::GetAtt"][
+        0
+    ]
+    assert planner["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [events_dlq, "Arn"]}}
 
 
 def test_dashboard_on_request(full_synth: Synth) -> None:

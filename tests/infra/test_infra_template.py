@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_synth import Synth
+from infra_synth import Synth, synth
 
 from core import vocabulary
 from core.store import schema
@@ -32,19 +33,33 @@ def _actions(statement: dict[str, Any]) -> set[str]:
     return {actions} if isinstance(actions, str) else set(actions)
 
 
+# The one function that is not taskbeacon's: CDK's provider of `triggers.Trigger` (the sweep's run
+# right after deploy, infra/sweep.py), a prebuilt Node.js handler shipped in aws-cdk-lib.
+TRIGGER_PROVIDER = "AWSCDKTriggerCustomResourceProvider"
+
+
+def _functions(synth: Synth) -> dict[str, dict[str, Any]]:
+    """taskbeacon's own functions (the trigger provider left out)."""
+    return {
+        k: fn
+        for k, fn in synth.resources("AWS::Lambda::Function").items()
+        if not k.startswith(TRIGGER_PROVIDER)
+    }
+
+
 def _function_roles(synth: Synth) -> dict[str, str]:
     """handler -> role logical id."""
     return {
         fn["Properties"]["Handler"]: fn["Properties"]["Role"]["Fn::GetAtt"][0]
-        for fn in synth.resources("AWS::Lambda::Function").values()
+        for fn in _functions(synth).values()
     }
 
 
 # --- Lambda -----------------------------------------------------------------------------------
 
 
-def test_five_functions_python313_arm64(any_synth: Synth) -> None:
-    functions = any_synth.resources("AWS::Lambda::Function")
+def test_seven_functions_python313_arm64(any_synth: Synth) -> None:
+    functions = _functions(any_synth)
     handlers = sorted(fn["Properties"]["Handler"] for fn in functions.values())
     assert handlers == sorted(
         [
@@ -53,6 +68,8 @@ def test_five_functions_python313_arm64(any_synth: Synth) -> None:
             "handlers.ingest.handler",
             "handlers.query.handler",
             "handlers.reconciler.handler",
+            "handlers.sweeper.plan_handler",
+            "handlers.sweeper.work_handler",
         ]
     )
     assert sorted(spec.handler for spec in SPECS) == handlers
@@ -60,10 +77,12 @@ def test_five_functions_python313_arm64(any_synth: Synth) -> None:
         props = fn["Properties"]
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == ["arm64"]
+    others = set(any_synth.resources("AWS::Lambda::Function")) - set(functions)
+    assert [k for k in others if not k.startswith(TRIGGER_PROVIDER)] == []
 
 
 def test_tracing_is_off_by_default(default_synth: Synth) -> None:
-    for fn in default_synth.resources("AWS::Lambda::Function").values():
+    for fn in _functions(default_synth).values():
         props = fn["Properties"]
         assert "TracingConfig" not in props  # Lambda's default: PassThrough, nothing sampled here
         assert props["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
@@ -76,7 +95,7 @@ def test_tracing_is_off_by_default(default_synth: Synth) -> None:
 
 
 def test_tracing_on_samples_one_percent_beyond_a_reservoir(full_synth: Synth) -> None:
-    for fn in full_synth.resources("AWS::Lambda::Function").values():
+    for fn in _functions(full_synth).values():
         props = fn["Properties"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "false"
@@ -103,7 +122,7 @@ def test_environment_variables(default_synth: Synth, full_synth: Synth) -> None:
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
         "DESCRIBE_TASKS_CROSS_CHECK",
     }
-    for fn in default_synth.resources("AWS::Lambda::Function").values():
+    for fn in _functions(default_synth).values():
         env = fn["Properties"]["Environment"]["Variables"]
         assert expected <= env.keys()
         assert env["POWERTOOLS_SERVICE_NAME"] == "taskbeacon"
@@ -111,7 +130,7 @@ def test_environment_variables(default_synth: Synth, full_synth: Synth) -> None:
         assert env["STOPPED_RETENTION_DAYS"] == "30"
         assert env["KEEPALIVE_SECONDS"] == "86400"  # the agents' 12-24 h keepalive
         assert env["DESCRIBE_TASKS_CROSS_CHECK"] == "false"
-    for fn in full_synth.resources("AWS::Lambda::Function").values():
+    for fn in _functions(full_synth).values():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["STOPPED_RETENTION_DAYS"] == "45"
         assert env["DESCRIBE_TASKS_CROSS_CHECK"] == "true"
@@ -121,18 +140,17 @@ def test_environment_variables(default_synth: Synth, full_synth: Synth) -> None:
 def test_each_function_logs_to_its_own_log_group_with_retention(default_synth: Synth) -> None:
     log_groups = default_synth.resources("AWS::Logs::LogGroup")
     seen = set()
-    for fn in default_synth.resources("AWS::Lambda::Function").values():
+    for fn in _functions(default_synth).values():
         group = fn["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         assert log_groups[group]["Properties"]["RetentionInDays"] == 90
         seen.add(group)
-    assert len(seen) == 5
+    assert len(seen) == len(SPECS)
 
 
 def test_no_docker_built_assets(default_synth: Synth) -> None:
-    # One zip asset shared by the five functions; nothing from a container image.
-    keys = {
-        fn["Properties"]["Code"]["S3Key"] for fn in default_synth.resources("AWS::Lambda::Function").values()
-    }
+    # One zip asset shared by taskbeacon's functions (the trigger provider's is CDK's prebuilt file);
+    # nothing from a container image.
+    keys = {fn["Properties"]["Code"]["S3Key"] for fn in _functions(default_synth).values()}
     assert len(keys) == 1
     assert all(
         "ImageUri" not in fn["Properties"]["Code"]
@@ -176,10 +194,7 @@ def test_routes_are_the_vocabularys(default_synth: Synth) -> None:
 
 
 def test_routes_reach_their_functions(default_synth: Synth) -> None:
-    handlers = {
-        fn_id: fn["Properties"]["Handler"]
-        for fn_id, fn in default_synth.resources("AWS::Lambda::Function").items()
-    }
+    handlers = {fn_id: fn["Properties"]["Handler"] for fn_id, fn in _functions(default_synth).items()}
     targets = set()
     for method in default_synth.resources("AWS::ApiGateway::Method").values():
         uri = json.dumps(method["Properties"]["Integration"]["Uri"])
@@ -279,6 +294,7 @@ def test_no_wildcards_and_every_table_action_on_the_table(any_synth: Synth) -> N
                     "xray:PutTraceSegments",
                     "xray:PutTelemetryRecords",
                     "dynamodb:ListStreams",
+                    "organizations:ListAccounts",
                 }
 
 
@@ -291,6 +307,7 @@ def test_describe_tasks_only_when_enabled(default_synth: Synth, full_synth: Synt
             if any("ecs:DescribeTasks" in _actions(s) for s in _statements(synth, role))
         }
 
+    # The sweep reads ECS only through the member roles (test_infra_sweep.py).
     assert holders(default_synth) == set()
     assert holders(full_synth) == {"handlers.ingest.handler"}
 
@@ -300,7 +317,8 @@ def test_describe_tasks_only_when_enabled(default_synth: Synth, full_synth: Synt
 
 def test_task_state_change_rule(default_synth: Synth) -> None:
     rules = default_synth.resources("AWS::Events::Rule")
-    default_synth.template.resource_count_is("AWS::Events::Rule", 3)  # + the reconcile schedule, agent pull failures
+    # + the reconcile and sweep schedules, agent pull failures
+    default_synth.template.resource_count_is("AWS::Events::Rule", 4)
     rule = next(r for k, r in rules.items() if k.startswith("TaskEvents"))
     default_synth.template.resource_count_is("AWS::Events::EventBus", 0)
     assert rule["Properties"]["EventPattern"] == {
@@ -318,22 +336,75 @@ def test_task_state_change_rule(default_synth: Synth) -> None:
     assert "EventBusName" not in rule["Properties"]  # the account's default bus
 
 
-def test_cross_account_bus_admits_listed_accounts_for_ecs_events_only(full_synth: Synth) -> None:
-    full_synth.template.resource_count_is("AWS::Events::Rule", 5)  # + 2 agent pull-failure rules
+ONLY_ECS_TASK_EVENTS = {
+    "ForAllValues:StringEquals": {"events:source": ["aws.ecs"]},
+    "StringEquals": {"events:detail-type": "ECS Task State Change"},
+}
+
+
+def _bus_statements(result: Synth) -> dict[str, dict[str, Any]]:
+    """Sid -> statement of the central bus's policy (CDK prefixes the Sid with `cdk-`)."""
+    statements = [
+        p["Properties"]["Statement"] for p in result.resources("AWS::Events::EventBusPolicy").values()
+    ]
+    (bus_id,) = result.resources("AWS::Events::EventBus")
+    for statement in statements:
+        assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+        assert statement["Action"] == "events:PutEvents" and statement["Effect"] == "Allow"
+    return {s["Sid"].removeprefix("cdk-"): s for s in statements}
+
+
+def test_central_bus_admits_the_organization_and_listed_accounts_for_ecs_events_only(
+    full_synth: Synth,
+) -> None:
+    # + the bus's rule, 2 agent pull-failure rules, the sweep schedule
+    full_synth.template.resource_count_is("AWS::Events::Rule", 6)
     for key, rule in full_synth.resources("AWS::Events::Rule").items():
         if key.startswith("TaskEvents"):
             assert rule["Properties"]["EventPattern"]["detail"] == {"lastStatus": ["RUNNING", "STOPPED"]}
-    (policy,) = full_synth.resources("AWS::Events::EventBusPolicy").values()
-    statement = policy["Properties"]["Statement"]
-    assert statement["Action"] == "events:PutEvents"
-    principals = statement["Principal"]["AWS"]
+    statements = _bus_statements(full_synth)
+    assert set(statements) == {"EcsTaskEventsFromOrganization", "EcsTaskEventsFromAccounts"}
+    # The whole organization, by aws:PrincipalOrgID: no list of accounts to keep up to date.
+    organization = statements["EcsTaskEventsFromOrganization"]
+    assert organization["Principal"] == {"AWS": "*"}
+    assert organization["Condition"] == {
+        "ForAllValues:StringEquals": {"events:source": ["aws.ecs"]},
+        "StringEquals": {
+            "aws:PrincipalOrgID": "o-abc123def456",
+            "events:detail-type": "ECS Task State Change",
+        },
+    }
+    # eventBusAccounts (setups without an organization, or accounts outside it) stays.
+    accounts = statements["EcsTaskEventsFromAccounts"]
+    principals = accounts["Principal"]["AWS"]
     assert len(principals) == 2
     assert "111111111111" in str(principals)
-    assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"events:source": ["aws.ecs"]},
-        "StringEquals": {"events:detail-type": "ECS Task State Change"},
-    }
+    assert accounts["Condition"] == ONLY_ECS_TASK_EVENTS
     assert "EventBusArn" in full_synth.raw["Outputs"]
+
+
+def test_the_organization_alone_makes_the_bus(tmp_path: Path) -> None:
+    org_only = synth({"taskbeacon:principalOrgId": "o-abc123def456"}, tmp_path)
+    statements = _bus_statements(org_only)
+    assert set(statements) == {"EcsTaskEventsFromOrganization"}
+    assert statements["EcsTaskEventsFromOrganization"]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == (
+        "o-abc123def456"
+    )
+    (bus_id,) = org_only.resources("AWS::Events::EventBus")
+    on_bus = [
+        r["Properties"]
+        for r in org_only.resources("AWS::Events::Rule").values()
+        if r["Properties"].get("EventBusName") == {"Ref": bus_id}
+    ]
+    # The events function's rule and the agent pull-failure rule listen on the bus too.
+    assert len(on_bus) == 2
+    events_fn = next(
+        k
+        for k, fn in _functions(org_only).items()
+        if fn["Properties"]["Handler"] == "handlers.events.handler"
+    )
+    assert any(t["Arn"] == {"Fn::GetAtt": [events_fn, "Arn"]} for r in on_bus for t in r["Targets"])
+    assert {"EventBusArn", "SweeperRoleArn", "MemberTemplate"} <= org_only.raw["Outputs"].keys()
 
 
 # --- Monitoring and outputs ---------------------------------------------------------------------
@@ -341,7 +412,12 @@ def test_cross_account_bus_admits_listed_accounts_for_ecs_events_only(full_synth
 
 def test_outputs(default_synth: Synth) -> None:
     outputs = default_synth.raw["Outputs"]
-    assert {"ApiUrl", "TableName", "SnapshotsInvokeArn", "QueryInvokeArn"} <= outputs.keys()
+    assert {"ApiUrl", "TableName", "SnapshotsInvokeArn", "QueryInvokeArn", "SweeperRoleArn"} <= outputs.keys()
+    # No bus without an organization or accounts: the member stack then only adds the read-only role.
+    assert "EventBusArn" not in outputs
+    hint = outputs["MemberTemplate"]["Value"]["Fn::Join"][1]
+    assert hint[0] == "npx cdk deploy TaskBeaconMember --parameters CentralSweeperRoleArn="
+    assert "CentralBusArn" not in json.dumps(hint)
     arn = str(outputs["SnapshotsInvokeArn"]["Value"])
     assert ":execute-api:" in arn
     assert "/v1/POST/snapshots" in arn
