@@ -8,9 +8,10 @@ are items ``SUM#<dimension>#<shard>`` / ``<group>`` holding the number of runnin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.logic.images import index_names
 from core.logic.lifecycle import RUNNING, is_stopped
 from core.model import IndexItem, Task
 from core.store import keys
@@ -42,6 +43,9 @@ _COUNTED_DIMENSIONS = ("cluster", "service", "family", "availabilityZone", "laun
 class IndexEntry:
     kind: str
     value: str
+    # What the entry stands for when its value is derived (an image's canonical name, a digest's
+    # prefix): the value as the task stated it. Not part of the entry's identity.
+    stated: str | None = field(default=None, compare=False)
 
 
 def projection(task: Task) -> dict[str, str]:
@@ -84,9 +88,28 @@ assert set(CONFIRMABLE_KINDS) == set(CONFIRMABLE_SEARCHES)  # one vocabulary
 CONFIRMED = "confirmed"  # the projection key `GET /search?confirmed=true` filters on ("1" / "0")
 
 
+# Digests are found by a prefix of 12+ hex characters (as tables show them): entries live in the
+# partition of the digest's first 12 hex characters and carry the full digest to compare.
+DIGEST_PREFIX_HEX = 12
+DIGEST = "digest"  # the projection key holding the full digest
+
+
+def digest_partition_value(digest: str) -> str:
+    algorithm, _, hex_part = digest.partition(":")
+    return f"{algorithm}:{hex_part[:DIGEST_PREFIX_HEX]}"
+
+
+def _image_entries(image: str) -> list[IndexEntry]:
+    return [IndexEntry("image", name, stated=image) for name in index_names(image)]
+
+
+def _digest_entry(digest: str) -> IndexEntry:
+    return IndexEntry("imageDigest", digest_partition_value(digest), stated=digest)
+
+
 def _confirmation(task: Task, entry: IndexEntry) -> str:
     facts = getattr(task.sources.confirmed, CONFIRMABLE_KINDS[entry.kind])
-    return "1" if entry.value in facts else "0"
+    return "1" if (entry.stated or entry.value) in facts else "0"
 
 
 def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
@@ -109,15 +132,15 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
         if container.docker_id:
             search.append(IndexEntry("dockerId", container.docker_id))
         if container.image_digest:
-            search.append(IndexEntry("imageDigest", container.image_digest))
+            search.append(_digest_entry(container.image_digest))
         if container.image:
-            search.append(IndexEntry("image", container.image))
+            search += _image_entries(container.image)
         search.append(IndexEntry("containerName", container.name))
     unconfirmed = task.sources.unconfirmed
     search += [IndexEntry("ip", ip) for ip in unconfirmed.ips]
     search += [IndexEntry("eni", eni) for eni in unconfirmed.enis]
-    search += [IndexEntry("imageDigest", digest) for digest in unconfirmed.image_digests]
-    search += [IndexEntry("image", image) for image in unconfirmed.images]
+    search += [_digest_entry(digest) for digest in unconfirmed.image_digests]
+    search += [entry for image in unconfirmed.images for entry in _image_entries(image)]
     search += [IndexEntry("tag", f"{k}={v}") for k, v in sorted(task.tags.items())]
     for container in task.containers:
         search += [
@@ -189,12 +212,14 @@ def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, 
         # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task), from
         # the task's own start: its entries sort by it, so "who had it at T" reads starts up to T.
         ip = entry.kind == "ip"
-        confirmable = entry.kind in CONFIRMABLE_KINDS
+        extra = {CONFIRMED: _confirmation(task, entry)} if entry.kind in CONFIRMABLE_KINDS else {}
+        if entry.kind == "imageDigest" and entry.stated:
+            extra[DIGEST] = entry.stated
         item = IndexItem(
             partition=partition,
             sort=by_start if ip else sort,
             identity=identity,
-            projection={**shown, CONFIRMED: _confirmation(task, entry)} if confirmable else shown,
+            projection={**shown, **extra},
             held_from=held_from if ip else None,
             held_until=held_until if ip else None,
             expires_at=expires_at,

@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
+from core.logic.images import search_name
 from core.logic.indexing import (
     ALL,
     CLUSTER_NAME_KIND,
     CONFIRMED,
+    DIGEST,
+    DIGEST_PREFIX_HEX,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
     TASK_ID_KIND,
+    digest_partition_value,
     index_entries,
 )
 from core.logic.lifecycle import is_stopped
@@ -198,8 +202,23 @@ class QueryService:
         query: dict[str, Any] = {"search": kind, "value": value, "status": status, "at": moment}
         if confirmed:
             query["confirmed"] = True  # a cursor of one answer never pages the other
+        starts: tuple[str, str] | None = None
+        if kind == "image":
+            value = search_name(value)  # nginx:1.27, a repository alone, or a full reference
+        elif kind == "imageDigest":
+            digest = _digest_prefix(value)
+            value, starts = digest_partition_value(digest), (DIGEST, digest)
         return self._paged(
-            kind, value, projected, query, limit, cursor, high=moment, at=moment, held=kind == "ip"
+            kind,
+            value,
+            projected,
+            query,
+            limit,
+            cursor,
+            high=moment,
+            at=moment,
+            held=kind == "ip",
+            starts=starts,
         )
 
     def coverage(self) -> dict[str, Any]:
@@ -257,6 +276,7 @@ class QueryService:
         high: str | None = None,
         at: str | None = None,
         held: bool = False,
+        starts: tuple[str, str] | None = None,
     ) -> Page:
         now = self.clock()
         if len(value.encode()) > 1024:
@@ -266,6 +286,8 @@ class QueryService:
             if _expired(hit.expires_at, now):
                 return False
             if any(hit.projection.get(name) != wanted for name, wanted in projected.items()):
+                return False
+            if starts is not None and not hit.projection.get(starts[0], "").startswith(starts[1]):
                 return False
             return at is None or _held_at(hit, at)
 
@@ -372,6 +394,22 @@ def _task_reference(reference: str) -> tuple[str, TaskRef | None]:
     raise InvalidInput(
         "taskId is neither an ECS task id (1-64 letters, digits, '-' or '_') nor a task ARN", field="taskId"
     )
+
+
+_DIGEST_HEX = frozenset("0123456789abcdef")
+
+
+def _digest_prefix(value: str) -> str:
+    """`sha256:` and 12 or more of its hex characters, or the hex alone, as tables show it."""
+    algorithm, _, hex_part = value.strip().lower().rpartition(":")
+    algorithm = algorithm or "sha256"
+    if algorithm != "sha256" or len(hex_part) < DIGEST_PREFIX_HEX or not set(hex_part) <= _DIGEST_HEX:
+        raise InvalidInput(
+            "imageDigest must be sha256:<hex> with at least 12 hex characters (a prefix is enough), "
+            f"got {value[:80]!r}",
+            field="imageDigest",
+        )
+    return f"sha256:{hex_part}"
 
 
 def _canonical(filters: dict[str, str]) -> dict[str, str]:
