@@ -81,3 +81,58 @@ def reset() -> None:
     query_service.cache_clear()
     verifier.cache_clear()
     get_settings.cache_clear()
+
+
+if TYPE_CHECKING:
+    from core.sweep.service import SweepService
+
+
+class _SweepClients:
+    """The sweeper's AWS clients (STS, SQS, Organizations), each made on first use, once per process."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, object] = {}
+
+    def _client(self, service: str) -> object:
+        if service not in self._clients:
+            import boto3
+
+            self._clients[service] = boto3.client(service)
+        return self._clients[service]
+
+    def sts(self) -> object:
+        return self._client("sts")
+
+    def sqs(self) -> object:
+        return self._client("sqs")
+
+    def organizations(self) -> object:
+        return self._client("organizations")
+
+
+@lru_cache(maxsize=1)
+def sweep_clients() -> _SweepClients:
+    return _SweepClients()
+
+
+def sweeper() -> SweepService:
+    """The sweep (ECS reads through member roles, the worker), from settings; cheap, so not cached:
+    it reuses the cached recorder, query service and clients."""
+    from core.sweep.service import SweepService
+
+    settings = get_settings()
+    coverage = None
+    try:  # core.store.coverage arrives with GET /coverage; until then the sweep records no coverage
+        from core.store.coverage import CoverageStore
+
+        coverage = CoverageStore(settings.table_name)
+    except ImportError:
+        pass
+    return SweepService(
+        recorder=recorder(),
+        query=query_service(),
+        coverage=coverage,
+        role_name=settings.sweep_role_name,
+        calls_per_second=settings.sweep_calls_per_second,
+        sts=sweep_clients().sts,
+    )
