@@ -20,6 +20,18 @@ SUMMARY_BY = (
     "status",
     "accountId",
 )
+# ECS enums the list and search filters take (pinned to the server's definitions by tests/cli).
+STATUSES = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
+LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 MAX_LIMIT = 500
 DEFAULT_CONSOLE_PORT = 8788
 OUTPUTS = ("table", "json", "csv", "ndjson")
@@ -106,6 +118,18 @@ def upper(value: str) -> str:
     return value.upper()
 
 
+def one_of(allowed: Sequence[str]) -> Any:
+    """An argparse type: the value upper-cased, or a usage error (exit 2) listing what it takes."""
+
+    def parse(value: str) -> str:
+        upper_value = upper(value)
+        if upper_value not in allowed:
+            raise argparse.ArgumentTypeError(f"must be one of {', '.join(allowed)}, got {value!r}")
+        return upper_value
+
+    return parse
+
+
 def add_global_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
     # Repeated on each query command with SUPPRESS defaults so a value given after the command wins
     # and one given before it is not reset by the subcommand's defaults.
@@ -176,8 +200,8 @@ def _tasks(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     lst.add_argument("--cluster", help="cluster name or ARN")
     lst.add_argument("--service", help="service name")
     lst.add_argument("--family", help="task definition family")
-    lst.add_argument("--status", type=upper, help="last status, e.g. RUNNING, STOPPED")
-    lst.add_argument("--launch-type", type=upper, help="EC2, FARGATE, EXTERNAL ...")
+    lst.add_argument("--status", type=one_of(STATUSES), help="last status, e.g. RUNNING, STOPPED")
+    lst.add_argument("--launch-type", type=one_of(LAUNCH_TYPES), help=", ".join(LAUNCH_TYPES))
     lst.add_argument("--availability-zone", help="e.g. eu-west-1a")
     lst.add_argument("--account-id", help="12-digit AWS account id")
     lst.add_argument(
@@ -235,7 +259,7 @@ def _search(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="TIME",
         help=f"with --ip: the task that held the address at TIME ({times.EXAMPLES})",
     )
-    search.add_argument("--status", type=upper, help="only tasks with this last status")
+    search.add_argument("--status", type=one_of(STATUSES), help="only tasks with this last status")
     search.add_argument(
         "--confirmed",
         action="store_true",

@@ -34,3 +34,30 @@ def test_every_list_filter_of_the_api_is_a_flag_of_tasks_list() -> None:
     args = parser.build_parser().parse_args(["tasks", "list", "--output", "json"])
     assert commands.tasks_list(args, api, io.StringIO()) == 0
     assert set(LIST_FILTERS) <= set(api.params)
+
+
+def test_enumerated_filters_are_the_servers() -> None:
+    from core.logic.lifecycle import TASK_STATUSES
+    from core.normalize.common import LAUNCH_TYPES
+
+    assert parser.STATUSES == TASK_STATUSES
+    assert parser.LAUNCH_TYPES == LAUNCH_TYPES
+
+
+def test_an_unknown_enum_value_is_a_usage_error_naming_the_allowed_values(
+    capsys: Any,
+) -> None:
+    import pytest
+
+    for argv in (
+        ["tasks", "list", "--status", "FOO"],
+        ["search", "--ip", "10.0.0.1", "--status", "running!"],
+    ):
+        with pytest.raises(SystemExit) as raised:
+            parser.build_parser().parse_args(argv)
+        assert raised.value.code == 2
+        assert "must be one of PROVISIONING, PENDING" in capsys.readouterr().err
+    args = parser.build_parser().parse_args(
+        ["tasks", "list", "--status", "running", "--launch-type", "fargate"]
+    )
+    assert (args.status, args.launch_type) == ("RUNNING", "FARGATE")

@@ -72,3 +72,22 @@ def test_a_value_that_cannot_be_a_digest_prefix_is_a_400_naming_the_field(
 ) -> None:
     reply = send(local.url, "GET", f"/search?imageDigest={value}", credentials=operator)
     assert reply.status == 400 and reply.body["error"]["field"] == "imageDigest"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("/tasks?status=FOO", "status"),
+        ("/tasks?launchType=SPACESHIP", "launchType"),
+        ("/search?ip=10.0.0.1&status=x", "status"),
+    ],
+)
+def test_an_unknown_enum_value_is_a_400_naming_the_field_and_the_values(
+    local: LocalSystem, operator: dict, query: str, field: str
+) -> None:
+    reply = send(local.url, "GET", query, credentials=operator)
+    assert reply.status == 400, reply.body
+    assert reply.body["error"]["field"] == field
+    assert "must be one of" in reply.body["error"]["message"]
+    lowercase = send(local.url, "GET", "/tasks?status=running&launchType=fargate", credentials=operator)
+    assert lowercase.status == 200  # ECS's enums, whatever the case

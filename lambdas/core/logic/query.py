@@ -413,13 +413,22 @@ def _digest_prefix(value: str) -> str:
 
 
 def _canonical(filters: dict[str, str]) -> dict[str, str]:
-    """Filter values in the spelling the store keeps (launch types and statuses are ECS enums)."""
-    from core.normalize.common import launch_type
+    """Filter values in the spelling the store keeps (launch types and statuses are ECS enums).
+
+    A value outside the enum could never match: it is a 400 that names the field and the values
+    it takes, rather than an empty answer that looks like "no such tasks"."""
+    from core.logic.lifecycle import TASK_STATUSES
+    from core.normalize.common import LAUNCH_TYPES, launch_type
 
     canonical = dict(filters)
-    for name in ("launchType", "status"):
+    for name, allowed in (("launchType", LAUNCH_TYPES), ("status", TASK_STATUSES)):
         if name in canonical:
-            canonical[name] = launch_type(canonical[name]) or canonical[name]
+            value = launch_type(canonical[name]) or canonical[name]
+            if value not in allowed:
+                raise InvalidInput(
+                    f"{name} must be one of {', '.join(allowed)}, got {canonical[name][:40]!r}", field=name
+                )
+            canonical[name] = value
     return canonical
 
 
