@@ -7,6 +7,7 @@ each setting are in docs/decisions/infra.md ("Indexer on the table's stream").
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
 import aws_cdk as cdk
@@ -26,6 +27,11 @@ BATCHING_WINDOW_SECONDS: Final = 1
 # Concurrent batches per shard; records of one item key stay in order (Lambda guarantees it).
 PARALLELIZATION_FACTOR: Final = 4
 RETRY_ATTEMPTS: Final = 10
+# Splits that isolate one record of a full batch (500 -> 250 -> ... -> 1). Lambda's guide does not say
+# whether a split uses up a retry attempt; with more attempts than splits, a poison record is alone
+# (and parked by the indexer, handlers/indexer.py) before its batch could run out of retries either way.
+SPLITS_TO_ISOLATE: Final = math.ceil(math.log2(BATCH_SIZE))
+assert RETRY_ATTEMPTS > SPLITS_TO_ISOLATE, "a poison record must be isolated before the retries run out"
 # Stream records live 24 h: a batch that has failed this long goes to the failure queue while its
 # records can still be read again (the queue message names the shard and sequence numbers).
 MAX_RECORD_AGE: Final = cdk.Duration.hours(6)
@@ -64,7 +70,19 @@ class TaskBeaconIndexing(Construct):
         reconcile_interval_hours: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Imported here: infra.paths (above) has put lambdas/ on sys.path; the module is stdlib only.
+        from core.logic.failures import FAILURE_QUEUE_ENV
+
         self.failures = IndexerFailureQueue(self, "IndexerFailures").queue
+        # The indexer parks an isolated poison record's task key here (taskbeacon reindex reads it).
+        indexer.add_environment(FAILURE_QUEUE_ENV, self.failures.queue_url)
+        output = cdk.CfnOutput(
+            self,
+            "FailureQueueUrl",
+            value=self.failures.queue_url,
+            description="taskbeacon reindex --table <TableName> --failure-queue <this URL>",
+        )
+        output.override_logical_id("IndexerFailureQueueUrl")
         # Grants the indexer's role stream read (and SendMessage on the failure queue) only.
         indexer.add_event_source(
             sources.DynamoEventSource(

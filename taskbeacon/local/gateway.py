@@ -38,7 +38,7 @@ IDLE_TIMEOUT_SECONDS = 60.0
 # Deepest JSON nesting the local routes parse. Real EventBridge events nest about six levels;
 # Python's json module raises RecursionError near the interpreter's recursion limit (~1000).
 MAX_JSON_DEPTH = 64
-_LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events")}
+_LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events"), ("POST", "/_local/reindex")}
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 # RFC 9112 3: method SP request-target SP HTTP-version, the method a token (RFC 9110 9.1, 5.6.2).
@@ -243,7 +243,7 @@ class Gateway:
             data = base64.b64decode(data)
         return int(response.get("statusCode", 502)), out_headers, data
 
-    def _local_route(
+    def _local_route(  # noqa: PLR0911 - one answer per local route and per refusal
         self, method: str, path: str, principal: Principal, body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
         if principal.kind != "operator":
@@ -260,6 +260,10 @@ class Gateway:
             return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object", "body")
         if path == "/_local/credentials":
             return self._mint_credentials(document)
+        if path == "/_local/reindex":
+            from taskbeacon.local.reindex import local_reindex
+
+            return _json(*local_reindex(document, self.runtime))
         from core.errors import Throttled
         from handlers.http_errors import status_of
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from infra_synth import Synth, synth
 
 from core import vocabulary
 from core.store import schema
+from infra import indexing
 from infra.functions import SPECS
 
 pytestmark = pytest.mark.cdk
@@ -463,3 +465,56 @@ def test_without_the_account_role_the_stage_needs_none(full_synth: Synth) -> Non
     assert "API-Gateway-Execution-Logs_" not in groups
     assert not [k for k in full_synth.resources("AWS::Logs::LogGroup") if "AccessLogs" in k]
     assert not [k for k in full_synth.resources("AWS::IAM::Role") if "CloudWatchRole" in k]
+
+
+# --- Indexer: a poison record is isolated, parked by task key, and reindexed -------------------
+
+
+def _indexer_mapping(synth: Synth) -> dict[str, Any]:
+    """The event source mapping of the table's stream (other mappings read queues)."""
+    (mapping,) = [
+        m["Properties"]
+        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if "StreamArn" in json.dumps(m["Properties"].get("EventSourceArn"))
+    ]
+    return dict(mapping)
+
+
+def test_indexer_mapping_splits_on_error_and_resumes_partial_batches(any_synth: Synth) -> None:
+    """The handler's isolation of a poison record (handlers/indexer.py) relies on both settings."""
+    props = _indexer_mapping(any_synth)
+    assert props["BisectBatchOnFunctionError"] is True
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # More retries than the splits that isolate one record of a full batch, whether or not a split
+    # uses up a retry (AWS does not say): the poison record is alone before the retries run out.
+    splits = math.ceil(math.log2(props["BatchSize"]))
+    assert props["MaximumRetryAttempts"] > splits
+    configured = (props["BatchSize"], props["MaximumRetryAttempts"])
+    assert configured == (indexing.BATCH_SIZE, indexing.RETRY_ATTEMPTS)
+
+
+def test_indexer_parks_poison_records_in_its_failure_queue(any_synth: Synth) -> None:
+    from core.logic.failures import FAILURE_QUEUE_ENV
+
+    props = _indexer_mapping(any_synth)
+    queue_id = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    (indexer,) = [
+        fn["Properties"]
+        for fn in any_synth.resources("AWS::Lambda::Function").values()
+        if fn["Properties"]["Handler"] == "handlers.indexer.handler"
+    ]
+    # The same queue as the mapping's on-failure destination, by URL, and the role may send to it.
+    assert indexer["Environment"]["Variables"][FAILURE_QUEUE_ENV] == {"Ref": queue_id}
+    role = indexer["Role"]["Fn::GetAtt"][0]
+    sends = [
+        s
+        for s in _statements(any_synth, role)
+        if "sqs:SendMessage" in _actions(s) and s["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+    assert sends
+    # No other function is told where the queue is.
+    for fn in any_synth.resources("AWS::Lambda::Function").values():
+        if fn["Properties"]["Handler"] != "handlers.indexer.handler":
+            assert FAILURE_QUEUE_ENV not in fn["Properties"].get("Environment", {}).get("Variables", {})
+    # Operators find it for `taskbeacon reindex --failure-queue URL`.
+    assert any_synth.raw["Outputs"]["IndexerFailureQueueUrl"]["Value"] == {"Ref": queue_id}

@@ -16,8 +16,8 @@ from core.logic.recording import Recorder, WriteOutcome
 from core.model import Observation
 from core.store.index_writer import IndexStore
 from core.store.reader import Reader
-from core.store.stream import decode
 from core.store.writer import Store
+from handlers.indexer import index_batch
 from taskbeacon.local.stream_pump import StreamPump
 from tests.store.builders import T0
 
@@ -53,11 +53,8 @@ class Inventory:
         self.pump = StreamPump(self.client, self.table, self.index_event)
 
     def index_event(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        """The indexer handler's body, on this client."""
-        changes, broken = decode(event)
-        result = self.indexer.apply(changes)
-        failed = [*result.failed_sequences, *(record.sequence for record in broken)]
-        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+        """The indexer handler's body, on this client (no failure queue to park a poison record in)."""
+        return index_batch(event, self.indexer, lambda poison, source: False)
 
     def apply(self, observation: Observation, *, now: datetime | None = None) -> WriteOutcome:
         outcome = self.recorder.apply(observation, now=now)

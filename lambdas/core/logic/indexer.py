@@ -7,8 +7,14 @@ one to. So:
 - entries are the difference between what the marker lists and what the new revision wants;
 - counter deltas are aggregated over the batch, one ``ADD`` per group into one counter shard;
 - after a partial failure, each marker records exactly what landed, and the batch is reported
-  failed from the first unfinished task, so the retry applies only what is missing.
+  failed from the first unfinished task, so the retry applies only what is missing;
+- a change whose planning raises (a record the code cannot index: a poison record) is left out and
+  returned in ``BatchResult.poisoned``; everything else in the batch is applied. What the batch then
+  answers Lambda is the handler's decision (handlers/indexer.py).
 Records of different tasks on different shards touch disjoint entries and commutative counters.
+
+``pending`` answers, with the same planning, whether a stored record still has something to derive
+(``taskbeacon reindex`` asks it of every task it is given, core/logic/reindex.py).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.logic.indexing import index_items, summary_contributions
-from core.model import CounterKey, IndexedState, IndexItem, StreamChange
+from core.model import CounterKey, IndexedState, IndexItem, StoredTask, StreamChange
 from core.store import keys
 from core.store.index_writer import IndexStore
 
@@ -35,6 +41,15 @@ class _TaskPlan:
 
 
 @dataclass(frozen=True)
+class Poisoned:
+    """A change the indexer cannot plan: the same record fails the same way on every retry."""
+
+    sequence: str
+    identity: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class BatchResult:
     failed_sequences: list[str]  # to report as batchItemFailures (the lowest is where Lambda resumes)
     tasks: int
@@ -42,6 +57,7 @@ class BatchResult:
     entries_deleted: int
     counter_updates: int
     skipped: int  # duplicates and replays
+    poisoned: tuple[Poisoned, ...] = ()  # left out of the batch; the rest was applied
 
 
 class Indexer:
@@ -54,6 +70,7 @@ class Indexer:
         newest, reborn = _newest_per_task(changes)
         markers = self.store.load_markers(newest)
         plans: list[_TaskPlan] = []
+        poisoned: list[Poisoned] = []
         skipped = len(changes) - len(newest)
         for identity, change in newest.items():
             before = markers.get(identity)
@@ -61,7 +78,10 @@ class Indexer:
             if identity not in reborn and _already_applied(change, before):
                 skipped += 1
                 continue
-            plans.append(self._plan(change, before or IndexedState()))
+            try:
+                plans.append(plan_change(change, before or IndexedState()))
+            except Exception as error:  # planning is pure: its error is this record's own, every time
+                poisoned.append(Poisoned(change.sequence, identity, f"{type(error).__name__}: {error}"))
 
         failed_refs = self.store.write_entries(
             [item for plan in plans for item in plan.puts],
@@ -98,24 +118,37 @@ class Indexer:
             entries_deleted=sum(len(plan.deletes) for plan in plans),
             counter_updates=len(moved),
             skipped=skipped,
+            poisoned=tuple(poisoned),
         )
 
-    def _plan(self, change: StreamChange, before: IndexedState) -> _TaskPlan:
-        if change.new is None:
-            wanted: dict[str, IndexItem] = {}
-            sums: frozenset[CounterKey] = frozenset()
-        else:
-            wanted = index_items(change.new.task, change.identity, change.expires_at)
-            sums = summary_contributions(change.new.task)
-        plan = _TaskPlan(change, before, wanted, sums)
-        plan.puts = [item for ref, item in wanted.items() if before.entries.get(ref) != item.digest]
-        if change.new is None and before.revision == change.removed_revision:
-            # TTL removed the record of a stopped task whose entries were all written with the same
-            # expiry: TTL removes them too, for free. Only a marker that lagged needs deletes.
-            plan.deletes = []
-        else:
-            plan.deletes = [ref for ref in before.entries if ref not in wanted]
-        return plan
+
+def plan_change(change: StreamChange, before: IndexedState) -> _TaskPlan:
+    """What one change of a task derives, against what its marker says is already there."""
+    if change.new is None:
+        wanted: dict[str, IndexItem] = {}
+        sums: frozenset[CounterKey] = frozenset()
+    else:
+        wanted = index_items(change.new.task, change.identity, change.expires_at)
+        sums = summary_contributions(change.new.task)
+    plan = _TaskPlan(change, before, wanted, sums)
+    plan.puts = [item for ref, item in wanted.items() if before.entries.get(ref) != item.digest]
+    if change.new is None and before.revision == change.removed_revision:
+        # TTL removed the record of a stopped task whose entries were all written with the same
+        # expiry: TTL removes them too, for free. Only a marker that lagged needs deletes.
+        plan.deletes = []
+    else:
+        plan.deletes = [ref for ref in before.entries if ref not in wanted]
+    return plan
+
+
+def pending(stored: StoredTask, marker: IndexedState | None) -> bool:
+    """Whether the indexer has still to derive something from this stored record: an entry its
+    marker does not list (or lists with other content), one it lists that the record no longer
+    wants, or another set of counters. The marker's revision is not compared: it lags on purpose
+    after a change that derived nothing new."""
+    change = StreamChange(stored.identity, "", stored.record, stored.expires_at)
+    plan = plan_change(change, marker or IndexedState())
+    return bool(plan.puts or plan.deletes or plan.sums != plan.before.sums)
 
 
 def _newest_per_task(changes: list[StreamChange]) -> tuple[dict[str, StreamChange], set[str]]:

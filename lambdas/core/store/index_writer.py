@@ -3,6 +3,10 @@
 No transactions: index entries are written per task and idempotently (BatchWriteItem), counters by
 one ``ADD`` per group per batch, and the per-task marker records exactly what has been applied, so
 a replay or a retry after a partial failure applies nothing twice (see core/logic/indexer.py).
+
+``request_reindex`` is the one write outside the indexer's own items: ``taskbeacon reindex`` moves a
+task record's revision on (content untouched), so the stream delivers the record to the indexer again
+and the indexer, the only writer of derived state, derives it anew (core/logic/reindex.py).
 """
 
 from __future__ import annotations
@@ -108,6 +112,30 @@ class IndexStore:
         ]
         if self._write(puts, deletes):
             raise dynamo.pushed_back()
+
+    def request_reindex(self, identity: str, read_revision: int, new_revision: int) -> bool:
+        """Move the record's revision from ``read_revision`` to ``new_revision``; False if the record
+        changed (or went) since it was read: that change reaches the indexer by itself."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with dynamo.translated_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=keys.record_key(identity),
+                    UpdateExpression="SET #rev = :new",
+                    ConditionExpression="#rev = :read",
+                    ExpressionAttributeNames={"#rev": Attr.REVISION},
+                    ExpressionAttributeValues={
+                        ":read": {"N": str(read_revision)},
+                        ":new": {"N": str(new_revision)},
+                    },
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _backoff(self, attempt: int) -> None:
         if attempt:

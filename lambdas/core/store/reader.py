@@ -63,8 +63,15 @@ class Reader:
 
     def load_tasks(self, identities: list[str]) -> dict[str, StoredTask]:
         """Records and keepalive items of many tasks; unprocessed keys are retried."""
+        found = {identity: stored_task(items) for identity, items in self.task_items(identities).items()}
+        return {identity: task for identity, task in found.items() if task is not None}
+
+    def task_items(self, identities: list[str], *, with_seen: bool = True) -> dict[str, list[Item]]:
+        """The stored items of many tasks (record, and keepalive item unless ``with_seen`` is False),
+        by identity, unconverted: a caller that must survive one unreadable record converts each."""
         by_identity: dict[str, list[Item]] = {}
-        pending = [key for i in dict.fromkeys(identities) for key in (keys.record_key(i), keys.seen_key(i))]
+        sort_keys = (keys.record_key, keys.seen_key) if with_seen else (keys.record_key,)
+        pending = [key(i) for i in dict.fromkeys(identities) for key in sort_keys]
         requests = 0
         budget = -(-len(pending) // _BATCH_GET_KEYS) + _BATCH_GET_RETRIES
         while pending:
@@ -80,8 +87,7 @@ class Reader:
             for item in response.get("Responses", {}).get(self.table_name, []):
                 by_identity.setdefault(keys.identity_of_partition(item[PARTITION_KEY]["S"]), []).append(item)
             pending += response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
-        found = {identity: stored_task(items) for identity, items in by_identity.items()}
-        return {identity: task for identity, task in found.items() if task is not None}
+        return by_identity
 
     def query_shard(
         self,
