@@ -38,7 +38,12 @@ IDLE_TIMEOUT_SECONDS = 60.0
 # Deepest JSON nesting the local routes parse. Real EventBridge events nest about six levels;
 # Python's json module raises RecursionError near the interpreter's recursion limit (~1000).
 MAX_JSON_DEPTH = 64
-_LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events"), ("POST", "/_local/reindex")}
+_LOCAL_ROUTES = {
+    ("POST", "/_local/credentials"),
+    ("POST", "/_local/events"),
+    ("POST", "/_local/reindex"),
+    ("POST", "/_local/sweep"),
+}
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 # RFC 9112 3: method SP request-target SP HTTP-version, the method a token (RFC 9110 9.1, 5.6.2).
@@ -264,6 +269,10 @@ class Gateway:
             from taskbeacon.local.reindex import local_reindex
 
             return _json(*local_reindex(document, self.runtime))
+        if path == "/_local/sweep":
+            from taskbeacon.local.sweep import handle
+
+            return handle(self, document)
         from core.errors import Throttled
         from handlers.http_errors import status_of
 

@@ -11,11 +11,11 @@ import pytest
 
 from core.sweep.ecs import EcsReader
 from core.sweep.ratelimit import TokenBucket
-from core.sweep.service import SweepService
 from core.sweep.targets import Target, Unit, new_units
 from core.sweep.worker import UnitResult, Worker
 from tests.store.builders import T0
 from tests.store.inventory import Inventory
+from tests.sweep.fakes import MemoryInventory
 from tests.sweep.stub import FakeOrg, SimClock
 
 WRITE_CALLS = frozenset(
@@ -51,13 +51,11 @@ class FakeCoverage:
 
 
 @dataclass
-class Harness:
-    """The sweep on a recording ECS and the real recorder, indexer and queries on moto DynamoDB."""
+class Driver:
+    """Runs the sweep's worker on the recording ECS with a simulated clock (subclasses choose the store)."""
 
     clock: SimClock
     org: FakeOrg
-    inventory: Inventory
-    client: CountingClient
     coverage: FakeCoverage
     rate: float = 5.0
     budget: float = float("inf")  # seconds each invocation may take (simulated)
@@ -75,18 +73,10 @@ class Harness:
         )
 
     def worker(self) -> Worker:
-        return Worker(
-            readers=self.reader,
-            recorder=self.inventory.recorder,
-            query=_SettlingQuery(self.inventory),
-            coverage=self.coverage,
-            clock=self.now,
-        )
+        raise NotImplementedError
 
     def now(self) -> datetime:
-        moment = self.clock.now()
-        self.inventory.now = moment  # the readers' clock follows the simulation
-        return moment
+        return self.clock.now()
 
     def run_unit(self, unit: Unit) -> list[UnitResult]:
         """Every part of ``unit``, each with ``budget`` seconds; the results of each part."""
@@ -100,12 +90,58 @@ class Harness:
                 return results
             unit = result.continuation
 
+    def worker_unit(self, target: Target) -> Unit:
+        (unit,) = new_units([target], now=self.now())
+        return unit
+
     def sweep(self, targets: list[Target]) -> list[UnitResult]:
         finals = []
         for unit in new_units(targets, now=self.now()):
             finals.append(self.run_unit(unit)[-1])
+        return finals
+
+
+@dataclass
+class Harness(Driver):
+    """The sweep on the recording ECS and the real recorder, indexer and queries on moto DynamoDB."""
+
+    inventory: Inventory = field(default=None)  # type: ignore[assignment]
+    client: CountingClient = field(default=None)  # type: ignore[assignment]
+
+    def worker(self) -> Worker:
+        return Worker(
+            readers=self.reader,
+            recorder=self.inventory.recorder,
+            query=_SettlingQuery(self.inventory),
+            coverage=self.coverage,
+            clock=self.now,
+        )
+
+    def now(self) -> datetime:
+        moment = self.clock.now()
+        self.inventory.now = moment  # the readers' clock follows the simulation
+        return moment
+
+    def sweep(self, targets: list[Target]) -> list[UnitResult]:
+        finals = super().sweep(targets)
         self.inventory.settle()
         return finals
+
+
+@dataclass
+class FastHarness(Driver):
+    """The sweep on the recording ECS and an in-memory inventory (tests/sweep/fakes.py)."""
+
+    inventory: MemoryInventory = field(default_factory=MemoryInventory)
+
+    def worker(self) -> Worker:
+        return Worker(
+            readers=self.reader,
+            recorder=self.inventory,
+            query=self.inventory,
+            coverage=self.coverage,
+            clock=self.now,
+        )
 
 
 class _SettlingQuery:
@@ -130,4 +166,10 @@ def harness(dynamodb: Any) -> Harness:
     )
 
 
-__all__ = ["CountingClient", "FakeCoverage", "Harness", "SweepService"]
+@pytest.fixture
+def fast() -> FastHarness:
+    clock = SimClock(T0)
+    return FastHarness(clock=clock, org=FakeOrg(clock), coverage=FakeCoverage())
+
+
+__all__ = ["CountingClient", "Driver", "FakeCoverage", "FastHarness", "Harness"]
