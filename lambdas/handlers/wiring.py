@@ -35,9 +35,11 @@ def recorder() -> Recorder:
 @lru_cache(maxsize=1)
 def indexer() -> Indexer:
     from core.logic.indexer import Indexer
+    from core.store.coverage import CoverageStore
     from core.store.index_writer import IndexStore
 
-    return Indexer(IndexStore(get_settings().table_name))
+    table = get_settings().table_name
+    return Indexer(IndexStore(table), event_marks=CoverageStore(table))
 
 
 @lru_cache(maxsize=1)

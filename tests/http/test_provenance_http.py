@@ -106,6 +106,8 @@ def test_coverage_counts_the_task_for_each_source(
     (row,) = [r for r in reply.body["items"] if (r["accountId"], r["region"]) == (ACCOUNT, REGION)]
     assert row["tasks"]["agent"] >= 1 and row["tasks"]["event"] >= 1
     assert set(row) >= {"lastSweptAt", "lastEventAt", "lastSweep"}
+    # The RUNNING event's time, marked by the indexer (to 5 minutes).
+    assert row["lastEventAt"] is not None
 
 
 def test_tasks_may_not_read_coverage(local: LocalSystem, operator: dict, claimed: dict[str, Any]) -> None:

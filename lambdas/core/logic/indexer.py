@@ -19,15 +19,20 @@ Records of different tasks on different shards touch disjoint entries and commut
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
+from core.errors import Throttled, Unavailable
 from core.logic.indexing import index_items, summary_contributions
 from core.model import CounterKey, IndexedState, IndexItem, StoredTask, StreamChange
 from core.store import keys
 from core.store.index_writer import IndexStore
+from core.vocabulary import EVENT
 
 
 @dataclass
@@ -60,9 +65,22 @@ class BatchResult:
     poisoned: tuple[Poisoned, ...] = ()  # left out of the batch; the rest was applied
 
 
+class EventMarks(Protocol):
+    """Where the indexer notes that an account-region sends events (core.store.coverage)."""
+
+    def mark_events(self, latest: dict[tuple[str, str], datetime]) -> int: ...
+
+
 class Indexer:
-    def __init__(self, store: IndexStore, *, choose_shard: Callable[[], int] | None = None):
+    def __init__(
+        self,
+        store: IndexStore,
+        *,
+        choose_shard: Callable[[], int] | None = None,
+        event_marks: EventMarks | None = None,
+    ):
         self.store = store
+        self.event_marks = event_marks
         # Each batch adds into one random counter shard, so a group's updates spread evenly.
         self.choose_shard = choose_shard or (lambda: random.randrange(keys.COUNTER_SHARDS))  # noqa: S311
 
@@ -111,6 +129,7 @@ class Indexer:
             # record would derive the same entries again, so leaving it costs no exactness.
         if markers_after or removed:
             self.store.save_markers(markers_after, removed)
+        self._mark_events(changes)
         return BatchResult(
             failed_sequences=sorted(unfinished, key=_sequence_order)[:1],
             tasks=len(plans),
@@ -120,6 +139,22 @@ class Indexer:
             skipped=skipped,
             poisoned=tuple(poisoned),
         )
+
+    def _mark_events(self, changes: list[StreamChange]) -> None:
+        """GET /coverage's "last event" per account and region: the newest event seen in the batch.
+        Best effort: a pushed-back mark is retried by the next event, never by failing the batch."""
+        if self.event_marks is None:
+            return
+        latest: dict[tuple[str, str], datetime] = {}
+        for change in changes:
+            task = change.new.task if change.new is not None else None
+            if task is None or task.last_source != EVENT or task.last_seen_at is None:
+                continue
+            key = (task.account_id, task.region)
+            if key not in latest or task.last_seen_at > latest[key]:
+                latest[key] = task.last_seen_at
+        with contextlib.suppress(Throttled, Unavailable):
+            self.event_marks.mark_events(latest)
 
 
 def plan_change(change: StreamChange, before: IndexedState) -> _TaskPlan:
