@@ -225,8 +225,16 @@ def summary_rows(body: Any, by: str) -> list[tuple[str, Any]]:
     return rows
 
 
+def group_name(group: str) -> str:
+    """A cluster ARN as people name it: `<name> (<account>, <region>)`; anything else as it is."""
+    parts = group.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn" and parts[2] == "ecs" and parts[5].startswith("cluster/"):
+        return f"{parts[5].removeprefix('cluster/')} ({parts[4]}, {parts[3]})"
+    return group
+
+
 def summary_table(body: Any, by: str) -> str:
     rows = summary_rows(body, by)
-    lines = [[name, cell(count)] for name, count in rows]
+    lines = [[group_name(name), cell(count)] for name, count in rows]
     total = sum(c for _, c in rows if isinstance(c, int))
     return table(("GROUP", "RUNNING"), [*lines, ["TOTAL", str(total)]])

@@ -206,11 +206,12 @@ def test_search_maps_each_key(fake_api: Any, capsys: Any, option: str, value: st
 
 def test_search_ip_at_shows_when_the_task_held_it(fake_api: Any, make_task: Any, capsys: Any) -> None:
     hits = [
-        {"task": make_task("new"), "heldFrom": "2026-11-28T09:00:00Z", "heldUntil": None},
+        {"task": make_task("new"), "heldFrom": "2026-11-28T09:00:00Z", "heldUntil": None, "confirmed": True},
         {
             "task": make_task("old"),
             "heldFrom": "2026-11-27T08:00:00Z",
             "heldUntil": "2026-11-27T10:00:00+02:00",
+            "confirmed": False,
         },
     ]
     fake_api.reply("/search", page(hits))
@@ -219,9 +220,10 @@ def test_search_ip_at_shows_when_the_task_held_it(fake_api: Any, make_task: Any,
     assert code == 0
     assert fake_api.last.query == {"ip": "10.1.2.3", "at": at}
     lines = out.splitlines()
-    assert lines[0].endswith("HELD FROM             HELD UNTIL")
-    assert lines[1].split()[0] == "new" and lines[1].split()[-2:] == ["2026-11-28T09:00:00Z", "-"]
-    assert lines[2].split()[-2:] == ["2026-11-27T08:00:00Z", "2026-11-27T08:00:00Z"]  # shown in UTC
+    assert lines[0].endswith("HELD UNTIL            STATED BY")
+    assert lines[1].split()[0] == "new" and lines[1].split()[-3:] == ["2026-11-28T09:00:00Z", "-", "AWS"]
+    # Shown in UTC; the address the task alone claimed is marked as such.
+    assert lines[2].split()[-4:] == ["2026-11-27T08:00:00Z", "2026-11-27T08:00:00Z", "task", "only"]
 
 
 def test_search_plain_task_items(fake_api: Any, make_task: Any, capsys: Any) -> None:
@@ -247,3 +249,13 @@ def test_summary_table_and_json(fake_api: Any, capsys: Any) -> None:
     code, out, _ = run(capsys, "--endpoint", fake_api.url, "summary", "--by", "availabilityZone", "--json")
     assert json.loads(out) == body
     assert fake_api.last.query == {"by": "availabilityZone"}
+
+
+def test_summary_by_cluster_shows_names_not_arns(fake_api: Any, capsys: Any) -> None:
+    arn = "arn:aws:ecs:eu-west-1:111122223333:cluster/prod"
+    fake_api.reply("/summary", {"by": "cluster", "groups": [{"group": arn, "running": 4}], "total": 4})
+    code, out, _ = run(capsys, "--endpoint", fake_api.url, "summary", "--by", "cluster")
+    assert code == 0
+    assert out.splitlines()[1].split() == ["prod", "(111122223333,", "eu-west-1)", "4"]
+    code, out, _ = run(capsys, "--endpoint", fake_api.url, "summary", "--by", "cluster", "--json")
+    assert json.loads(out)["groups"][0]["group"] == arn  # scripts keep the unique ARN
