@@ -537,7 +537,7 @@ class Harness:
     def index(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         """The indexer handler's body (handlers/indexer.py) on the recording client; the event
         source mapping's filter (sk = "TASK") is applied first, as Lambda applies it."""
-        from core.store.stream import decode
+        from handlers.indexer import index_batch
 
         records = [r for r in event["Records"] if r["dynamodb"]["Keys"].get("sk", {}).get("S") == "TASK"]
         if not records:
@@ -545,10 +545,7 @@ class Harness:
         self.invocations += 1
         self.records_to_indexer += len(records)
         with self.client.phase_of("indexer"):
-            changes, broken = decode({"Records": records})
-            result = self.indexer.apply(changes)
-        failed = [*result.failed_sequences, *(record.sequence for record in broken)]
-        return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+            return index_batch({"Records": records}, self.indexer, lambda _poison, _source: False)
 
     def settle(self) -> None:
         self.pump.drain()

@@ -13,7 +13,12 @@ from typing import Protocol, cast
 
 from taskbeacon.cli.errors import CliError
 
-MODULES = {"local": "taskbeacon.local.command", "emulate": "taskbeacon.emulator.command"}
+# reindex imports the server code and boto3 only when it runs, like local and emulate.
+MODULES = {
+    "local": "taskbeacon.local.command",
+    "emulate": "taskbeacon.emulator.command",
+    "reindex": "taskbeacon.cli.reindex",
+}
 
 
 class CommandModule(Protocol):

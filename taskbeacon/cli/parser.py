@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from taskbeacon import __version__
-from taskbeacon.cli import commands, delegate, times
+from taskbeacon.cli import commands, times
 
 SUMMARY_BY = (
     "cluster",
@@ -41,8 +41,6 @@ DELEGATES = {
     "reindex": "re-derive index entries and counters from stored task records (failure queue, tasks, "
     "a cluster or an account)",
 }
-# reindex imports the server code and boto3 only when it runs, like local and emulate.
-delegate.MODULES.setdefault("reindex", "taskbeacon.cli.reindex")
 # Delegated commands that take the global options too: given before the command, they are handed on
 # (`taskbeacon --profile prod reindex --table T` must not quietly use the default profile).
 CARRY_GLOBAL_OPTIONS = frozenset({"reindex"})

@@ -148,6 +148,13 @@ def normalize(event: object) -> Observation:
         raise bad("source", "must be 'aws.ecs'")
     detail = Obj.of(doc.data.get("detail"), "detail")
     task = parse_detail(detail)
+    # EventBridge stamps an event with the account and region it came from, and a member account can
+    # forward only its own ECS events (it cannot put `aws.*` events itself). A task ARN of another
+    # account or region than the event's own is not AWS's word about that task: refused.
+    for name, stated in (("account", task.account_id), ("region", task.region)):
+        envelope_value = doc.data.get(name)
+        if envelope_value is not None and envelope_value != stated:
+            raise bad(name, f"is {envelope_value!r}, but detail.taskArn names {stated!r}")
     observed_at = detail.time("updatedAt") or doc.time("time")
     if observed_at is None:
         raise bad("detail.updatedAt", "or the event time is required")
