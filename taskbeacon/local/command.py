@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from core.sweep.targets import Target
     from taskbeacon.local.demo import DemoFleet
 
 DEFAULT_PORT = 8787
@@ -55,6 +56,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_ENV_FILE,
         help=f"where to write operator credentials (default {DEFAULT_ENV_FILE})",
     )
+    parser.add_argument(
+        "--ecs-endpoint",
+        metavar="URL",
+        help="an ECS- and STS-compatible endpoint the sweep reads (moto's server); default: moto in this "
+        "process, with the demo's tasks that only the sweep knows",
+    )
+    parser.add_argument(
+        "--sweep-targets",
+        metavar="ACCOUNT:REGION,...",
+        help="what the sweep reads (default: --account-id in --local-region); other accounts through "
+        "AssumeRole of arn:aws:iam::<account>:role/taskbeacon-sweep-reader-<region> at the endpoint. "
+        "POST /_local/sweep (operator credentials) runs one sweep",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' structured logs")
 
 
@@ -74,6 +88,11 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     if args.engine and args.dynamodb_endpoint:
         print("taskbeacon local: give --engine or --dynamodb-endpoint, not both", file=sys.stderr)
         return 2
+    try:
+        targets = _sweep_targets(args.sweep_targets)
+    except ValueError as error:
+        print(f"taskbeacon local: --sweep-targets: {error}", file=sys.stderr)
+        return 2
     system = LocalSystem(
         host=args.host,
         port=args.port,
@@ -91,6 +110,9 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     except OSError as error:
         print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    from taskbeacon.local.sweep import LocalSweep
+
+    sweep = LocalSweep.for_system(system, ecs_endpoint=args.ecs_endpoint, targets=targets)
     env_file = system.write_env_file(args.env_file)
     fleet: DemoFleet | None = None
     print(
@@ -98,6 +120,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
         f"(DynamoDB engine {system.engine} at {system.dynamodb_endpoint})",
         flush=True,
     )
+    print(f"taskbeacon local: {sweep.describe()}", flush=True)
     if args.demo_tasks:
         from taskbeacon.local.demo import run_demo_fleet
 
@@ -105,7 +128,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
             f"taskbeacon local: demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...",
             flush=True,
         )
-        fleet = run_demo_fleet(system, args.demo_tasks)
+        fleet = run_demo_fleet(system, args.demo_tasks, sweep=sweep)
         print(f"taskbeacon local: {fleet.summary}", flush=True)
     from taskbeacon.console.command import for_local  # the web console, beside the API
 
@@ -121,9 +144,19 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
         if fleet is not None:
             fleet.stop()
         console.stop()
+        sweep.stop()
         system.stop()
         print("\ntaskbeacon local: stopped", flush=True)
     return 0
+
+
+def _sweep_targets(text: str | None) -> list[Target] | None:
+    """``--sweep-targets`` parsed (ValueError names a bad one); None: local mode's own account and region."""
+    if not text:
+        return None
+    from taskbeacon.local.sweep import parse_targets
+
+    return parse_targets(text)
 
 
 def next_steps(url: str, env_file: Path, region: str, console_url: str = "") -> str:

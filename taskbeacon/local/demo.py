@@ -28,11 +28,15 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskbeacon.emulator import Emulator, SimulatedTask, make_task_doc
 from taskbeacon.local.principals import Principal, container_credentials
+from taskbeacon.local.sweep import SeedTask
 from taskbeacon.local.system import LocalSystem
+
+if TYPE_CHECKING:
+    from taskbeacon.local.sweep import LocalSweep
 
 AGENT_BUDGET_SECONDS = 20
 AGENT_CALL_TIMEOUT_SECONDS = 8
@@ -146,7 +150,7 @@ class DemoFleet:
         self.emulator.stop()
 
 
-def run_demo_fleet(system: LocalSystem, count: int) -> DemoFleet:
+def run_demo_fleet(system: LocalSystem, count: int, *, sweep: LocalSweep | None = None) -> DemoFleet:
     """Start the emulator, add ``count`` tasks, play their lifecycle and have the agent report each.
 
     Per task, in the order a deployed system receives them: the PENDING event, the agent's
@@ -188,9 +192,137 @@ def run_demo_fleet(system: LocalSystem, count: int) -> DemoFleet:
         f"{snapshots} snapshots and {events} task state change events sent, "
         f"{len(stopping)} tasks stopped since; emulator on {emulator.url}"
     )
+    if sweep is not None:
+        text, more = _three_sources(system, sweep, sender, lifecycles)
+        summary += f"; {text}"
+        failures += more
     if failures:
         summary += f"; {len(failures)} reports FAILED, first: {failures[0]}"
     return DemoFleet(emulator, tasks, failures, summary)
+
+
+# Tasks that only the sweep knows: they ran before taskbeacon (no agent, and no event since).
+SWEEP_ONLY_CLUSTER = "demo-legacy"
+_SWEEP_ONLY = (
+    # family, service, launch type, network mode, image, IP
+    ("billing", "billing", "FARGATE", "awsvpc", "public.ecr.aws/docker/library/httpd:2.4", "10.0.4.10"),
+    ("billing", "billing", "FARGATE", "awsvpc", "public.ecr.aws/docker/library/httpd:2.4", "10.0.4.11"),
+    ("reports", "reports", "EC2", "awsvpc", "public.ecr.aws/docker/library/python:3.13-slim", "10.0.5.10"),
+    ("cron", None, "EC2", "bridge", "public.ecr.aws/docker/library/busybox:1.37", None),
+)
+SWEEP_ONLY_DAYS = 3  # started three days before the demo: found by IP at any moment since
+# Tasks that only events know: a region whose events are forwarded but which the sweep does not read.
+EVENT_ONLY_REGION = "us-west-2"
+EVENT_ONLY_CLUSTER = "demo-west"
+_EVENT_ONLY = (
+    # family, service, launch type, network mode, IP, stops
+    ("checkout", "checkout", "FARGATE", "awsvpc", "10.1.1.10", False),
+    ("checkout", "checkout", "FARGATE", "awsvpc", "10.1.1.11", False),
+    ("etl", None, "EC2", "bridge", "10.1.2.10", True),
+)
+
+
+def _three_sources(
+    system: LocalSystem, sweep: LocalSweep, sender: _EventSender, lifecycles: list[_Lifecycle]
+) -> tuple[str, list[str]]:
+    """What ``make run`` adds so every source shows: the agent fleet also runs in (moto's) ECS, a
+    cluster only the sweep knows, tasks in a region only events reach; then one sweep, as after a deploy."""
+    failures: list[str] = []
+    region, account = system.region, system.account_id
+    sweep_only = 0
+    if sweep.in_process:
+        from taskbeacon.local.sweep import MotoEcs
+
+        moto = MotoEcs(sweep.endpoint, sweep.role_name)
+        for life in lifecycles:
+            if life.spec.stops:
+                continue  # stopped over an hour ago, as far as ECS remembers
+            try:
+                moto.run(_mirror(life, account, region))
+            except Exception as error:  # the demo goes on; the banner says what failed
+                failures.append(f"{life.task.task_arn}: ECS (moto) refused the task: {error}")
+        started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=SWEEP_ONLY_DAYS)
+        for number, (family, service, launch, mode, image, ip) in enumerate(_SWEEP_ONLY):
+            try:
+                moto.run(
+                    SeedTask(
+                        account=account,
+                        region=region,
+                        cluster=SWEEP_ONLY_CLUSTER,
+                        family=family,
+                        image=image,
+                        launch_type=launch,
+                        network_mode=mode,
+                        service=service,
+                        ip=ip,
+                        tags={"team": "finance", "env": "demo"},
+                        started_at=started + datetime.timedelta(minutes=number),
+                        image_digest=image_digest(image),
+                        container=family,
+                    )
+                )
+                sweep_only += 1
+            except Exception as error:
+                failures.append(f"{SWEEP_ONLY_CLUSTER}/{family}: ECS (moto) refused the task: {error}")
+    event_only = 0
+    for number, (family, service, launch, mode, ip, stops) in enumerate(_EVENT_ONLY):
+        doc = make_task_doc(
+            EVENT_ONLY_CLUSTER,
+            launch,
+            account,
+            EVENT_ONLY_REGION,
+            family,
+            service,
+            "public.ecr.aws/docker/library/nginx:1.27",
+            ip,
+            network_mode=mode,
+            started_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=30 + number),
+        )
+        group = f"service:{service}" if service else f"family:{family}"
+        statuses = ("PENDING", "RUNNING", "STOPPED") if stops else ("PENDING", "RUNNING")
+        for version, status in enumerate(statuses, start=1):
+            problem = sender.send(task_state_change(doc, version=version, last_status=status, group=group))
+            if problem:
+                failures.append(problem)
+        event_only += 1
+    text = (
+        f"{sweep_only} tasks only the sweep knows ({SWEEP_ONLY_CLUSTER}), "
+        f"{event_only} only events know ({EVENT_ONLY_CLUSTER} in {EVENT_ONLY_REGION})"
+    )
+    if sweep.in_process:
+        total = sweep.run()["total"]
+        text += (
+            f"; one sweep: {total.get('tasksSeen', 0)} tasks seen, {total.get('written', 0)} written, "
+            f"{total.get('closed', 0)} closed, {total.get('calls', 0)} ECS calls"
+        )
+    return text, failures
+
+
+def _mirror(life: _Lifecycle, account: str, region: str) -> SeedTask:
+    """The agent-reported task as ECS describes it: same id, address, image, digest, version."""
+    doc = life.task.doc
+    apps = [c for c in doc.get("Containers") or [] if not str(c.get("Name")).startswith("~internal")]
+    app = apps[0]
+    started = _time(app.get("StartedAt"))
+    return SeedTask(
+        account=account,
+        region=region,
+        cluster=life.spec.cluster,
+        family=life.spec.family,
+        image=life.spec.image,
+        launch_type=life.spec.launch_type,
+        network_mode=life.spec.network_mode,
+        service=life.spec.service,
+        ip=life.spec.ip if life.spec.network_mode == "awsvpc" else None,
+        tags=dict(life.spec.tags),
+        started_at=started,
+        version=life.version,  # the version its last event carried: ECS has nothing newer to say
+        task_id=str(doc["TaskARN"]).rsplit("/", 1)[-1],
+        runtime_id=str(app.get("DockerId")),
+        image_digest=image_digest(life.spec.image),
+        container=str(app.get("Name")),
+        availability_zone=str(doc.get("AvailabilityZone") or ""),
+    )
 
 
 def _failures(results: Any) -> list[str]:

@@ -333,8 +333,10 @@ class MotoEcs:
         key = (spec.account, spec.region, spec.cluster)
         if self._instances.get(key):
             return
+        from moto.ec2.models import ec2_backends
+
         ec2 = self.client("ec2", spec.account, spec.region)
-        image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0]["ImageId"]
+        image = next(iter(ec2_backends[spec.account][spec.region].amis))  # DescribeImages lists ~1,300
         instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
         document = json.dumps({"instanceId": instance, "region": spec.region})
         self.client("ecs", spec.account, spec.region).register_container_instance(
@@ -345,8 +347,8 @@ class MotoEcs:
     def _complete(self, spec: SeedTask, arn: str) -> str:
         from moto.ecs.models import ecs_backends
 
-        backend = ecs_backends[spec.account][spec.region]
-        tasks = backend.tasks[spec.cluster]
+        backend: Any = ecs_backends[spec.account][spec.region]  # moto's own objects, untyped here
+        tasks: dict[str, Any] = backend.tasks[spec.cluster]
         task = tasks[arn]
         if spec.task_id is not None:
             tasks.pop(arn)
@@ -358,7 +360,9 @@ class MotoEcs:
         task.availability_zone = spec.availability_zone or f"{spec.region}a"
         if spec.launch_type == "FARGATE":
             task.platform_version = "1.4.0"
-        attachment = next((a for a in task.attachments if a.get("type") == "ElasticNetworkInterface"), None)
+        attachment: dict[str, Any] | None = next(
+            (a for a in task.attachments if a.get("type") == "ElasticNetworkInterface"), None
+        )
         if attachment is not None and spec.ip is not None:
             for pair in attachment["details"]:
                 if pair["name"] == "privateIPv4Address":

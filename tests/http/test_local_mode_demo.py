@@ -22,6 +22,13 @@ import pytest
 
 DEMO_TASKS = 21  # 7 web (Fargate), 7 api (EC2 awsvpc), 7 batch workers (EC2 bridge)
 STOPPED_JOBS = 2  # the 5th and 6th batch workers finish
+# Beside the agent fleet, so that every source shows (taskbeacon/local/demo.py):
+SWEEP_ONLY = (
+    4  # demo-legacy: 2 billing (Fargate), 1 reports (EC2 awsvpc), 1 cron (EC2 bridge); no agent, no event
+)
+EVENT_ONLY = 3  # demo-west in us-west-2 (not swept): 2 checkout (Fargate) running, 1 etl (EC2 bridge) stopped
+ALL_TASKS = DEMO_TASKS + SWEEP_ONLY + EVENT_ONLY
+STANDALONE = {"worker", "cron", "etl"}  # families run as standalone tasks (group family:<name>)
 START_TIMEOUT = 180
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ecs"
 
@@ -118,6 +125,8 @@ def test_prints_what_to_type_next_and_every_demo_report_is_accepted(running: Any
     assert f"{DEMO_TASKS + STOPPED_JOBS} snapshots and " in banner
     assert f"{2 * DEMO_TASKS + STOPPED_JOBS} task state change events sent" in banner
     assert "FAILED" not in banner  # every snapshot and every event was accepted
+    assert f"{SWEEP_ONLY} tasks only the sweep knows (demo-legacy), {EVENT_ONLY} only events know" in banner
+    assert "one sweep: " in banner and " 0 closed" in banner
     assert f"source {env_file}" in banner
     assert "taskbeacon tasks list" in banner
     assert "curl -s --aws-sigv4" in banner
@@ -127,8 +136,8 @@ def test_prints_what_to_type_next_and_every_demo_report_is_accepted(running: Any
 def test_the_cli_sees_the_whole_demo_fleet_in_both_clusters_and_launch_types(running: Any) -> None:
     _process, env_file, _banner = running
     tasks = _cli(env_file, "tasks", "list", "--all")["items"]
-    assert len(tasks) == DEMO_TASKS
-    assert {t["clusterName"] for t in tasks} == {"demo-web", "demo-batch"}
+    assert len(tasks) == ALL_TASKS
+    assert {t["clusterName"] for t in tasks} == {"demo-web", "demo-batch", "demo-legacy", "demo-west"}
     assert {t["launchType"] for t in tasks} >= {"EC2", "FARGATE"}
     web = _cli(env_file, "tasks", "list", "--cluster", "demo-web", "--all")["items"]
     assert len(web) == DEMO_TASKS * 2 // 3
@@ -173,12 +182,14 @@ ALWAYS_KNOWN = ("TASK ID", "CLUSTER", "FAMILY:REV", "STATUS", "LAUNCH", "AZ", "I
 def test_the_default_task_list_shows_no_dash_where_a_deployed_system_knows_the_value(running: Any) -> None:
     _process, env_file, _banner = running
     rows = _table(_cli_text(env_file, "tasks", "list", "--all"))
-    assert len(rows) == DEMO_TASKS
+    assert len(rows) == ALL_TASKS
     for row in rows:
-        unknown = [name for name in ALWAYS_KNOWN if row[name] in ("", "-")]
-        assert not unknown, row
         family = row["FAMILY:REV"].split(":")[0]
-        if family == "worker":  # batch jobs run standalone (group family:worker): no service
+        # A bridge task no agent reports has no address of its own: AWS states none.
+        known = [name for name in ALWAYS_KNOWN if not (name == "IPS" and family in ("cron", "etl"))]
+        unknown = [name for name in known if row[name] in ("", "-")]
+        assert not unknown, row
+        if family in STANDALONE:  # batch jobs run standalone (group family:<name>): no service
             assert row["SERVICE"] == "-", row
         else:
             assert row["SERVICE"] == family, row
@@ -190,16 +201,20 @@ def test_the_default_task_list_shows_no_dash_where_a_deployed_system_knows_the_v
 def test_every_task_has_its_status_launch_type_and_az_and_fargate_tasks_their_service(running: Any) -> None:
     _process, env_file, _banner = running
     tasks = _cli(env_file, "tasks", "list", "--all")["items"]
-    assert len(tasks) == DEMO_TASKS
+    assert len(tasks) == ALL_TASKS
     for task in tasks:
         assert task["lastStatus"] in ("RUNNING", "STOPPED"), task
         assert task["launchType"] in ("EC2", "FARGATE"), task
         assert task["availabilityZone"], task
-        assert "eventbridge" in task["reporters"], task  # its events arrived through the events path
+        if task["clusterName"] == "demo-legacy":
+            assert task["reporters"] == ["sweep"], task  # only the sweep knows it
+        else:
+            assert "eventbridge" in task["reporters"], task  # its events arrived through the events path
     fargate = [t for t in tasks if t["launchType"] == "FARGATE"]
-    assert len(fargate) == DEMO_TASKS // 3
-    assert {t["serviceName"] for t in fargate} == {"web"}  # from the event's group: TMDE has none
-    assert {t["family"] for t in fargate} == {"web"}
+    assert len(fargate) == DEMO_TASKS // 3 + 4
+    # From the event's group (TMDE has none) or DescribeTasks' group.
+    assert {t["serviceName"] for t in fargate} == {"web", "billing", "checkout"}
+    assert {t["family"] for t in fargate} == {"web", "billing", "checkout"}
     # v2, v3 and metadata-file reports carry no launch type: the events supply it.
     assert {t["launchType"] for t in tasks if t["family"] == "worker"} == {"EC2"}
 
@@ -209,15 +224,17 @@ def test_running_counts_by_launch_type_cover_every_running_task(running: Any) ->
     summary = _table(_cli_text(env_file, "summary", "--by", "launchType"))
     counts = {row["GROUP"]: int(row["RUNNING"]) for row in summary}
     assert counts == {
-        "EC2": 2 * DEMO_TASKS // 3 - STOPPED_JOBS,
-        "FARGATE": DEMO_TASKS // 3,
-        "TOTAL": DEMO_TASKS - STOPPED_JOBS,
+        "EC2": 2 * DEMO_TASKS // 3 - STOPPED_JOBS + 2,  # + reports and cron (sweep only)
+        "FARGATE": DEMO_TASKS // 3 + 2 + 2,  # + billing (sweep only) and checkout (events only)
+        "TOTAL": DEMO_TASKS - STOPPED_JOBS + SWEEP_ONLY + 2,
     }
 
 
 def test_stopped_jobs_carry_what_ecs_said_about_their_end(running: Any) -> None:
     _process, env_file, _banner = running
-    stopped = _cli(env_file, "tasks", "list", "--status", "STOPPED", "--all")["items"]
+    stopped = _cli(env_file, "tasks", "list", "--cluster", "demo-batch", "--status", "STOPPED", "--all")[
+        "items"
+    ]
     assert len(stopped) == STOPPED_JOBS
     for listed in stopped:
         task = _cli(env_file, "tasks", "show", listed["taskId"])
@@ -244,6 +261,32 @@ def test_images_carry_the_repository_digest_the_events_report(running: Any) -> N
     assert app["imageDigest"].startswith("sha256:")
     same_image = _cli(env_file, "search", "--image-digest", app["imageDigest"], "--all")["items"]
     assert len(same_image) == DEMO_TASKS // 3  # one tag, one digest: every web task
+
+
+def test_every_source_shows_and_a_second_sweep_changes_nothing(running: Any) -> None:
+    from tests.http.localapi import send
+
+    _process, env_file, _banner = running
+    legacy = _cli(env_file, "tasks", "list", "--cluster", "demo-legacy", "--all")["items"]
+    assert len(legacy) == SWEEP_ONLY and {t["lastStatus"] for t in legacy} == {"RUNNING"}
+    billing = _cli(env_file, "search", "--ip", "10.0.4.10")["items"]
+    assert [hit["task"]["family"] for hit in billing] == ["billing"]  # the ENI address DescribeTasks gave
+    west = _cli(env_file, "tasks", "list", "--cluster", "demo-west", "--all")["items"]
+    assert len(west) == EVENT_ONLY and {t["region"] for t in west} == {"us-west-2"}
+    assert all(t["reporters"] == ["eventbridge"] for t in west)
+    # The agent's tasks are in ECS too: the sweep confirmed them and closed none of them.
+    web = _cli(env_file, "tasks", "list", "--cluster", "demo-web", "--status", "RUNNING", "--all")["items"]
+    assert len(web) == DEMO_TASKS * 2 // 3
+    exported = _exported(env_file)
+    operator = {
+        "AccessKeyId": exported["AWS_ACCESS_KEY_ID"],
+        "SecretAccessKey": exported["AWS_SECRET_ACCESS_KEY"],
+    }
+    reply = send(exported["TASKBEACON_ENDPOINT"], "POST", "/_local/sweep", credentials=operator, body=b"{}")
+    assert reply.status == 200, reply.body
+    ((target,),) = [reply.body["targets"]]
+    assert (target["accountId"], target["region"]) == ("111122223333", "us-east-1")
+    assert target["written"] == 0 and target["closed"] == 0 and target["tasksSeen"] > SWEEP_ONLY
 
 
 # -- the events the demo plays have ECS's shape (no server needed) --------------------------------

@@ -66,14 +66,15 @@ class MemoryInventory:
         self, filters: dict[str, str], *, since: Any, limit: int, cursor: str | None, **_: Any
     ) -> Page:
         matching = [
-            task.model_dump(by_alias=True, mode="json")
-            for arn, task in sorted(self.tasks.items())
+            task
+            for _, task in sorted(self.tasks.items())
             if task.account_id == filters.get("accountId", task.account_id)
             and task.region == filters.get("region", task.region)
         ]
         start = int(cursor or 0)
         end = start + limit
-        return Page(matching[start:end], str(end) if end < len(matching) else None)
+        page = [task.model_dump(by_alias=True, mode="json") for task in matching[start:end]]
+        return Page(page, str(end) if end < len(matching) else None)
 
 
 __all__ = ["MemoryInventory"]

@@ -24,16 +24,30 @@ SOURCE = "ecs-api"
 REPORTER = "sweep"
 
 
-def _text_times(value: Any) -> Any:
-    """boto3's parsed answer with every ``datetime`` as RFC 3339 UTC text (``...Z``)."""
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if isinstance(value, dict):
-        return {key: _text_times(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_text_times(item) for item in value]
-    return value
+def _text(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _text_times(task: dict[str, Any]) -> dict[str, Any]:
+    """boto3's Task with its ``datetime`` values as RFC 3339 UTC text (``...Z``).
+
+    The task's own times, and those of the objects in its lists (containers, attachments), are the
+    ones the parser reads; deeper ones (managed agents' start times) are not read and stay as they are.
+    """
+    out: dict[str, Any] = {}
+    for key, value in task.items():
+        if isinstance(value, datetime):
+            value = _text(value)
+        elif isinstance(value, list):
+            value = [
+                {k: _text(v) if isinstance(v, datetime) else v for k, v in item.items()}
+                if isinstance(item, dict)
+                else item
+                for item in value
+            ]
+        out[key] = value
+    return out
 
 
 def normalize_described(task: object, *, observed_at: datetime, path: str = "tasks[0]") -> Observation:
