@@ -1,7 +1,16 @@
-"""The cost model's arithmetic on a hand-computed case (every expected number worked out by hand below)."""
+"""The cost model's arithmetic on hand-computed cases.
+
+Every expected number is worked out by hand in the comment beside it (prices: $3.50 per million REST
+requests, $0.20 per million Lambda requests, $0.0000133334 per arm64 GB-second, $0.625 per million
+WRU, $0.125 per million RRU, $0.25 + $0.20 (PITR) per GB-month stored, $0.50 per GB of logs ingested
+and $0.03 per GB-month archived, $0.10 per alarm metric, $0.30 per custom metric), never computed
+by the code under test. The deployment's figures are checked against infra/ itself.
+"""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,76 +18,290 @@ import pytest
 from benchmarks import cost
 
 
-def _kind(request_wru: float, indexer_wru: float, request_rru: float = 0.0) -> dict[str, Any]:
+def _kind(request_wru: float, indexer_wru: float, request_rru: float = 0.0, invocations: float = 1.0) -> Any:
     return {
         "request": {"write_units": request_wru, "read_units": request_rru},
-        "indexer": {"write_units": indexer_wru, "read_units": 0.0, "invocations": 1.0},
+        "indexer": {"write_units": indexer_wru, "read_units": 0.0, "invocations": invocations},
     }
 
 
-STORE: dict[str, Any] = {
-    "kinds": {
-        "start": _kind(10, 20),
-        "change": _kind(4, 2),
-        "keepalive": _kind(1, 0),
-        "stop": _kind(6, 0),
-        "event_running": _kind(3, 1),
-        "event_stopped": _kind(5, 10),
-        "ttl_expiry": _kind(0, 8),
-    },
-    "reads": {
-        "fleet": 1,
-        "list_all": [{"read_units": 100.0}],
-        "summary_cluster": {"read_units": 4.0},
-    },
-    "storage": {"TASK": {"items": 1, "mean_bytes": 900}},  # 1 KB a task with the 100 B overhead
-}
+def _store(**kinds: Any) -> dict[str, Any]:
+    """A store benchmark result: a launch of 30 WRU unless kinds say otherwise; 1,000 B a task."""
+    base = {
+        "start": _kind(10, 10),  # 20
+        "change": _kind(2, 2),  # x 0.5 = 2
+        "keepalive": _kind(1, 0, invocations=0),  # none in a 1-hour task
+        "stop": _kind(2, 0),  # 2
+        "event_running": _kind(1, 0),  # x 2 = 2
+        "event_stopped": _kind(1, 2),  # 3
+        "ttl_expiry": _kind(0, 1),  # 1: 20 + 2 + 2 + 2 + 3 + 1 = 30 WRU a launch
+    }
+    return {
+        "kinds": {**base, **kinds},
+        "reads": {
+            "fleet": 1,
+            "list_all": [{"read_units": 100.0, "items_read": 250, "read_calls": 10}],
+            "summary_cluster": {"read_units": 4.0},
+        },
+        "storage": {"TASK": {"items": 1, "mean_bytes": 900}},  # 1,000 B a task with the 100 B overhead
+    }
 
 
-def test_keepalives_per_launch() -> None:
-    assert cost.keepalives_per_launch(1) == 0  # the first comes after 12 h at the earliest
-    assert cost.keepalives_per_launch(168) == pytest.approx(168 / 18)
+# -- the deployment, against infra/ --------------------------------------------------------------
 
 
-def test_lambda_line() -> None:
-    # 1 M ingest invocations: (40 ms + 1 % x 900 ms init) = 49 ms each = 49,000 s at 0.5 GB
-    # = 24,500 GB-s x $0.0000133334 = $0.3266683, plus $0.20 for the requests.
-    assert cost.lambda_cost("ingest", 1_000_000) == pytest.approx(0.5266683, abs=1e-7)
+def test_prices_and_the_fixed_goal_agree_with_infra_monitoring() -> None:
+    from infra import monitoring
+
+    assert cost.ALARM_METRIC_USD == monitoring.ALARM_METRIC_USD == 0.10
+    assert cost.CUSTOM_METRIC_USD == monitoring.CUSTOM_METRIC_USD == 0.30
+    assert cost.CUSTOM_METRICS == monitoring.CUSTOM_METRICS == 1
+    assert cost.FIXED_COST_GOAL_USD == monitoring.FIXED_COST_GOAL_USD == 1.50
 
 
-def test_profile_b_per_10k_launches() -> None:
-    profile = cost.model(cost.Profile("B", 10_000, 1, "10k launches"), STORE, log_bytes=1000)
-    lines = profile.lines
-    # Writes per launch: start 30 + change 0.5 x 6 + keepalive 0 + stop 6 + 2 RUNNING events x 4
-    # + STOPPED event 15 + expiry 8 = 70 WRU; 10,000 launches: 700,000 x $0.625 / M = $0.4375.
-    assert lines["DynamoDB writes"] == pytest.approx(0.4375)
-    # Requests: 2.5 snapshots a launch (start, half a change, stop) = 25,000 per 10k launches; the
-    # month's 25,000 queries spread over 7.3 M launches add 25,000 x 10,000 / 7,300,000 = 34.2466.
-    assert lines["API Gateway REST (snapshots + queries)"] == pytest.approx(
-        (25_000 + 34.2466) / 1e6 * 3.50, rel=1e-5
+def test_defaults_agree_with_infra_config_and_functions() -> None:
+    from infra import functions
+    from infra.config import TaskBeaconConfig
+
+    defaults = TaskBeaconConfig()
+    assert cost.DASHBOARD_ON_BY_DEFAULT is defaults.dashboard is False
+    assert cost.TRACING_ON_BY_DEFAULT is defaults.tracing is False
+    assert cost.LOG_RETENTION_DAYS == defaults.log_retention_days == 90
+    assert cost.RECONCILE_EVERY_HOURS == defaults.reconcile_interval_hours == 6
+    assert cost.RETENTION_DAYS == defaults.retention_days == 30
+    assert cost.API_ACCESS_LOGS_ON is defaults.manage_api_gateway_account is True
+    assert cost.SWEEP_EVERY_HOURS == defaults.sweep_interval_hours == 12
+    # At defaults the sweep reads one account-region: no organization, no other account, no region list.
+    assert defaults.sweep_accounts == defaults.event_bus_accounts == defaults.member_regions == ()
+    assert defaults.principal_org_id == "" and cost.SWEEP_TARGETS == 1
+    specs = (functions.INGEST, functions.QUERY, functions.EVENTS, functions.INDEXER, functions.RECONCILER)
+    for spec in specs:
+        assert cost.MEMORY_MB[spec.key] == spec.memory_mb, spec.key
+    assert cost.MEMORY_MB["sweep_planner"] == functions.SWEEP_PLANNER.memory_mb == 512
+    assert cost.MEMORY_MB["sweep_worker"] == functions.SWEEP_WORKER.memory_mb == 1024
+
+
+@pytest.mark.cdk
+def test_alarm_metrics_are_the_synthesized_stacks(tmp_path: Path) -> None:
+    """The cost model counts what the stack at defaults alarms on (every MetricStat of a math alarm),
+    its queues, the queues a Lambda event source mapping polls, and its dashboards (none)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from tests.infra.infra_synth import synth
+
+    stack = synth({}, tmp_path)
+    queues = stack.resources("AWS::SQS::Queue")
+    mappings = stack.resources("AWS::Lambda::EventSourceMapping").values()
+    polled = [m for m in mappings if m["Properties"]["EventSourceArn"].get("Fn::GetAtt", [""])[0] in queues]
+    assert len(queues) == cost.QUEUES and len(polled) == cost.POLLED_QUEUES, sorted(queues)
+    assert (stack.resources("AWS::CloudWatch::Dashboard") != {}) is cost.DASHBOARD_ON_BY_DEFAULT
+    alarms = stack.resources("AWS::CloudWatch::Alarm")
+    billed = sum(
+        1
+        if "MetricName" in alarm["Properties"]
+        else sum("MetricStat" in m for m in alarm["Properties"]["Metrics"])
+        for alarm in alarms.values()
     )
-    # 34 alarm metrics x $0.10 = $3.40 a month, over 730 batches of 10k launches = $0.0046575.
-    assert lines["CloudWatch alarms"] == pytest.approx(3.40 / 730)
+    assert billed == sum(cost.ALARM_METRICS.values()), sorted(alarms)
+    assert len(alarms) == len(cost.ALARM_METRICS), sorted(alarms)
+
+
+def test_reconciler_idle_queries_follow_the_code() -> None:
+    from core.logic.lifecycle import ACTIVE_STATUSES
+    from core.store import keys
+    from core.vocabulary import SUMMARY_DIMENSIONS
+
+    # A pass queries every status shard of every active status, then every counter shard of every
+    # summary dimension: 12 x 8 + 8 x 8 = 160.
+    assert cost.RECONCILER_IDLE_QUERIES_PER_PASS == 160
+    assert (
+        len(ACTIVE_STATUSES) * keys.shards_of("status") + len(SUMMARY_DIMENSIONS) * keys.COUNTER_SHARDS == 160
+    )
+
+
+# -- fixed ----------------------------------------------------------------------------------------
+
+
+def test_fixed_cost_at_defaults() -> None:
+    part = cost.fixed(methods=7)
+    # 3 Errors, API 5XX, API 4xx rate (2), Rejected, 3 dead-letter or failure queue depths,
+    # IteratorAge, image pulls = 12.
+    assert sum(cost.ALARM_METRICS.values()) == 12
+    # 12 alarm metrics x $0.10 + 1 custom metric x $0.30 = $1.20 + $0.30 = $1.50: the whole goal.
+    assert part.lines["CloudWatch alarm metrics (12 x 0.10)"] == pytest.approx(1.20)
+    assert part.lines["CloudWatch custom metrics (1 x 0.30)"] == pytest.approx(0.30)
+    assert part.lines["CloudWatch dashboard (opt-in, off)"] == 0
+    assert part.lines["API Gateway per-method metrics (off)"] == 0
+    assert part.lines["SQS queues at rest (4, not polled)"] == 0
+    # The sweep queue, long-polled by Lambda: 15 empty receives a minute x 60 x 730 h = 657,000
+    # requests x $0.40/M = $0.2628.
+    assert part.lines["SQS sweep queue polled by Lambda (657,000 empty receives)"] == pytest.approx(0.2628)
+    # Reconciler: 730 h / 6 h = 121.6667 runs, all cold: (8,000 + 900) ms x 1 GB = 8.9 GB-s
+    # x $0.0000133334 = $0.000118667 + $0.0000002 a request = $0.000118867 a run; x 121.6667 = $0.0144622.
+    assert part.lines["reconciler schedule (121.7 cold runs, Lambda)"] == pytest.approx(0.0144622, rel=1e-5)
+    # 2 passes x 160 Queries x 0.5 RRU = 160 RRU a run; x 121.6667 = 19,466.7 RRU x $0.125/M = $0.0024333.
+    assert part.lines["reconciler reads at idle (19,467 RRU)"] == pytest.approx(0.0024333, rel=1e-4)
+    # Sweep: 730 h / 12 h = 60.8333 planner runs, (500 + 900) ms x 0.5 GB = 0.7 GB-s x $0.0000133334
+    # + $0.0000002 = $0.00000953338 each: $0.000579947; and 60.8333 worker runs over one account-region,
+    # (2,000 + 900) ms x 1 GB = 2.9 GB-s: $0.0000388669 each, $0.00236440. Together $0.00294435.
+    assert part.lines["sweep schedule (60.8 cold planner and worker runs)"] == pytest.approx(
+        0.00294435, rel=1e-5
+    )
+    # Logs: 400 + 330 + 4 x 26 = 834 B a run; 121.6667 reconciler runs + 2 x 60.8333 sweep runs
+    # = 243.3333 runs = 202,940 B: ingestion x $0.50/GB = $0.00010147; kept 90 days = 2.958904 months
+    # x $0.03/GB-month = $0.0000180.
+    assert part.lines["log ingestion at idle"] == pytest.approx(0.00010147, rel=1e-4)
+    assert part.lines["log storage at idle (90 days)"] == pytest.approx(0.0000180, rel=1e-2)
+    # 1.20 + 0.30 + 0.2628 + 0.0144622 + 0.0024333 + 0.0029444 + 0.0001015 + 0.0000180 = 1.7827594:
+    # over the $1.50 goal, by the polled sweep queue and the twelfth alarm metric.
+    assert part.total == pytest.approx(1.7827594, rel=1e-5)
+    assert part.total > 1.50
+    # Opt-ins, not in the total: the dashboard $3.00; per-method metrics 7 x 5 x $0.30 = $10.50;
+    # X-Ray's 1/s reservoir 2,628,000 traces x $5/M = $13.14.
+    assert part.aside["dashboard when on (taskbeacon:dashboard)"] == pytest.approx(3.00)
+    assert part.aside["per-method metrics when on (7 methods x 5 x 0.30)"] == pytest.approx(10.50)
+    assert part.aside["X-Ray when on: its 1/s reservoir, up to (+1 % beyond)"] == pytest.approx(13.14)
+
+
+# -- per 10,000 launches --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("wru", "usd"),
+    [
+        (12, 0.075),  # 12 x 10,000 = 120,000 WRU x $0.625/M (docs/cost.md once said $0.008)
+        (25, 0.15625),  # 250,000 WRU (docs/cost.md once said 25-30 WRU was $0.02)
+        (30, 0.1875),  # 300,000 WRU
+        (35, 0.21875),  # the goal's 35 WRU: 350,000 WRU
+    ],
+)
+def test_write_units_a_launch_in_dollars(wru: float, usd: float) -> None:
+    store = _store(
+        start=_kind(wru, 0),
+        change=_kind(0, 0),
+        stop=_kind(0, 0),
+        event_running=_kind(0, 0),
+        event_stopped=_kind(0, 0),
+        ttl_expiry=_kind(0, 0),
+    )
+    part = cost.launches(store, log_bytes=1000)
+    assert part.notes["write_units_per_launch"] == wru
+    assert part.lines[f"DynamoDB writes ({wru:g} WRU a launch)"] == pytest.approx(usd)
+
+
+def test_launches_line_by_line() -> None:
+    part = cost.launches(_store(), log_bytes=1000)
+    lines = part.lines
+    # 30 WRU a launch (see _store) x 10,000 x $0.625/M = $0.1875.
+    assert part.notes["write_units_per_launch"] == 30
+    assert lines["DynamoDB writes (30 WRU a launch)"] == pytest.approx(0.1875)
+    # Snapshots: start + 0.5 change + stop = 2.5 a launch: 25,000 requests x $3.50/M = $0.0875.
+    assert lines["API Gateway REST (2.5 snapshots a launch)"] == pytest.approx(0.0875)
+    # Events: 2 RUNNING + 1 STOPPED = 3 a launch: 30,000 events on the default bus, free.
     assert lines["EventBridge (AWS events, default bus)"] == 0
+    # From other accounts or regions each is a custom event, $1.00/M to the sender: 30,000 = $0.03.
+    assert part.aside["EventBridge from other accounts or regions (their bill)"] == pytest.approx(0.03)
+    # Indexer: 6.5 records a launch. 10,000 concurrent 1-hour tasks = 7.3 M launches = 47.45 M records
+    # a month / 2,628,000 s = 18.056 a second; 1 s window over 4 shards: 4.514 records an invocation;
+    # 6.5 / 4.514 = 1.44 invocations a launch. 14,400 x ($0.20/M + 69 ms x 1 GB x $0.0000133334)
+    # = 14,400 x $0.000001120005 = $0.0161281.
+    assert part.notes["indexer_records_per_invocation"] == pytest.approx(4.51, abs=0.01)
+    assert lines["Lambda indexer (1.44 invocations a launch)"] == pytest.approx(0.0161281, rel=1e-5)
+    # Ingest: 25,000 x ($0.20/M + 49 ms x 0.5 GB x $0.0000133334) = 25,000 x $0.000000526668 = $0.0131667.
+    assert lines["Lambda ingest"] == pytest.approx(0.0131667, rel=1e-5)
+    # Storage: 10,000 tasks x 1,000 B = 0.01 GB, kept (1 h + 30 x 24 h) / 730 h = 0.987671 months:
+    # 0.00987671 GB-months x $0.25 = $0.00246918, and PITR x $0.20 = $0.00197534.
+    assert lines["DynamoDB storage (kept 30 days after the stop)"] == pytest.approx(0.00246918, rel=1e-5)
+    assert lines["DynamoDB PITR (continuous backups)"] == pytest.approx(0.00197534, rel=1e-5)
+    # Logs a launch: 5.5 invocations x (1,000 + 330 + 4 x 26) B = 7,887 B; 1.44 indexer invocations
+    # x (700 + 330 + 2 x 26) B = 1,558.08 B; 2.5 access log lines x (350 + 26) B = 940 B: 10,385.08 B.
+    # x 10,000 = 0.10385 GB: ingestion $0.0519254; kept 2.958904 months x $0.03 = $0.0092186.
+    assert lines["CloudWatch Logs ingestion"] == pytest.approx(0.0519254, rel=1e-5)
+    assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0092186, rel=1e-4)
     assert lines["DynamoDB stream (read by Lambda)"] == 0
 
 
-def test_profile_a_a_month() -> None:
-    profile = cost.model(cost.Profile("A", 10_000, 168, "month"), STORE, log_bytes=1000)
-    lines = profile.lines
-    # 10,000 slots x 730 h / 168 h = 43,452.38 launches. Writes per launch as above plus
-    # 168 / 18 = 9.3333 keepalives x 1 WRU = 79.3333; x 43,452.38 = 3,447,222 WRU = $2.15451.
-    assert lines["DynamoDB writes"] == pytest.approx(43_452.38 * 79.3333 * 0.625 / 1e6, rel=1e-5)
-    # Storage: 10,000 running + 43,452.38 stopped kept 30 days = 53,452.38 tasks x 1,000 B
-    # = 0.0534524 GB x $0.25 = $0.0133631.
-    assert lines["DynamoDB storage"] == pytest.approx(0.0133631, rel=1e-5)
-    assert lines["CloudWatch custom metrics"] == pytest.approx(1.50)  # 5 metrics x $0.30
+# -- per 10,000 running task-months ---------------------------------------------------------------
 
 
-def test_verdict_names_what_stands_in_the_way() -> None:
-    profile = cost.Profile("X", 1, 1, "month")
-    profile.lines = {"CloudWatch custom metrics": 3.0, "CloudWatch alarms": 3.4, "DynamoDB writes": 1.0}
-    out = cost.verdict(profile, 5.0)
-    assert out["total_usd"] == pytest.approx(7.4) and out["met"] is False
-    assert "2.400 USD over" in out["in_the_way"]
-    assert "CloudWatch alarms 3.400" in out["in_the_way"]
+def test_task_months_line_by_line() -> None:
+    part = cost.task_months(_store(), log_bytes=1000)
+    lines = part.lines
+    # 730 h / 18 h = 40.5556 keepalives a task-month; 405,555.6 for 10,000 tasks.
+    # API: x $3.50/M = $1.4194444. Ingest: x $0.000000526668 = $0.2135932. Writes: 1 WRU each = $0.2534722.
+    assert lines["API Gateway REST (40.6 keepalives a task-month)"] == pytest.approx(1.4194444, rel=1e-6)
+    assert lines["Lambda ingest (keepalives)"] == pytest.approx(0.2135932, rel=1e-5)
+    assert lines["DynamoDB writes (keepalives, 1 WRU each)"] == pytest.approx(0.2534722, rel=1e-6)
+    # Logs: (1,434 + 376) B a keepalive x 405,555.6 = 0.7340556 GB: $0.3670278 ingested, and
+    # x 2.958904 months x $0.03 = $0.0651600 stored.
+    assert lines["CloudWatch Logs ingestion (keepalives)"] == pytest.approx(0.3670278, rel=1e-5)
+    assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0651600, rel=1e-4)
+    # Reconciler: 121.6667 runs x 2 passes x (1 RRU for a marker under 4 KB + 300 B / 4,096 x 0.5
+    # for its status entry) = 252.24 RRU a task-month; x 10,000 x $0.125/M = $0.3153056.
+    assert lines["reconciler reads (252 RRU a task-month)"] == pytest.approx(0.3153056, rel=1e-5)
+    # 121.6667 runs x 10,000 tasks x 3 ms = 3,650 GB-s at 1 GB x $0.0000133334 = $0.0486669.
+    assert lines["reconciler Lambda (its time per task)"] == pytest.approx(0.0486669, rel=1e-5)
+    # Sweep: 60.8333 sweeps x 10,000 tasks x 4 ms = 2,433.33 GB-s at 1 GB x $0.0000133334 = $0.0324446.
+    assert lines["sweep worker Lambda (60.8 sweeps, its time per task)"] == pytest.approx(0.0324446, rel=1e-5)
+    # Each sweep loads each task: one strongly consistent Query of 900 B (record; no keepalive item in
+    # this store) = 1 RRU; 60.8333 RRU a task-month x 10,000 x $0.125/M = $0.0760417.
+    assert lines["sweep reads (61 RRU a task-month)"] == pytest.approx(0.0760417, rel=1e-5)
+    # 10,000 running tasks x 1,000 B = 0.01 GB for the month: $0.0025 stored, $0.0020 PITR.
+    assert lines["DynamoDB storage of the running tasks"] == pytest.approx(0.0025)
+    assert lines["DynamoDB PITR of the running tasks"] == pytest.approx(0.0020)
+    # Sum: 1.4194444 + 0.2135932 + 0.2534722 + 0 + 0.3670278 + 0.0651600 + 0.3153056 + 0.0486669
+    # + 0.0324446 + 0.0760417 + 0.0025 + 0.0020 = 2.7956564.
+    assert part.total == pytest.approx(2.7956564, rel=1e-5)
+
+
+# -- per 10,000 list pages ------------------------------------------------------------------------
+
+
+def test_list_pages_line_by_line() -> None:
+    part = cost.list_pages(_store(), log_bytes=1000)
+    lines = part.lines
+    # 10,000 pages x 100 RRU = 1 M RRU x $0.125/M = $0.125; 10,000 requests x $3.50/M = $0.035;
+    # the query function: 10,000 x ($0.20/M + 129 ms x 0.5 GB x $0.0000133334) = $0.0106000.
+    assert lines["DynamoDB reads (100.0 RRU each)"] == pytest.approx(0.125)
+    assert lines["API Gateway REST"] == pytest.approx(0.035)
+    assert lines["Lambda query"] == pytest.approx(0.0106000, rel=1e-5)
+    # Logs: 10,000 x (1,434 + 376) B = 0.0181 GB: $0.00905 ingested, x 2.958904 x $0.03 = $0.0016067.
+    assert lines["CloudWatch Logs ingestion"] == pytest.approx(0.00905)
+    assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0016067, rel=1e-4)
+    # 0.125 + 0.035 + 0.0106 + 0.00905 + 0.0016067 = 0.1812567.
+    assert part.total == pytest.approx(0.1812567, rel=1e-5)
+
+
+# -- the figures beside their goals ---------------------------------------------------------------
+
+
+def test_goals_say_met_and_not_met() -> None:
+    assert cost.goal("fixed", 1.40, 1.50, "USD")["met"] is True
+    row = cost.goal("write units a launch", 147, 35, "WRU", "the write path")
+    assert row["met"] is False and row["in_the_way"] == "the write path"
+
+
+def test_report_prints_each_figure_beside_its_goal() -> None:
+    result = cost.assemble(_store(), log_bytes=1000, log_note="given", methods=7)
+    goals = {row["figure"]: row for row in result["goals"]}
+    assert set(goals) == {
+        "fixed, a month",
+        "launches of 1-hour tasks: write units a launch",
+        "launches of 1-hour tasks: per 10,000",
+        "running task-months: per 10,000",
+        "list pages: read units a page of 100",
+        "list pages: per 10,000",
+    }
+    assert [goals[f]["goal"] for f in goals] == [1.50, 35, 0.30, 2.50, 110, 0.20]
+    # This store: 30 WRU a launch (met); 2.7957 per 10,000 task-months (not met); 100 RRU and
+    # $0.1813 per 10,000 pages (both met); fixed 1.7828 (not met).
+    assert goals["launches of 1-hour tasks: write units a launch"]["met"] is True
+    assert goals["running task-months: per 10,000"]["met"] is False
+    assert goals["list pages: read units a page of 100"]["met"] is True
+    assert goals["list pages: per 10,000"]["met"] is True
+    assert goals["fixed, a month"]["met"] is False
+    text = cost.report(result)
+    assert "fixed, a month" in text and "<=  1.50 USD  not met" in text
+    assert "list pages: per 10,000" in text and "<=  0.20 USD  met" in text
+    assert "running task-months: per 10,000" in text and "<=  2.50 USD  not met" in text
+    assert "in the way of 'running task-months: per 10,000': keepalives are" in text
+    assert "(not in the total)" in text
