@@ -120,20 +120,14 @@ def sweep_clients() -> _SweepClients:
 def sweeper() -> SweepService:
     """The sweep (ECS reads through member roles, the worker), from settings; cheap, so not cached:
     it reuses the cached recorder, query service and clients."""
+    from core.store.coverage import CoverageStore
     from core.sweep.service import SweepService
 
     settings = get_settings()
-    coverage = None
-    try:  # core.store.coverage arrives with GET /coverage; until then the sweep records no coverage
-        from core.store.coverage import CoverageStore
-
-        coverage = CoverageStore(settings.table_name)
-    except ImportError:
-        pass
     return SweepService(
         recorder=recorder(),
         query=query_service(),
-        coverage=coverage,
+        coverage=CoverageStore(settings.table_name),
         role_name=settings.sweep_role_name,
         calls_per_second=settings.sweep_calls_per_second,
         sts=sweep_clients().sts,

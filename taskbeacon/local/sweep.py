@@ -141,16 +141,11 @@ class LocalSweep:
     def service(self) -> Any:
         import boto3
 
+        from core.store.coverage import CoverageStore
         from core.sweep.service import SweepService
         from handlers import wiring
 
-        coverage = None
-        try:  # arrives with GET /coverage (core.store.coverage)
-            from core.store.coverage import CoverageStore
-
-            coverage = CoverageStore(wiring.get_settings().table_name)
-        except ImportError:
-            pass
+        coverage = CoverageStore(wiring.get_settings().table_name)
         sts = boto3.client(
             "sts",
             endpoint_url=self.endpoint,

@@ -301,3 +301,26 @@ def test_malformed_entries_are_skipped_with_a_log_line_and_nothing_else_is_lost(
     assert "must be an object" in caplog.text
     for task in good:
         assert harness.inventory.query.get_task(task["taskArn"])["lastStatus"] == "RUNNING"
+
+
+def test_coverage_notes_land_in_the_coverage_store(harness: Harness) -> None:
+    """The worker's note, through the real CoverageStore: when each account-region was swept, and how."""
+    from core.store.coverage import CoverageStore
+
+    store = CoverageStore("tasks", client=harness.client)
+    harness.coverage = store  # type: ignore[assignment]
+    target = Target("111111111111", "us-east-1")
+    for n in range(2):
+        harness.org.add(
+            ecs_task(FARGATE, account=target.account, region=target.region, cluster="a", seed=str(n))
+        )
+    harness.org.add_cluster("222222222222", "eu-west-1", "empty")
+    harness.sweep([target, Target("222222222222", "eu-west-1")])
+    notes = {(c.account_id, c.region): c for c in store.load_all()}
+    assert set(notes) == {(target.account, target.region), ("222222222222", "eu-west-1")}
+    mine = notes[(target.account, target.region)]
+    assert mine.last_swept_at is not None and mine.last_swept_at.startswith(
+        harness.clock.now().strftime("%Y-%m-%d")
+    )
+    assert mine.sweep["tasksSeen"] == 2 and mine.sweep["written"] == 2 and mine.sweep["closed"] == 0
+    assert notes[("222222222222", "eu-west-1")].sweep["tasksSeen"] == 0

@@ -38,15 +38,16 @@ def _text_times(task: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in task.items():
         if isinstance(value, datetime):
-            value = _text(value)
+            out[key] = _text(value)
         elif isinstance(value, list):
-            value = [
+            out[key] = [
                 {k: _text(v) if isinstance(v, datetime) else v for k, v in item.items()}
                 if isinstance(item, dict)
                 else item
                 for item in value
             ]
-        out[key] = value
+        else:
+            out[key] = value
     return out
 
 
