@@ -23,7 +23,7 @@ import logging
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -112,6 +112,9 @@ class Worker:
         from botocore.exceptions import ClientError
 
         target = unit.target
+        if unit.part == 0 and unit.resume is None and not unit.closing:
+            # The unit begins now, not when it was planned (the queue may have held it a while).
+            unit = replace(unit, started_at=self.clock())
         try:
             reader = self.readers(target, remaining)
         except ClientError as error:
