@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import Throttled
 from core.logic.lifecycle import is_stopped
 from core.logic.merge import merge, same_content, snapshot_order_key
+from core.logic.provenance import is_confirming
 from core.model import Observation, SeenState, Task, TaskState, task_identity
 from core.store.writer import LostRace, Store, WriteCost, WritePlan
 
@@ -44,7 +45,7 @@ class _Prepared:
 
 
 def _is_keepalive(observation: Observation) -> bool:
-    return observation.source != "event" and observation.reason == "keepalive"
+    return not is_confirming(observation.source) and observation.reason == "keepalive"
 
 
 class Recorder:
@@ -119,7 +120,7 @@ class Recorder:
         if updated is None:
             return None
         seen = None
-        if observation.source != "event":
+        if not is_confirming(observation.source):  # AWS's reports have no keepalive item
             seen = SeenState(
                 snapshot_key=updated.snapshot_key, content_hash=content, seen_at=observation.observed_at
             )
@@ -141,8 +142,9 @@ class Recorder:
 
 
 def _content(observation: Observation) -> str | None:
-    """The content hash of a snapshot; events have none (they never touch the keepalive item)."""
-    return None if observation.source == "event" else content_hash(observation)
+    """The content hash of a snapshot; AWS's reports (events, the sweep) have none: they never touch
+    the keepalive item, so they write the record alone, with no transaction."""
+    return None if is_confirming(observation.source) else content_hash(observation)
 
 
 def content_hash(observation: Observation) -> str:
