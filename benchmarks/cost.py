@@ -63,7 +63,8 @@ MEMORY_MB = {  # infra/functions.py
     "sweep_planner": 512,
     "sweep_worker": 1024,
 }
-# infra/monitoring.py: 11 alarms; the API 4xx rate is a metric-math alarm over two metrics.
+# infra/monitoring.py: 10 alarms; the API 4xx rate is a metric-math alarm over two metrics. The sweep
+# adds none: its failed units and planning runs land in the events dead letters (infra/sweep.py).
 ALARM_METRICS: dict[str, int] = {
     "Errors: events function": 1,
     "Errors: indexer function": 1,
@@ -75,7 +76,6 @@ ALARM_METRICS: dict[str, int] = {
     "indexer failure queue depth": 1,
     "indexer IteratorAge": 1,
     "AgentImagePullFailures (SQS NumberOfMessagesSent)": 1,
-    "sweep dead-letter queue depth": 1,
 }
 # Rejected{service}, the one custom metric (lambdas/core/observability.py). It is billed only for the
 # hours it has data (hours with a rejection), so a quiet month costs less; counted as a full month.
@@ -93,12 +93,13 @@ LOG_RETENTION_DAYS = 90  # infra/config.py log_retention_days: every log group
 TRACING_ON_BY_DEFAULT = False  # infra/config.py tracing=False; when on: 1 trace a second, then 1 %
 RECONCILE_EVERY_HOURS = 6  # infra/config.py reconcile_interval_hours
 RETENTION_DAYS = 30  # stopped tasks expire after this many days (TTL deletes are free)
-# SQS queues: the events dead letters, the indexer's failures, the agent pull failures, the sweep's
-# queue and its dead letters. One is polled: the sweep worker's event source mapping long-polls the
-# sweep queue all month, and SQS bills its empty receives. About 15 a minute when idle (5 pollers,
-# 20 s long polls; the rate users observe, e.g. getlift/lift#132): 657,000 requests a month.
-QUEUES = 5
-POLLED_QUEUES = 1
+# SQS queues: the events dead letters, the indexer's failures, the agent pull failures; all at rest.
+# None is polled: a queue behind a Lambda event source mapping is long-polled all month and SQS bills
+# its empty receives, about 15 a minute when idle (5 pollers, 20 s long polls; the rate users observe,
+# e.g. getlift/lift#132): 657,000 requests, $0.26 a month a queue. The sweep therefore has no queue:
+# the planner and the worker's continuations invoke the worker asynchronously (infra/sweep.py).
+QUEUES = 3
+POLLED_QUEUES = 0
 IDLE_RECEIVES_PER_MINUTE = 15
 # The sweep (infra/sweep.py): a planner every 12 h, then one worker run per account-region; at
 # defaults (no organization, no other accounts, no member regions) that is this account's region.
@@ -133,7 +134,7 @@ RECONCILER_IDLE_MS = 8_000  # 5 s of settling + 320 Queries at ~10 ms
 RECONCILER_IDLE_QUERIES_PER_PASS = 12 * 8 + 8 * 8
 RECONCILER_MS_PER_TASK = 3.0  # 30 s per 10,000 active tasks (assumption)
 RECONCILER_LOG_BYTES = 400  # a run's own lines (assumption; the platform lines are added)
-SWEEP_PLANNER_MS = 500  # lists the targets, sends a message each (assumption)
+SWEEP_PLANNER_MS = 500  # lists the targets, invokes the worker asynchronously once each (assumption)
 SWEEP_WORKER_IDLE_MS = 2_000  # assumes the member role, lists no clusters (assumption)
 # ECS answers 100 task ARNs a ListTasks page and 100 tasks a DescribeTasks call, and the worker makes
 # at most 5 calls a second (sweep_calls_per_second): 2 calls per 100 tasks = 4 ms of a worker per task.
@@ -248,9 +249,9 @@ def fixed(methods: int = API_METHODS_ASSUMED) -> Part:
         "CloudWatch dashboard (opt-in, off)": DASHBOARD_USD if DASHBOARD_ON_BY_DEFAULT else 0.0,
         "API Gateway per-method metrics (off)": method_metrics if API_METHOD_METRICS_ON_BY_DEFAULT else 0.0,
         f"SQS queues at rest ({QUEUES - POLLED_QUEUES}, not polled)": 0.0,
-        f"SQS sweep queue polled by Lambda ({idle_receives:,.0f} empty receives)": idle_receives
-        / 1e6
-        * SQS_REQUESTS_PER_MILLION,
+        f"SQS queues polled by Lambda ({POLLED_QUEUES}: the sweep invokes its worker asynchronously)": (
+            idle_receives / 1e6 * SQS_REQUESTS_PER_MILLION
+        ),
         f"reconciler schedule ({runs:.1f} cold runs, Lambda)": lambda_cost(
             "reconciler", runs, RECONCILER_IDLE_MS, cold_share=1.0
         ),

@@ -94,13 +94,17 @@ EVENTS: Final = FunctionSpec("events", "Events", "handlers.events.handler", 512,
 INDEXER: Final = FunctionSpec("indexer", "Indexer", "handlers.indexer.handler", 1024, 120)
 # Reads the whole index once per run: give it Lambda's longest timeout.
 RECONCILER: Final = FunctionSpec("reconciler", "Reconciler", "handlers.reconciler.handler", 1024, 900)
-# The sweep (infra/sweep.py): the planner lists the account-regions and queues one message each; the
-# worker sweeps one account-region per message and, before its timeout, queues the rest of its work as
-# a continuation message (so no account-region is bounded by one invocation).
+# The sweep (infra/sweep.py): the planner lists the account-regions and invokes the worker
+# asynchronously once each; the worker sweeps one account-region per invocation and, before its
+# timeout, invokes itself asynchronously with the rest of its work (a continuation), so no
+# account-region is bounded by one invocation.
 SWEEP_PLANNER: Final = FunctionSpec(
     "sweeper", "SweepPlanner", "handlers.sweeper.plan_handler", 512, 300, table=False
 )
 SWEEP_WORKER: Final = FunctionSpec("sweeper", "SweepWorker", "handlers.sweeper.work_handler", 1024, 300)
+# At most this many workers at once, reserved (free): at 5 ECS calls a second each, 250 a second over
+# the whole organization. Reserved concurrency leaves the account's other functions 50 fewer.
+SWEEP_WORKER_RESERVED_CONCURRENCY: Final = 50
 SPECS: Final = (INGEST, QUERY, EVENTS, INDEXER, RECONCILER, SWEEP_PLANNER, SWEEP_WORKER)
 
 
@@ -153,7 +157,13 @@ class TaskBeaconFunctions(Construct):
             SWEEP_PLANNER, code, table, environment, retention, dead_letter_queue=events_dlq
         )
         self.sweep_worker = self._function(
-            SWEEP_WORKER, code, table, environment, retention, role_name=config.sweeper_role_name
+            SWEEP_WORKER,
+            code,
+            table,
+            environment,
+            retention,
+            role_name=config.sweeper_role_name,
+            reserved_concurrency=SWEEP_WORKER_RESERVED_CONCURRENCY,
         )
         if config.describe_tasks_cross_check:
             self.ingest.add_to_role_policy(
@@ -185,8 +195,9 @@ class TaskBeaconFunctions(Construct):
     @property
     def background(self) -> tuple[lambda_.Function, ...]:
         """The functions no API caller sees fail (ingest and query errors are the API's 5xx), whose
-        Errors are alarmed. The sweep's are not: what fails there ends in a queue that is alarmed
-        (infra/monitoring.py), which also sees the failures a function reports without an error."""
+        Errors are alarmed. The sweep's are not: what fails there ends in the events dead-letter queue
+        (the planner's dead-letter queue, the worker's on-failure destination), which is alarmed
+        (infra/monitoring.py)."""
         return (self.events, self.indexer, self.reconciler)
 
     def _function(
@@ -199,6 +210,7 @@ class TaskBeaconFunctions(Construct):
         *,
         dead_letter_queue: sqs.IQueue | None = None,
         role_name: str | None = None,
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
         # An explicit role per function instead of AWSLambdaBasicExecutionRole: logs are granted
         # on the function's own log group only.
@@ -229,5 +241,6 @@ class TaskBeaconFunctions(Construct):
             log_group=log_group,
             tracing=self._tracing,
             dead_letter_queue=dead_letter_queue,
+            reserved_concurrent_executions=reserved_concurrency,
             description=f"taskbeacon {spec.handler}",
         )

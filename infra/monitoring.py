@@ -9,10 +9,8 @@ Each alarm here watches a signal that nothing else already raises (docs/cost.md 
 - API 5xx (count) and API 4xx (rate of requests; a fleet-wide IAM 403 shows there).
 - Rejected, the one custom metric: requests and events the handlers refused that need a human.
 - The events dead letters (which also hold failed async runs of the events function and of the
-  sweep's planner), the indexer's failure queue and its iterator age.
-- The sweep's dead letters: an account-region whose sweep failed `MAX_RECEIVES` times, whether the
-  worker raised, timed out or reported the failure (a reported failure is no Lambda error, so the
-  worker's Errors would miss it; this one metric sees all three).
+  sweep's planner, and the sweep worker's failed units: its on-failure destination, after Lambda's
+  retries, whether it raised or timed out), the indexer's failure queue and its iterator age.
 - Agent image pulls that stopped a task (`CannotPullContainerError`, infra/agent_pull_failures.py).
 DynamoDB throttles and system errors are not watched on their own: on the request path they come
 back as 503s (Rejected, API 5xx), in the indexer as its age and failures.
@@ -60,7 +58,6 @@ CUSTOM_METRICS: Final = 1  # Rejected{service}
 class Queues:
     events_dead_letters: sqs.IQueue
     indexer_failures: sqs.IQueue
-    sweep_dead_letters: sqs.IQueue | None = None
 
 
 class TaskBeaconMonitoring(Construct):
@@ -104,12 +101,6 @@ class TaskBeaconMonitoring(Construct):
             period=FIVE_MINUTES, statistic="Maximum"
         )
         self._alarm("IndexerFailures", failures_depth, 1)
-        sweep_depth: cloudwatch.IMetric | None = None
-        if queues.sweep_dead_letters is not None:
-            sweep_depth = queues.sweep_dead_letters.metric_approximate_number_of_messages_visible(
-                period=FIVE_MINUTES, statistic="Maximum"
-            )
-            self._alarm("SweepDeadLetters", sweep_depth, 1)
         iterator_age = indexer.metric("IteratorAge", period=FIVE_MINUTES, statistic="Maximum")
         self._alarm("IndexerIteratorAge", iterator_age, INDEXER_MAX_ITERATOR_AGE_MS, unit=" ms")
         if pull_failures is not None:
@@ -149,7 +140,7 @@ class TaskBeaconMonitoring(Construct):
             _graph("Indexer iterator age (ms)", [iterator_age]),
             _graph(
                 "Dead letters and indexer failures",
-                [dlq_depth, failures_depth, *([sweep_depth] if sweep_depth is not None else [])],
+                [dlq_depth, failures_depth],
             ),
         )
         self.dashboard.add_widgets(

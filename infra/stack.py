@@ -100,7 +100,6 @@ class TaskBeaconStack(cdk.Stack):
             queues=Queues(
                 events_dead_letters=self.dead_letters,
                 indexer_failures=self.indexing.failures,
-                sweep_dead_letters=self.sweep.queue.dead_letters,
             ),
             pull_failures=self.pull_failures.metric,
             alarm_topic_arn=config.alarm_topic_arn,

@@ -3,12 +3,17 @@
 - The planner (`handlers.sweeper.plan_handler`) runs every `sweepIntervalHours` (default 12) and once
   right after each deploy that changes it, invoked asynchronously (a `Trigger` with
   `InvocationType: Event`): the deploy never waits for a sweep, and never fails because of one. It
-  lists the targets (`SWEEP_ACCOUNTS` x `SWEEP_REGIONS`) and sends one message per account-region.
-- The worker (`handlers.sweeper.work_handler`, batch size 1, partial batch responses) sweeps one
-  account-region per message at `SWEEP_CALLS_PER_SECOND` ECS calls at most, and queues the rest of
-  its work as a continuation message to the same queue when its time runs short. At most
-  `WORKER_MAX_CONCURRENCY` run at once: at 5 calls a second each that is 250 ECS calls a second over
-  the whole organization, each account-region seeing at most its own 5.
+  lists the targets (`SWEEP_ACCOUNTS` x `SWEEP_REGIONS`) and invokes the worker asynchronously once per
+  account-region (`SWEEP_WORKER_FUNCTION`, the worker's ARN). No queue is polled: a queue behind an
+  event source mapping is long-polled by Lambda all month, and SQS bills those empty receives
+  (~657,000 a month, $0.26; docs/cost.md "Fixed cost").
+- The worker (`handlers.sweeper.work_handler`) sweeps one account-region per invocation at
+  `SWEEP_CALLS_PER_SECOND` ECS calls at most, and invokes itself asynchronously with the rest of its
+  work (a continuation) when its time runs short. Its reserved concurrency is
+  `WORKER_MAX_CONCURRENCY`: at 5 calls a second each that is 250 ECS calls a second over the whole
+  organization, each account-region seeing at most its own 5; events beyond it wait in Lambda's
+  asynchronous queue (throttles are retried up to the event's maximum age). Reserving takes 50 from
+  the account's unreserved concurrency (docs/decisions/infra.md "Sweep").
 - Every account, this one included, is read through its read-only role `<SWEEP_ROLE_NAME>-<region>`
   (the member template, infra/member.py), which trusts exactly the worker's role `<stackName>-sweeper`.
   The worker itself may read no ECS at all. An account-region without that role is logged and left
@@ -19,9 +24,10 @@ with an organization (`principalOrgId`), empty, and the planner calls Organizati
 (which answers only in the management account or a delegated administrator of Organizations);
 without an organization, this account and the `eventBusAccounts`.
 
-A message that keeps failing (an exception, a timeout, or a failure the worker reports) goes to the
-dead-letter queue after `MAX_RECEIVES` receives, and that queue is alarmed (infra/monitoring.py); a
-planning run that keeps failing goes to the events dead-letter queue, which is alarmed too.
+A unit that keeps failing (an exception or a timeout, `WORKER_RETRIES` retries by Lambda) or that
+waited longer than `WORKER_MAX_EVENT_AGE` goes to the worker's on-failure destination, the events
+dead-letter queue; a planning run that keeps failing goes there too (the planner's dead-letter queue).
+That queue is alarmed (infra/monitoring.py): the sweep adds no queue and no alarm metric.
 """
 
 from __future__ import annotations
@@ -34,43 +40,18 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import triggers
 from constructs import Construct
 
 from infra.config import TaskBeaconConfig
-from infra.functions import ENV_NAMES, SWEEP_WORKER
+from infra.functions import ENV_NAMES, SWEEP_WORKER_RESERVED_CONCURRENCY
 
-# Lambda's advice for SQS event sources: a visibility timeout of at least six times the function's
-# timeout, so a message is not handed to a second worker while the first may still run it.
-VISIBILITY_TIMEOUT: Final = cdk.Duration.seconds(6 * SWEEP_WORKER.timeout_s)
-MAX_RECEIVES: Final = 5
-WORKER_BATCH_SIZE: Final = 1  # one account-region per invocation
-WORKER_MAX_CONCURRENCY: Final = 50
+WORKER_MAX_CONCURRENCY: Final = SWEEP_WORKER_RESERVED_CONCURRENCY
+WORKER_RETRIES: Final = 2  # Lambda's retries of an asynchronous invocation that failed (its maximum)
+WORKER_MAX_EVENT_AGE: Final = cdk.Duration.hours(6)  # Lambda's maximum: long enough for any backlog
 SCHEDULE_RETRIES: Final = 2
-
-
-class SweepQueue(Construct):
-    """One message per account-region to sweep (and continuations), with a dead-letter queue."""
-
-    def __init__(self, scope: Construct, construct_id: str) -> None:
-        super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),  # time to notice, fix and redrive
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=VISIBILITY_TIMEOUT,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVES),
-        )
 
 
 def sweep_accounts(config: TaskBeaconConfig) -> tuple[str, ...]:
@@ -101,7 +82,6 @@ class TaskBeaconSweep(Construct):
         run_after: Sequence[Construct] = (),
     ) -> None:
         super().__init__(scope, construct_id)
-        self.queue = SweepQueue(self, "Queue")
         accounts = sweep_accounts(config)
         regions = sweep_regions(config)
         self.lists_organization_accounts = not accounts
@@ -109,16 +89,42 @@ class TaskBeaconSweep(Construct):
             ENV_NAMES["sweep_accounts"]: cdk.Fn.join(",", list(accounts)) if accounts else "",
             ENV_NAMES["sweep_regions"]: cdk.Fn.join(",", list(regions)),
             ENV_NAMES["sweep_role_name"]: config.sweep_role_name,
-            ENV_NAMES["sweep_queue_url"]: self.queue.queue.queue_url,
             ENV_NAMES["sweep_calls_per_second"]: str(config.sweep_calls_per_second),
         }
         for fn in (planner, worker):
             for name, value in environment.items():
                 fn.add_environment(name, value)
-            # Planner: one message per account-region; worker: its continuations. Nothing else.
-            fn.add_to_role_policy(
-                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue.queue_arn])
+        # The planner invokes the worker (the unqualified ARN: no version, no alias), nothing else.
+        planner.add_environment(ENV_NAMES["sweep_worker_function"], worker.function_arn)
+        planner.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeSweepWorker", actions=["lambda:InvokeFunction"], resources=[worker.function_arn]
             )
+        )
+        # The worker invokes itself (continuations), nothing else. In a policy of its own: the worker
+        # depends on its role's default policy, so a statement there naming the worker's ARN would be
+        # a circular dependency. The worker finds its ARN in its context (no setting).
+        self.worker_invokes_itself = iam.Policy(
+            self,
+            "WorkerContinues",
+            statements=[
+                iam.PolicyStatement(
+                    sid="InvokeItselfForContinuations",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[worker.function_arn],
+                )
+            ],
+        )
+        if worker.role is not None:
+            self.worker_invokes_itself.attach_to_role(worker.role)
+        # Asynchronous invocations: function errors retried twice, throttled events kept up to 6 h,
+        # then the event goes to the events dead-letter queue (alarmed) with the unit as its
+        # `requestPayload` (redrive: invoke the worker with it).
+        worker.configure_async_invoke(
+            retry_attempts=WORKER_RETRIES,
+            max_event_age=WORKER_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(dead_letter_queue),
+        )
         if self.lists_organization_accounts:
             # No resource-level permission exists for ListAccounts (acknowledged in infra/nag.py).
             planner.add_to_role_policy(
@@ -136,13 +142,6 @@ class TaskBeaconSweep(Construct):
                 sid="AssumeMemberReadOnlyRoles", actions=["sts:AssumeRole"], resources=self.member_role_arns
             )
         )
-        self.event_source = sources.SqsEventSource(
-            self.queue.queue,
-            batch_size=WORKER_BATCH_SIZE,
-            report_batch_item_failures=True,
-            max_concurrency=WORKER_MAX_CONCURRENCY,
-        )
-        worker.add_event_source(self.event_source)
 
         self.schedule = events.Rule(
             self,
@@ -158,9 +157,11 @@ class TaskBeaconSweep(Construct):
                 )
             ],
         )
-        after: list[Construct] = [self.queue, worker, *run_after]
+        after: list[Construct] = [worker, self.worker_invokes_itself, *run_after]
         if isinstance(worker.role, Construct):
-            after.append(worker.role)  # its policy: the worker may read and assume before the first run
+            after.append(
+                worker.role
+            )  # its policy: the worker may assume, invoke and fail over before the first run
         # Once right after the deploy (every deploy that changes the planner, i.e. its code or settings),
         # asynchronously: the deploy neither waits for the sweep nor fails with it.
         self.after_deploy = triggers.Trigger(

@@ -38,7 +38,7 @@ class Settings(BaseModel):
     sweep_accounts: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()  # empty: Organizations
     sweep_regions: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()
     sweep_role_name: str = Field(default="taskbeacon-sweep-reader", min_length=1, max_length=50)
-    sweep_queue_url: str = ""
+    sweep_worker_function: str = ""  # the worker's name or ARN: the planner invokes it asynchronously
     sweep_calls_per_second: float = Field(default=5.0, gt=0, le=20)
 
     @field_validator("collector_role_arns")
@@ -61,7 +61,7 @@ _ENV_NAMES = {
     "sweep_accounts": "SWEEP_ACCOUNTS",
     "sweep_regions": "SWEEP_REGIONS",
     "sweep_role_name": "SWEEP_ROLE_NAME",
-    "sweep_queue_url": "SWEEP_QUEUE_URL",
+    "sweep_worker_function": "SWEEP_WORKER_FUNCTION",
     "sweep_calls_per_second": "SWEEP_CALLS_PER_SECOND",
 }
 ENV_NAMES = _ENV_NAMES  # for the stack, which sets them (one spelling of each name)

@@ -90,7 +90,7 @@ if TYPE_CHECKING:
 
 
 class _SweepClients:
-    """The sweeper's AWS clients (STS, SQS, Organizations), each made on first use, once per process."""
+    """The sweeper's AWS clients (STS, Lambda, Organizations), each made on first use, once per process."""
 
     def __init__(self) -> None:
         self._clients: dict[str, object] = {}
@@ -105,8 +105,9 @@ class _SweepClients:
     def sts(self) -> object:
         return self._client("sts")
 
-    def sqs(self) -> object:
-        return self._client("sqs")
+    def lambda_(self) -> object:
+        """Lambda, for the asynchronous invocations of the worker (units and continuations)."""
+        return self._client("lambda")
 
     def organizations(self) -> object:
         return self._client("organizations")

@@ -1,4 +1,5 @@
-"""The sweep's infrastructure (infra/sweep.py): schedule, run after deploy, queue, worker, roles, settings."""
+"""The sweep's infrastructure (infra/sweep.py): schedule, run after deploy, asynchronous invocations (no
+polled queue), worker, roles, settings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from infra_synth import Synth
 
 from infra.functions import ENV_NAMES, SWEEP_PLANNER, SWEEP_WORKER
-from infra.sweep import MAX_RECEIVES, WORKER_MAX_CONCURRENCY
+from infra.sweep import WORKER_MAX_CONCURRENCY
 
 pytestmark = pytest.mark.cdk
 
@@ -17,7 +18,6 @@ SWEEP_ENV = (
     "sweep_accounts",
     "sweep_regions",
     "sweep_role_name",
-    "sweep_queue_url",
     "sweep_calls_per_second",
 )
 
@@ -46,12 +46,11 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [actions] if isinstance(actions, str) else list(actions)
 
 
-def _queues(synth_result: Synth) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-    """(queue id, queue, dead-letter id, dead-letter queue) of the sweep."""
-    queues = synth_result.resources("AWS::SQS::Queue")
-    ((dlq_id, dlq),) = [(k, q) for k, q in queues.items() if k.startswith("SweepQueueDeadLetters")]
-    ((queue_id, queue),) = [(k, q) for k, q in queues.items() if k.startswith("SweepQueue") and k != dlq_id]
-    return queue_id, queue["Properties"], dlq_id, dlq["Properties"]
+def _events_dead_letters(synth_result: Synth) -> str:
+    ((queue_id, _),) = [
+        (k, q) for k, q in synth_result.resources("AWS::SQS::Queue").items() if k.startswith("EventsDlq")
+    ]
+    return queue_id
 
 
 def test_planner_runs_on_the_interval(default_synth: Synth, full_synth: Synth) -> None:
@@ -83,53 +82,94 @@ def test_planner_runs_once_right_after_deploy_without_holding_it(default_synth: 
         if v["Properties"]["FunctionName"] == {"Ref": planner_id}
     ]
     assert props["HandlerArn"] == {"Ref": version_id}
-    # After what the sweep needs: the queue, the worker, its role's policy and its event source.
-    queue_id, _, _, _ = _queues(default_synth)
+    # After what the sweep needs: the worker (with its async config), its role's policies.
     worker_id, _ = _function(default_synth, SWEEP_WORKER.handler)
-    mapping_id = next(
+    (config_id,) = [
         k
-        for k, m in default_synth.resources("AWS::Lambda::EventSourceMapping").items()
-        if m["Properties"]["FunctionName"] == {"Ref": worker_id}
-    )
-    assert {queue_id, worker_id, mapping_id} <= set(trigger["DependsOn"])
+        for k, c in default_synth.resources("AWS::Lambda::EventInvokeConfig").items()
+        if c["Properties"]["FunctionName"] == {"Ref": worker_id}
+    ]
+    assert {worker_id, config_id} <= set(trigger["DependsOn"])
     assert any(d.startswith("FunctionsSweepWorkerRoleDefaultPolicy") for d in trigger["DependsOn"])
+    assert any(d.startswith("SweepWorkerContinues") for d in trigger["DependsOn"])
 
 
-def test_queue_outlives_the_worker_and_has_dead_letters(default_synth: Synth) -> None:
-    _, queue, dlq_id, dlq = _queues(default_synth)
-    assert queue["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
-    # Lambda's advice: a visibility timeout of 6x the function's timeout.
-    assert queue["VisibilityTimeout"] == 6 * SWEEP_WORKER.timeout_s > SWEEP_WORKER.timeout_s
-    assert queue["RedrivePolicy"] == {
-        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
-        "maxReceiveCount": 5,
-    }
-    assert MAX_RECEIVES == 5
-    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
-    for queue_ref in _queues(default_synth)[0], dlq_id:
-        (policy,) = [
-            p
-            for p in default_synth.resources("AWS::SQS::QueuePolicy").values()
-            if {"Ref": queue_ref} in p["Properties"]["Queues"]
-        ]
-        (tls,) = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-
-
-def test_worker_takes_one_account_region_at_a_time(any_synth: Synth) -> None:
-    queue_id, _, _, _ = _queues(any_synth)
-    worker_id, worker = _function(any_synth, SWEEP_WORKER.handler)
-    (mapping,) = [
-        m["Properties"]
+def test_no_queue_is_polled_for_the_sweep(any_synth: Synth) -> None:
+    """The worker is invoked asynchronously: no event source mapping (whose pollers would bill empty
+    receives all month), no sweep queue and no dead-letter queue of its own."""
+    worker_id, _ = _function(any_synth, SWEEP_WORKER.handler)
+    assert not [
+        m
         for m in any_synth.resources("AWS::Lambda::EventSourceMapping").values()
         if m["Properties"]["FunctionName"] == {"Ref": worker_id}
     ]
-    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    assert mapping["BatchSize"] == 1
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["ScalingConfig"] == {"MaximumConcurrency": WORKER_MAX_CONCURRENCY}
-    assert "ReservedConcurrentExecutions" not in worker
+    assert not [k for k in any_synth.resources("AWS::SQS::Queue") if k.startswith("Sweep")]
+
+
+def test_failed_units_go_to_the_events_dead_letters(any_synth: Synth) -> None:
+    worker_id, _ = _function(any_synth, SWEEP_WORKER.handler)
+    ((_, config),) = [
+        (k, c["Properties"])
+        for k, c in any_synth.resources("AWS::Lambda::EventInvokeConfig").items()
+        if c["Properties"]["FunctionName"] == {"Ref": worker_id}
+    ]
+    dlq_id = _events_dead_letters(any_synth)
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 6 * 3600
+    assert config["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq_id, "Arn"]}}}
+    sends = [s for s in _role_statements(any_synth, SWEEP_WORKER.handler) if "sqs:SendMessage" in _actions(s)]
+    assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [dlq_id, "Arn"]}]
+    # A planning run that failed lands there too.
+    planner = _function(any_synth, SWEEP_PLANNER.handler)[1]
+    assert planner["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+
+
+def test_worker_concurrency_is_reserved(any_synth: Synth) -> None:
+    _, worker = _function(any_synth, SWEEP_WORKER.handler)
+    assert worker["ReservedConcurrentExecutions"] == WORKER_MAX_CONCURRENCY == 50
     assert worker["Timeout"] == SWEEP_WORKER.timeout_s
+    # Only the worker reserves any.
+    for fn in any_synth.resources("AWS::Lambda::Function").values():
+        if fn["Properties"].get("Handler") != SWEEP_WORKER.handler:
+            assert "ReservedConcurrentExecutions" not in fn["Properties"]
+
+
+def test_the_planner_invokes_the_worker_and_the_worker_itself_only(any_synth: Synth) -> None:
+    worker_id, _ = _function(any_synth, SWEEP_WORKER.handler)
+    worker_arn = {"Fn::GetAtt": [worker_id, "Arn"]}
+    invokes: dict[str, list[Any]] = {}
+    for handler in (SWEEP_PLANNER.handler, SWEEP_WORKER.handler):
+        invokes[handler] = [
+            s["Resource"]
+            for s in _role_statements(any_synth, handler)
+            if any(a.startswith("lambda:") for a in _actions(s))
+        ]
+        assert invokes[handler] == [worker_arn], handler
+        for statement in _role_statements(any_synth, handler):
+            if any(a.startswith("lambda:") for a in _actions(statement)):
+                assert _actions(statement) == ["lambda:InvokeFunction"]
+    # The worker's own grant is in a policy of its own (its default policy naming its ARN would be a
+    # circular dependency: the function depends on that policy).
+    worker_role = _function(any_synth, SWEEP_WORKER.handler)[1]["Role"]["Fn::GetAtt"][0]
+    (policy_id,) = [
+        k
+        for k, p in any_synth.resources("AWS::IAM::Policy").items()
+        if {"Ref": worker_role} in p["Properties"]["Roles"]
+        and any(
+            "lambda:InvokeFunction" in _actions(s) for s in p["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
+    assert policy_id.startswith("SweepWorkerContinues")
+    assert policy_id not in any_synth.raw["Resources"][worker_id].get("DependsOn", [])
+    # No other function may invoke the worker.
+    for fn in any_synth.resources("AWS::Lambda::Function").values():
+        handler = fn["Properties"].get("Handler")
+        if handler in invokes:
+            continue
+        role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+        for p in any_synth.resources("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in p["Properties"]["Roles"]:
+                assert worker_id not in json.dumps(p["Properties"]["PolicyDocument"])
 
 
 def test_worker_role_has_the_name_member_roles_trust(any_synth: Synth) -> None:
@@ -178,13 +218,7 @@ def test_worker_reads_ecs_only_through_the_member_roles(any_synth: Synth) -> Non
             assert not any(a.startswith("ecs:") for a in _actions(statement)), statement
 
 
-def test_queue_sends_and_organization_listing(default_synth: Synth, full_synth: Synth) -> None:
-    for synth_result in (default_synth, full_synth):
-        queue_id, _, _, _ = _queues(synth_result)
-        for handler in (SWEEP_PLANNER.handler, SWEEP_WORKER.handler):
-            sends = [s for s in _role_statements(synth_result, handler) if s["Action"] == "sqs:SendMessage"]
-            assert {"Fn::GetAtt": [queue_id, "Arn"]} in [s["Resource"] for s in sends]
-
+def test_organization_listing(default_synth: Synth, full_synth: Synth) -> None:
     def lists_accounts(synth_result: Synth) -> set[str]:
         return {
             handler
@@ -205,16 +239,21 @@ def test_sweep_settings_reach_both_functions_by_their_names(default_synth: Synth
         "SWEEP_ACCOUNTS",
         "SWEEP_REGIONS",
         "SWEEP_ROLE_NAME",
-        "SWEEP_QUEUE_URL",
         "SWEEP_CALLS_PER_SECOND",
     }
-    queue_id, _, _, _ = _queues(full_synth)
+    # The worker's ARN, for the planner only (the worker's own would be a circular dependency; it
+    # reads it from its context).
+    worker_id, _ = _function(full_synth, SWEEP_WORKER.handler)
+    planner_env = _function(full_synth, SWEEP_PLANNER.handler)[1]["Environment"]["Variables"]
+    assert ENV_NAMES["sweep_worker_function"] == "SWEEP_WORKER_FUNCTION"
+    assert planner_env["SWEEP_WORKER_FUNCTION"] == {"Fn::GetAtt": [worker_id, "Arn"]}
+    worker_env = _function(full_synth, SWEEP_WORKER.handler)[1]["Environment"]["Variables"]
+    assert "SWEEP_WORKER_FUNCTION" not in worker_env
     for handler in (SWEEP_PLANNER.handler, SWEEP_WORKER.handler):
         env = _function(full_synth, handler)[1]["Environment"]["Variables"]
         assert env[names["sweep_accounts"]] == ""  # the organization's accounts (ListAccounts)
         assert env[names["sweep_regions"]] == "eu-west-1,us-east-1"  # memberRegions
         assert env[names["sweep_role_name"]] == "taskbeacon-sweep-reader"
-        assert env[names["sweep_queue_url"]] == {"Ref": queue_id}
         assert env[names["sweep_calls_per_second"]] == "4"
         assert env[ENV_NAMES["table_name"]]["Ref"].startswith("InventoryTable")
         # Without an organization: this account and the accounts that forward events; this region.
@@ -226,7 +265,7 @@ def test_sweep_settings_reach_both_functions_by_their_names(default_synth: Synth
     for fn in default_synth.resources("AWS::Lambda::Function").values():
         if not fn["Properties"]["Handler"].startswith("handlers.sweeper."):
             variables = fn["Properties"].get("Environment", {}).get("Variables", {})
-            assert not set(names.values()) & variables.keys()
+            assert not {*names.values(), "SWEEP_WORKER_FUNCTION"} & variables.keys()
 
 
 def test_sweep_accounts_list_is_used_as_given(lists_synth: Synth) -> None:

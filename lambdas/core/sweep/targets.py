@@ -1,4 +1,5 @@
-"""What to sweep (accounts x regions) and the fan-out: one queue message per account-region.
+"""What to sweep (accounts x regions) and the fan-out: one asynchronous
+invocation of the worker per account-region.
 
 Accounts come from ``SWEEP_ACCOUNTS`` when it is set, otherwise from AWS Organizations
 ``ListAccounts`` (ACTIVE accounts only; it answers in the management account or a delegated
@@ -18,7 +19,7 @@ from typing import Any
 
 log = logging.getLogger("taskbeacon.sweep")
 
-BATCH = 10  # SendMessageBatch's maximum
+ASYNC_ACCEPTED = 202  # Invoke's status when Lambda queued an asynchronous invocation
 MESSAGE_VERSION = 1
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}", re.ASCII)
@@ -26,7 +27,7 @@ STATUSES = ("RUNNING", "STOPPED")  # ListTasks desiredStatus values, in the orde
 
 
 class BadMessage(ValueError):
-    """A queue message that is not a sweep unit (never retried: it would fail the same way)."""
+    """An event that is not a sweep unit (never retried: it would fail the same way)."""
 
 
 @dataclass(frozen=True)
@@ -215,26 +216,19 @@ def new_units(targets: Iterable[Target], *, now: datetime | None = None) -> list
     return [Unit(target=target, sweep_id=sweep_id, started_at=moment) for target in targets]
 
 
-def enqueue(sqs: Any, queue_url: str, units: list[Unit], *, delay_seconds: int = 0) -> int:
-    """SendMessageBatch, 10 a call; entries SQS refused are sent again once, then it raises."""
+def invoke_units(lambda_client: Any, function: str, units: list[Unit]) -> int:
+    """One asynchronous invocation of the worker per unit (``InvocationType=Event``, the unit's JSON
+    body as the payload), in order. Nothing is batched: each unit is its own event, which Lambda
+    queues, retries (function errors: twice; throttles: until the event's maximum age) and, when that
+    fails, sends to the worker's on-failure destination. An invocation Lambda refuses (after boto3's
+    own retries of throttling) raises: the caller's run fails and is retried as a whole."""
     sent = 0
-    for start in range(0, len(units), BATCH):
-        chunk = units[start : start + BATCH]
-        entries = [
-            {
-                "Id": str(number),
-                "MessageBody": unit.body(),
-                **({"DelaySeconds": delay_seconds} if delay_seconds else {}),
-            }
-            for number, unit in enumerate(chunk)
-        ]
-        for attempt in range(2):
-            answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            sent += len(answer.get("Successful") or [])
-            failed = {entry["Id"] for entry in answer.get("Failed") or []}
-            entries = [entry for entry in entries if entry["Id"] in failed]
-            if not entries:
-                break
-            if attempt == 1:
-                raise RuntimeError(f"SQS refused {len(entries)} sweep units: {answer.get('Failed')}")
+    for unit in units:
+        answer = lambda_client.invoke(
+            FunctionName=function, InvocationType="Event", Payload=unit.body().encode("utf-8")
+        )
+        status = answer.get("StatusCode")
+        if status != ASYNC_ACCEPTED:
+            raise RuntimeError(f"Lambda did not queue the sweep unit {unit.target} (status {status})")
+        sent += 1
     return sent
