@@ -38,7 +38,7 @@ IDLE_TIMEOUT_SECONDS = 60.0
 # Deepest JSON nesting the local routes parse. Real EventBridge events nest about six levels;
 # Python's json module raises RecursionError near the interpreter's recursion limit (~1000).
 MAX_JSON_DEPTH = 64
-_LOCAL_ROUTES = {
+LOCAL_ROUTES = _LOCAL_ROUTES = {
     ("POST", "/_local/credentials"),
     ("POST", "/_local/events"),
     ("POST", "/_local/reindex"),

@@ -22,6 +22,7 @@ def test_every_route_is_documented_with_its_parameters() -> None:
         "/tasks/{taskId}/history",
         "/search",
         "/summary",
+        "/coverage",
         "/openapi.json",
     }
     list_parameters = {p["name"] for p in document["paths"]["/tasks"]["get"]["parameters"]}
@@ -50,6 +51,7 @@ def test_every_route_is_documented_with_its_parameters() -> None:
         "eni",
         "status",
         "at",
+        "confirmed",
     } <= search_parameters
 
 

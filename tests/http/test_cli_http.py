@@ -52,6 +52,6 @@ def test_cli_lists_shows_searches_and_summarizes(
     assert task_id in {item["task"]["taskId"] for item in found["items"]}
 
     assert main(["summary", "--by", "cluster"]) == 0
-    assert f"cluster/{cluster}" in capsys.readouterr().out
+    assert f"{cluster} (111122223333, us-east-1)" in capsys.readouterr().out  # names, not ARNs
 
     assert main(["tasks", "show", uuid.uuid4().hex]) == 3

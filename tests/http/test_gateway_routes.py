@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.vocabulary import ROUTES, Route
-from taskbeacon.local.gateway import match_route
+from taskbeacon.local.gateway import LOCAL_ROUTES, match_route
 from taskbeacon.local.system import LocalSystem
 from tests.http.localapi import send
 from tests.hypothesis_profiles import examples, suppressed
@@ -63,7 +63,7 @@ def test_anything_outside_the_vocabulary_is_missing_authentication_token(
     local: LocalSystem, operator: dict[str, str], method: str, parts: list[str]
 ) -> None:
     path = "/" + "/".join(parts)
-    if match_route(method, path) is not None or path in ("/_local/credentials", "/_local/events"):
+    if match_route(method, path) is not None or path in {p for _, p in LOCAL_ROUTES}:
         return  # inside the vocabulary: covered above
     body = b"{}" if method in ("POST", "PUT", "PATCH") else None
     reply = send(local.url, method, path, credentials=operator, body=body, tamper=True)
@@ -111,11 +111,8 @@ PATHS = (
     "/",
     "/nope",
     "/tasks/x/y",
-    "/_local/credentials",
-    "/_local/events",
-    "/_local/sweep",
+    *sorted(path for _, path in LOCAL_ROUTES),
 )
-LOCAL_ROUTES = {("POST", "/_local/credentials"), ("POST", "/_local/events")}
 MISSING = {
     "error": {
         "code": "MISSING_AUTHENTICATION_TOKEN",

@@ -133,7 +133,10 @@ def _operations() -> list[tuple[str, str]]:
 
 
 def test_every_operation_is_fuzzed() -> None:
-    assert len(_operations()) == 7
+    from core.vocabulary import ROUTES
+
+    assert _operations() == sorted((route.method, route.path) for route in ROUTES)
+    assert len(_operations()) == 8  # POST /snapshots and the seven read routes, /coverage included
 
 
 @pytest.mark.hypothesis  # hypothesis runs inside: `make fuzz` (-m hypothesis) selects it too

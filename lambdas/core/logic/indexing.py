@@ -159,16 +159,10 @@ def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
 
 
 def active_span(task: Task) -> tuple[datetime, datetime | None]:
-    """When the task was active: from its own start (ECS's or the metadata's; its image pull when it
-    never started; first sight only when no source said) to its stop (None: still active). A task
-    that ran for days before taskbeacon saw it is active, and holds its IPs, since it started."""
-    start = (
-        task.started_at
-        or task.pull_started_at
-        or task.first_seen_at
-        or task.last_seen_at
-        or datetime(1970, 1, 1, tzinfo=UTC)
-    )
+    """When the task was active: from its own start (ECS's or the metadata's; first sight only when
+    no source said) to its stop (None: still active). A task that ran for days before taskbeacon saw
+    it is active, and holds its IPs, since it started. (The export's queries use the same rule.)"""
+    start = task.started_at or task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1, tzinfo=UTC)
     if not is_stopped(task.last_status):
         return start, None
     return start, task.stopped_at or task.stopping_at or task.last_seen_at or start

@@ -23,7 +23,8 @@ _RANK: dict[str, int] = {
 STOPPED = "STOPPED"
 # The statuses a stored task can have (normalizers map agent-side states onto these), in order.
 TASK_STATUSES: tuple[str, ...] = (
-    "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"
+    "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING",
+    "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED",
 )  # fmt: skip
 # Every status a task can be counted under before it stops (the reconciler reads these partitions).
 ACTIVE_STATUSES: tuple[str, ...] = tuple(status for status in _RANK if status != "STOPPED")

@@ -39,17 +39,7 @@ def coverage_key(account_id: str, region: str) -> dict[str, dict[str, str]]:
     return {PARTITION_KEY: {"S": COVERAGE_PK}, SORT_KEY: {"S": f"{account_id}#{region}"}}
 
 
-class CoverageStore:
-    def __init__(self, table_name: str, client: Any | None = None):
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamo.client()
-        return self._client
-
+class CoverageStore(dynamo.TableAccess):
     def record_sweep(self, account_id: str, region: str, swept_at: datetime, summary: dict[str, Any]) -> None:
         """The sweep of one account-region finished: when, and what it found (one small write)."""
         with dynamo.translated_errors():

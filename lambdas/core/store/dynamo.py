@@ -38,6 +38,20 @@ def client() -> Any:
     return boto3.client("dynamodb", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
 
 
+class TableAccess:
+    """What every store of the table holds: its name, and a client made on first use (or given)."""
+
+    def __init__(self, table_name: str, client: Any | None = None):
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = client()
+        return self._client
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
     """Turn DynamoDB pushback into domain errors the API maps to 429/503 with Retry-After."""

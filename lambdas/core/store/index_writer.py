@@ -26,17 +26,10 @@ _BATCH_GET = 100  # BatchGetItem's limit per request
 _ATTEMPTS = 6  # requests per chunk while DynamoDB leaves items unprocessed
 
 
-class IndexStore:
+class IndexStore(dynamo.TableAccess):
     def __init__(self, table_name: str, *, client: Any | None = None, sleep: Any = time.sleep):
-        self.table_name = table_name
-        self._client = client
+        super().__init__(table_name, client)
         self._sleep = sleep
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamo.client()
-        return self._client
 
     def load_markers(self, identities: Iterable[str]) -> dict[str, IndexedState]:
         wanted = [keys.marker_key(identity) for identity in dict.fromkeys(identities)]

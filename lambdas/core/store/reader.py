@@ -36,17 +36,7 @@ class ShardPage:
     items_read: int
 
 
-class Reader:
-    def __init__(self, table_name: str, client: Any | None = None):
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamo.client()
-        return self._client
-
+class Reader(dynamo.TableAccess):
     def load_task(self, identity: str) -> StoredTask | None:
         """The record and keepalive item of one task: one Query of its partition."""
         with dynamo.translated_errors():

@@ -56,18 +56,11 @@ class WriteCost:
     bytes: int  # DynamoDB size of what was written (write units follow from it)
 
 
-class Store:
+class Store(dynamo.TableAccess):
     """Reads and writes the items of single tasks in one table."""
 
     def __init__(self, table_name: str, *, client: Any | None = None):
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = dynamo.client()
-        return self._client
+        super().__init__(table_name, client)
 
     def load(self, identity: str) -> TaskState:
         """The record and keepalive item of one task: one strongly consistent Query."""
