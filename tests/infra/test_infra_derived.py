@@ -23,7 +23,7 @@ def _function_id(synth: Synth, handler: str) -> str:
 
 
 def _mapping(synth: Synth) -> dict[str, Any]:
-    """The indexer's stream mapping (the sweep's worker has a queue mapping: test_infra_sweep.py)."""
+    """The indexer's stream mapping (the only event source mapping: the sweep invokes its worker)."""
     (mapping,) = [
         m
         for m in synth.resources("AWS::Lambda::EventSourceMapping").values()

@@ -1,6 +1,6 @@
 """The sweep's parts put together: member-role ECS readers, the worker, and an in-process run.
 
-The Lambda handlers (``handlers/sweeper.py``) fan units out through the queue; local mode and the
+The Lambda handlers (``handlers/sweeper.py``) fan units out as asynchronous invocations; local mode and the
 tests run them here, in-process, every part of a unit one after the other.
 """
 

@@ -50,7 +50,7 @@ ReaderFactory = Callable[[Target, Callable[[], float]], EcsReader]
 class UnitResult:
     unit: Unit
     totals: Totals  # everything the unit did so far, all parts
-    continuation: Unit | None = None  # the rest, to send to the queue
+    continuation: Unit | None = None  # the rest, for the next invocation
     pushed_back: bool = False  # the continuation is due to throttling: send it with a delay
     error: str | None = None  # the unit cannot run (e.g. the member role is missing): not retried
     closed_checked: bool = False  # vanished tasks were looked for (the listing was complete)
@@ -113,14 +113,14 @@ class Worker:
 
         target = unit.target
         if unit.part == 0 and unit.resume is None and not unit.closing:
-            # The unit begins now, not when it was planned (the queue may have held it a while).
+            # The unit begins now, not when it was planned (Lambda may have held it a while).
             unit = replace(unit, started_at=self.clock())
         try:
             reader = self.readers(target, remaining)
         except ClientError as error:
             code = error_code(error)
             if code in THROTTLING_CODES or code in SERVER_CODES:
-                raise  # STS pushed back: the queue delivers the unit again
+                raise  # STS pushed back: Lambda's async retries deliver the unit again
             message = f"cannot assume the sweep role in {target}: {code or error}"
             log.error("sweep: %s; is the member StackSet deployed there?", message)
             return UnitResult(unit, unit.totals, error=message)
