@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ class LocalSystem:
                 "POWERTOOLS_LOG_LEVEL": self.log_level,
             }
         )
+        # Metrics are off locally, yet Powertools still warns that an invocation published none:
+        # noise in a terminal (issue 15: a quiet terminal).
+        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
         # The handlers' DynamoDB client signs with these; moto accepts any key. They never leave the process.
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)

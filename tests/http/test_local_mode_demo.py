@@ -131,6 +131,9 @@ def test_prints_what_to_type_next_and_every_demo_report_is_accepted(running: Any
     assert "taskbeacon tasks list" in banner
     assert "curl -s --aws-sigv4" in banner
     assert env_file.stat().st_mode & 0o077 == 0, "operator credentials must not be world-readable"
+    # A quiet terminal: no Python warnings, tracebacks or raw metric blobs before the banner.
+    for noise in ("Warning", "Traceback", '"_aws"'):
+        assert noise not in banner, noise
 
 
 def test_the_cli_sees_the_whole_demo_fleet_in_both_clusters_and_launch_types(running: Any) -> None:
