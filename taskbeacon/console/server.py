@@ -5,13 +5,23 @@ Who may use it, checked on every request in this order:
 1. ``Host`` must be ``127.0.0.1:<port>`` (a page on another name that resolves here, DNS rebinding,
    is refused);
 2. the request must not be cross-site: an ``Origin`` other than our own, or a ``Sec-Fetch-Site``
-   other than ``same-origin`` / ``none`` (a typed or pasted address), is refused;
+   other than ``same-origin`` / ``none`` (a typed or pasted address), is refused. One exception, so a
+   console address clicked on another site (chat, a wiki) opens: a top-level navigation to ``/``
+   (``Sec-Fetch-Mode: navigate``, ``Sec-Fetch-Dest: document``) gets the *step page*, a fixed page
+   with no data and no cookie whose script (``/step.js``) navigates again to the same address plus
+   ``via=step``. That second navigation is same-origin, so the browser sends the ``SameSite=Strict``
+   cookie; a ``via=step`` request that is still cross-site is refused (no loop). ``/api/...`` and
+   every other path stay refused to cross-site requests, so another site still cannot read anything;
 3. only ``GET`` and ``HEAD`` (405 otherwise: the proxy never writes);
 4. the per-run secret: ``/?secret=...`` (the printed URL) trades it for an ``HttpOnly``,
    ``SameSite=Strict`` cookie and redirects to ``/`` so the secret leaves the address bar; every other
-   request needs that cookie (403 otherwise), static assets included;
+   request needs that cookie (403 otherwise), static assets included, except ``/step.js`` and
+   ``/favicon.svg`` (fixed files with no data, which the step and error pages load);
 5. ``/api/...`` proxies exactly the read routes below (404 for anything else), signed with SigV4 by
    the CLI's client, so the browser never sees a credential.
+
+Refusals and errors are JSON for the page's own requests and a small HTML page, saying what to do,
+for a document the browser navigates to (``Sec-Fetch-Dest: document`` or ``Accept: text/html``).
 
 Every answer carries a strict Content-Security-Policy (scripts, styles and everything else from this
 server only, no inline script), ``no-store``, ``nosniff``, no referrer and no framing.
@@ -20,6 +30,7 @@ server only, no inline script), ``no-store``, ``nosniff``, no referrer and no fr
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import logging
 import secrets
@@ -45,7 +56,11 @@ ASSETS = {
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/app.css": ("app.css", "text/css; charset=utf-8"),
     "/favicon.svg": ("favicon.svg", "image/svg+xml"),
+    "/step.js": ("step.js", "text/javascript; charset=utf-8"),
 }
+# Fixed files with no data, served without the session cookie (the step and error pages use them).
+PUBLIC_ASSETS = frozenset({"/step.js", "/favicon.svg"})
+STEP_MARK = "via"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -156,6 +171,41 @@ def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
 
 
+def html_page(title: str, *paragraphs: str, extra_head: str = "", body_end: str = "") -> bytes:
+    """A small fixed page; every text is escaped (none carries data or a secret)."""
+    text = "".join(f"<p>{html.escape(p)}</p>\n" for p in paragraphs)
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="referrer" content="no-referrer">\n'
+        f"<title>{html.escape(title)} · taskbeacon console</title>\n"
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">\n'
+        f"{extra_head}</head>\n<body>\n<h1>{html.escape(title)}</h1>\n{text}{body_end}</body>\n</html>\n"
+    ).encode()
+
+
+# What a console address clicked on another site gets: no data, no cookie; step.js continues to the
+# same address (fragment included) with via=step, a same-origin navigation that carries the cookie.
+STEP_PAGE = html_page(
+    "Opening the taskbeacon console",
+    "This address was opened from another site. The console answers only to its own pages, "
+    "so it takes one more step on this machine.",
+    extra_head='<script src="/step.js" defer></script>\n',
+    body_end='<p><a id="continue" href="/?via=step">Open the console</a></p>\n',
+)
+
+# Next steps for the console's own refusals, on an HTML page.
+NEXT_STEPS = {
+    "host": "Open the console at the address `taskbeacon console` printed (http://127.0.0.1:<port>/...): "
+    "the console does not answer to other names such as localhost.",
+    "cross-site": "Paste this address into the address bar of the browser you opened the console in.",
+    "session": "Open the URL that `taskbeacon console` (or `make run`) printed: it carries this run's "
+    "secret. A restarted console has a new secret.",
+    "not-found": "The console's pages live after #: go to / for the overview.",
+    "method": "The console only reads.",
+}
+
+
 def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -172,43 +222,101 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True  # its body, if any, is never read
             if self._refused():
                 return
-            self._send(
-                405, _error("method_not_allowed", "the console only reads"), extra={"Allow": "GET, HEAD"}
+            self._fail(
+                405,
+                _error("method_not_allowed", "the console only reads"),
+                "method",
+                extra={"Allow": "GET, HEAD"},
             )
 
         do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
-        def _refused(self) -> bool:
-            """Host, then cross-site checks; answers 403 and returns True when one fails."""
+        def _refused(self, *, head: bool = False) -> bool:
+            """Host, then cross-site checks; answers 403 (or the step page), True when one fails."""
             if self.headers.get("Host") != f"{HOST}:{console.port}":
-                self._send(
-                    403, _error("forbidden", f"the console answers only to Host {HOST}:{console.port}")
+                self._fail(
+                    403,
+                    _error("forbidden", f"the console answers only to Host {HOST}:{console.port}"),
+                    "host",
+                    head=head,
                 )
                 return True
             origin = self.headers.get("Origin")
             if origin is not None and origin != console.origin:
-                self._send(403, _error("forbidden", "cross-site request refused"))
+                self._fail(403, _error("forbidden", "cross-site request refused"), "cross-site", head=head)
                 return True
             site = self.headers.get("Sec-Fetch-Site")
             if site is not None and site not in ALLOWED_FETCH_SITES:
-                self._send(403, _error("forbidden", f"cross-site request refused (Sec-Fetch-Site: {site})"))
+                if self._is_step(origin):
+                    self._send_bytes(200, STEP_PAGE, "text/html; charset=utf-8", head=head)
+                    return True
+                self._fail(
+                    403,
+                    _error("forbidden", f"cross-site request refused (Sec-Fetch-Site: {site})"),
+                    "cross-site",
+                    head=head,
+                )
                 return True
             return False
 
+        def _is_step(self, origin: str | None) -> bool:
+            """A top-level navigation from another site to a console page, not yet stepped."""
+            parts = urlsplit(self.path)
+            return (
+                self.command in ("GET", "HEAD")
+                and origin is None
+                and parts.path == "/"
+                and STEP_MARK not in dict(parse_qsl(parts.query, keep_blank_values=True))
+                and self.headers.get("Sec-Fetch-Mode") == "navigate"
+                and self.headers.get("Sec-Fetch-Dest") == "document"
+            )
+
+        def _wants_html(self) -> bool:
+            if (
+                urlsplit(self.path).path.startswith(API_PREFIX + "/")
+                or urlsplit(self.path).path == API_PREFIX
+            ):
+                return False
+            return self.headers.get("Sec-Fetch-Dest") == "document" or "text/html" in (
+                self.headers.get("Accept") or ""
+            )
+
+        def _fail(
+            self,
+            status: int,
+            body: dict[str, Any],
+            kind: str,
+            *,
+            head: bool = False,
+            extra: dict[str, str] | None = None,
+        ) -> None:
+            """A refusal or error: JSON for the page's requests, a page saying what to do for a document."""
+            if not self._wants_html():
+                self._send(status, body, head=head, extra=extra)
+                return
+            page = html_page(f"HTTP {status}: {body['error']['message']}", "What to do: " + NEXT_STEPS[kind])
+            self._send_bytes(status, page, "text/html; charset=utf-8", head=head, extra=extra)
+
         def _handle(self, *, head: bool) -> None:
-            if self._refused():
+            if self._refused(head=head):
                 return
             parts = urlsplit(self.path)
             if parts.path == "/" and "secret" in dict(parse_qsl(parts.query)):
                 self._login(dict(parse_qsl(parts.query))["secret"], head=head)
                 return
+            if parts.path in PUBLIC_ASSETS:
+                public = console.asset(parts.path)
+                assert public is not None
+                self._send_bytes(200, public[0], public[1], head=head)
+                return
             if not self._has_session():
-                self._send(
+                self._fail(
                     403,
                     _error(
                         "forbidden",
                         "open the URL that `taskbeacon console` printed (it carries this run's secret)",
                     ),
+                    "session",
                     head=head,
                 )
                 return
@@ -218,9 +326,10 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
                 return
             asset = console.asset(parts.path)
             if asset is None:
-                self._send(
+                self._fail(
                     404,
                     _error("not_found", f"no page {parts.path}; the console's pages live after #"),
+                    "not-found",
                     head=head,
                 )
                 return
@@ -228,7 +337,12 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
 
         def _login(self, secret: str, *, head: bool) -> None:
             if not hmac.compare_digest(secret.encode(), console.secret.encode()):
-                self._send(403, _error("forbidden", "wrong secret: open the URL this run printed"), head=head)
+                self._fail(
+                    403,
+                    _error("forbidden", "wrong secret: open the URL this run printed"),
+                    "session",
+                    head=head,
+                )
                 return
             cookie = f"{console.cookie_name}={console.session}; Path=/; HttpOnly; SameSite=Strict"
             # Back to / without the secret; the browser keeps the #fragment (the page asked for) across it.

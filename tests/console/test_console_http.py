@@ -224,3 +224,109 @@ def test_upstream_down_is_502(setup: Setup) -> None:
 def _key(item: dict[str, Any]) -> Any:
     task = item.get("task", item)
     return task.get("taskId", task.get("group"))
+
+
+# ---- a console address clicked on another site: one same-site step, nothing readable -------------------
+
+NAVIGATE = {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document", "Accept": "text/html"}
+
+
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+@pytest.mark.parametrize("cookie", [True, False])
+@pytest.mark.parametrize(
+    "path", ["/", "/?via=", "/?secret=whatever", "/?x=1"], ids=["root", "empty-via", "secret", "query"]
+)
+def test_a_navigation_from_another_site_gets_the_step_page(
+    setup: Setup, site: str, cookie: bool, path: str
+) -> None:
+    if path == "/?via=":
+        path = "/?via=step"  # already stepped and still cross-site: refused, no loop
+    status, headers, body = request(
+        setup, "GET", path, cookie=cookie, headers={**NAVIGATE, "Sec-Fetch-Site": site}
+    )
+    if "via=" in path:
+        assert status == 403 and headers["content-type"].startswith("text/html")
+        assert b"Paste this address into the address bar" in body
+        return
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert "set-cookie" not in headers and "location" not in headers
+    assert body == server.STEP_PAGE  # a fixed page: nothing of the request, the session or the fleet
+    assert b'<script src="/step.js"' in body and b'id="continue"' in body
+    for secret in (setup.console.secret, setup.console.session, "whatever"):
+        assert secret.encode() not in body
+    assert "default-src 'none'" in headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"},  # fetch()
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "script"},  # <script>
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"},  # a frame
+        {**NAVIGATE, "Sec-Fetch-Site": "cross-site"},  # even a top-level navigation to the API
+        {**NAVIGATE, "Sec-Fetch-Site": "same-site"},
+        {**NAVIGATE, "Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},  # a form POST's shape
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/tasks", "/api/summary?by=cluster", "/app.js"])
+def test_cross_site_still_reads_nothing(setup: Setup, headers: dict[str, str], path: str) -> None:
+    status, _, body = request(setup, "GET", path, headers=headers)
+    assert status == 403
+    text = body if isinstance(body, bytes) else json.dumps(body).encode()
+    assert b"taskArn" not in text and b"groups" not in text
+
+
+def test_a_cross_site_frame_of_the_page_is_refused(setup: Setup) -> None:
+    headers = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}
+    assert request(setup, "GET", "/", headers=headers)[0] == 403
+
+
+def test_the_step_script_is_public_and_fixed(setup: Setup) -> None:
+    status, headers, body = request(
+        setup, "GET", "/step.js", cookie=False, headers={"Sec-Fetch-Site": "same-origin"}
+    )
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    assert b"via" in body and b"location.replace" in body
+    assert request(setup, "GET", "/favicon.svg", cookie=False)[0] == 200
+
+
+def test_after_the_step_the_page_opens_with_the_cookie(setup: Setup) -> None:
+    status, headers, body = request(
+        setup, "GET", "/?via=step", headers={**NAVIGATE, "Sec-Fetch-Site": "same-origin"}
+    )
+    assert status == 200 and b'src="/app.js"' in body
+    status, headers, _ = request(
+        setup,
+        "GET",
+        f"/?secret={setup.console.secret}&via=step",
+        cookie=False,
+        headers={**NAVIGATE, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert status == 303 and headers["location"] == "/" and "SameSite=Strict" in headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    ("path", "cookie", "host", "status", "says"),
+    [
+        ("/", False, None, 403, "Open the URL that `taskbeacon console`"),
+        ("/?secret=wrong", False, None, 403, "wrong secret"),
+        ("/", True, "localhost:{port}", 403, "does not answer to other names"),
+        ("/nowhere", True, None, 404, "pages live after #"),
+    ],
+)
+def test_a_browser_gets_readable_error_pages(
+    setup: Setup, path: str, cookie: bool, host: str | None, status: int, says: str
+) -> None:
+    got, headers, body = request(
+        setup,
+        "GET",
+        path,
+        cookie=cookie,
+        host=host.format(port=setup.console.port) if host else None,
+        headers={**NAVIGATE, "Sec-Fetch-Site": "none"},
+    )
+    assert got == status
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert body.startswith(b"<!doctype html>") and b"What to do" in body and says.encode() in body
+    assert b'{"error"' not in body

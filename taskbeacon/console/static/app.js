@@ -24,7 +24,19 @@
     ["accountId", "Account"],
     ["region", "Region"],
     ["since", "Started since"],
+    ["activeAt", "Active at"],
+    ["activeFrom", "Active from"],
+    ["activeTo", "Active to"],
   ];
+  // Filters that take a time: RFC 3339, or a duration ago as on the CLI.
+  const TIME_FILTERS = ["since", "activeAt", "activeFrom", "activeTo"];
+  const TIME_HINT = "24h, 7d or RFC 3339";
+  // What each API field is called on the page, for "check the filter named X".
+  const FIELD_NAMES = {
+    ...Object.fromEntries(LIST_FILTERS.map(([name, label]) => [name, label])),
+    limit: "Per page", cursor: "page (cursor)", at: "at", taskId: "task id", by: "group by", confirmed: "confirmed only",
+    ...KIND_NAMES,
+  };
   const STATUSES = ["", "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
     "DEPROVISIONING", "STOPPED"];
   const LAUNCH_TYPES = ["", "EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
@@ -52,6 +64,7 @@
     ["images", "image", "image", "images"],
     ["imageDigests", "image digest", "imageDigest", "image digests"],
   ];
+  const ECS_LABEL_PREFIX = "com.amazonaws.ecs.";
   const UNCONFIRMED_TEXT = "unconfirmed: said by the task, not by AWS";
   const LIMITS = ["25", "50", "100", "200"];
   const DEFAULT_LIMIT = "50";
@@ -203,33 +216,114 @@
       const err = (body && body.error) || {};
       super(`HTTP ${status} ${err.code || "error"}: ${err.message || "request failed"}${err.field ? ` (field: ${err.field})` : ""}`);
       this.status = status;
+      this.code = err.code || null;
+      this.apiMessage = err.message || (body ? "" : "the answer was not JSON");
       this.field = err.field || null;
     }
   }
 
+  // The console's own refusals (server.py), as opposed to the API's answers passed through.
+  const CONSOLE_REFUSALS = /printed|cross-site|answers only to Host|wrong secret/;
+
+  /** What to do about a failure: {title, next}, a sentence each, for the error page. */
+  function nextStep(error) {
+    const status = error.status;
+    const field = error.field;
+    const named = field ? FIELD_NAMES[field] || field : null;
+    if (status === 0) {
+      return { title: "The console is not answering",
+        next: "Is `taskbeacon console` (or `make run`) still running? Start it again and open the URL it prints." };
+    }
+    if (status === 403 && error.code === "forbidden" && CONSOLE_REFUSALS.test(error.apiMessage || "")) {
+      return { title: "This console session is over",
+        next: "Sign in again: open the URL that `taskbeacon console` (or `make run`) printed; it carries this run's secret. A restarted console has a new one." };
+    }
+    if (status === 403 || status === 401) {
+      return { title: "The API refused your credentials",
+        next: "Sign in again: your AWS credentials expired or may not call this API (refresh them, e.g. `aws sso login`, or check the profile the console runs with), then reload this page." };
+    }
+    if (status === 404 && field === "taskId") {
+      return { title: "No such task",
+        next: "Check the task id or ARN; a task leaves the inventory after the retention period. Search for it by IP or image instead." };
+    }
+    if (status === 400 || status === 422) {
+      return { title: "The API did not accept this question",
+        next: named ? `Check the filter named "${named}" (${field}) and try again.` : "Check the filters and try again." };
+    }
+    if (status === 429) return { title: "Too many requests", next: "Wait a few seconds, then reload this page." };
+    if (status === 502 && error.code === "console_upstream") {
+      return { title: "The API is unreachable",
+        next: "The console could not reach the API: is local mode running (`make run`)? Otherwise check --endpoint / TASKBEACON_ENDPOINT and your network, then reload." };
+    }
+    if (status >= 500) {
+      return { title: "The API failed", next: "Reload to try again; if it keeps failing, the API's logs say why." };
+    }
+    return { title: "The request failed", next: "Reload to try again." };
+  }
+
+  /** A readable error page: what happened, what the API said, and what to do next. */
+  function errorPage(error) {
+    if (!(error instanceof ApiFailure)) {
+      return el("section", { class: "error-page", id: "error", role: "alert", "data-status": "" },
+        el("h2", {}, "Something went wrong on this page"),
+        el("p", { class: "error" }, String(error && error.message || error)),
+        el("p", { id: "error-next" }, "Reload to try again."));
+    }
+    const { title, next } = nextStep(error);
+    return el("section", { class: "error-page", id: "error", role: "alert", "data-status": String(error.status), "data-field": error.field || "" },
+      el("h2", {}, title),
+      el("dl", { class: "facts" },
+        el("dt", {}, "Status"), el("dd", { id: "error-status" }, error.status ? `HTTP ${error.status}${error.code ? ` (${error.code})` : ""}` : "no answer"),
+        error.apiMessage ? [el("dt", {}, "Message"), el("dd", { id: "error-message" }, error.apiMessage)] : null,
+        error.field ? [el("dt", {}, "Field"), el("dd", { id: "error-field", class: "mono" }, error.field)] : null),
+      el("p", { id: "error-next" }, el("strong", {}, "What to do: "), next));
+  }
+
+  /** Thrown in place of an answer that a newer navigation has superseded: never shown. */
+  class Superseded extends Error {
+    constructor() {
+      super("superseded by a newer navigation");
+      this.superseded = true;
+    }
+  }
+
+  /** The navigation in progress: its number and the AbortController that cancels its requests. */
+  let navigation = { id: 0, controller: new AbortController() };
+
+  function current(nav) {
+    if (nav !== navigation) throw new Superseded();
+  }
+
+  /** One GET through the proxy, tied to the navigation it was made for: when another navigation starts,
+   * the request is aborted and its answer (even an error) becomes a Superseded, never a page. */
   async function api(path, params) {
+    const nav = navigation;
     const query = new URLSearchParams();
     for (const [key, value] of Object.entries(params || {})) {
       if (value !== null && value !== undefined && value !== "") query.set(key, value);
     }
     const qs = query.toString();
-    const response = await fetch(`/api${path}${qs ? `?${qs}` : ""}`, {
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-      cache: "no-store",
-    });
+    let response;
+    try {
+      response = await fetch(`/api${path}${qs ? `?${qs}` : ""}`, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+        signal: nav.controller.signal,
+      });
+    } catch (error) {
+      current(nav);
+      // The console itself did not answer (stopped, or the network is gone).
+      throw new ApiFailure(0, { error: { code: "console_unreachable", message: String(error && error.message || error) } });
+    }
     let body = null;
     try {
       body = await response.json();
     } catch (_) {
       body = null;
     }
-    if (!response.ok) {
-      if (response.status === 403 && !(body && body.error && body.error.field)) {
-        throw new ApiFailure(403, { error: { code: "forbidden", message: "this console session is over or was never opened: open the URL that `taskbeacon console` (or `taskbeacon local`) printed" } });
-      }
-      throw new ApiFailure(response.status, body);
-    }
+    current(nav);
+    if (!response.ok) throw new ApiFailure(response.status, body);
     return body;
   }
 
@@ -246,8 +340,15 @@
     }
   }
 
+  /** An in-page action failed (the page itself stays): a short notice with the next step. */
   function showError(error) {
-    document.getElementById("notice").replaceChildren(el("p", { class: "error" }, error.message || String(error)));
+    if (error && error.superseded) return;
+    const said = error instanceof ApiFailure ? `${error.message}. ${nextStep(error).next}` : error.message || String(error);
+    document.getElementById("notice").replaceChildren(el("p", { class: "error" }, said));
+  }
+
+  function loading() {
+    return el("p", { class: "muted", id: "loading", role: "status" }, "Loading…");
   }
 
   function chartFor(dimension, body) {
@@ -381,6 +482,7 @@
     const coverage = api("/coverage").then((body) => ({ ok: true, body }), (error) => ({ ok: false, error }));
     const bodies = await Promise.all(CHARTS.map(([by]) => api("/summary", { by })));
     const covered = await coverage;
+    if (!covered.ok && covered.error instanceof Superseded) throw covered.error;
     const total = bodies[0].total !== undefined ? bodies[0].total : (bodies[0].groups || []).reduce((n, g) => n + (g.running || 0), 0);
     const cards = CHARTS.map(([by, title], i) =>
       el("section", { class: "card", "aria-labelledby": `chart-${by}` },
@@ -450,7 +552,7 @@
       } else {
         control = el("input", {
           name, id: `f-${name}`, type: "text", value: params[name] || "", spellcheck: "false",
-          placeholder: name === "since" ? "24h, 7d or RFC 3339" : "",
+          placeholder: TIME_FILTERS.includes(name) ? TIME_HINT : "",
         });
       }
       return el("label", { for: `f-${name}` }, label, control);
@@ -474,10 +576,10 @@
   async function tasks(params) {
     setPage("Tasks", "nav-tasks");
     const query = { ...params };
-    if (query.since) query.since = resolveTime(query.since);
+    for (const name of TIME_FILTERS) if (query[name]) query[name] = resolveTime(query[name]);
     query.limit = params.limit || DEFAULT_LIMIT;
     const form = filterForm(params);
-    view().replaceChildren(form, el("p", { class: "muted" }, "Loading…"));
+    view().replaceChildren(form, loading());
     const body = await api("/tasks", query);
     const results = body.items.length ? tasksTable(body.items, false) : el("p", { id: "results-empty" }, "No tasks match.");
     view().replaceChildren(form, results, pager("/tasks", params, body));
@@ -619,9 +721,28 @@
     ];
   }
 
+  /** A Docker label's value as a link that finds the task. ECS's own labels (com.amazonaws.ecs.*) are
+   * not in the label index, so each points to the filter that answers it, or stays text when none does. */
+  function labelValue(key, value, task) {
+    const shown = String(value);
+    if (!key.startsWith(ECS_LABEL_PREFIX)) return searchLink("label", `${key}=${value}`, shown);
+    const attrs = { class: "mono", "data-answers": key.slice(ECS_LABEL_PREFIX.length) };
+    switch (key.slice(ECS_LABEL_PREFIX.length)) {
+      case "cluster":
+        return link(shown, "/tasks", { cluster: clusterName(value) }, attrs);
+      case "task-definition-family":
+        return link(shown, "/tasks", { family: value }, attrs);
+      case "container-name":
+        return link(shown, "/search", { containerName: value }, attrs);
+      case "task-arn":
+        return link(shown, `/task/${encodeURIComponent(task.taskId || value)}`, null, attrs);
+      default:
+        return el("span", { class: "mono", title: "ECS sets this label; no filter answers it" }, shown);
+    }
+  }
+
   async function taskDetail(id) {
     setPage(`Task ${id}`, null);
-    view().replaceChildren(el("p", { class: "muted" }, "Loading…"));
     const path = `/tasks/${encodeURIComponent(id)}`;
     const [task, history] = await Promise.all([api(path), api(`${path}/history`, { limit: DEFAULT_LIMIT })]);
     setPage(`Task ${task.taskId || id}`, null);
@@ -665,8 +786,8 @@
       el("td", { class: "mono" }, text(n.macAddress)),
       el("td", { class: "mono" }, text(n.privateDnsName)),
       el("td", {}, claimed("eni", n.eni, null, unconfirmed.enis)))));
-    const labelRows = containers.flatMap((c) => Object.entries(c.labels || {}).map(([k, v]) => el("tr", {},
-      el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, searchLink("label", `${k}=${v}`, String(v))))));
+    const labelRows = containers.flatMap((c) => Object.entries(c.labels || {}).map(([k, v]) => el("tr", { "data-label": k },
+      el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, labelValue(k, v, task)))));
     const tagRows = Object.entries(task.tags || {}).map(([k, v]) => el("tr", {},
       el("td", { class: "mono" }, k), el("td", {}, searchLink("tag", `${k}=${v}`, String(v)))));
     const timeline = el("ol", { class: "timeline", id: "timeline" }, timelineItems(history.items));
@@ -766,9 +887,13 @@
 
   async function route() {
     const mine = ++generation;
+    // A new question: cancel the previous one's requests, and never show an answer to it.
+    navigation.controller.abort();
+    navigation = { id: mine, controller: new AbortController() };
     const { path, params } = parseHash();
     document.getElementById("notice").replaceChildren();
     document.body.setAttribute("data-loading", "true");
+    view().replaceChildren(loading()); // nothing of the previous page stays under the new heading
     try {
       if (path === "/" || path === "/overview") await overview();
       else if (path === "/tasks") await tasks(params);
@@ -779,9 +904,12 @@
         view().replaceChildren(el("p", {}, "No such page. "), link("Go to the overview", "/"));
       }
     } catch (error) {
-      if (mine === generation) {
-        showError(error);
-        if (view().querySelector("p.muted") && view().childNodes.length <= 2) view().querySelector("p.muted").remove();
+      if (mine === generation && !(error && error.superseded)) {
+        // The filters stay (to fix the one named); the rest becomes the error page.
+        const form = document.getElementById("filters");
+        view().replaceChildren(...(form && view().contains(form) ? [form] : []), errorPage(error));
+        const input = error && error.field ? document.getElementById(`f-${error.field}`) : null;
+        if (input) input.setAttribute("aria-invalid", "true");
       }
     } finally {
       if (mine === generation) {
@@ -795,6 +923,8 @@
   }
 
   function start() {
+    // Arrived through the server's one same-site step (a link from another site): drop its marker.
+    if (new URLSearchParams(location.search).has("via")) history.replaceState(null, "", `/${location.hash}`);
     document.getElementById("search-form").addEventListener("submit", onSearch);
     document.getElementById("q").addEventListener("input", hint);
     document.getElementById("kind").addEventListener("change", hint);
