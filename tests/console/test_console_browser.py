@@ -7,6 +7,7 @@ the README's docs/screenshots/console.png.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -599,3 +600,294 @@ def test_confirmed_only_changes_the_request_and_the_results(
     assert "confirmed" not in sent[-1]
     assert page.locator("#confirmed-note").get_attribute("data-confirmed") == "ignored"
     assert contradicted.task_id in rows(page)
+
+
+# ---- the console answers the last question asked (issue 15, item 2) -------------------------------------
+
+
+@pytest.fixture
+def lenient(context: Any) -> Iterator[Any]:
+    """A page that may log failed loads (an error answer is one), but no script error or CSP violation."""
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    yield page
+    page.close()
+    assert problems == []
+
+
+def _wait_for(page: Any, condition: Any, what: str) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        page.wait_for_timeout(25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("slow_first", ["search", "tasks"])
+def test_a_slow_earlier_answer_never_replaces_a_newer_one(page: Any, setup: Setup, slow_first: str) -> None:
+    task = setup.api("/tasks", launchType="FARGATE", limit=1)["items"][0]
+    ip = task["containers"][0]["networks"][0]["ipv4Addresses"][0]
+    expected = ids(setup.api("/search", ip=ip, limit=50))
+    if slow_first == "search":
+        slow_hash, pattern = "#/search?tag=team%3Ddata", "**/api/search?*team%3Ddata*"
+        slow_ids = ids(setup.api("/search", tag="team=data", limit=50))
+        slow_title = "Search: task tag team=data"
+    else:
+        slow_hash, pattern = "#/tasks?status=RUNNING", "**/api/tasks?*status=RUNNING*"
+        slow_ids = ids(setup.api("/tasks", status="RUNNING", limit=50))
+        slow_title = "Tasks"
+    assert slow_ids and set(slow_ids) != set(expected)
+
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:  # held, not answered, until the newer question has its answer
+        held.append(route)
+
+    page.route(pattern, hold)
+    visit(page, setup, "#/search?containerName=nothing-by-this-name")  # an earlier page with content
+    assert page.locator("#results-empty").is_visible()
+    page.evaluate("h => { location.hash = h; }", slow_hash)
+    _wait_for(page, lambda: bool(held), "the slow request")
+    # While it loads: the new heading, a loading state, nothing of the previous page.
+    assert page.locator("#title").text_content() == slow_title
+    assert page.locator("#loading").is_visible()
+    assert page.locator("#results-empty").count() == 0 and page.locator("#results").count() == 0
+
+    act(page, lambda: page.evaluate("h => { location.hash = h; }", f"#/search?ip={ip}"))
+    assert rows(page) == expected
+    for route in held:  # now the slow answer arrives (its request was cancelled; nothing may show it)
+        with contextlib.suppress(Exception):  # the browser may have dropped the aborted request already
+            route.continue_()
+    page.wait_for_timeout(500)
+    assert page.locator("#title").text_content() == f"Search: IP address {ip}"
+    assert rows(page) == expected
+    assert page.locator("#error").count() == 0 and page.locator("#notice").text_content() == ""
+
+
+def _api_requests(page: Any, route: str) -> list[dict[str, list[str]]]:
+    seen: list[dict[str, list[str]]] = []
+    page.on(
+        "request",
+        lambda request: (
+            seen.append(parse_qs(urlsplit(request.url).query))
+            if urlsplit(request.url).path == f"/api{route}"
+            else None
+        ),
+    )
+    return seen
+
+
+def _rfc3339(value: str) -> datetime:
+    assert value.endswith("Z"), value
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def test_task_list_active_at_and_active_between(page: Any, setup: Setup) -> None:
+    sent = _api_requests(page, "/tasks")
+    visit(page, setup, "#/tasks")
+    assert [page.locator(f"#f-{name}").count() for name in ("activeAt", "activeFrom", "activeTo")] == [
+        1,
+        1,
+        1,
+    ]
+
+    # Active at: a duration ago, as on the CLI, sent as RFC 3339 and kept in the address.
+    page.fill("#f-activeAt", "1s")
+    act(page, lambda: page.click("#apply"))
+    assert "activeAt=1s" in page.evaluate("location.hash")
+    at = sent[-1]["activeAt"][0]
+    assert abs((datetime.now(UTC) - _rfc3339(at)).total_seconds()) < 60
+    expected = setup.api("/tasks", activeAt=at, limit=50)
+    assert expected["items"] and rows(page) == ids(expected)
+
+    # Active between: RFC 3339 as typed, kept across a reload.
+    now = datetime.now(UTC).replace(microsecond=0)
+    start, end = (now.replace(hour=0, minute=0, second=0)).isoformat(), now.isoformat()
+    start, end = start.replace("+00:00", "Z"), end.replace("+00:00", "Z")
+    visit(page, setup, "#/tasks")
+    page.fill("#f-activeFrom", start)
+    page.fill("#f-activeTo", end)
+    act(page, lambda: page.click("#apply"))
+    hash_ = page.evaluate("location.hash")
+    assert "activeFrom=" in hash_ and "activeTo=" in hash_
+    assert sent[-1]["activeFrom"] == [start] and sent[-1]["activeTo"] == [end]
+    expected = setup.api("/tasks", activeFrom=start, activeTo=end, limit=50)
+    assert expected["items"] and rows(page) == ids(expected)
+    act(page, page.reload)
+    assert page.locator("#f-activeFrom").input_value() == start
+    assert rows(page) == ids(expected)
+
+    # Before the fleet existed: nothing, said plainly.
+    visit(page, setup, "#/tasks?activeAt=2001-01-01T00%3A00%3A00Z")
+    assert page.locator("#results-empty").text_content() == "No tasks match."
+
+
+def _error(page: Any) -> dict[str, str]:
+    return dict(
+        page.locator("#error").evaluate(
+            """e => ({status: e.dataset.status, field: e.dataset.field,
+                     heading: e.querySelector('h2').textContent, text: e.textContent,
+                     next: e.querySelector('#error-next').textContent})"""
+        )
+    )
+
+
+def test_a_400_names_the_filter_to_check(lenient: Any, setup: Setup, shots: Path) -> None:
+    page = lenient
+    visit(page, setup, "#/tasks?since=yesterday")
+    error = _error(page)
+    assert error["status"] == "400" and error["field"] == "since"
+    assert 'Check the filter named "Started since" (since)' in error["next"]
+    assert "HTTP 400" in error["text"] and "since" in page.locator("#error-field").text_content()
+    assert '{"error"' not in page.locator("#view").text_content()
+    # The filters stay, the one to fix marked.
+    assert page.locator("#f-since").get_attribute("aria-invalid") == "true"
+    assert page.locator("#title").text_content() == "Tasks"
+    page.screenshot(path=str(shots / "error-400.png"), full_page=True)
+    # Both active-between fields or neither: the API says which, the page says to check it.
+    visit(page, setup, "#/tasks?activeFrom=1h")
+    assert _error(page)["field"] in ("activeFrom", "activeTo")
+    assert 'Check the filter named "Active' in _error(page)["next"]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "heading", "next_step"),
+    [
+        (
+            502,
+            {
+                "error": {
+                    "code": "console_upstream",
+                    "message": "cannot connect to http://127.0.0.1:1",
+                    "field": None,
+                }
+            },
+            "The API is unreachable",
+            "is local mode running",
+        ),
+        (
+            503,
+            {"error": {"code": "service_unavailable", "message": "overloaded", "field": None}},
+            "The API failed",
+            "Reload to try again",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "code": "EXPIRED_TOKEN",
+                    "message": "The security token included in the request is expired",
+                }
+            },
+            "The API refused your credentials",
+            "Sign in again: your AWS credentials expired",
+        ),
+        (
+            403,
+            {
+                "error": {
+                    "code": "forbidden",
+                    "message": "open the URL that `taskbeacon console` printed",
+                    "field": None,
+                }
+            },
+            "This console session is over",
+            "Sign in again: open the URL",
+        ),
+        (0, None, "The console is not answering", "still running"),
+    ],
+    ids=["unreachable-502", "failed-503", "credentials-403", "session-403", "console-down"],
+)
+def test_errors_are_pages_that_say_what_to_do(
+    lenient: Any, setup: Setup, status: int, body: Any, heading: str, next_step: str
+) -> None:
+    page = lenient
+
+    def answer(route: Any) -> None:
+        if status == 0:
+            route.abort("connectionrefused")
+        else:
+            route.fulfill(status=status, json=body)
+
+    page.route("**/api/summary?*", answer)
+    visit(page, setup, "")
+    error = _error(page)
+    assert error["heading"] == heading
+    assert next_step in error["next"]
+    if body:
+        assert body["error"]["message"] in error["text"] and f"HTTP {status}" in error["text"]
+    assert "{" not in page.locator("#view").text_content()
+    assert page.locator("#title").text_content() == "Fleet overview"
+
+
+def test_a_console_link_on_another_site_opens_after_one_step(context: Any, setup: Setup) -> None:
+    page = context.new_page()
+    origin = setup.console.origin
+    target = f"{origin}/#/tasks?status=RUNNING"
+    documents: list[tuple[str, int]] = []
+    page.on(
+        "response",
+        lambda r: documents.append((r.url, r.status)) if r.request.resource_type == "document" else None,
+    )
+    try:
+        page.route(
+            "http://chat.example/**",
+            lambda route: route.fulfill(
+                content_type="text/html", body=f'<a id="go" href="{target}">the console</a>'
+            ),
+        )
+        page.goto("http://chat.example/")
+        # The other site cannot read the API: refused by the console, and CORS hides it anyway.
+        read = page.evaluate(
+            "u => fetch(u, {credentials: 'include'}).then(r => 'read ' + r.status, () => 'blocked')",
+            f"{origin}/api/tasks",
+        )
+        assert read == "blocked"
+        page.click("#go")
+        page.wait_for_selector("body[data-done]", state="attached")
+        assert page.url == target  # the step's marker is gone from the address
+        assert rows(page) == ids(setup.api("/tasks", status="RUNNING", limit=50))
+        stepped = [(url, code) for url, code in documents if url.startswith(origin)]
+        assert stepped[0] == (f"{origin}/", 200) and "via=step" in stepped[1][0], stepped
+        assert len(stepped) == 2  # at most one step
+    finally:
+        page.close()
+
+
+def test_every_label_link_finds_its_task(page: Any, setup: Setup) -> None:
+    task = next(
+        t
+        for t in setup.api("/tasks", limit=50)["items"]
+        if any(k.startswith("com.amazonaws.ecs.") for c in t["containers"] for k in c.get("labels") or {})
+    )
+    visit(page, setup, f"#/task/{task['taskId']}")
+    links = page.locator("#labels-table tbody tr").evaluate_all(
+        "rs => rs.map(r => [r.dataset.label, (r.cells[2].querySelector('a') || {getAttribute: () => null})"
+        ".getAttribute('href')])"
+    )
+    linked = {key for key, href in links if href}
+    assert {
+        "com.amazonaws.ecs.cluster",
+        "com.amazonaws.ecs.task-arn",
+        "com.amazonaws.ecs.task-definition-family",
+        "com.amazonaws.ecs.container-name",
+    } <= linked
+    assert "com.amazonaws.ecs.task-definition-version" not in linked  # no filter answers it: plain text
+    for key, href in links:
+        if not href:
+            continue
+        visit(page, setup, href)
+        if href.startswith("#/task/"):
+            assert page.locator("#title").text_content() == f"Task {task['taskId']}", key
+            continue
+        assert page.locator("#results-empty").count() == 0, (key, href)
+        assert task["taskId"] in rows(page), (key, href)

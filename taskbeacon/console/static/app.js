@@ -723,7 +723,7 @@
 
   /** A Docker label's value as a link that finds the task. ECS's own labels (com.amazonaws.ecs.*) are
    * not in the label index, so each points to the filter that answers it, or stays text when none does. */
-  function labelValue(key, value, task) {
+  function labelValue(key, value, task, container) {
     const shown = String(value);
     if (!key.startsWith(ECS_LABEL_PREFIX)) return searchLink("label", `${key}=${value}`, shown);
     const attrs = { class: "mono", "data-answers": key.slice(ECS_LABEL_PREFIX.length) };
@@ -732,8 +732,8 @@
         return link(shown, "/tasks", { cluster: clusterName(value) }, attrs);
       case "task-definition-family":
         return link(shown, "/tasks", { family: value }, attrs);
-      case "container-name":
-        return link(shown, "/search", { containerName: value }, attrs);
+      case "container-name": // ECS's internal containers (pause) are not searched for
+        return container && container.internal ? el("span", { class: "mono" }, shown) : link(shown, "/search", { containerName: value }, attrs);
       case "task-arn":
         return link(shown, `/task/${encodeURIComponent(task.taskId || value)}`, null, attrs);
       default:
@@ -771,7 +771,7 @@
       ["Status and times stated by", statedLine(sources, "status")],
     ]);
     const containerRows = containers.map((c) => el("tr", { "data-container": c.name },
-      el("td", {}, c.name ? searchLink("containerName", c.name) : "–", c.internal ? " (internal)" : ""),
+      el("td", {}, c.name && !c.internal ? searchLink("containerName", c.name) : text(c.name), c.internal ? " (internal)" : ""),
       el("td", {}, claimed("image", c.image, null, unconfirmed.images)),
       el("td", {}, claimed("imageDigest", c.imageDigest, shortDigest(c.imageDigest), unconfirmed.imageDigests)),
       el("td", {}, statusBadge(c.lastStatus)),
@@ -787,7 +787,7 @@
       el("td", { class: "mono" }, text(n.privateDnsName)),
       el("td", {}, claimed("eni", n.eni, null, unconfirmed.enis)))));
     const labelRows = containers.flatMap((c) => Object.entries(c.labels || {}).map(([k, v]) => el("tr", { "data-label": k },
-      el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, labelValue(k, v, task)))));
+      el("td", {}, text(c.name)), el("td", { class: "mono" }, k), el("td", {}, labelValue(k, v, task, c)))));
     const tagRows = Object.entries(task.tags || {}).map(([k, v]) => el("tr", {},
       el("td", { class: "mono" }, k), el("td", {}, searchLink("tag", `${k}=${v}`, String(v)))));
     const timeline = el("ol", { class: "timeline", id: "timeline" }, timelineItems(history.items));
