@@ -722,22 +722,30 @@
   }
 
   /** A Docker label's value as a link that finds the task. ECS's own labels (com.amazonaws.ecs.*) are
-   * not in the label index, so each points to the filter that answers it, or stays text when none does. */
+   * not in the label index, so each points to the filter that answers it, when the label agrees with
+   * the task's own value (a task's claim may not); otherwise, and when no filter answers, plain text. */
   function labelValue(key, value, task, container) {
     const shown = String(value);
     if (!key.startsWith(ECS_LABEL_PREFIX)) return searchLink("label", `${key}=${value}`, shown);
-    const attrs = { class: "mono", "data-answers": key.slice(ECS_LABEL_PREFIX.length) };
-    switch (key.slice(ECS_LABEL_PREFIX.length)) {
+    const name = key.slice(ECS_LABEL_PREFIX.length);
+    const attrs = { class: "mono", "data-answers": name };
+    const plain = (why) => el("span", { class: "mono", title: why }, shown);
+    const differs = (what, own) => plain(`ECS sets this label; it differs from the task's ${what} (${text(own)}), so no filter answers it`);
+    switch (name) {
       case "cluster":
-        return link(shown, "/tasks", { cluster: clusterName(value) }, attrs);
+        return task.clusterName && clusterName(value) === task.clusterName
+          ? link(shown, "/tasks", { cluster: task.clusterName }, attrs) : differs("cluster", task.clusterName);
       case "task-definition-family":
-        return link(shown, "/tasks", { family: value }, attrs);
-      case "container-name": // ECS's internal containers (pause) are not searched for
-        return container && container.internal ? el("span", { class: "mono" }, shown) : link(shown, "/search", { containerName: value }, attrs);
+        return task.family && shown === task.family ? link(shown, "/tasks", { family: task.family }, attrs) : differs("family", task.family);
+      case "container-name":
+        if (container && container.internal) return plain("ECS's internal containers are not searched for");
+        return container && shown === container.name
+          ? link(shown, "/search", { containerName: shown }, attrs) : differs("container name", container && container.name);
       case "task-arn":
-        return link(shown, `/task/${encodeURIComponent(task.taskId || value)}`, null, attrs);
+        return shown === task.taskArn || shown === task.taskId
+          ? link(shown, `/task/${encodeURIComponent(task.taskId || shown)}`, null, attrs) : differs("ARN", task.taskArn);
       default:
-        return el("span", { class: "mono", title: "ECS sets this label; no filter answers it" }, shown);
+        return plain("ECS sets this label; no filter answers it");
     }
   }
 
