@@ -3,6 +3,10 @@
 Each shard is read in small chunks; an entry is emitted only when every shard that may still hold
 a newer one has shown its next entry, so the merged order is exact. The cursor keeps, per shard,
 the sort key of the last entry consumed (emitted or filtered out), or that the shard is done.
+
+A page is full up to its limit unless the entries run out (or the read budget does, when filters
+drop most of what is read), and it carries a cursor only when another kept entry exists: the page
+looks one entry past its limit and leaves that entry for the next page.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def merged_page(
     buffers: list[list[IndexHit]] = [[] for _ in range(count)]
     exhausted = [position == DONE for position in after]
     chunk = max(2, -(-limit // count) + 1)
+    # The first chunk of every shard is needed to order the merge at all: it is not what the
+    # budget guards against (filters that drop most of what is read).
+    read_budget += count * chunk
     emitted: list[IndexHit] = []
     read = 0
 
@@ -49,7 +56,7 @@ def merged_page(
         buffers[shard].extend(page.hits)
         exhausted[shard] = page.exhausted
 
-    while len(emitted) < limit:
+    while True:
         for shard in range(count):
             if not buffers[shard] and not exhausted[shard]:
                 if read >= read_budget and emitted:
@@ -64,10 +71,15 @@ def merged_page(
             continue  # a shard came back empty but not done: read it again before choosing
         shard = max(live, key=lambda s: buffers[s][0].sort)
         hit = buffers[shard].pop(0)
-        after[shard] = hit.sort
         if keep(hit):
+            if len(emitted) == limit:
+                buffers[shard].insert(0, hit)  # one more exists: the next page starts with it
+                return MergedPage(emitted, _settled(after, buffers, exhausted), read)
             emitted.append(hit)
-        elif read >= read_budget:
+            after[shard] = hit.sort
+            continue
+        after[shard] = hit.sort
+        if read >= read_budget:  # bounded reads, even when filters drop everything: a cursor goes on
             return MergedPage(emitted, _settled(after, buffers, exhausted), read)
     return MergedPage(emitted, _settled(after, buffers, exhausted), read)
 
