@@ -158,3 +158,16 @@ def test_a_vanished_task_is_closed_at_its_last_sighting_and_only_once() -> None:
     assert final is not None
     assert final.task.stopped_reason == "Essential container exited"
     assert final.task.stopped_at == T0 + timedelta(seconds=9)
+
+
+def test_history_dates_a_status_change_when_ecs_says_it_happened() -> None:
+    """The RUNNING event's start, not the later report that revealed it; its arrival is kept too."""
+    record = _apply([OBSERVATIONS["event"]])  # RUNNING, started three days before it was seen
+    assert record is not None
+    (entry,) = [e for e in record.history if "lastStatus" in e["changes"]]
+    assert entry["at"] == "2026-11-25T09:00:00.000000Z"  # AWS_START
+    assert entry["observedAt"] == "2026-11-28T09:00:02.000000Z"
+    # A change with no time of its own (an address) is dated when it was seen.
+    later = merge(record, _agent(second=60), now=NOW, history_limit=50)
+    assert later is not None
+    assert later.history[-1]["at"] == "2026-11-28T09:01:00.000000Z" and "observedAt" not in later.history[-1]

@@ -327,13 +327,28 @@ def _append_history(
     }
     if not changes:
         return history
+    happened = _when_it_happened(changes, task, observation)
     entry = {
-        "at": timestamp(observation.observed_at),
+        "at": timestamp(happened),
         "source": observation.source,
         "reporter": observation.reporter,
         "changes": changes,
     }
+    if happened != observation.observed_at:
+        entry["observedAt"] = timestamp(observation.observed_at)
     return (*history, entry)[-limit:]
+
+
+def _when_it_happened(changes: dict[str, Any], task: Task, observation: Observation) -> datetime:
+    """A status change happened when ECS says it did (the task's start or stop), not when the report
+    that revealed it arrived; anything else, or a time later than the report, at the report's time."""
+    status = (changes.get("lastStatus") or {}).get("to")
+    moment = {"RUNNING": task.started_at, STOPPED: task.stopped_at}.get(status) if status else None
+    if moment is None:
+        return observation.observed_at
+    seen = observation.observed_at
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=seen.tzinfo)
+    return aware if seen.tzinfo is None or aware <= seen else seen
 
 
 __all__ = ["history_view", "merge", "same_content", "snapshot_order_key"]
