@@ -21,11 +21,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.agent_sidecar import CONTAINER_NAME
 from infra.events import ECS_SOURCE, TASK_STATE_CHANGE
+from infra.queues import held_queue
 
 PULL_ERROR: Final = "CannotPullContainerError"
 
@@ -49,13 +49,7 @@ class AgentPullFailures(Construct):
         self, scope: Construct, construct_id: str, *, buses: Sequence[events.IEventBus | None]
     ) -> None:
         super().__init__(scope, construct_id)
-        self.queue = sqs.Queue(
-            self,
-            "Stopped",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
+        self.queue = held_queue(self, "Stopped")
         for index, bus in enumerate(buses):
             events.Rule(
                 self,

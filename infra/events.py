@@ -12,6 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.queues import held_queue
+
 ECS_SOURCE: Final = "aws.ecs"
 TASK_STATE_CHANGE: Final = "ECS Task State Change"
 RETRY_ATTEMPTS: Final = 8
@@ -38,15 +40,8 @@ class EventsDeadLetterQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),  # the maximum: time to notice and redrive
-            # Undelivered events are evidence: deleting the stack must not delete them with it.
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        # Undelivered events are evidence: deleting the stack must not delete them with it.
+        self.queue = held_queue(self, "Queue", removal_policy=cdk.RemovalPolicy.RETAIN)
 
 
 class TaskStateEvents(Construct):

@@ -16,10 +16,10 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.paths import keys, schema
+from infra.queues import held_queue
 
 # Lambda's stream poller settings (all asserted in tests/infra/test_infra_template.py).
 BATCH_SIZE: Final = 500
@@ -48,14 +48,7 @@ class IndexerFailureQueue(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-            removal_policy=cdk.RemovalPolicy.RETAIN,
-        )
+        self.queue = held_queue(self, "Queue", removal_policy=cdk.RemovalPolicy.RETAIN)
 
 
 class TaskBeaconIndexing(Construct):

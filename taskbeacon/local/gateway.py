@@ -69,6 +69,22 @@ def _compiled_routes() -> tuple[tuple[str, str, re.Pattern[str], str], ...]:
     return tuple((r.method, r.path, _compile(r.path), r.function) for r in ROUTES)
 
 
+class _GatewayServer(ThreadingHTTPServer):
+    """Sized for many agents at once, and quiet when a client hangs up (issue 15)."""
+
+    # socketserver's default backlog of 5 resets connections when a fleet of agents starts together.
+    request_queue_size = 512
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        error = sys.exc_info()[1]
+        if isinstance(error, (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            return  # the client hung up: nothing to answer and nothing to report
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def match_route(method: str, path: str) -> tuple[str, dict[str, str], str] | None:
     for route_method, template, pattern, function in _compiled_routes():
         found = pattern.match(path)
@@ -182,8 +198,7 @@ class Gateway:
         class Handler(_RequestHandler):
             owner = gateway
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
+        self.server = _GatewayServer((host, port), Handler)
         self._thread: threading.Thread | None = None
 
     @property
