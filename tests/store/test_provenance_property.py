@@ -171,3 +171,14 @@ def test_history_dates_a_status_change_when_ecs_says_it_happened() -> None:
     later = merge(record, _agent(second=60), now=NOW, history_limit=50)
     assert later is not None
     assert later.history[-1]["at"] == "2026-11-28T09:01:00.000000Z" and "observedAt" not in later.history[-1]
+
+
+def test_closing_a_vanished_task_credits_the_sweep_with_the_status_only() -> None:
+    tagged = task(1, ip=CLAIMED_IP, labels={"team": "data"}, tags={"team": "data"})
+    record = _apply([snapshot(tagged, second=30, reporter="sidecar")])  # the agent's word only
+    assert record is not None and record.task.sources.tags == ["agent"]
+    closed = merge(record, _vanished(NOW), now=NOW, history_limit=50)
+    assert closed is not None
+    sources = closed.task.sources
+    assert sources.status == ["agent", "ecs-api"]
+    assert "ecs-api" not in sources.labels + sources.tags + sources.network + sources.images

@@ -151,7 +151,15 @@ def _close_vanished(
             "last_source": observation.source,
         }
     )
-    closed = with_provenance(closed, task, closed.model_copy(update={"containers": []}), observation.source)
+    # The sweep stated the status alone (no network, image, label or tag of this task).
+    stated = Task(
+        task_arn=task.task_arn,
+        task_id=task.task_id,
+        account_id=task.account_id,
+        region=task.region,
+        last_status=STOPPED,
+    )
+    closed = with_provenance(closed, task, stated, observation.source)
     return _recorded(current, closed, observation, history_limit, current.snapshot_key, current.event_version)
 
 

@@ -11,6 +11,7 @@ and the sweep's ECS API reads. Events and the ECS API are AWS's word; the agent'
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from core.model.task import Facts, Sources, Task
@@ -89,8 +90,8 @@ def _with(sources: list[str], kind: str) -> list[str]:
     return sorted({*sources, kind})
 
 
-def _unique(values: object) -> list[str]:
-    return sorted({v for v in values if isinstance(v, str)})[:MAX_FACTS_PER_KIND]  # type: ignore[attr-defined]
+def _unique(values: Iterable[str | None]) -> list[str]:
+    return sorted({v for v in values if v})[:MAX_FACTS_PER_KIND]
 
 
 def _union(a: Facts, b: Facts) -> Facts:

@@ -58,9 +58,6 @@ class Facts(_Wire):
     images: list[str] = Field(default_factory=list)
     image_digests: list[str] = Field(default_factory=list)
 
-    def is_empty(self) -> bool:
-        return not (self.ips or self.enis or self.images or self.image_digests)
-
 
 class Sources(_Wire):
     """Where the task's facts came from (DESIGN 3.9): per group of fields, which of ``agent``,
