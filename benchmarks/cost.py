@@ -583,7 +583,7 @@ def _measure_log_bytes() -> int:
         import boto3
         from moto import mock_aws
 
-        from benchmarks.store import envelope, task_document
+        from benchmarks.payloads import envelope, task_document
         from core.observability import logger
         from core.store.schema import create_table_request
         from handlers import ingest, wiring
