@@ -51,8 +51,9 @@ agent-zipapp: install
 bench: install
 	$(BIN)/python -m benchmarks
 
+# The builder (tools/) is not in the Lambda asset; it imports the handlers from lambdas/.
 openapi: install
-	cd lambdas && ../$(BIN)/python -c "from core.openapi import main; main()"
+	PYTHONPATH=lambdas $(BIN)/python -m tools.openapi
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out dist .taskbeacon .cache

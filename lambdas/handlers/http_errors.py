@@ -1,6 +1,6 @@
 """The one place that maps errors to HTTP responses: {"error": {"code", "message", "field"}}.
 
-It also refuses query parameters a route does not declare. ``core.openapi`` documents every status
+It also refuses query parameters a route does not declare. ``tools/openapi.py`` documents every status
 this module sends, per route.
 """
 

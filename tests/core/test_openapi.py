@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core.openapi import DOCUMENT_PATH, build_document
+from core.openapi import DOCUMENT_PATH
+from tools.openapi import build_document
 
 
 def test_committed_openapi_document_is_current() -> None:
