@@ -8,10 +8,10 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from taskbeacon.api.client import Getter, QueryValue, segment
+from taskbeacon.api.errors import UsageError
 from taskbeacon.cli import outputs, times, views
-from taskbeacon.cli.client import QueryValue, segment
-from taskbeacon.cli.errors import UsageError
-from taskbeacon.cli.paging import Getter, Progress, all_pages, iter_pages, page
+from taskbeacon.cli.paging import Progress, all_pages, iter_pages, page
 
 Command = Callable[[argparse.Namespace, Getter, TextIO], int]
 

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from taskbeacon.cli.errors import CliError
+from taskbeacon.api.errors import CliError
 
 # reindex imports the server code and boto3 only when it runs, like local and emulate.
 MODULES = {

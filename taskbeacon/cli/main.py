@@ -7,9 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
+from taskbeacon.api.client import ApiClient, ClientConfig
+from taskbeacon.api.errors import CliError, ExitCode, UsageError
 from taskbeacon.cli import delegate
-from taskbeacon.cli.client import ApiClient, ClientConfig
-from taskbeacon.cli.errors import CliError, ExitCode, UsageError
 from taskbeacon.cli.parser import build_parser
 
 

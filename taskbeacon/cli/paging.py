@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
-from taskbeacon.cli.client import QueryValue
-from taskbeacon.cli.errors import CliError
-
-
-class Getter(Protocol):
-    def get(self, path: str, params: Mapping[str, QueryValue] | None = None) -> Any: ...
+from taskbeacon.api.client import Getter, QueryValue
+from taskbeacon.api.errors import CliError
 
 
 class Progress:

@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 from taskbeacon import __version__
-from taskbeacon.cli.client import (
+from taskbeacon.api.client import (
     RETRY_STATUSES,
     ApiClient,
     ClientConfig,
@@ -41,7 +41,7 @@ from taskbeacon.cli.client import (
     _reason,
     retry_delay,
 )
-from taskbeacon.cli.errors import ApiError, CliError, ConnectionFailed, CredentialsError, ExitCode, UsageError
+from taskbeacon.api.errors import ApiError, CliError, ConnectionFailed, CredentialsError, ExitCode, UsageError
 
 LOCAL_ROUTE = "/_local/reindex"
 DEFAULT_WAIT = 120.0

@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
-from taskbeacon.cli.errors import CliError
-from taskbeacon.cli.paging import Getter
+from taskbeacon.api.client import Getter
+from taskbeacon.api.errors import CliError
 from taskbeacon.console.server import ConsoleServer
 
-if TYPE_CHECKING:
-    from taskbeacon.local.system import LocalSystem
-
 DEFAULT_PORT = 8788
+
+
+class Keys(Protocol):
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+
+class LocalApi(Protocol):
+    """What the console needs of local mode (its ``LocalSystem``): described here, so the console
+    never imports local mode (local mode, the wing above, starts the console)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def operator(self) -> Keys: ...
 
 
 def start(api: Getter, port: int, endpoint: str = "") -> ConsoleServer:
@@ -49,9 +68,9 @@ def serve(api: Getter, *, port: int, out: TextIO) -> int:
     return 0
 
 
-def for_local(system: LocalSystem, port: int = DEFAULT_PORT) -> ConsoleServer:
+def for_local(system: LocalApi, port: int = DEFAULT_PORT) -> ConsoleServer:
     """The console beside local mode, signing with its operator's keys; any free port if ``port`` is taken."""
-    from taskbeacon.cli.client import ApiClient, ClientConfig, StaticCredentials
+    from taskbeacon.api.client import ApiClient, ClientConfig, StaticCredentials
 
     keys = StaticCredentials(system.operator.access_key, system.operator.secret_key)
     api = ApiClient(ClientConfig(endpoint=system.url, region=system.region, credentials=keys))

@@ -40,9 +40,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from taskbeacon.cli.client import segment
-from taskbeacon.cli.errors import ApiError, CliError
-from taskbeacon.cli.paging import Getter
+from taskbeacon.api.client import Getter, segment
+from taskbeacon.api.errors import ApiError, CliError
 
 log = logging.getLogger("taskbeacon.console")
 

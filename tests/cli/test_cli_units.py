@@ -8,7 +8,7 @@ from time import time
 
 import pytest
 
-from taskbeacon.cli.client import MAX_RETRY_AFTER, query_string, region_from_endpoint, retry_delay, segment
+from taskbeacon.api.client import MAX_RETRY_AFTER, query_string, region_from_endpoint, retry_delay, segment
 from taskbeacon.cli.paging import Progress
 from taskbeacon.cli.render import cell, short_digest, table, when
 from taskbeacon.cli.views import summary_rows

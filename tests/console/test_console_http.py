@@ -205,7 +205,7 @@ def test_proxy_keeps_an_arn_in_one_segment_and_passes_api_errors(setup: Setup) -
 
 
 def test_upstream_down_is_502(setup: Setup) -> None:
-    from taskbeacon.cli.client import ApiClient, ClientConfig, StaticCredentials
+    from taskbeacon.api.client import ApiClient, ClientConfig, StaticCredentials
     from taskbeacon.console.server import ConsoleServer
 
     api = ApiClient(

@@ -1,4 +1,5 @@
-"""The one HTTP seam of the CLI: builds URLs, signs with SigV4 (``execute-api``), retries, maps errors.
+"""The one HTTP seam of the CLI and the console: builds URLs, signs with SigV4 (``execute-api``),
+retries, maps errors.
 
 botocore is imported lazily (only when a request is signed) so ``taskbeacon --help`` stays fast.
 """
@@ -17,11 +18,11 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from http.client import HTTPException
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from urllib.parse import quote, urlencode, urlsplit
 
 from taskbeacon import __version__
-from taskbeacon.cli.errors import ApiError, CliError, ConnectionFailed, CredentialsError, UsageError
+from taskbeacon.api.errors import ApiError, CliError, ConnectionFailed, CredentialsError, UsageError
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -33,6 +34,12 @@ _EXECUTE_API_HOST = re.compile(r"\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazona
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 QueryValue = str | int | None
+
+
+class Getter(Protocol):
+    """What the CLI's commands and the console need of the API: one GET (``ApiClient``, or a test's fake)."""
+
+    def get(self, path: str, params: Mapping[str, QueryValue] | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
