@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Final
 
 import aws_cdk as cdk
@@ -14,7 +15,7 @@ from aws_cdk import aws_xray as xray
 from constructs import Construct
 
 from infra.config import TaskBeaconConfig, log_retention
-from infra.paths import vocabulary
+from infra.paths import errors, vocabulary
 
 STAGE_NAME: Final = "v1"
 # The routes come from the one vocabulary the handlers and the local gateway use.
@@ -30,12 +31,15 @@ def policy_resource(route: vocabulary.Route) -> str:
     return f"execute-api:/{STAGE_NAME}/{route.method}/{path}"
 
 
-# API Gateway's own rejections (IAM 403, throttling 429, ...) use the API's error shape.
-# messageString is the message already quoted for JSON (what API Gateway's own default uses).
-_ERROR_TEMPLATE: Final = (
-    '{"error": {"code": "$context.error.responseType", '
-    '"message": $context.error.messageString, "field": null}}'
-)
+def error_template() -> str:
+    """API Gateway's own rejections (IAM 403, throttling 429, ...) in the API's error body.
+
+    messageString is the message already quoted for JSON (what API Gateway's own default uses), so it
+    stands in for a quoted placeholder rather than going through json.dumps.
+    """
+    placeholder = "MESSAGE"
+    body = json.dumps(errors.error_body("$context.error.responseType", placeholder))
+    return body.replace(json.dumps(placeholder), "$context.error.messageString")
 
 
 class TaskBeaconApi(Construct):
@@ -177,7 +181,7 @@ class TaskBeaconApi(Construct):
         )
 
     def _error_responses(self) -> None:
-        templates = {"application/json": _ERROR_TEMPLATE}
+        templates = {"application/json": error_template()}
         self.api.add_gateway_response("Default4xx", type=apigw.ResponseType.DEFAULT_4_XX, templates=templates)
         self.api.add_gateway_response("Default5xx", type=apigw.ResponseType.DEFAULT_5_XX, templates=templates)
         # Clients back off on 429 by Retry-After (the agent honours it).

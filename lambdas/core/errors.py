@@ -1,6 +1,23 @@
-"""Domain errors. Core code raises these; ``handlers.http_errors`` is the one place mapping them to HTTP."""
+"""Domain errors, and the one error body of the API.
+
+Core code raises these; ``handlers.http_errors`` is the one place mapping them to HTTP. Whatever answers
+a client with an error (the handlers, API Gateway's own rejections in infra/api.py, local mode's
+gateway) builds the body with ``error_body``; docs/errors.md describes it.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+
+def error_body(
+    code: str, message: str, field: str | None = None, *, candidates: list[str] | None = None
+) -> dict[str, Any]:
+    """``{"error": {"code", "message", "field"}}``, plus ``candidates`` for an ambiguous task id only."""
+    error: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if candidates is not None:
+        error["candidates"] = candidates
+    return {"error": error}
 
 
 class TaskBeaconError(Exception):

@@ -22,6 +22,7 @@ from core.errors import (
     TaskBeaconError,
     Throttled,
     Unavailable,
+    error_body,
 )
 from core.observability import count_rejection, logger
 
@@ -45,13 +46,10 @@ def error_response(
     candidates: list[str] | None = None,
     **headers: str,
 ) -> Response[str]:
-    error: dict[str, Any] = {"code": code, "message": message, "field": field}
-    if candidates is not None:
-        error["candidates"] = candidates
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": error}),
+        body=json.dumps(error_body(code, message, field, candidates=candidates)),
         headers=headers or None,
     )
 

@@ -1,4 +1,6 @@
-"""Exit codes and the typed errors that carry them, so every failure maps to one documented code."""
+"""Exit codes and the typed errors that carry them, so every failure maps to one documented code; and
+the API's error body, which ``ApiError.from_body`` reads and the console answers with.
+"""
 
 from __future__ import annotations
 
@@ -87,3 +89,12 @@ def _default_code(status: int) -> str:
         429: "throttled",
         503: "unavailable",
     }.get(status, "error")
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The API's error body, ``{"error": {"code", "message", "field"}}``.
+
+    The server builds it with ``core.errors.error_body``; an installed CLI has no lambdas/ to import
+    that from, so this is its copy, pinned to it by tests/console/test_console_http.py.
+    """
+    return {"error": {"code": code, "message": message, "field": field}}

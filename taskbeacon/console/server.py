@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from taskbeacon.api.client import Getter, segment
-from taskbeacon.api.errors import ApiError, CliError
+from taskbeacon.api.errors import ApiError, CliError, error_body
 
 log = logging.getLogger("taskbeacon.console")
 
@@ -147,27 +147,23 @@ class ConsoleServer:
         """One signed GET to the API; its error answers pass through, our own failures are 502."""
         api_path = match_route(path)
         if api_path is None:
-            return 404, _error("not_found", f"the console proxies only the API's read routes, not {path}")
+            return 404, error_body("not_found", f"the console proxies only the API's read routes, not {path}")
         pairs = parse_qsl(query, keep_blank_values=True)
         params: dict[str, str | int | None] = {}
         for key, value in pairs:
             if key in params:
-                return 400, _error("invalid_input", f"query parameter {key!r} is repeated", key)
+                return 400, error_body("invalid_input", f"query parameter {key!r} is repeated", key)
             params[key] = value
         try:
             return 200, self.api.get(api_path, params)
         except ApiError as exc:
-            return exc.status, _error(exc.code, exc.api_message, exc.field)
+            return exc.status, error_body(exc.code, exc.api_message, exc.field)
         except CliError as exc:  # cannot connect, no credentials, an answer that is not JSON
-            return 502, _error("console_upstream", exc.message)
+            return 502, error_body("console_upstream", exc.message)
 
 
 def _asset(name: str) -> bytes:
     return resources.files("taskbeacon.console").joinpath("static", name).read_bytes()
-
-
-def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
 
 
 def html_page(title: str, *paragraphs: str, extra_head: str = "", body_end: str = "") -> bytes:
@@ -223,7 +219,7 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
                 return
             self._fail(
                 405,
-                _error("method_not_allowed", "the console only reads"),
+                error_body("method_not_allowed", "the console only reads"),
                 "method",
                 extra={"Allow": "GET, HEAD"},
             )
@@ -235,14 +231,16 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             if self.headers.get("Host") != f"{HOST}:{console.port}":
                 self._fail(
                     403,
-                    _error("forbidden", f"the console answers only to Host {HOST}:{console.port}"),
+                    error_body("forbidden", f"the console answers only to Host {HOST}:{console.port}"),
                     "host",
                     head=head,
                 )
                 return True
             origin = self.headers.get("Origin")
             if origin is not None and origin != console.origin:
-                self._fail(403, _error("forbidden", "cross-site request refused"), "cross-site", head=head)
+                self._fail(
+                    403, error_body("forbidden", "cross-site request refused"), "cross-site", head=head
+                )
                 return True
             site = self.headers.get("Sec-Fetch-Site")
             if site is not None and site not in ALLOWED_FETCH_SITES:
@@ -251,7 +249,7 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
                     return True
                 self._fail(
                     403,
-                    _error("forbidden", f"cross-site request refused (Sec-Fetch-Site: {site})"),
+                    error_body("forbidden", f"cross-site request refused (Sec-Fetch-Site: {site})"),
                     "cross-site",
                     head=head,
                 )
@@ -311,7 +309,7 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             if not self._has_session():
                 self._fail(
                     403,
-                    _error(
+                    error_body(
                         "forbidden",
                         "open the URL that `taskbeacon console` printed (it carries this run's secret)",
                     ),
@@ -327,7 +325,7 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             if asset is None:
                 self._fail(
                     404,
-                    _error("not_found", f"no page {parts.path}; the console's pages live after #"),
+                    error_body("not_found", f"no page {parts.path}; the console's pages live after #"),
                     "not-found",
                     head=head,
                 )
@@ -338,7 +336,7 @@ def _handler(console: ConsoleServer) -> type[BaseHTTPRequestHandler]:
             if not hmac.compare_digest(secret.encode(), console.secret.encode()):
                 self._fail(
                     403,
-                    _error("forbidden", "wrong secret: open the URL this run printed"),
+                    error_body("forbidden", "wrong secret: open the URL this run printed"),
                     "session",
                     head=head,
                 )

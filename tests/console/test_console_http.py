@@ -54,6 +54,15 @@ def test_read_routes_are_the_vocabularys_query_routes_less_openapi() -> None:
     assert expected == server.READ_ROUTES
 
 
+def test_error_bodies_are_the_apis() -> None:
+    """The console's copy of the error body (an installed CLI has no lambdas/) is the server's."""
+    from core.errors import error_body
+    from taskbeacon.api.errors import error_body as console_error_body
+
+    for args in (("forbidden", "no"), ("invalid_input", "bad", "limit")):
+        assert console_error_body(*args) == error_body(*args)
+
+
 def test_binds_to_loopback_only(setup: Setup) -> None:
     assert setup.console._httpd.server_address[0] == "127.0.0.1"
     assert setup.console.url.startswith(f"http://127.0.0.1:{setup.console.port}/?secret=")
