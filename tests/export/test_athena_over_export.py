@@ -110,7 +110,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory,
         *_fixture_task(B - 1.5 * H),
     ]
     with engine_table("moto") as table:
-        inventory = Inventory(table.client, retention_days=30)
+        inventory = Inventory(table.client, retention_days=30, now=NOW)  # the clock the SQL reads
         for observation, at in sorted(plays, key=lambda play: play[1]):
             inventory.apply(observation, now=at)
         items = all_items(table.client)
