@@ -132,6 +132,10 @@ def make_bundle(directory: Path) -> Path:
 
 
 def _environment(endpoint: str, strict: bool, bundle: Path | None = None) -> dict[str, str]:
+    if str(LAMBDAS) not in sys.path:
+        sys.path.insert(0, str(LAMBDAS))
+    from core.environment import environment  # the stack's variables, spelled where the stack reads them
+
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -143,12 +147,7 @@ def _environment(endpoint: str, strict: bool, bundle: Path | None = None) -> dic
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
-        "TABLE_NAME": TABLE,
-        "COLLECTOR_ROLE_ARNS": COLLECTOR_ROLE,
-        "POWERTOOLS_SERVICE_NAME": "taskbeacon",
-        "POWERTOOLS_METRICS_NAMESPACE": "TaskBeacon",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+        **environment(table_name=TABLE, collector_role_arns=COLLECTOR_ROLE),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     if strict:

@@ -566,17 +566,15 @@ def _measure_log_bytes() -> int:
 
     sys.path.insert(0, str(ROOT / "lambdas"))
     sys.path.insert(0, str(ROOT))
+    from core.environment import environment
+
     saved = dict(os.environ)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto placeholder credentials)
         AWS_DEFAULT_REGION="us-east-1",
-        TABLE_NAME="logbench",
-        COLLECTOR_ROLE_ARNS="",
-        POWERTOOLS_TRACE_DISABLED="true",
-        POWERTOOLS_SERVICE_NAME="taskbeacon",
-        POWERTOOLS_METRICS_NAMESPACE="TaskBeacon",
     )
+    os.environ.update(environment(table_name="logbench", collector_role_arns=""))
     for name in ("POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_DEV", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(name, None)
     try:

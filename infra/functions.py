@@ -21,10 +21,7 @@ from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, lambda_code
 from infra.config import TaskBeaconConfig, log_retention
-from infra.paths import env_names, vocabulary
-
-# The environment variable names the server reads (lambdas/core/settings.py), spelled once there.
-ENV_NAMES: Final = env_names()
+from infra.paths import environment, vocabulary
 
 # The DynamoDB operations each function calls (the store's contract with the stack):
 # - ingest and events write only their own task's items (one conditional write, or one
@@ -68,8 +65,6 @@ def iam_actions(calls: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(actions))
 
 
-SERVICE_NAME: Final = "taskbeacon"
-METRICS_NAMESPACE: Final = "TaskBeacon"
 MAX_BODY_BYTES: Final = 262_144
 
 
@@ -126,41 +121,35 @@ class TaskBeaconFunctions(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         code = code or lambda_code()
-        environment = {
-            ENV_NAMES["table_name"]: table.table_name,
-            ENV_NAMES["collector_role_arns"]: ",".join(config.collector_role_arns),
-            ENV_NAMES["stopped_retention_days"]: str(config.retention_days),
-            ENV_NAMES["keepalive_seconds"]: str(config.keepalive_seconds),
-            ENV_NAMES["max_body_bytes"]: str(MAX_BODY_BYTES),
-            ENV_NAMES["describe_tasks_cross_check"]: str(config.describe_tasks_cross_check).lower(),
-            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            # Tracer off unless tracing is on; when on, responses (inventory) never go into traces.
-            "POWERTOOLS_TRACE_DISABLED": str(not config.tracing).lower(),
-            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
-            # No pydantic plugins are used; skipping their discovery shortens every cold start.
-            "PYDANTIC_DISABLE_PLUGINS": "__all__",
-        }
+        variables = environment.environment(
+            tracing=config.tracing,
+            table_name=table.table_name,
+            collector_role_arns=",".join(config.collector_role_arns),
+            stopped_retention_days=str(config.retention_days),
+            keepalive_seconds=str(config.keepalive_seconds),
+            max_body_bytes=str(MAX_BODY_BYTES),
+            describe_tasks_cross_check=str(config.describe_tasks_cross_check).lower(),
+        )
+        # No pydantic plugins are used; skipping their discovery shortens every cold start.
+        variables["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
         self._tracing = lambda_.Tracing.ACTIVE if config.tracing else lambda_.Tracing.DISABLED
         retention = log_retention(config.log_retention_days)
-        self.ingest = self._function(INGEST, code, table, environment, retention)
-        self.query = self._function(QUERY, code, table, environment, retention)
+        self.ingest = self._function(INGEST, code, table, variables, retention)
+        self.query = self._function(QUERY, code, table, variables, retention)
         # Failed async invocations (after Lambda's own retries) land in the same DLQ as
         # undeliverable events, so one alarm covers both.
-        self.events = self._function(
-            EVENTS, code, table, environment, retention, dead_letter_queue=events_dlq
-        )
-        self.indexer = self._function(INDEXER, code, table, environment, retention)
-        self.reconciler = self._function(RECONCILER, code, table, environment, retention)
+        self.events = self._function(EVENTS, code, table, variables, retention, dead_letter_queue=events_dlq)
+        self.indexer = self._function(INDEXER, code, table, variables, retention)
+        self.reconciler = self._function(RECONCILER, code, table, variables, retention)
         # A failed scheduled (or post-deploy) planning run lands with the undeliverable events (alarmed).
         self.sweep_planner = self._function(
-            SWEEP_PLANNER, code, table, environment, retention, dead_letter_queue=events_dlq
+            SWEEP_PLANNER, code, table, variables, retention, dead_letter_queue=events_dlq
         )
         self.sweep_worker = self._function(
             SWEEP_WORKER,
             code,
             table,
-            environment,
+            variables,
             retention,
             role_name=config.sweeper_role_name,
             reserved_concurrency=SWEEP_WORKER_RESERVED_CONCURRENCY,

@@ -36,7 +36,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from infra.paths import environment
 
 FIVE_MINUTES: Final = cdk.Duration.minutes(5)
 REJECTED_METRIC: Final = "Rejected"  # lambdas/core/observability.py: REJECTED
@@ -86,9 +86,9 @@ class TaskBeaconMonitoring(Construct):
         self._alarm("Api5xx", server_errors, API_5XX_COUNT)
         self._alarm("Api4xxRate", rate_4xx, API_4XX_RATE_PERCENT, unit="%")
         rejected = cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
+            namespace=environment.NAMESPACE,
             metric_name=REJECTED_METRIC,
-            dimensions_map={"service": SERVICE_NAME},
+            dimensions_map={"service": environment.SERVICE},
             period=FIVE_MINUTES,
             statistic="Sum",
         )

@@ -46,7 +46,8 @@ from aws_cdk import triggers
 from constructs import Construct
 
 from infra.config import TaskBeaconConfig
-from infra.functions import ENV_NAMES, SWEEP_WORKER_RESERVED_CONCURRENCY
+from infra.functions import SWEEP_WORKER_RESERVED_CONCURRENCY
+from infra.paths import environment
 
 WORKER_MAX_CONCURRENCY: Final = SWEEP_WORKER_RESERVED_CONCURRENCY
 WORKER_RETRIES: Final = 2  # Lambda's retries of an asynchronous invocation that failed (its maximum)
@@ -85,17 +86,17 @@ class TaskBeaconSweep(Construct):
         accounts = sweep_accounts(config)
         regions = sweep_regions(config)
         self.lists_organization_accounts = not accounts
-        environment = {
-            ENV_NAMES["sweep_accounts"]: cdk.Fn.join(",", list(accounts)) if accounts else "",
-            ENV_NAMES["sweep_regions"]: cdk.Fn.join(",", list(regions)),
-            ENV_NAMES["sweep_role_name"]: config.sweep_role_name,
-            ENV_NAMES["sweep_calls_per_second"]: str(config.sweep_calls_per_second),
+        variables = {
+            environment.ENV_NAMES["sweep_accounts"]: cdk.Fn.join(",", list(accounts)) if accounts else "",
+            environment.ENV_NAMES["sweep_regions"]: cdk.Fn.join(",", list(regions)),
+            environment.ENV_NAMES["sweep_role_name"]: config.sweep_role_name,
+            environment.ENV_NAMES["sweep_calls_per_second"]: str(config.sweep_calls_per_second),
         }
         for fn in (planner, worker):
-            for name, value in environment.items():
+            for name, value in variables.items():
                 fn.add_environment(name, value)
         # The planner invokes the worker (the unqualified ARN: no version, no alias), nothing else.
-        planner.add_environment(ENV_NAMES["sweep_worker_function"], worker.function_arn)
+        planner.add_environment(environment.ENV_NAMES["sweep_worker_function"], worker.function_arn)
         planner.add_to_role_policy(
             iam.PolicyStatement(
                 sid="InvokeSweepWorker", actions=["lambda:InvokeFunction"], resources=[worker.function_arn]

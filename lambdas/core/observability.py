@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from core.environment import NAMESPACE, SERVICE
 from core.errors import AmbiguousTask, InvalidCursor, NotFound
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing.tracer import Tracer
 
-SERVICE = "taskbeacon"
-NAMESPACE = "TaskBeacon"
 REJECTED = "Rejected"
 # Normal client noise (an unknown id, a stale cursor, an id held by two accounts): logged, not counted.
 QUIET_REASONS = frozenset({NotFound.code, InvalidCursor.code, AmbiguousTask.code})

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.functional_validators import BeforeValidator
 
+from core.environment import ENV_NAMES
 from core.store.schema import DEFAULT_TABLE_NAME
 
 
@@ -50,34 +51,17 @@ class Settings(BaseModel):
         return arns
 
 
-_ENV_NAMES = {
-    "table_name": "TABLE_NAME",
-    "collector_role_arns": "COLLECTOR_ROLE_ARNS",
-    "stopped_retention_days": "STOPPED_RETENTION_DAYS",
-    "keepalive_seconds": "KEEPALIVE_SECONDS",
-    "max_body_bytes": "MAX_BODY_BYTES",
-    "history_limit": "HISTORY_LIMIT",
-    "describe_tasks_cross_check": "DESCRIBE_TASKS_CROSS_CHECK",
-    "sweep_accounts": "SWEEP_ACCOUNTS",
-    "sweep_regions": "SWEEP_REGIONS",
-    "sweep_role_name": "SWEEP_ROLE_NAME",
-    "sweep_worker_function": "SWEEP_WORKER_FUNCTION",
-    "sweep_calls_per_second": "SWEEP_CALLS_PER_SECOND",
-}
-ENV_NAMES = _ENV_NAMES  # for the stack, which sets them (one spelling of each name)
-
-
 class SettingsError(RuntimeError):
     """A deployment mistake (bad environment variable); reported by name at the first request."""
 
 
 def settings_from_env(environ: dict[str, str]) -> Settings:
-    values = {field: environ[env] for field, env in _ENV_NAMES.items() if env in environ}
+    values = {field: environ[env] for field, env in ENV_NAMES.items() if env in environ}
     try:
         return Settings.model_validate(values)
     except ValidationError as error:
         first = error.errors()[0]
-        env = _ENV_NAMES.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else "?"
+        env = ENV_NAMES.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else "?"
         raise SettingsError(f"invalid environment variable {env}: {first['msg']}") from error
 
 

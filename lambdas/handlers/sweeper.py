@@ -26,6 +26,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.environment import ENV_NAMES
 from core.observability import logger, metrics, tracer
 from core.settings import get_settings
 from core.sweep.targets import BadMessage, Unit, invoke_units, list_targets, new_units
@@ -44,7 +45,7 @@ _sleep = time.sleep  # tests replace it
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     if not settings.sweep_worker_function:
-        raise RuntimeError("SWEEP_WORKER_FUNCTION is not set")
+        raise RuntimeError(f"{ENV_NAMES['sweep_worker_function']} is not set")
     region = os.environ.get("AWS_REGION") or "us-east-1"
     organizations = None if settings.sweep_accounts else wiring.sweep_clients().organizations()
     targets = list_targets(

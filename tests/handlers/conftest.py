@@ -17,6 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.environment import ENV_NAMES
 from core.logic.recording import WriteOutcome
 from core.model import Observation
 from core.observability import logger, metrics
@@ -42,13 +43,13 @@ class Reply:
 @pytest.fixture
 def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A moto table behind the handlers' store and query service; settings from a clean environment."""
-    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "POWERTOOLS_DEV", "MAX_BODY_BYTES"):
+    for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "POWERTOOLS_DEV", ENV_NAMES["max_body_bytes"]):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("TABLE_NAME", TABLE)
-    monkeypatch.setenv("COLLECTOR_ROLE_ARNS", f"arn:aws:iam::{ACCOUNT}:role/{COLLECTOR_ROLE_NAME}")
+    monkeypatch.setenv(ENV_NAMES["table_name"], TABLE)
+    monkeypatch.setenv(ENV_NAMES["collector_role_arns"], f"arn:aws:iam::{ACCOUNT}:role/{COLLECTOR_ROLE_NAME}")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     wiring.reset()
     metrics.clear_metrics()  # with metrics disabled, Powertools keeps what earlier tests added

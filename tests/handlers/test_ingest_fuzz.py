@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.environment import ENV_NAMES
 from taskbeacon.local.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import http
@@ -122,7 +123,7 @@ def _mutate(data: st.DataObject, doc: Any) -> Any:
 @pytest.fixture
 def collectors(monkeypatch: pytest.MonkeyPatch, table: Any) -> PrincipalRegistry:
     roles = ",".join(f"arn:aws:iam::{account}:role/taskbeacon-local-collector" for account in ACCOUNTS)
-    monkeypatch.setenv("COLLECTOR_ROLE_ARNS", roles)
+    monkeypatch.setenv(ENV_NAMES["collector_role_arns"], roles)
     from core.settings import get_settings
 
     get_settings.cache_clear()

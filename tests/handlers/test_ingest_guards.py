@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.environment import ENV_NAMES
 from handlers import wiring
 from taskbeacon.local.lambda_runtime import LocalContext
 from taskbeacon.local.principals import PrincipalRegistry
@@ -87,7 +88,7 @@ def ecs(table: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeEcs]:
     """Cross-check on, with one fake ECS per region behind ``boto3.client('ecs', region_name=...)``."""
     import boto3
 
-    monkeypatch.setenv("DESCRIBE_TASKS_CROSS_CHECK", "true")
+    monkeypatch.setenv(ENV_NAMES["describe_tasks_cross_check"], "true")
     wiring.get_settings.cache_clear()
     wiring.verifier.cache_clear()
     regions: dict[str, FakeEcs] = {}

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
-from infra.functions import ENV_NAMES, SWEEP_PLANNER, SWEEP_WORKER
+from infra.functions import SWEEP_PLANNER, SWEEP_WORKER
+from infra.paths import environment
 from infra.sweep import WORKER_MAX_CONCURRENCY
 
 pytestmark = pytest.mark.cdk
 
+ENV_NAMES = environment.ENV_NAMES
 SWEEP_ENV = (
     "sweep_accounts",
     "sweep_regions",

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from core.environment import ENV_NAMES
 from core.observability import metrics
 from core.sweep.targets import Target, Unit
 from handlers import sweeper, wiring
@@ -65,7 +66,7 @@ def invoked(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLambda]:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    monkeypatch.setenv("SWEEP_WORKER_FUNCTION", WORKER_ARN)
+    monkeypatch.setenv(ENV_NAMES["sweep_worker_function"], WORKER_ARN)
     fake = FakeLambda()
     with mock_aws():
         wiring.reset()
@@ -87,8 +88,8 @@ def test_the_planner_invokes_the_worker_once_per_account_region(
     invoked: FakeLambda, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     accounts = [f"{n:012d}" for n in range(100000000001, 100000000008)]  # 7 accounts
-    monkeypatch.setenv("SWEEP_ACCOUNTS", ",".join(accounts))
-    monkeypatch.setenv("SWEEP_REGIONS", "us-east-1,eu-west-1,ap-southeast-2")
+    monkeypatch.setenv(ENV_NAMES["sweep_accounts"], ",".join(accounts))
+    monkeypatch.setenv(ENV_NAMES["sweep_regions"], "us-east-1,eu-west-1,ap-southeast-2")
     answer = sweeper.plan_handler({}, Context(function_name="plan"))
     assert answer["targets"] == 21 and answer["sent"] == 21
     assert len(invoked.invocations) == 21  # one each, nothing batched
@@ -101,8 +102,8 @@ def test_the_planner_invokes_the_worker_once_per_account_region(
 
 
 def test_the_planner_needs_the_worker_function(invoked: FakeLambda, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SWEEP_WORKER_FUNCTION", "")
-    monkeypatch.setenv("SWEEP_ACCOUNTS", "111111111111")
+    monkeypatch.setenv(ENV_NAMES["sweep_worker_function"], "")
+    monkeypatch.setenv(ENV_NAMES["sweep_accounts"], "111111111111")
     wiring.reset()
     with pytest.raises(RuntimeError, match="SWEEP_WORKER_FUNCTION"):
         sweeper.plan_handler({}, Context(function_name="plan"))
@@ -112,7 +113,7 @@ def test_the_planner_needs_the_worker_function(invoked: FakeLambda, monkeypatch:
 def test_an_invocation_lambda_refuses_fails_the_planning_run(
     invoked: FakeLambda, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SWEEP_ACCOUNTS", "111111111111,222222222222")
+    monkeypatch.setenv(ENV_NAMES["sweep_accounts"], "111111111111,222222222222")
     monkeypatch.setattr(invoked, "invoke", lambda **_: {"StatusCode": 500})
     with pytest.raises(RuntimeError, match="did not queue"):
         sweeper.plan_handler({}, Context(function_name="plan"))
@@ -121,8 +122,8 @@ def test_an_invocation_lambda_refuses_fails_the_planning_run(
 def test_without_a_list_the_planner_asks_organizations_for_active_accounts(
     invoked: FakeLambda, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("SWEEP_ACCOUNTS", raising=False)
-    monkeypatch.delenv("SWEEP_REGIONS", raising=False)
+    monkeypatch.delenv(ENV_NAMES["sweep_accounts"], raising=False)
+    monkeypatch.delenv(ENV_NAMES["sweep_regions"], raising=False)
     organizations = boto3.client("organizations", region_name="us-east-1")
     organizations.create_organization(FeatureSet="ALL")
     for n in range(3):
