@@ -60,6 +60,9 @@ class EmbeddedEngine:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
+        from taskbeacon.local import engine_bounds
+
+        engine_bounds.install()  # a fleet for hours: bounded iterators and stream, partition queries
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
@@ -75,6 +78,7 @@ class EmbeddedEngine:
 
 
 MotoEngine = EmbeddedEngine
+
 
 # DynamoDB Local has no option for the listen address (its Jetty server takes only a port), so a
 # small launcher binds its connector to 127.0.0.1 before it starts. It also exits when its standard

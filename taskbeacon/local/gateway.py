@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from taskbeacon.local.admission import Admission, Verdict
 from taskbeacon.local.engine import use_lambdas_source
 from taskbeacon.local.lambda_runtime import LambdaRuntime
 from taskbeacon.local.principals import Principal, PrincipalRegistry, container_credentials
@@ -193,6 +194,7 @@ class Gateway:
         self.runtime = runtime
         self.region = region or os.environ.get("AWS_REGION") or "us-east-1"
         self.body_timeout = BODY_TIMEOUT_SECONDS
+        self.admission = Admission()
         gateway = self
 
         class Handler(_RequestHandler):
@@ -382,6 +384,17 @@ def _error(status: int, message: str, field: str) -> tuple[int, dict[str, str], 
     return _json(status, {"error": {"code": "invalid_input", "message": message, "field": field}})
 
 
+def _busy(verdict: Verdict, retry_after: int) -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's throttling answer (429) or a busy backend's (503), with when to come back."""
+    if verdict is Verdict.QUEUE_FULL:
+        status, reply = _gateway_error(HTTPStatus.TOO_MANY_REQUESTS, "THROTTLED", "Too Many Requests")[::2]
+    else:
+        status, reply = _gateway_error(
+            HTTPStatus.SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the local API is busy; retry later"
+        )[::2]
+    return status, {"Content-Type": "application/json", "Retry-After": str(retry_after)}, reply
+
+
 class _Refused(Exception):
     """The request cannot be read: answer ``reply`` and close the connection."""
 
@@ -417,20 +430,25 @@ class _RequestHandler(BaseHTTPRequestHandler):
             status, headers, data = refusal.reply
             refused = True
         else:
-            try:
-                # Field values without their surrounding whitespace (RFC 9110 5.5), as API Gateway sees them.
-                received = {name: value.strip(OWS) for name, value in self.headers.items()}
-                status, headers, data = self.owner.handle(
-                    self.command, self.path, received, body, self.client_address[0]
-                )
-            except Exception:  # a handler crash is a 502 from API Gateway, not a dropped connection
-                import traceback
-
-                traceback.print_exc()
-                status, headers, data = _gateway_error(
-                    HTTPStatus.BAD_GATEWAY, "DEFAULT_5XX", "Internal server error"
-                )
+            status, headers, data = self._admitted(body)
         self._reply(status, headers, data, close=refused)
+
+    def _admitted(self, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        admission = self.owner.admission
+        verdict = admission.enter()
+        if verdict is not Verdict.ADMITTED:
+            return _busy(verdict, admission.retry_after)
+        try:
+            # Field values without their surrounding whitespace (RFC 9110 5.5), as API Gateway sees them.
+            received = {name: value.strip(OWS) for name, value in self.headers.items()}
+            return self.owner.handle(self.command, self.path, received, body, self.client_address[0])
+        except Exception:  # a handler crash is a 502 from API Gateway, not a dropped connection
+            import traceback
+
+            traceback.print_exc()
+            return _gateway_error(HTTPStatus.BAD_GATEWAY, "DEFAULT_5XX", "Internal server error")
+        finally:
+            admission.leave()
 
     def _reply(self, status: int, headers: dict[str, str], data: bytes, *, close: bool) -> None:
         self.send_response(status)

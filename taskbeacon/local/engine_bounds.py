@@ -1,0 +1,149 @@
+"""Bounds on what the embedded moto engine keeps, and a query that does not read the whole table.
+
+moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for hours under a fleet
+(issue 15), and three of its habits then grow without end or cost time in proportion to the table:
+
+- every GetRecords creates a shard iterator that moto keeps for ever (one record per request);
+  here the newest ``MAX_ITERATORS`` are kept, and an older one is expired as DynamoDB expires them
+  after 15 minutes (``ExpiredIteratorException``, which the stream pump already handles);
+- a stream keeps every record (both images) for ever; DynamoDB trims after 24 h. Here records are
+  trimmed once read, keeping the last ``KEEP_READ_RECORDS`` read ones: a record nobody has read is
+  never dropped, so the indexer stays in step;
+- a query by a table's partition key sorts every item of the table first; here it reads that one
+  partition (the result is the same: the partition's items in range key order).
+
+``install()`` patches moto's classes once per process; it does nothing at import time. moto's own
+request recorder is off unless ``MOTO_ENABLE_RECORDING`` is set; ``install()`` turns it off anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+MAX_ITERATORS = 1000
+KEEP_READ_RECORDS = 1000
+
+_installed: set[str] = set()  # "moto" once patched
+_install_lock = threading.Lock()
+_partition = threading.local()  # the partition a table query reads, while that query runs
+
+
+class _BoundedIterators(OrderedDict[str, Any]):
+    """moto's ``shard_iterators``: the newest ``MAX_ITERATORS``, an evicted one answered as expired."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > MAX_ITERATORS:
+            self.popitem(last=False)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            from moto.core.exceptions import JsonRESTError
+
+            raise JsonRESTError(
+                "ExpiredIteratorException",
+                "Iterator expired. The iterator was created more than 15 minutes ago.",
+            ) from None
+
+
+def install() -> None:
+    """Patch moto (idempotent). Behaviour seen through the API is unchanged but for expiry and trim."""
+    with _install_lock:
+        if _installed:
+            return
+        _bound_iterators()
+        _trim_streams()
+        _query_one_partition()
+        _recorder_off()
+        _installed.add("moto")
+
+
+def _bound_iterators() -> None:
+    from moto.dynamodbstreams import models
+
+    original = models.DynamoDBStreamsBackend.__init__
+
+    def __init__(self: Any, region_name: str, account_id: str) -> None:
+        original(self, region_name, account_id)
+        self.shard_iterators = _BoundedIterators()
+
+    models.DynamoDBStreamsBackend.__init__ = __init__  # type: ignore[method-assign]
+    for account in list(models.dynamodbstreams_backends.values()):  # backends made before install
+        for backend in list(account.values()):
+            backend.shard_iterators = _BoundedIterators(backend.shard_iterators)
+
+
+def _trim_streams() -> None:
+    from moto.dynamodb.models.table import StreamShard
+
+    def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        # A position already trimmed reads from the oldest record kept.
+        offset = max(start - self.starting_sequence_number, 0)
+        records = [record.to_json() for record in self.items[offset : offset + quantity]]
+        read_to = offset + len(records)
+        drop = read_to - KEEP_READ_RECORDS
+        if drop > KEEP_READ_RECORDS:  # trim in steps, not on every read
+            del self.items[:drop]
+            self.starting_sequence_number += drop  # sequence numbers stay what they were
+        return records
+
+    StreamShard.get = get  # type: ignore[method-assign]
+
+
+def _query_one_partition() -> None:
+    from moto.dynamodb.models.table import Table
+
+    query, all_items = Table.query, Table.all_items
+
+    def partition_items(table: Any) -> Any:
+        wanted = getattr(_partition, "key", None)
+        if wanted is None or id(getattr(_partition, "table", None)) != id(table):
+            return all_items(table)
+        items: Any = table.items.get(wanted[0])
+        if items is None:
+            return []
+        if not table.range_key_attr:
+            return [items]
+        return list(items.values())  # query sorts them by range key itself
+
+    def one_partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("index_name") or hash_key is None or getattr(_partition, "key", None) is not None:
+            return query(self, hash_key, *args, **kwargs)
+        _partition.key, _partition.table = (hash_key,), self
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = _partition.table = None
+
+    Table.all_items = partition_items  # type: ignore[method-assign, assignment]
+    Table.query = one_partition_query  # type: ignore[method-assign]
+
+
+def _recorder_off() -> None:
+    from moto.moto_api import recorder
+
+    recorder._user_enabled = False
+
+
+def kept() -> dict[str, int]:
+    """What the engine holds that grows with requests: shard iterators and stream records (for tests)."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    iterators = sum(
+        len(backend.shard_iterators)
+        for account in dynamodbstreams_backends.values()
+        for backend in account.values()
+    )
+    records = sum(
+        len(table.stream_shard.items)
+        for account in dynamodb_backends.values()
+        for backend in account.values()
+        for table in backend.tables.values()
+        if table.stream_shard is not None
+    )
+    return {"shardIterators": iterators, "streamRecords": records}
