@@ -114,10 +114,11 @@ LAUNCH_LIFETIME_HOURS = 1.0  # DESIGN section 6: launches of 1-hour tasks
 KEEPALIVE_MEAN_HOURS = 18.0  # sidecar: a random 12-24 h after every snapshot sent (none in the first 12 h)
 KEEPALIVES_PER_TASK_MONTH = HOURS_PER_MONTH / KEEPALIVE_MEAN_HOURS  # a task alive the whole month
 CHANGES_PER_LAUNCH = 0.5  # a sidecar reports "maybe a change": one every other task (assumption)
-STOP_SNAPSHOTS_PER_LAUNCH = 1.0  # the sidecar's stop on SIGTERM (the entrypoint hook sends start only)
-# EventBridge: ~9 state changes per Fargate task; the rule passes lastStatus RUNNING or STOPPED, i.e.
-# RUNNING, the "RUNNING, desired STOPPED" announcement and STOPPED: 3 (infra/events.py).
-EVENTS_RUNNING_PER_LAUNCH = 2.0  # costed as the measured RUNNING event (a record update)
+# The sidecar sends no stop when the ingest answered that events are wired (agent stopReport "auto").
+STOP_SNAPSHOTS_PER_LAUNCH = 0.0
+# EventBridge: ~9 state changes per Fargate task; the rule passes RUNNING (desired RUNNING) and
+# STOPPED: 2 (infra/events.py drops the "RUNNING, desired STOPPED" announcement).
+EVENTS_RUNNING_PER_LAUNCH = 1.0  # the rule drops the "RUNNING, desired STOPPED" announcement
 EVENTS_STOPPED_PER_LAUNCH = 1.0
 # How many 1-hour tasks run at once when the indexer's batching is estimated (its invocations, not
 # its write units, depend on the rate): 10,000, i.e. 7.3 M launches a month.

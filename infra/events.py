@@ -18,12 +18,14 @@ ECS_SOURCE: Final = "aws.ecs"
 TASK_STATE_CHANGE: Final = "ECS Task State Change"
 RETRY_ATTEMPTS: Final = 8
 # The inventory needs a task's RUNNING event (startedAt, the repository image digests, network) and
-# its STOPPED event (stoppedAt, stop code and reason, exit codes); the ECS events that announce a
-# stop while the task still runs carry lastStatus RUNNING and pass too. The transitional states
+# its STOPPED event (stoppedAt, stop code and reason, exit codes). The transitional states
 # (PROVISIONING, PENDING, ACTIVATING, DEACTIVATING, STOPPING, DEPROVISIONING) add nothing a query
-# answers, and are about 5 of a Fargate task's ~8 events: dropping them at the rule saves that share
-# of the events Lambda's invocations and of the write units those events cost
-# (docs/decisions/infra.md "EventBridge: only the task state changes the inventory needs").
+# answers, and are about 5 of a Fargate task's ~8 events; the event that announces a stop while the
+# task still runs (lastStatus RUNNING, desiredStatus STOPPED) says nothing the STOPPED event does not
+# say moments later. Dropping them at the rule saves their events Lambda invocations and the write
+# units they cost (docs/decisions/infra.md "EventBridge: only the task state changes the inventory
+# needs"). EventBridge's "$or" matches either shape (EventBridge User Guide, "Content filtering in
+# Amazon EventBridge event patterns", Or matching).
 TASK_STATUSES: Final = ("RUNNING", "STOPPED")
 
 
@@ -31,7 +33,12 @@ def task_state_change_pattern() -> events.EventPattern:
     return events.EventPattern(
         source=[ECS_SOURCE],
         detail_type=[TASK_STATE_CHANGE],
-        detail={"lastStatus": list(TASK_STATUSES)},
+        detail={
+            "$or": [
+                {"lastStatus": ["STOPPED"]},
+                {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]},
+            ]
+        },
     )
 
 

@@ -129,6 +129,7 @@ class TaskBeaconFunctions(Construct):
             keepalive_seconds=str(config.keepalive_seconds),
             max_body_bytes=str(MAX_BODY_BYTES),
             describe_tasks_cross_check=str(config.describe_tasks_cross_check).lower(),
+            events_from_organization=str(bool(config.organizational_unit_ids)).lower(),
         )
         # No pydantic plugins are used; skipping their discovery shortens every cold start.
         variables["PYDANTIC_DISABLE_PLUGINS"] = "__all__"

@@ -202,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
                 help="time budget of the final stop snapshot (default 5, at most %g)"
                 % config.MAX_STOP_BUDGET,
             )
+            p.add_argument(
+                "--stop-report",
+                choices=config.STOP_REPORTS,
+                default="auto",
+                help="send the final stop snapshot: auto (default) unless the ingest answered that "
+                "ECS's STOPPED events reach the inventory, always, or never",
+            )
     return parser
 
 
@@ -245,6 +252,7 @@ def _main(argv: Optional[List[str]]) -> int:
         interval=getattr(args, "interval", 30.0),
         keepalive=getattr(args, "keepalive", config.DEFAULT_KEEPALIVE),
         stop_budget=getattr(args, "stop_budget", 5.0),
+        stop_report=getattr(args, "stop_report", "auto"),
         quiet=args.quiet,
         verbose=args.verbose,
     )

@@ -54,6 +54,11 @@ def keepalive_after(keepalive: Keepalive) -> float:
     return float(keepalive)
 
 
+# --stop-report: "auto" sends the stop snapshot unless the ingest answered that ECS's STOPPED event
+# reaches the inventory (it answers "send" when unsure, and an agent that never heard sends it).
+STOP_REPORTS = ("auto", "always", "never")
+
+
 class Config:
     def __init__(
         self,
@@ -68,6 +73,7 @@ class Config:
         interval: float = 30.0,
         keepalive: Keepalive = DEFAULT_KEEPALIVE,
         stop_budget: float = 5.0,
+        stop_report: str = "auto",
         quiet: bool = False,
         verbose: bool = False,
         out: Optional[TextOut] = None,
@@ -83,6 +89,7 @@ class Config:
         self.interval = interval
         self.keepalive = keepalive
         self.stop_budget = stop_budget
+        self.stop_report = stop_report
         self.quiet = quiet
         self.verbose = verbose
         self.out: TextOut = out or sys.stdout

@@ -41,6 +41,8 @@ class Reporter:
         self._tag_errors: List[str] = []
         # What report() is doing, so a budget timeout maps to the right exit code.
         self.phase = "metadata"
+        # The ingest's last word on the stop snapshot ("skip": ECS's STOPPED event carries the stop).
+        self.stop_hint: Optional[str] = None
 
     def builder(self) -> Any:
         from taskbeacon_agent import envelope
@@ -125,6 +127,9 @@ class Reporter:
         answer = client.send(envelope.encode(env), deadline)
         # One short line, and only with -v: an accepted report is the normal case, not news.
         stored = answer.get("taskIds") if isinstance(answer, dict) else None
+        hint = answer.get("stopReport") if isinstance(answer, dict) else None
+        if hint in ("send", "skip"):
+            self.stop_hint = hint
         self.log(
             "sent %s snapshot #%d from %s%s"
             % (

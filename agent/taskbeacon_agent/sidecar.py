@@ -70,6 +70,9 @@ class SidecarState:
             self.keepalive_after = config.keepalive_after(keepalive)
 
     def finish(self, rep: Reporter, cfg: Config, source: Optional[str]) -> None:
+        if cfg.stop_report == "never" or (cfg.stop_report == "auto" and rep.stop_hint == "skip"):
+            rep.log("no stop snapshot: ECS's STOPPED event reports the stop", verbose=True)
+            return
         _send_stop(rep, cfg, source, self.last_collected)
 
 

@@ -27,6 +27,7 @@ ENV_NAMES: Final[Mapping[str, str]] = {
     "sweep_role_name": "SWEEP_ROLE_NAME",
     "sweep_worker_function": "SWEEP_WORKER_FUNCTION",
     "sweep_calls_per_second": "SWEEP_CALLS_PER_SECOND",
+    "events_from_organization": "EVENTS_FROM_ORGANIZATION",
 }
 
 

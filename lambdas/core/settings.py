@@ -34,6 +34,9 @@ class Settings(BaseModel):
     keepalive_seconds: int = Field(default=86_400, ge=30, le=604_800)
     max_body_bytes: int = Field(default=262_144, ge=1024, le=6_000_000)
     history_limit: int = Field(default=50, ge=1, le=200)
+    # Every account of the organization forwards ECS task events (the member StackSet is deployed):
+    # agents there need not send a stop snapshot (handlers/ingest.py answers stopReport "skip").
+    events_from_organization: bool = False
     describe_tasks_cross_check: Annotated[bool, BeforeValidator(_parse_bool)] = False
     # The sweep (DESIGN 3.9): which accounts and regions it reads, through which member role, how fast.
     sweep_accounts: Annotated[tuple[str, ...], BeforeValidator(_split_csv)] = ()  # empty: Organizations

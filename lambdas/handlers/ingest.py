@@ -2,6 +2,7 @@
 # No `from __future__ import annotations` here: Powertools reads the route annotations at runtime.
 
 import binascii
+import os
 from base64 import b64decode
 from typing import Any
 
@@ -13,7 +14,7 @@ from core.crosscheck import account_of_function
 from core.errors import InvalidInput
 from core.identity import caller_from_identity
 from core.jsonbody import parse_json_body
-from core.logic.ingest import describe_body, ingest_snapshot
+from core.logic.ingest import describe_body, ingest_snapshot, stop_report
 from core.observability import logger, metrics, tracer
 from core.settings import get_settings
 from handlers import http_errors, wiring
@@ -37,7 +38,8 @@ def post_snapshot() -> Response[Any]:
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
     logger.info("snapshot received", extra={"body": describe_body(body)})
-    verifier = wiring.verifier(account_of_function(app.lambda_context.invoked_function_arn))
+    own_account = account_of_function(app.lambda_context.invoked_function_arn)
+    verifier = wiring.verifier(own_account)
     result = ingest_snapshot(body, caller, wiring.recorder(), settings, verifier)
     # A log line, not custom metrics: each metric name costs $0.30 a month (core/observability.py).
     logger.info(
@@ -51,7 +53,16 @@ def post_snapshot() -> Response[Any]:
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
-        body={"taskIds": result.task_ids, "changed": changed},
+        body={
+            "taskIds": result.task_ids,
+            "changed": changed,
+            "stopReport": stop_report(
+                [o.identity for o in result.outcomes],
+                own_account,
+                os.environ.get("AWS_REGION", ""),
+                events_from_organization=settings.events_from_organization,
+            ),
+        },
     )
 
 

@@ -1,4 +1,4 @@
-"""Reconciler Lambda (scheduled): recompute the summary counters from the index, repair drift."""
+"""Reconciler Lambda (scheduled): renew the index leases of long-running tasks (core.logic.reconcile)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,5 @@ from handlers import wiring
 @tracer.capture_lambda_handler(capture_response=False)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = wiring.reconciler().run()
-    if result.repaired:
-        logger.warning(
-            "summary counters drifted; repaired",
-            extra={"drift": result.drift, "groups": len(result.repaired)},
-        )
-    return {"groups": result.groups, "drift": result.drift, "unsettled": result.unsettled}
+    logger.info("leases renewed", extra={"checked": result.checked, "renewed": result.renewed})
+    return {"checked": result.checked, "renewed": result.renewed, "changedMeanwhile": result.changed}

@@ -45,11 +45,15 @@ def indexer() -> Indexer:
 @lru_cache(maxsize=1)
 def reconciler() -> Reconciler:
     from core.logic.reconcile import Reconciler
-    from core.store.index_writer import IndexStore
     from core.store.reader import Reader
+    from core.store.writer import Store
 
-    table = get_settings().table_name
-    return Reconciler(Reader(table), IndexStore(table))
+    settings = get_settings()
+    return Reconciler(
+        Reader(settings.table_name),
+        Store(settings.table_name),
+        retention_days=settings.stopped_retention_days,
+    )
 
 
 @lru_cache(maxsize=1)

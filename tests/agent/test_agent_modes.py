@@ -1130,3 +1130,44 @@ def test_readme_exit_codes_match_the_constants() -> None:
     assert table == constants
     help_codes = cli.ENV_HELP.split("exit codes:", 1)[1]
     assert {int(m) for m in re.findall(r"^  (\d+)  ", help_codes, flags=re.M)} == constants
+
+
+@pytest.mark.parametrize(
+    ("hint", "option", "expected"),
+    [
+        ("skip", "auto", ["start"]),  # ECS's STOPPED event carries the stop: no request for it
+        ("send", "auto", ["start", "stop"]),
+        (None, "auto", ["start", "stop"]),  # an ingest that says nothing: the safe default sends it
+        ("skip", "always", ["start", "stop"]),
+        ("send", "never", ["start"]),
+    ],
+)
+def test_sidecar_stop_report_follows_the_ingest_answer(
+    server: FakeServer, api: FakeServer, hint: str | None, option: str, expected: list[str]
+) -> None:
+    server.route("/v4/x/task", Reply(body=TASK))
+    answer: dict[str, object] = {"taskIds": ["t"], "changed": ["t"]}
+    if hint is not None:
+        answer["stopReport"] = hint
+    api.route("/snapshots", Reply(202, body=answer))
+    env = base_env(
+        ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x",
+        TASKBEACON_ENDPOINT=api.url,
+        AWS_REGION="eu-west-1",
+        AWS_ACCESS_KEY_ID="AKID",
+        AWS_SECRET_ACCESS_KEY=SECRET,
+    )
+    args = ("sidecar", "--stop-report", option, "--stop-budget", "2", "--timeout", "0.5")
+    proc = subprocess.Popen(agent_cmd(*args), env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(500):
+            if api.requests:
+                break
+            time.sleep(0.02)
+        assert api.requests, "the sidecar never reported"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+        assert proc.returncode == 0
+        assert [json.loads(r["body"])["reason"] for r in api.requests] == expected
+    finally:
+        proc.kill()

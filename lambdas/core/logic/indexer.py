@@ -1,46 +1,45 @@
-"""Derived state from the table's stream: index entries and summary counters, exact under replays.
+"""Derived state from the table's stream: index entries follow each task's record.
 
-For each task in a batch, only its newest change counts. The task's marker (written by the indexer
-alone) says which revision has been applied, which entries exist and which counters the task adds
-one to. So:
-- a duplicate or replayed record (revision not above the marker's) changes nothing;
-- entries are the difference between what the marker lists and what the new revision wants;
-- counter deltas are aggregated over the batch, one ``ADD`` per group into one counter shard;
-- after a partial failure, each marker records exactly what landed, and the batch is reported
-  failed from the first unfinished task, so the retry applies only what is missing;
-- a change whose planning raises (a record the code cannot index: a poison record) is left out and
-  returned in ``BatchResult.poisoned``; everything else in the batch is applied. What the batch then
-  answers Lambda is the handler's decision (handlers/indexer.py).
-Records of different tasks on different shards touch disjoint entries and commutative counters.
+For each task in a batch, its record is read as it is now (one consistent BatchGetItem for the
+batch), and the entries the record wants are compared with every image the batch holds of it (the
+record before its first change, and after each change):
+- an entry is put unless every one of those images already wanted it, with the same content;
+- an entry any of them wanted that the record no longer wants is deleted.
+Puts and deletes are idempotent, and each task's changes reach one indexer at a time in order:
+- a duplicate, or a record replayed after newer ones, converges on what the record wants now;
+- a batch retried after a partial failure (reported from the first unfinished task's first record,
+  so the retry holds every image an earlier attempt acted on) puts back anything an earlier
+  attempt deleted, and deletes what it put;
+- halves of a bisected batch apply in order, each from the image before it.
+No marker is kept: an entry is written when the task gains it and never again (entries expire with
+the task's lease, core.logic.lease), except ``live``, which follows status, images and sources. A
+task whose record is gone (TTL) derives nothing: its entries expire with it.
 
-``pending`` answers, with the same planning, whether a stored record still has something to derive
-(``taskbeacon reindex`` asks it of every task it is given, core/logic/reindex.py).
+A change whose planning raises (a record the code cannot index: a poison record) is left out and
+returned in ``BatchResult.poisoned``; everything else in the batch is applied. What the batch then
+answers Lambda is the handler's decision (handlers/indexer.py).
+
+``wanted`` gives, with the same planning, the entries a stored record should have (``taskbeacon
+reindex`` compares them with what is stored, core/logic/reindex.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import random
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from core.errors import Throttled, Unavailable
-from core.logic.indexing import index_items, summary_contributions
-from core.model import CounterKey, IndexedState, IndexItem, StoredTask, StreamChange
-from core.store import keys
+from core.logic.indexing import index_items
+from core.model import IndexItem, StreamChange, TaskRecord
 from core.store.index_writer import IndexStore
 from core.vocabulary import EVENT
 
 
 @dataclass
 class _TaskPlan:
-    change: StreamChange
-    before: IndexedState
-    wanted: dict[str, IndexItem]
-    sums: frozenset[CounterKey]
+    sequences: list[str]
     puts: list[IndexItem] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
 
@@ -60,8 +59,7 @@ class BatchResult:
     tasks: int
     entries_written: int
     entries_deleted: int
-    counter_updates: int
-    skipped: int  # duplicates and replays
+    skipped: int  # changes that derived nothing (duplicates, replays, removals)
     poisoned: tuple[Poisoned, ...] = ()  # left out of the batch; the rest was applied
 
 
@@ -72,71 +70,43 @@ class EventMarks(Protocol):
 
 
 class Indexer:
-    def __init__(
-        self,
-        store: IndexStore,
-        *,
-        choose_shard: Callable[[], int] | None = None,
-        event_marks: EventMarks | None = None,
-    ):
+    def __init__(self, store: IndexStore, *, event_marks: EventMarks | None = None):
         self.store = store
         self.event_marks = event_marks
-        # Each batch adds into one random counter shard, so a group's updates spread evenly.
-        self.choose_shard = choose_shard or (lambda: random.randrange(keys.COUNTER_SHARDS))  # noqa: S311
 
     def apply(self, changes: list[StreamChange]) -> BatchResult:
-        newest, reborn = _newest_per_task(changes)
-        markers = self.store.load_markers(newest)
         plans: list[_TaskPlan] = []
         poisoned: list[Poisoned] = []
-        skipped = len(changes) - len(newest)
-        for identity, change in newest.items():
-            before = markers.get(identity)
-            # A new life restarts revisions at 1: the old marker's revision says nothing about it.
-            if identity not in reborn and _already_applied(change, before):
-                skipped += 1
-                continue
+        runs = _runs_per_task(changes)
+        current = self.store.current_records(list(runs))
+        for identity, run in runs.items():
+            record = current.get(identity)
+            if record is None:
+                continue  # gone since: its entries expire with its lease
             try:
-                plans.append(plan_change(change, before or IndexedState()))
+                if isinstance(record, Exception):
+                    raise record
+                plans.append(plan_run(run, record))
             except Exception as error:  # planning is pure: its error is this record's own, every time
-                poisoned.append(Poisoned(change.sequence, identity, f"{type(error).__name__}: {error}"))
-
+                poisoned.append(Poisoned(run[-1].sequence, identity, f"{type(error).__name__}: {error}"))
         failed_refs = self.store.write_entries(
             [item for plan in plans for item in plan.puts],
             [ref for plan in plans for ref in plan.deletes],
         )
-        deltas: Counter[CounterKey] = Counter()
-        for plan in plans:
-            for group in plan.sums - plan.before.sums:
-                deltas[group] += 1
-            for group in plan.before.sums - plan.sums:
-                deltas[group] -= 1
-        moved = {group: delta for group, delta in deltas.items() if delta}
-        failed_groups = self.store.add_counters(moved, self.choose_shard()) if moved else set()
-
-        markers_after: dict[str, IndexedState] = {}
-        removed: list[str] = []
-        unfinished: list[str] = []
-        for plan in plans:
-            state, complete = _applied_state(plan, failed_refs, failed_groups)
-            if not complete:
-                unfinished.append(plan.change.sequence)
-            if complete and plan.change.new is None:
-                removed.append(plan.change.identity)
-            elif plan.puts or plan.deletes or plan.sums != plan.before.sums:
-                markers_after[plan.change.identity] = state
-            # else: nothing derived changed; the marker keeps its revision, and a replay of this
-            # record would derive the same entries again, so leaving it costs no exactness.
-        if markers_after or removed:
-            self.store.save_markers(markers_after, removed)
+        unfinished = [
+            plan.sequences[0]
+            for plan in plans
+            if failed_refs & ({item.ref for item in plan.puts} | set(plan.deletes))
+        ]
         self._mark_events(changes)
         return BatchResult(
             failed_sequences=sorted(unfinished, key=_sequence_order)[:1],
             tasks=len(plans),
             entries_written=sum(len(plan.puts) for plan in plans),
             entries_deleted=sum(len(plan.deletes) for plan in plans),
-            counter_updates=len(moved),
-            skipped=skipped,
+            skipped=sum(1 for plan in plans if not plan.puts and not plan.deletes)
+            + len(changes)
+            - sum(len(plan.sequences) for plan in plans),
             poisoned=tuple(poisoned),
         )
 
@@ -157,78 +127,40 @@ class Indexer:
             self.event_marks.mark_events(latest)
 
 
-def plan_change(change: StreamChange, before: IndexedState) -> _TaskPlan:
-    """What one change of a task derives, against what its marker says is already there."""
-    if change.new is None:
-        wanted: dict[str, IndexItem] = {}
-        sums: frozenset[CounterKey] = frozenset()
-    else:
-        wanted = index_items(change.new.task, change.identity, change.expires_at)
-        sums = summary_contributions(change.new.task)
-    plan = _TaskPlan(change, before, wanted, sums)
-    plan.puts = [item for ref, item in wanted.items() if before.entries.get(ref) != item.digest]
-    if change.new is None and before.revision == change.removed_revision:
-        # TTL removed the record of a stopped task whose entries were all written with the same
-        # expiry: TTL removes them too, for free. Only a marker that lagged needs deletes.
-        plan.deletes = []
-    else:
-        plan.deletes = [ref for ref in before.entries if ref not in wanted]
+def wanted(record: TaskRecord, identity: str) -> dict[str, IndexItem]:
+    """Every entry a stored record should have, by reference."""
+    return index_items(record.task, identity, record.lease_until)
+
+
+def plan_run(run: list[StreamChange], current: TaskRecord) -> _TaskPlan:
+    """What one task's run of changes (in stream order, none a removal) derives, toward the record
+    as it is now."""
+    images: list[TaskRecord | None] = [run[0].old, *(change.new for change in run)]
+    identity = run[0].identity
+    want = wanted(current, identity)
+    earlier = [wanted(image, identity) if image is not None else {} for image in images]
+    forced = any((before.reindex_mark if before else None) != current.reindex_mark for before in images)
+    plan = _TaskPlan([change.sequence for change in run])
+    plan.puts = [
+        item
+        for ref, item in want.items()
+        if forced or any(ref not in entries or entries[ref].digest != item.digest for entries in earlier)
+    ]
+    plan.deletes = sorted({ref for entries in earlier for ref in entries if ref not in want})
     return plan
 
 
-def pending(stored: StoredTask, marker: IndexedState | None) -> bool:
-    """Whether the indexer has still to derive something from this stored record: an entry its
-    marker does not list (or lists with other content), one it lists that the record no longer
-    wants, or another set of counters. The marker's revision is not compared: it lags on purpose
-    after a change that derived nothing new."""
-    change = StreamChange(stored.identity, "", stored.record, stored.expires_at)
-    plan = plan_change(change, marker or IndexedState())
-    return bool(plan.puts or plan.deletes or plan.sums != plan.before.sums)
-
-
-def _newest_per_task(changes: list[StreamChange]) -> tuple[dict[str, StreamChange], set[str]]:
-    """Each task's newest change (stream order), and the tasks removed then written again here."""
-    newest: dict[str, StreamChange] = {}
-    reborn: set[str] = set()  # a new life: revisions restart at 1
+def _runs_per_task(changes: list[StreamChange]) -> dict[str, list[StreamChange]]:
+    """Each task's changes since its last removal in the batch, in stream order. A removal (TTL, the
+    record's life ended) derives nothing: its entries expire with it; a write after it is a new
+    life, whose old image is None."""
+    runs: dict[str, list[StreamChange]] = {}
     for change in changes:
         if change.new is None:
-            reborn.discard(change.identity)
-        elif change.identity in newest and newest[change.identity].new is None:
-            reborn.add(change.identity)
-        newest[change.identity] = change
-    return newest, reborn
-
-
-def _already_applied(change: StreamChange, before: IndexedState | None) -> bool:
-    if change.new is None:
-        return before is None  # removed, and nothing of it is left
-    return before is not None and change.new.revision <= before.revision
-
-
-def _applied_state(
-    plan: _TaskPlan, failed_refs: set[str], failed_groups: set[CounterKey]
-) -> tuple[IndexedState, bool]:
-    """The marker after this batch: exactly what landed, so a retry does only the rest."""
-    entries = dict(plan.before.entries)
-    for item in plan.puts:
-        if item.ref not in failed_refs:
-            entries[item.ref] = item.digest
-    for ref in plan.deletes:
-        if ref not in failed_refs:
-            entries.pop(ref, None)
-    sums = set(plan.before.sums)
-    for group in plan.sums - plan.before.sums:
-        if group not in failed_groups:
-            sums.add(group)
-    for group in plan.before.sums - plan.sums:
-        if group not in failed_groups:
-            sums.discard(group)
-    wanted = {ref: item.digest for ref, item in plan.wanted.items()}
-    # After a removal whose entries expire by TTL, nothing is left to do.
-    complete = (entries == wanted or (plan.change.new is None and not plan.deletes)) and sums == plan.sums
-    new = plan.change.new
-    revision = new.revision if complete and new is not None else plan.before.revision
-    return IndexedState(revision=revision, entries=entries, sums=frozenset(sums)), complete
+            runs.pop(change.identity, None)
+            continue
+        runs.setdefault(change.identity, []).append(change)
+    return runs
 
 
 def _sequence_order(sequence: str) -> tuple[int, str]:

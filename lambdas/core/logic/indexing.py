@@ -1,9 +1,11 @@
-"""Which index entries and summary counters a task contributes (pure; no I/O).
+"""Which index entries a task has (pure; no I/O).
 
 Index entries are items ``IX#<kind>#<value>#<shard>`` / ``<firstSeenAt>#<identity>``, one per
-searchable value, so every list and search is a ``Query`` per shard of one value. Summary counters
-are items ``SUM#<dimension>#<shard>`` / ``<group>`` holding the number of running tasks, so
-``/summary`` reads one item per group and shard. See docs/decisions.md "Table and key design".
+searchable value, so every list and search is a ``Query`` per shard of one value. Every entry is
+written once: what it carries (its projection) is what does not change in a task's life, and it
+expires with the task's lease (core.logic.lease), so a stop rewrites none of them. The one entry
+that follows the task is ``live``: it carries status, images and sources, and ``/summary`` and
+``/coverage`` are computed from it. See docs/decisions.md "Table and key design".
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from core.logic.images import index_names
-from core.logic.lifecycle import RUNNING, is_stopped
+from core.logic.lifecycle import is_stopped
 from core.model import IndexItem, Task
 from core.store import keys
-from core.vocabulary import CONFIRMABLE_SEARCHES, COVERAGE_DIMENSION, FACT_GROUPS, LIST_FILTERS
+from core.vocabulary import CONFIRMABLE_SEARCHES, FACT_GROUPS, LIST_FILTERS
 
 ALL = "all"
 # A task's bare id, for GET /tasks/{taskId} without an ARN (ids are unique per account and region only).
@@ -36,7 +38,24 @@ MAX_INDEX_ENTRIES = 40
 MAX_INDEXED_VALUE_BYTES = 1024
 # Labels ECS itself sets duplicate task fields that already have indexes.
 _ECS_LABEL_PREFIX = "com.amazonaws.ecs."
-_COUNTED_DIMENSIONS = ("cluster", "service", "family", "availabilityZone", "launchType", "accountId")
+# The live entry's projection keys beside the list fields (docs/decisions.md "Summaries on read").
+STATUS = "status"
+# List filters answered from the ``all`` partition's projection rather than entries of their own:
+# few values each, so the over-read is bounded, and three fewer writes a launch.
+PROJECTED_FILTERS = frozenset({"region", "launchType", "availabilityZone"})
+# Status changes in a task's life: it is the live entry's (running tasks) or the record's to say.
+# A cluster's entries are keyed by its name (``clusterName``); an ARN filter reads the name's
+# partition and compares the ARN in the projection: one entry a task, not two.
+_FILTERS_WITHOUT_ENTRIES = PROJECTED_FILTERS | {STATUS, "cluster"}
+
+
+def cluster_name_of(cluster: str) -> str:
+    """A cluster's name, from its ARN (``arn:...:cluster/<name>``) or as given."""
+    return cluster.rsplit("/", 1)[-1] if cluster.startswith("arn:") else cluster
+
+
+IMAGES = "images"
+SOURCES = "sources"
 
 
 @dataclass(frozen=True, order=True)
@@ -49,10 +68,10 @@ class IndexEntry:
 
 
 def projection(task: Task) -> dict[str, str]:
-    """The small copy of list fields each index entry carries, so filters need no extra read."""
+    """The small copy of list fields each index entry carries, so filters need no extra read. Only
+    what a task keeps for life: an entry is never rewritten when the task changes."""
     values = {
         "taskArn": task.task_arn,
-        "status": task.last_status,
         "cluster": task.cluster_arn,
         "clusterName": task.cluster_name,
         "service": task.service_name,
@@ -63,6 +82,21 @@ def projection(task: Task) -> dict[str, str]:
         "region": task.region,
     }
     return {name: value for name, value in values.items() if value}
+
+
+def live_projection(task: Task) -> dict[str, str]:
+    """The live entry's projection: the list fields, and what ``/summary`` and ``/coverage`` group
+    running tasks by (status, images, the sources that reported it)."""
+    shown = projection(task)
+    if task.last_status:
+        shown[STATUS] = task.last_status
+    images = sorted({c.image for c in task.containers if c.image and not c.internal})
+    if images:
+        shown[IMAGES] = "\n".join(images)
+    sources = sorted({s for group in FACT_GROUPS for s in getattr(task.sources, group)})
+    if sources:
+        shown[SOURCES] = ",".join(sources)
+    return shown
 
 
 def list_values(task: Task) -> dict[str, str | None]:
@@ -81,11 +115,10 @@ def list_values(task: Task) -> dict[str, str | None]:
     return values
 
 
-# Kinds whose values AWS may confirm (DESIGN 3.9), by the Facts field holding them; their entries
-# say whether it did.
+# Kinds whose values AWS may confirm (DESIGN 3.9), by the Facts field holding them; whether it did
+# is read from the record (confirmation comes later than the entry, which is written once).
 CONFIRMABLE_KINDS = {"ip": "ips", "eni": "enis", "image": "images", "imageDigest": "image_digests"}
 assert set(CONFIRMABLE_KINDS) == set(CONFIRMABLE_SEARCHES)  # one vocabulary
-CONFIRMED = "confirmed"  # the projection key `GET /search?confirmed=true` filters on ("1" / "0")
 
 
 # Digests are found by a prefix of 12+ hex characters (as tables show them): entries live in the
@@ -107,20 +140,20 @@ def _digest_entry(digest: str) -> IndexEntry:
     return IndexEntry("imageDigest", digest_partition_value(digest), stated=digest)
 
 
-def _confirmation(task: Task, entry: IndexEntry) -> str:
-    facts = getattr(task.sources.confirmed, CONFIRMABLE_KINDS[entry.kind])
-    return "1" if (entry.stated or entry.value) in facts else "0"
-
-
 def index_entries(task: Task) -> tuple[list[IndexEntry], bool]:
     """Every entry the task should have, in priority order, and whether some were left out.
 
     Self-reported values AWS contradicted are not in the task's containers any more (AWS's are), but
     they stay searchable, marked unconfirmed (``sources.unconfirmed``)."""
     entries: list[IndexEntry] = [IndexEntry(ALL, ALL), IndexEntry(TASK_ID_KIND, task.task_id)]
-    entries += [IndexEntry(kind, value) for kind, value in list_values(task).items() if value]
-    if task.cluster_name:
-        entries.append(IndexEntry(CLUSTER_NAME_KIND, task.cluster_name))
+    entries += [
+        IndexEntry(kind, value)
+        for kind, value in list_values(task).items()
+        if value and kind not in _FILTERS_WITHOUT_ENTRIES
+    ]
+    cluster_name = task.cluster_name or (task.cluster_arn and cluster_name_of(task.cluster_arn))
+    if cluster_name:
+        entries.append(IndexEntry(CLUSTER_NAME_KIND, cluster_name))
     search: list[IndexEntry] = []
     for container in task.containers:
         for network in container.networks:
@@ -185,60 +218,43 @@ def _utc(value: datetime) -> datetime:
 
 
 def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, IndexItem]:
-    """The stored entries of a task, by reference ("pk<TAB>sk")."""
+    """The stored entries of a task, by reference ("pk<TAB>sk"), each expiring at ``expires_at``
+    (the task's lease)."""
     first_seen: datetime = task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1)
     sort = keys.index_sort(first_seen, identity)
     shown = projection(task)
     start, end = active_span(task)
     held_from = keys.timestamp(start)
-    held_until = keys.timestamp(task.stopped_at) if task.stopped_at else None
-    active_from, active_until = keys.timestamp(start), keys.timestamp(end) if end else None
     items: dict[str, IndexItem] = {}
-    # Time entries sort by the start, so "running at T" reads only tasks started by T.
+    # Time entries sort by the start, so "running at T" reads only tasks started by T; the day
+    # entries, written at the stop, carry it.
     by_start = keys.index_sort(start, identity)
     for entry in time_entries(task):
         partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
-        item = IndexItem(partition, by_start, identity, shown, active_from, active_until, expires_at)
+        live = entry.kind == LIVE_KIND
+        item = IndexItem(
+            partition,
+            by_start,
+            identity,
+            live_projection(task) if live else shown,
+            held_from,
+            None if live or end is None else keys.timestamp(end),
+            expires_at,
+        )
         items[item.ref] = item
     entries, _ = index_entries(task)
     for entry in entries:
         partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
-        # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task), from
-        # the task's own start: its entries sort by it, so "who had it at T" reads starts up to T.
-        ip = entry.kind == "ip"
-        extra = {CONFIRMED: _confirmation(task, entry)} if entry.kind in CONFIRMABLE_KINDS else {}
-        if entry.kind == "imageDigest" and entry.stated:
-            extra[DIGEST] = entry.stated
+        # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task): when
+        # from and until are the record's to say (ECS states the start after the agent did, and the
+        # stop comes later), so the entry carries neither and is never re-keyed.
+        extra = {DIGEST: entry.stated} if entry.kind == "imageDigest" and entry.stated else {}
         item = IndexItem(
             partition=partition,
-            sort=by_start if ip else sort,
+            sort=sort,
             identity=identity,
             projection={**shown, **extra},
-            held_from=held_from if ip else None,
-            held_until=held_until if ip else None,
             expires_at=expires_at,
         )
         items[item.ref] = item
     return items
-
-
-def summary_contributions(task: Task) -> frozenset[tuple[str, str]]:
-    """The (dimension, group) counters this task adds one to while it runs.
-
-    ``status`` and ``coverage`` count every task not yet stopped; the others count running tasks.
-    """
-    if is_stopped(task.last_status) or not task.last_status:
-        return frozenset()
-    contributions = {("status", task.last_status)}
-    if task.last_status == RUNNING:
-        values = list_values(task)
-        for dimension in _COUNTED_DIMENSIONS:
-            value = values.get(dimension)
-            if value:
-                contributions.add((dimension, value))
-        for image in {c.image for c in task.containers if c.image and not c.internal}:
-            contributions.add(("image", image))
-    # Coverage: every task not yet stopped, once per source that reported it.
-    for source in sorted({s for group in FACT_GROUPS for s in getattr(task.sources, group)}):
-        contributions.add((COVERAGE_DIMENSION, f"{task.account_id}#{task.region}#{source}"))
-    return frozenset((d, v) for d, v in contributions if len(v.encode()) <= MAX_INDEXED_VALUE_BYTES)

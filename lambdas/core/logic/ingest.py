@@ -85,3 +85,19 @@ def describe_body(body: Any) -> str:
     if isinstance(body, dict):
         return f"source={body.get('source')!r} reason={body.get('reason')!r}"
     return type(body).__name__
+
+
+def stop_report(
+    identities: list[str], own_account: str, own_region: str, *, events_from_organization: bool
+) -> str:
+    """Whether the agent should send its stop snapshot: "skip" when ECS's STOPPED event reaches the
+    inventory for every task reported (this account and region's default-bus rule, or every member
+    of the organization forwarding), "send" otherwise. The agent's ``--stop-report auto`` follows it;
+    a stop the events carry anyway costs a request and a record write (docs/decisions.md "Stop
+    reports")."""
+
+    def covered(identity: str) -> bool:
+        parts = identity.split("#", 3)
+        return events_from_organization or (len(parts) == 4 and parts[1:3] == [own_account, own_region])
+
+    return "skip" if identities and all(covered(identity) for identity in identities) else "send"

@@ -103,6 +103,8 @@ def _recorded(
         event_version=event_version,
         history=history,
         revision=(current.revision if current else 0) + 1,
+        lease_until=current.lease_until if current else None,
+        reindex_mark=current.reindex_mark if current else None,
     )
 
 
@@ -190,10 +192,13 @@ def _same_version(
 
 
 def same_content(before: TaskRecord, after: TaskRecord) -> bool:
-    """True when ``after`` differs from ``before`` only in when the task was last seen."""
+    """True when ``after`` differs from ``before`` only in when the task was last seen, and by which
+    source: a keepalive repeating the agent's snapshot after an event changes nothing else, so it
+    takes the small keepalive item, not a rewrite of the record."""
     if before.history != after.history or before.event_version != after.event_version:
         return False
-    return before.task.model_dump(exclude={"last_seen_at"}) == after.task.model_dump(exclude={"last_seen_at"})
+    seen = {"last_seen_at", "last_source"}
+    return before.task.model_dump(exclude=seen) == after.task.model_dump(exclude=seen)
 
 
 def _overlay(base: dict[str, Any], incoming: dict[str, Any], *, only_gaps: bool) -> dict[str, Any]:

@@ -36,7 +36,10 @@ def merged_page(
     read_budget: int,
     low: str | None = None,
     high: str | None = None,
+    prefetch: Callable[[list[IndexHit]], None] | None = None,
 ) -> MergedPage:
+    """``prefetch`` sees each chunk as it is read, before ``keep`` judges its entries: a filter that
+    needs the tasks' records reads them a chunk at a time."""
     count = len(partitions)
     after: list[str | None] = list(positions) if positions is not None else [None] * count
     buffers: list[list[IndexHit]] = [[] for _ in range(count)]
@@ -53,6 +56,8 @@ def merged_page(
         newest_read = buffers[shard][-1].sort if buffers[shard] else after[shard]
         page = reader.query_shard(partitions[shard], after=newest_read, limit=chunk, low=low, high=high)
         read += page.items_read
+        if prefetch is not None and page.hits:
+            prefetch(page.hits)
         buffers[shard].extend(page.hits)
         exhausted[shard] = page.exhausted
 

@@ -8,26 +8,30 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
-from core.logic.images import search_name
+from core.logic.images import index_names, search_name
 from core.logic.indexing import (
     ALL,
     CLUSTER_NAME_KIND,
-    CONFIRMED,
     DIGEST,
     DIGEST_PREFIX_HEX,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
+    PROJECTED_FILTERS,
+    STATUS,
     TASK_ID_KIND,
+    active_span,
+    cluster_name_of,
     digest_partition_value,
     index_entries,
 )
-from core.logic.lifecycle import is_stopped
+from core.logic.lifecycle import STOPPED, is_stopped
 from core.logic.paging import DONE, merged_page
-from core.model import StoredTask
+from core.logic.summaries import coverage_rows, summary_groups
+from core.model import StoredTask, Task
 from core.store import cursor as cursors
 from core.store import keys
 from core.store.reader import IndexHit, Reader
-from core.vocabulary import COVERAGE_DIMENSION, LIST_FILTERS, SOURCE_KINDS, SUMMARY_DIMENSIONS
+from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 
 if TYPE_CHECKING:
     from core.normalize.common import TaskRef
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
 _MAX_SORT_KEY = 1024  # DynamoDB's sort key limit, in bytes
+
+# A filter the entries cannot answer (they are written once): it judges the entry with its task's record.
+RecordCheck = Callable[[IndexHit, StoredTask], bool]
 
 
 @dataclass(frozen=True)
@@ -126,19 +133,26 @@ class QueryService:
         window = _window(active_at, active_from, active_to)
         if window is not None:
             return self._active(filters, window, since=since, limit=limit, cursor=cursor)
-        kind, value = ALL, ALL
-        for name in LIST_FILTERS:
-            if name in filters:
-                kind, value = name, filters[name]
-                break
-        projected = {name: wanted for name, wanted in filters.items() if name != kind}
-        if kind == "cluster" and not value.startswith("arn:"):
-            kind = CLUSTER_NAME_KIND
-        if "cluster" in projected and not projected["cluster"].startswith("arn:"):
-            projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
         query = {"list": filters, "since": keys.timestamp(since) if since else None}
         low = keys.timestamp(since) if since else None
-        return self._paged(kind, value, projected, query, limit, cursor, low=low)
+        status = filters.get(STATUS)
+        if status is not None and not is_stopped(status):
+            # Every task not yet stopped is in the live partition, whose entries follow its status.
+            return self._paged(LIVE_KIND, ALL, _by_name(filters), query, limit, cursor, low=low)
+        kind, value = ALL, ALL
+        for name in LIST_FILTERS:
+            if name in filters and name not in PROJECTED_FILTERS and name != STATUS:
+                kind, value = name, filters[name]
+                break
+        projected = {name: wanted for name, wanted in filters.items() if name not in (kind, STATUS)}
+        if kind == "cluster":  # entries are keyed by the cluster's name; an ARN is compared after
+            if value.startswith("arn:"):
+                projected["cluster"] = value
+            kind, value = CLUSTER_NAME_KIND, cluster_name_of(value)
+        check: RecordCheck | None = None
+        if status is not None:  # STOPPED: the record says (entries are not rewritten at the stop)
+            check = lambda _hit, stored: stored.record.task.last_status == STOPPED  # noqa: E731
+        return self._paged(kind, value, _by_name(projected), query, limit, cursor, low=low, check=check)
 
     def _active(
         self,
@@ -161,9 +175,7 @@ class QueryService:
                 partition = keys.index_partition(kind, ALL, shard)
                 partitions.append(partition)
                 day_of[partition] = day
-        projected = dict(filters)
-        if "cluster" in projected and not projected["cluster"].startswith("arn:"):
-            projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
+        projected = _by_name(filters)
         low = keys.timestamp(since) if since else None
         query = {"active": [start, end], "list": filters, "since": low}
         now = self.clock()
@@ -173,9 +185,11 @@ class QueryService:
                 return False
             if hit.held_until is not None and hit.held_until < start:
                 return False
-            if any(hit.projection.get(name) != wanted for name, wanted in projected.items()):
-                return False
             day = day_of.get(hit.partition)
+            # Day entries are written at the stop: their task is stopped.
+            shown = hit.projection if day is None else {**hit.projection, STATUS: STOPPED}
+            if any(shown.get(name) != wanted for name, wanted in projected.items()):
+                return False
             # A stopped task has an entry for each day it was active (the last MAX_ACTIVE_DAYS): keep
             # the first of them inside the window.
             return day is None or day == max(days[0], _first_indexed_day(hit))
@@ -195,9 +209,8 @@ class QueryService:
         cursor: str | None,
         confirmed: bool = False,
     ) -> Page:
-        projected = _canonical({"status": status} if status else {})
-        if confirmed:
-            projected[CONFIRMED] = "1"  # entries of values AWS stated (core.logic.indexing)
+        if status:
+            status = _canonical({STATUS: status})[STATUS]
         moment = keys.timestamp(at) if at else None
         query: dict[str, Any] = {"search": kind, "value": value, "status": status, "at": moment}
         if confirmed:
@@ -208,60 +221,61 @@ class QueryService:
         elif kind == "imageDigest":
             digest = _digest_prefix(value)
             value, starts = digest_partition_value(digest), (DIGEST, digest)
+        searched = value
+        check: RecordCheck | None = None
+        if status or confirmed or (moment and kind == "ip"):
+            # Status, AWS's confirmation and an address's release come after the entry was written.
+            def check(hit: IndexHit, stored: StoredTask) -> bool:
+                task = stored.record.task
+                if status and task.last_status != status:
+                    return False
+                if confirmed and not _confirmed(kind, searched, hit, task):
+                    return False
+                return not (moment and kind == "ip" and not _held_at(task, moment))
+
         return self._paged(
             kind,
             value,
-            projected,
+            {},
             query,
             limit,
             cursor,
-            high=moment,
+            # An address's entries are ordered by first sight, not its holder's start: the record says.
+            high=None if kind == "ip" else moment,
             at=moment,
             held=kind == "ip",
             starts=starts,
+            check=check,
+            searched=searched,
         )
 
     def coverage(self) -> dict[str, Any]:
         """Per account and region: tasks not yet stopped by the source that reported them, when the
-        sweep last read it and when it last sent an event. Two Queries: the coverage counters and
-        the coverage items; an account-region no source reaches is simply absent."""
+        sweep last read it and when it last sent an event. The live partition (whole, its shards
+        side by side) and the coverage items; an account-region no source reaches is simply absent."""
         from core.store.coverage import CoverageStore
 
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-
-        def row(account_id: str, region: str) -> dict[str, Any]:
-            return rows.setdefault(
-                (account_id, region),
-                {
-                    "accountId": account_id,
-                    "region": region,
-                    "tasks": dict.fromkeys(SOURCE_KINDS, 0),
-                    "lastSweptAt": None,
-                    "lastEventAt": None,
-                    "lastSweep": None,
-                },
-            )
-
-        for group, (running, _) in self.reader.counters(COVERAGE_DIMENSION).items():
-            account_id, region, source = group.split("#", 2)
-            if source in SOURCE_KINDS and running > 0:
-                row(account_id, region)["tasks"][source] += running
-        for mark in CoverageStore(self.reader.table_name, self.reader.client).load_all():
-            entry = row(mark.account_id, mark.region)
-            entry["lastSweptAt"], entry["lastEventAt"] = mark.last_swept_at, mark.last_event_at
-            entry["lastSweep"] = mark.sweep or None
-        return {"items": [rows[key] for key in sorted(rows)]}
+        marks = CoverageStore(self.reader.table_name, self.reader.client).load_all()
+        return {"items": coverage_rows(self._live(), marks)}
 
     def summary(self, by: str) -> dict[str, Any]:
+        """Running tasks per group, counted from the live partition on each call (docs/decisions.md
+        "Summaries on read"): nothing is counted on the write path."""
         if by not in SUMMARY_DIMENSIONS:
             raise InvalidInput(f"by must be one of {', '.join(SUMMARY_DIMENSIONS)}", field="by")
-        counts = {group: running for group, (running, _) in self.reader.counters(by).items() if running > 0}
-        groups = sorted(counts.items(), key=lambda group: (-group[1], group[0]))
-        return {
-            "by": by,
-            "groups": [{"group": name, "running": count} for name, count in groups],
-            "total": sum(counts.values()),
-        }
+        return summary_groups(self._live(), by)
+
+    def _live(self) -> list[dict[str, str]]:
+        """The projections of every live entry that has not expired."""
+        now = self.clock()
+        partitions = [
+            keys.index_partition(LIVE_KIND, ALL, shard) for shard in range(keys.shards_of(LIVE_KIND))
+        ]
+        return [
+            hit.projection
+            for hit in self.reader.whole_partitions(partitions)
+            if not _expired(hit.expires_at, now)
+        ]
 
     def _paged(
         self,
@@ -277,6 +291,8 @@ class QueryService:
         at: str | None = None,
         held: bool = False,
         starts: tuple[str, str] | None = None,
+        check: RecordCheck | None = None,
+        searched: str = "",
     ) -> Page:
         now = self.clock()
         if len(value.encode()) > 1024:
@@ -289,10 +305,20 @@ class QueryService:
                 return False
             if starts is not None and not hit.projection.get(starts[0], "").startswith(starts[1]):
                 return False
-            return at is None or _held_at(hit, at)
+            return at is None or hit.held_from is None or hit.held_from <= at
 
         partitions = [keys.index_partition(kind, value, shard) for shard in range(keys.shards_of(kind))]
-        return self._merged(partitions, keep, query, limit, cursor, low=low, high=high, held=held)
+        return self._merged(
+            partitions,
+            keep,
+            query,
+            limit,
+            cursor,
+            low=low,
+            high=high,
+            held=(kind, searched) if held else None,
+            check=check,
+        )
 
     def _merged(
         self,
@@ -304,7 +330,8 @@ class QueryService:
         *,
         low: str | None = None,
         high: str | None = None,
-        held: bool = False,
+        held: tuple[str, str] | None = None,
+        check: RecordCheck | None = None,
     ) -> Page:
         now = self.clock()
         if low is not None and high is not None and low > high:
@@ -317,36 +344,58 @@ class QueryService:
                 (low is not None and position < low) or (high is not None and position > high + "~")
             ):
                 raise InvalidCursor("cursor does not belong to this query", field="cursor")
+        records: dict[str, StoredTask] = {}
+        record_reads = 0
+
+        def prefetch(hits: list[IndexHit]) -> None:
+            nonlocal record_reads
+            wanted = [hit.identity for hit in hits if hit.identity not in records]
+            record_reads += len(wanted)
+            records.update(self.reader.load_tasks(wanted))
+
+        def judged(hit: IndexHit) -> bool:
+            if not keep(hit):
+                return False
+            stored = records.get(hit.identity)
+            if stored is None or _expired(stored.expires_at, now):
+                return False
+            return check is None or check(hit, stored)
+
         page = merged_page(
             self.reader,
             partitions,
             positions=positions,
             limit=limit,
-            keep=keep,
+            keep=keep if check is None else judged,
             read_budget=limit * _READ_BUDGET_FACTOR,
             low=low,
             high=high,
+            prefetch=None if check is None else prefetch,
         )
-        records = self.reader.load_tasks([hit.identity for hit in page.hits])
+        missing = [hit.identity for hit in page.hits if hit.identity not in records]
+        record_reads += len(missing)
+        records.update(self.reader.load_tasks(missing))
         items: list[dict[str, Any]] = []
         for hit in page.hits:
             stored = records.get(hit.identity)
             if stored is None or _expired(stored.expires_at, now):
                 continue  # expired or deleted between the index read and the record read
             document = self._document(stored, now)
+            if held is None:
+                items.append(document)
+                continue
+            task = stored.record.task
             items.append(
                 {
                     "task": document,
-                    "heldFrom": hit.held_from,
-                    "heldUntil": hit.held_until,
+                    "heldFrom": keys.timestamp(active_span(task)[0]),
+                    "heldUntil": _held_until(task),
                     # Whether AWS stated this address for the task, or only the task itself did.
-                    "confirmed": hit.projection.get(CONFIRMED) == "1",
+                    "confirmed": _confirmed(held[0], held[1], hit, task),
                 }
-                if held
-                else document
             )
         next_cursor = cursors.encode(page.positions, query) if page.positions is not None else None
-        return Page(items, next_cursor, items_read=page.items_read + 2 * len(page.hits))
+        return Page(items, next_cursor, items_read=page.items_read + 2 * record_reads)
 
     def _document(self, stored: StoredTask, now: datetime) -> dict[str, Any]:
         from core.store.records import task_document
@@ -486,7 +535,36 @@ def _expired(expires_at: int | None, now: datetime) -> bool:
     return expires_at is not None and expires_at <= int(now.timestamp())
 
 
-def _held_at(hit: IndexHit, moment: str) -> bool:
-    if hit.held_from is not None and hit.held_from > moment:
+def _held_until(task: Task) -> str | None:
+    """Until when a task held its addresses: its stop (None while it has not stopped)."""
+    return keys.timestamp(task.stopped_at) if task.stopped_at else None
+
+
+def _held_at(task: Task, moment: str) -> bool:
+    """Whether the task held its addresses at ``moment``: from its start until its stop."""
+    if keys.timestamp(active_span(task)[0]) > moment:
         return False
-    return hit.held_until is None or hit.held_until >= moment
+    held_until = _held_until(task)
+    return held_until is None or held_until >= moment
+
+
+def _confirmed(kind: str, value: str, hit: IndexHit, task: Task) -> bool:
+    """Whether AWS stated the value this entry found the task by (DESIGN 3.9)."""
+    facts = task.sources.confirmed
+    if kind == "ip":
+        return value in facts.ips
+    if kind == "eni":
+        return value in facts.enis
+    if kind == "imageDigest":
+        return hit.projection.get(DIGEST) in facts.image_digests
+    if kind == "image":
+        return any(value in index_names(image) for image in facts.images)
+    return False
+
+
+def _by_name(filters: dict[str, str]) -> dict[str, str]:
+    """Filters as entries' projections hold them: a cluster given by name is matched by name."""
+    projected = dict(filters)
+    if "cluster" in projected and not projected["cluster"].startswith("arn:"):
+        projected[CLUSTER_NAME_KIND] = projected.pop("cluster")
+    return projected

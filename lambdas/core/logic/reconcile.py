@@ -1,109 +1,73 @@
-"""The scheduled reconciler: recompute the summary counters from the index and repair drift.
+"""The scheduled reconciler: renew the index leases of tasks that outlive them (core.logic.lease).
 
-The indexer's markers say which counters each task adds one to; every task that is not stopped
-has an entry in a ``status`` partition. So the counters must equal the sum of the markers of the
-tasks listed there. The indexer is exact under replays and partial failures; only a crash between
-its counter update and its marker write can leave drift, which this repairs and counts.
-
-Counting races the live indexer, so drift is repaired only when two passes a few seconds apart
-agree on it and the group's counter did not move in between.
+Every entry of a task expires at its lease. A task still running when its lease comes within the
+margin gets a new lease: its record's ``lease`` moves on (one conditional ``UpdateItem``), and the
+indexer, seeing every entry's expiry change, writes them again. Which tasks: the live partition's
+entries that started before the first lease could run short, each of whose own expiry (the lease
+it was written with) is due. A Query per live shard, bounded by the start, never a Scan.
 """
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from core.logic.lifecycle import ACTIVE_STATUSES
-from core.model import CounterKey
+from core.logic.indexing import ALL, LIVE_KIND
+from core.logic.lease import FIRST_LEASE_DAYS, RENEW_MARGIN_DAYS, renewal_due_before, renewed_lease
 from core.store import keys
-from core.store.index_writer import IndexStore
 from core.store.reader import Reader
-from core.vocabulary import COUNTED_DIMENSIONS
+from core.store.writer import Store
 
 _PAGE = 500
 
 
 @dataclass(frozen=True)
 class ReconcileResult:
-    groups: int
-    drift: int  # sum of |expected - counted| over the groups repaired
-    repaired: dict[CounterKey, int]
-    unsettled: int  # groups whose drift was not confirmed by the second pass (left for next time)
-
-
-@dataclass(frozen=True)
-class _Pass:
-    expected: Counter[CounterKey]
-    counted: dict[CounterKey, tuple[int, int]]
-
-    def drift(self, key: CounterKey) -> int:
-        return self.expected.get(key, 0) - self.counted.get(key, (0, 0))[0]
+    checked: int  # live entries old enough to be due
+    renewed: int
+    changed: int  # changed meanwhile (that change carries the lease on; the next run sees it)
 
 
 class Reconciler:
     def __init__(
         self,
         reader: Reader,
-        store: IndexStore,
+        store: Store,
         *,
-        settle_seconds: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
+        retention_days: int,
+        clock: Callable[[], datetime] | None = None,
     ):
         self.reader = reader
         self.store = store
-        self.settle_seconds = settle_seconds
-        self.sleep = sleep
+        self.retention_days = retention_days
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     def run(self) -> ReconcileResult:
-        first = self._measure()
-        self.sleep(self.settle_seconds)
-        second = self._measure()
-        repairs: dict[CounterKey, int] = {}
-        unsettled = 0
-        for key in set(first.expected) | set(first.counted) | set(second.expected) | set(second.counted):
-            drift = second.drift(key)
-            if drift == 0:
-                continue
-            moved = first.counted.get(key, (0, 0))[1] != second.counted.get(key, (0, 0))[1]
-            if moved or first.drift(key) != drift:
-                unsettled += 1
-                continue
-            repairs[key] = drift
-        failed = self.store.add_counters(repairs, 0) if repairs else set()
-        repaired = {key: delta for key, delta in repairs.items() if key not in failed}
-        return ReconcileResult(
-            groups=len(second.counted),
-            drift=sum(abs(delta) for delta in repaired.values()),
-            repaired=repaired,
-            unsettled=unsettled + len(failed),
-        )
-
-    def _measure(self) -> _Pass:
-        identities: list[str] = []
-        for status in ACTIVE_STATUSES:
-            for shard in range(keys.shards_of("status")):
-                identities += self._members(keys.index_partition("status", status, shard))
-        markers = self.store.load_markers(identities)
-        expected: Counter[CounterKey] = Counter(key for marker in markers.values() for key in marker.sums)
-        counted = {
-            (dimension, group): value
-            for dimension in COUNTED_DIMENSIONS
-            for group, value in self.reader.counters(dimension).items()
-        }
-        return _Pass(expected, counted)
-
-    def _members(self, partition: str) -> list[str]:
-        members: list[str] = []
-        after: str | None = None
-        while True:
-            page = self.reader.query_shard(partition, after=after, limit=_PAGE)
-            members += [hit.identity for hit in page.hits]
-            if page.exhausted or not page.hits:
-                return members
-            after = page.hits[-1].sort
+        now = self.clock()
+        due = renewal_due_before(now, self.retention_days)
+        new_lease = renewed_lease(now, self.retention_days)
+        # A lease is first given at first sight, never before the task's start: a task started
+        # less than this long ago still has most of its first lease.
+        started_before = keys.timestamp(now - timedelta(days=FIRST_LEASE_DAYS - RENEW_MARGIN_DAYS))
+        checked = renewed = changed = 0
+        for shard in range(keys.shards_of(LIVE_KIND)):
+            partition = keys.index_partition(LIVE_KIND, ALL, shard)
+            after: str | None = None
+            while True:
+                page = self.reader.query_shard(partition, after=after, limit=_PAGE, high=started_before)
+                for hit in page.hits:
+                    checked += 1
+                    if hit.expires_at is None or hit.expires_at >= due:
+                        continue
+                    if self.store.renew_lease(hit.identity, hit.expires_at, new_lease):
+                        renewed += 1
+                    else:
+                        changed += 1
+                if page.exhausted or not page.hits:
+                    break
+                after = page.hits[-1].sort
+        return ReconcileResult(checked, renewed, changed)
 
 
 __all__ = ["ReconcileResult", "Reconciler"]

@@ -10,15 +10,16 @@ A repeated or older report merges to "no change" and writes nothing.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import Throttled
+from core.logic.lease import first_lease, record_expiry
 from core.logic.lifecycle import is_stopped
 from core.logic.merge import merge, same_content, snapshot_order_key
 from core.logic.provenance import is_confirming
-from core.model import Observation, SeenState, Task, TaskState, task_identity
+from core.model import Observation, SeenState, TaskRecord, TaskState, task_identity
 from core.store.writer import LostRace, Store, WriteCost, WritePlan
 
 _MAX_RACE_RETRIES = 8
@@ -125,20 +126,25 @@ class Recorder:
                 snapshot_key=updated.snapshot_key, content_hash=content, seen_at=observation.observed_at
             )
         if state.record is not None and same_content(state.record, updated):
-            # Only the order key moved: the small keepalive item takes it, the record stays.
+            # Only the order key moved: the small keepalive item takes it (the first keepalive
+            # creates it), the record stays.
             return WritePlan(identity, state, record=None, seen=seen)
+        if updated.lease_until is None:
+            updated = replace(updated, lease_until=first_lease(now, self.retention_days))
+        # The keepalive item exists only once a keepalive came (tasks that live past 12 hours): until
+        # then a changed snapshot writes its record alone, with no transaction. Once it exists, it
+        # must follow the record's content, or a keepalive repeating older content would pass.
+        follow = seen if state.seen is not None else None
         return WritePlan(
-            identity, state, record=updated, seen=seen, expires_at=self.expires_at(updated.task, now)
+            identity, state, record=updated, seen=follow, expires_at=self.expires_at(updated, now)
         )
 
-    def expires_at(self, task: Task, now: datetime) -> int | None:
+    def expires_at(self, record: TaskRecord, now: datetime) -> int | None:
         """Epoch seconds when a stopped task may be forgotten; running tasks never expire."""
+        task = record.task
         if not is_stopped(task.last_status):
             return None
-        stopped = task.stopped_at or now
-        if stopped.tzinfo is None:
-            stopped = stopped.replace(tzinfo=UTC)
-        return int((stopped + timedelta(days=self.retention_days)).timestamp())
+        return record_expiry(task.stopped_at or now, record.lease_until, self.retention_days)
 
 
 def _content(observation: Observation) -> str | None:

@@ -1,4 +1,4 @@
-"""Re-derive tasks' index entries and counters from their stored records (``taskbeacon reindex``).
+"""Re-derive tasks' index entries from their stored records (``taskbeacon reindex``).
 
 Which tasks: those named in the indexer's on-failure queue (core/logic/failures.py), given by ARN,
 or every task of a cluster or an account. A cluster's or an account's tasks are read from their
@@ -6,20 +6,18 @@ index partitions (``IX#cluster#<arn>``, ``IX#clusterName#<name>``, ``IX#accountI
 the partitions ``GET /tasks?cluster=`` reads: a ``Query`` per shard, never a Scan. A task that has
 never been indexed at all has no entry there; only the failure queue (or ``--task``) names it.
 
-How: for each task, its record and its indexer marker are read, and the indexer's own planning
-(``core.logic.indexer.pending``) says whether anything is left to derive. A task in sync is left
-alone: nothing is written, so running reindex again changes nothing. For a task out of sync, the
-record's revision is moved on (one conditional ``UpdateItem``, content untouched), and the table's
-stream brings the record back to the indexer, which derives it with its marker exactly as it derives
-every change. The indexer stays the only writer of entries and counters, so a reindex racing the live
-indexer (or another reindex) cannot count a task twice: Lambda delivers the changes of one item in
-order, and the marker makes every delivery after the first a no-op. Then reindex waits until the
-tasks it moved are in sync, and says which are not.
+How: for each task, its record is read, and the entries the indexer's own planning wants for it
+(``core.logic.indexer.wanted``) are read by key. A task whose every entry is there, as the record
+wants it, is in sync and left alone: nothing is written, so running reindex again changes nothing.
+For a task out of sync, the record's revision and reindex mark are moved on (one conditional
+``UpdateItem``, content untouched), and the table's stream brings the record back to the indexer,
+which puts every entry the record wants when the mark moved. The indexer stays the only writer of
+entries; puts are idempotent, so a reindex racing the live indexer (or another reindex) converges.
+Then reindex waits until the tasks it moved are in sync, and says which are not.
 
 Records are read from the table, not the stream, so this works at any time; the stream only carries
-the new revision to the indexer. The new revision is above both the record's and the marker's, so a
-marker left from an earlier life of the task (a record removed and written again) cannot make the
-indexer take it for a replay.
+the moved mark to the indexer. An entry the record no longer wants (a delete that was lost) is not
+found this way: it expires with the task's lease (core.logic.lease).
 """
 
 from __future__ import annotations
@@ -30,9 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.logic.failures import StreamRange
-from core.logic.indexer import pending
-from core.logic.indexing import CLUSTER_NAME_KIND
-from core.model import IndexedState, StoredTask
+from core.logic.indexer import wanted
+from core.logic.indexing import CLUSTER_NAME_KIND, cluster_name_of
+from core.model import StoredTask
 from core.store import keys
 from core.store.index_writer import IndexStore
 from core.store.reader import Reader
@@ -100,8 +98,7 @@ class Reindexer:
     def tasks_of(self, *, cluster: str | None = None, account: str | None = None) -> list[str]:
         """Every task listed in a cluster's (or an account's) index partitions, each once."""
         if cluster:
-            kind = "cluster" if cluster.startswith("arn:") else CLUSTER_NAME_KIND
-            value = cluster
+            kind, value = CLUSTER_NAME_KIND, cluster_name_of(cluster)
         elif account:
             kind, value = "accountId", account
         else:
@@ -114,6 +111,8 @@ class Reindexer:
                 page = self.reader.query_shard(partition, after=after, limit=_PAGE)
                 for hit in page.hits:
                     if account and hit.projection.get("accountId", account) != account:
+                        continue
+                    if cluster and cluster.startswith("arn:") and hit.projection.get("cluster") != cluster:
                         continue
                     found.setdefault(hit.identity)
                 if page.exhausted or not page.hits:
@@ -142,14 +141,14 @@ class Reindexer:
         waiting: list[str] = []
         for chunk in _chunks(tasks):
             states = self._states(chunk, report)
-            for identity, (stored, marker) in states.items():
-                if not pending(stored, marker):
+            for identity, (stored, missing) in states.items():
+                if not missing:
                     report.in_sync.append(identity)
                 elif dry_run:
                     report.pending.append(identity)
                 else:
-                    revision = max(stored.record.revision, marker.revision if marker else 0) + 1
-                    if self.store.request_reindex(identity, stored.record.revision, revision):
+                    mark = (stored.record.reindex_mark or 0) + 1
+                    if self.store.request_reindex(identity, stored.record.revision, mark):
                         report.requested.append(identity)
                     else:
                         report.changed.append(identity)
@@ -176,21 +175,19 @@ class Reindexer:
                 for identity in chunk:
                     if identity not in states:
                         continue  # removed meanwhile (gone) or unreadable now: already reported
-                    stored, marker = states[identity]
-                    (still if pending(stored, marker) else report.settled).append(identity)
+                    _, missing = states[identity]
+                    (still if missing else report.settled).append(identity)
             waiting = still
             if not waiting or self.clock() >= deadline:
                 break
             self.sleep(min(poll_seconds, max(deadline - self.clock(), 0.0)))
         report.unsettled.extend(waiting)
 
-    def _states(
-        self, identities: list[str], report: ReindexReport
-    ) -> dict[str, tuple[StoredTask, IndexedState | None]]:
-        """Record and marker of each task that has a readable record; the others are reported."""
+    def _states(self, identities: list[str], report: ReindexReport) -> dict[str, tuple[StoredTask, bool]]:
+        """Each task that has a readable record, and whether an entry it wants is missing or differs;
+        the others are reported."""
         items = self.reader.task_items(identities, with_seen=False)
-        markers = self.store.load_markers(identities)
-        states: dict[str, tuple[StoredTask, IndexedState | None]] = {}
+        stored_tasks: dict[str, StoredTask] = {}
         for identity in identities:
             try:
                 stored = stored_task(items.get(identity, []))
@@ -202,8 +199,16 @@ class Reindexer:
                 if identity not in report.gone:
                     report.gone.append(identity)
                 continue
-            states[identity] = (stored, markers.get(identity))
-        return states
+            stored_tasks[identity] = stored
+        want = {identity: wanted(stored.record, identity) for identity, stored in stored_tasks.items()}
+        found = self.store.stored_digests(ref for entries in want.values() for ref in entries)
+        return {
+            identity: (
+                stored_tasks[identity],
+                any(found.get(ref) != item.digest for ref, item in want[identity].items()),
+            )
+            for identity in stored_tasks
+        }
 
 
 def tasks_in_stream_range(streams: Any, batch: StreamRange) -> list[str]:

@@ -1,8 +1,6 @@
 """The normalized data model: what every source and event becomes, and what queries return."""
 
 from core.model.record import (
-    CounterKey,
-    IndexedState,
     IndexItem,
     SeenState,
     StoredTask,
@@ -15,9 +13,7 @@ from core.model.task import Container, Network, Observation, Task
 
 __all__ = [
     "Container",
-    "CounterKey",
     "IndexItem",
-    "IndexedState",
     "Network",
     "Observation",
     "SeenState",

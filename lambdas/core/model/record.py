@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +35,10 @@ class TaskRecord:
     event_version: int | None = None
     history: tuple[dict[str, Any], ...] = ()
     revision: int = 0
+    # When the task's index entries expire unless renewed (epoch seconds; core.logic.lease).
+    lease_until: int | None = None
+    # Moved by ``taskbeacon reindex``: a change of it alone makes the indexer put every entry again.
+    reindex_mark: int | None = None
 
 
 @dataclass(frozen=True)
@@ -76,26 +80,15 @@ class StoredTask:
 
 
 @dataclass(frozen=True)
-class IndexedState:
-    """What the indexer has derived from a task so far (its marker item): exact under replays."""
-
-    revision: int = 0
-    entries: dict[str, str] = field(default_factory=dict)  # entry reference -> content digest
-    sums: frozenset[CounterKey] = frozenset()  # (dimension, group) counters it adds one to
-
-
-@dataclass(frozen=True)
 class StreamChange:
-    """One stream record of a task record: its new state, or None when the record was removed."""
+    """One stream record of a task record: the record before it (None for a new one) and after it
+    (None when the record was removed)."""
 
     identity: str
     sequence: str
     new: TaskRecord | None
     expires_at: int | None = None
-    removed_revision: int | None = None  # for a removal: the revision the record had
-
-
-CounterKey = tuple[str, str]  # (summary dimension, group)
+    old: TaskRecord | None = None
 
 
 @dataclass(frozen=True)

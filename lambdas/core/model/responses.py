@@ -128,6 +128,10 @@ class Accepted(_Wire):
 
     task_ids: list[str]
     changed: list[str]
+    stop_report: Literal["send", "skip"] = Field(
+        description="whether the agent should send its stop snapshot: skip when ECS's STOPPED event "
+        "reaches the inventory for every task reported (agent --stop-report auto follows it)"
+    )
 
 
 class ErrorDetail(BaseModel):

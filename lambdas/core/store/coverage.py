@@ -5,7 +5,7 @@ is one Query of one partition. Writers are few and slow by design, so that parti
 - the sweep sets ``lastSweptAt`` and its summary once per account-region per sweep (every 12 h);
 - the indexer sets ``lastEventAt`` at most once per account-region every ``EVENT_MARK_SECONDS``
   (it reads the item first and writes only when the stored mark is older).
-How many tasks each source knows is a summary counter (dimension ``coverage``), kept by the indexer.
+How many tasks each source knows is counted on read from the live partition (core.logic.summaries).
 """
 
 from __future__ import annotations

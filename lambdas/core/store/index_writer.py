@@ -1,8 +1,5 @@
-"""The indexer's reads and writes: markers, index entries and summary counters, in batches.
-
-No transactions: index entries are written per task and idempotently (BatchWriteItem), counters by
-one ``ADD`` per group per batch, and the per-task marker records exactly what has been applied, so
-a replay or a retry after a partial failure applies nothing twice (see core/logic/indexer.py).
+"""The indexer's writes: index entries, put and deleted in batches (BatchWriteItem), idempotently,
+so a replay or a retry after a partial failure converges (see core/logic/indexer.py).
 
 ``request_reindex`` is the one write outside the indexer's own items: ``taskbeacon reindex`` moves a
 task record's revision on (content untouched), so the stream delivers the record to the indexer again
@@ -16,9 +13,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from core.model import CounterKey, IndexedState, IndexItem
+from core.model import IndexItem, TaskRecord
 from core.store import dynamo, keys
-from core.store.records import Item, index_item, key_of_reference, marker_from_item, marker_item
+from core.store.records import Item, index_entry_from_item, index_item, key_of_reference, record_from_item
 from core.store.schema import PARTITION_KEY, SORT_KEY, Attr
 
 _BATCH_WRITE = 25  # BatchWriteItem's limit per request
@@ -31,9 +28,17 @@ class IndexStore(dynamo.TableAccess):
         super().__init__(table_name, client)
         self._sleep = sleep
 
-    def load_markers(self, identities: Iterable[str]) -> dict[str, IndexedState]:
-        wanted = [keys.marker_key(identity) for identity in dict.fromkeys(identities)]
-        found: dict[str, IndexedState] = {}
+    def stored_digests(self, refs: Iterable[str]) -> dict[str, str]:
+        """The content digest of each entry that exists, by reference (consistent reads)."""
+        entries = (
+            index_entry_from_item(item)
+            for item in self._get([key_of_reference(ref) for ref in dict.fromkeys(refs)])
+        )
+        return {entry.ref: entry.digest for entry in entries}
+
+    def _get(self, wanted: list[Any]) -> list[Item]:
+        """Items by key, consistently, in chunks; unprocessed keys are retried, then pushed back."""
+        found: list[Item] = []
         for start in range(0, len(wanted), _BATCH_GET):
             pending: list[Any] = wanted[start : start + _BATCH_GET]
             for attempt in range(_ATTEMPTS):
@@ -44,11 +49,22 @@ class IndexStore(dynamo.TableAccess):
                     response = self.client.batch_get_item(
                         RequestItems={self.table_name: {"Keys": pending, "ConsistentRead": True}}
                     )
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    found[keys.identity_of_partition(item[PARTITION_KEY]["S"])] = marker_from_item(item)
+                found += response.get("Responses", {}).get(self.table_name, [])
                 pending = response.get("UnprocessedKeys", {}).get(self.table_name, {}).get("Keys", [])
             if pending:
                 raise dynamo.pushed_back()
+        return found
+
+    def current_records(self, identities: list[str]) -> dict[str, TaskRecord | Exception]:
+        """Each task's record as it is now (consistent reads); a record that cannot be decoded is
+        its error. A task with no record is absent."""
+        found: dict[str, TaskRecord | Exception] = {}
+        for item in self._get([keys.record_key(identity) for identity in dict.fromkeys(identities)]):
+            identity = keys.identity_of_partition(item[PARTITION_KEY]["S"])
+            try:
+                found[identity] = record_from_item(item)
+            except (KeyError, ValueError, TypeError) as error:
+                found[identity] = error
         return found
 
     def write_entries(self, puts: list[IndexItem], deletes: list[str]) -> set[str]:
@@ -75,40 +91,10 @@ class IndexStore(dynamo.TableAccess):
             failed |= {_reference(request) for request in pending}
         return failed
 
-    def add_counters(self, deltas: dict[CounterKey, int], shard: int) -> set[CounterKey]:
-        """One ``ADD`` per group into counter shard ``shard``; the groups that did not land."""
-        failed: set[CounterKey] = set()
-        for (dimension, group), delta in sorted(deltas.items()):
-            if delta == 0:
-                continue
-            try:
-                with dynamo.translated_errors():
-                    self.client.update_item(
-                        TableName=self.table_name,
-                        Key={
-                            PARTITION_KEY: {"S": keys.summary_partition(dimension, shard)},
-                            SORT_KEY: {"S": group},
-                        },
-                        UpdateExpression="ADD #running :delta, #updates :one",
-                        ExpressionAttributeNames={"#running": Attr.RUNNING, "#updates": Attr.UPDATES},
-                        ExpressionAttributeValues={":delta": {"N": str(delta)}, ":one": {"N": "1"}},
-                    )
-            except dynamo.PUSHBACK:
-                failed.add((dimension, group))
-        return failed
-
-    def save_markers(self, markers: dict[str, IndexedState], removed: Iterable[str]) -> None:
-        """Markers of tasks still present; tasks whose record is gone lose marker and keepalive item."""
-        puts = [marker_item(identity, state) for identity, state in markers.items()]
-        deletes = [
-            key for identity in removed for key in (keys.marker_key(identity), keys.seen_key(identity))
-        ]
-        if self._write(puts, deletes):
-            raise dynamo.pushed_back()
-
-    def request_reindex(self, identity: str, read_revision: int, new_revision: int) -> bool:
-        """Move the record's revision from ``read_revision`` to ``new_revision``; False if the record
-        changed (or went) since it was read: that change reaches the indexer by itself."""
+    def request_reindex(self, identity: str, read_revision: int, mark: int) -> bool:
+        """Move the record's revision on and its reindex mark to ``mark`` (content untouched), so the
+        indexer puts every entry it wants again; False if the record changed (or went) since it was
+        read at ``read_revision``: that change reaches the indexer by itself."""
         from botocore.exceptions import ClientError
 
         try:
@@ -116,12 +102,13 @@ class IndexStore(dynamo.TableAccess):
                 self.client.update_item(
                     TableName=self.table_name,
                     Key=keys.record_key(identity),
-                    UpdateExpression="SET #rev = :new",
+                    UpdateExpression="SET #rev = :new, #mark = :mark",
                     ConditionExpression="#rev = :read",
-                    ExpressionAttributeNames={"#rev": Attr.REVISION},
+                    ExpressionAttributeNames={"#rev": Attr.REVISION, "#mark": Attr.REINDEX},
                     ExpressionAttributeValues={
                         ":read": {"N": str(read_revision)},
-                        ":new": {"N": str(new_revision)},
+                        ":new": {"N": str(read_revision + 1)},
+                        ":mark": {"N": str(mark)},
                     },
                 )
         except ClientError as error:

@@ -3,13 +3,12 @@
 | item            | pk                                   | sk                          | written by |
 |-----------------|--------------------------------------|-----------------------------|------------|
 | task record     | ``TASK#<identity>``                  | ``TASK``                    | ingest, events |
-| keepalive item  | ``TASK#<identity>``                  | ``SEEN``                    | ingest |
-| indexer marker  | ``TASK#<identity>``                  | ``INDEXED``                 | indexer |
+| keepalive item  | ``TASK#<identity>``                  | ``SEEN``                    | ingest (keepalives) |
 | index entry     | ``IX#<kind>#<value>#<shard>``        | ``<firstSeenAt>#<identity>``| indexer |
-| summary counter | ``SUM#<dimension>#<shard>``          | ``<group>``                 | indexer, reconciler |
 
-Everything under ``TASK#<identity>`` belongs to one task; only index entries and counters are
-shared, and only the indexer writes them, in batches, sharded so no partition key runs hot.
+Everything under ``TASK#<identity>`` belongs to one task; only index entries are shared, and only
+the indexer writes them, in batches, sharded so no partition key runs hot. (The sweep writes
+records as events do; the reconciler moves a record's lease.)
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from core.store.schema import PARTITION_KEY, SORT_KEY
 TASK_PREFIX: Final = "TASK#"
 RECORD_SK: Final = "TASK"
 SEEN_SK: Final = "SEEN"
-MARKER_SK: Final = "INDEXED"
 
 # Index kinds whose partitions many tasks write (every start and stop moves an entry in them) are
 # spread over this many partition keys; kinds that name one task's own values (its IPs, ENIs,
@@ -32,7 +30,6 @@ INDEX_SHARDS: Final = 8
 UNSHARDED_KINDS: Final = frozenset({"ip", "eni", "dockerId", "taskId"})
 # Time entries of stopped tasks, one partition per UTC day: only stops write them (<= 1,000 a second).
 ACTIVE_DAY_SHARDS: Final = 4
-COUNTER_SHARDS: Final = 8
 
 Key = dict[str, dict[str, str]]
 
@@ -51,10 +48,6 @@ def record_key(identity: str) -> Key:
 
 def seen_key(identity: str) -> Key:
     return {PARTITION_KEY: {"S": task_partition(identity)}, SORT_KEY: {"S": SEEN_SK}}
-
-
-def marker_key(identity: str) -> Key:
-    return {PARTITION_KEY: {"S": task_partition(identity)}, SORT_KEY: {"S": MARKER_SK}}
 
 
 def shards_of(kind: str) -> int:
@@ -85,10 +78,6 @@ def index_partition(kind: str, value: str, shard: int) -> str:
 
 def index_sort(first_seen_at: datetime, identity: str) -> str:
     return f"{timestamp(first_seen_at)}#{identity}"
-
-
-def summary_partition(dimension: str, shard: int) -> str:
-    return f"SUM#{dimension}#{shard}"
 
 
 def timestamp(value: datetime) -> str:

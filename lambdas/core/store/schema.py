@@ -42,22 +42,28 @@ def time_to_live_request(table_name: str = DEFAULT_TABLE_NAME) -> dict[str, Any]
     }
 
 
+# Every item carries the format it was written in (``Attr.FORMAT``): a reader meeting another number
+# knows the item predates or postdates it (docs/decisions.md "Stored format").
+FORMAT_VERSION: Final = 2
+
+
 class Attr:
     """Stored attribute names, named once (the store is the only code that reads or writes them)."""
 
-    DOC: Final = "doc"  # the task as the API shows it, compact JSON
+    FORMAT: Final = "fmt"
+    BODY: Final = "body"  # task record: zlib-compressed {"doc": <task as the API shows it>, "hist": [...]}
+    # The readable spelling of the body (``taskbeacon export inflate`` writes them for Athena).
+    DOC: Final = "doc"
     REVISION: Final = "rev"
     SNAPSHOT_KEY: Final = "snapKey"
     EVENT_VERSION: Final = "evtVer"
-    HISTORY: Final = "hist"
+    HISTORY: Final = "hist"  # readable spelling of the body's history (export inflate)
     EXPIRES: Final = TTL_ATTRIBUTE
+    REINDEX: Final = "reindex"  # task record: moved by `taskbeacon reindex` (core.model.TaskRecord)
+    LEASE: Final = "lease"  # task record: when its index entries expire unless renewed (epoch s)
     CONTENT_HASH: Final = "hash"  # keepalive item: content of the newest snapshot
     SEEN_AT: Final = "seenAt"
-    ENTRIES: Final = "entries"  # indexer marker: entry reference -> digest
-    SUMS: Final = "sums"  # indexer marker: counters the task adds one to
     REF: Final = "ref"  # index entry: the task identity it points at
     PROJECTION: Final = "p"  # index entry: list fields, so filters need no extra read
     HELD_FROM: Final = "heldFrom"
     HELD_UNTIL: Final = "heldUntil"
-    RUNNING: Final = "running"  # summary counter
-    UPDATES: Final = "v"  # summary counter: how many updates it took (reconciler sees movement)

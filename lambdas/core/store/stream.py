@@ -20,7 +20,7 @@ class Undecodable:
 
 
 def decode(event: dict[str, Any]) -> tuple[list[StreamChange], list[Undecodable]]:
-    """Task-record changes in stream order; other items (entries, counters, markers) are skipped."""
+    """Task-record changes in stream order; other items (entries, keepalive items) are skipped."""
     changes: list[StreamChange] = []
     broken: list[Undecodable] = []
     for record in event.get("Records") or []:
@@ -33,18 +33,19 @@ def decode(event: dict[str, Any]) -> tuple[list[StreamChange], list[Undecodable]
         identity = keys.identity_of_partition(pk)
         try:
             if record.get("eventName") == "REMOVE":
-                old = data.get("OldImage") or {}
-                revision = old.get(Attr.REVISION, {}).get("N")
-                changes.append(
-                    StreamChange(
-                        identity, sequence, None, removed_revision=int(revision) if revision else None
-                    )
-                )
+                changes.append(StreamChange(identity, sequence, None))
                 continue
             image = data["NewImage"]
+            before = data.get("OldImage")
             expires = image.get(Attr.EXPIRES, {}).get("N")
             changes.append(
-                StreamChange(identity, sequence, record_from_item(image), int(expires) if expires else None)
+                StreamChange(
+                    identity,
+                    sequence,
+                    record_from_item(image),
+                    int(expires) if expires else None,
+                    old=record_from_item(before) if before else None,
+                )
             )
         except (KeyError, ValueError, TypeError) as error:
             broken.append(Undecodable(sequence, f"{type(error).__name__}: {error}"))

@@ -3,10 +3,11 @@
 Three writes exist, each one request on the task's own partition ``TASK#<identity>``:
 - ``touch``: a keepalive that repeats the newest snapshot's content moves the small keepalive
   item forward (conditional UpdateItem, ~100 bytes: 1 write unit, no read);
-- ``save`` with a record and a keepalive item: a snapshot that changed the task (a two-item
-  transaction of the task's own items, conditional on both being as read);
-- ``save`` with one of them: an event (record only) or a snapshot that changed nothing but its
-  order key (keepalive item only), each one conditional put.
+- ``save`` with one item: an event or a snapshot that changed the task (the record, ~1.3 KB
+  compressed: 2 write units), or a snapshot that changed nothing but its order key (the keepalive
+  item, which the first keepalive creates), each one conditional put;
+- ``save`` with both: a snapshot that changed a task that already has a keepalive item (a two-item
+  transaction of the task's own items, conditional on both being as read: tasks past 12 hours).
 No request writes an item another task writes; index entries and counters follow from the stream.
 """
 
@@ -21,7 +22,6 @@ from core.model import SeenState, TaskRecord, TaskState
 from core.store import dynamo, keys
 from core.store.records import (
     Item,
-    dumps,
     item_size,
     record_from_item,
     record_item,
@@ -112,6 +112,31 @@ class Store(dynamo.TableAccess):
             raise
         return True
 
+    def renew_lease(self, identity: str, lease_until: int, new_lease: int) -> bool:
+        """Move a task's lease on (and its revision, so the stream carries it to the indexer); False
+        if the record's lease is not ``lease_until`` any more, or the record is gone."""
+        from botocore.exceptions import ClientError
+
+        try:
+            with dynamo.translated_errors():
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=keys.record_key(identity),
+                    UpdateExpression="SET #lease = :new ADD #rev :one",
+                    ConditionExpression="#lease = :old",
+                    ExpressionAttributeNames={"#lease": Attr.LEASE, "#rev": Attr.REVISION},
+                    ExpressionAttributeValues={
+                        ":old": {"N": str(lease_until)},
+                        ":new": {"N": str(new_lease)},
+                        ":one": {"N": "1"},
+                    },
+                )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def render(self, plan: WritePlan) -> list[dict[str, Any]]:
         """The conditional puts a plan makes; PayloadTooLarge before anything is sent."""
         writes = []
@@ -178,11 +203,11 @@ class Store(dynamo.TableAccess):
                 f"task record would be {size} bytes; the limit is {MAX_RECORD_BYTES}", field="task"
             )
         history = list(record.history)
-        room = MAX_RECORD_BYTES - size
-        while history and len(dumps(history).encode()) > room:
+        while True:
+            item = record_item(identity, record, history, expires_at)
+            if not history or item_size(item) <= MAX_RECORD_BYTES:
+                return item
             history = history[max(1, len(history) // 4) :]
-        item[Attr.HISTORY] = {"S": dumps(history)}
-        return item
 
 
 def _condition_failed(error: Exception) -> bool:
