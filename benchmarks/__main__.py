@@ -48,6 +48,17 @@ def main() -> int:
             print(f"{group + '.' + key:<44} {shown:>16}  {note}")
     _targets(results)
     print(f"\nwritten to {out / 'latest.json'}")
+    return _write_units_within_goal(results["cost"])
+
+
+def _write_units_within_goal(cost_results: dict[str, object]) -> int:
+    """Issue 16: ``make bench`` fails when a launch writes more than its goal of write units."""
+    from benchmarks.cost import LAUNCH_WRU_GOAL
+
+    wru = _num(cost_results.get("launch_write_units"))
+    if wru > LAUNCH_WRU_GOAL:
+        print(f"FAILED: {wru:g} write units a launch; the goal is at most {LAUNCH_WRU_GOAL}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -104,6 +104,8 @@ IDLE_RECEIVES_PER_MINUTE = 15
 # The sweep (infra/sweep.py): a planner every 12 h, then one worker run per account-region; at
 # defaults (no organization, no other accounts, no member regions) that is this account's region.
 SWEEP_EVERY_HOURS = 12  # infra/config.py sweep_interval_hours
+RENEWED_LEASE_DAYS = 60  # lambdas/core/logic/lease.py
+RENEW_MARGIN_DAYS = 3
 SWEEP_TARGETS = 1
 
 # -- the agents and the fleet ---------------------------------------------------------------------
@@ -295,7 +297,7 @@ LAUNCH_REPORTS = {  # reports a launch of a 1-hour task causes (no keepalive: th
     "event_stopped": EVENTS_STOPPED_PER_LAUNCH,
     "ttl_expiry": 1.0,  # every stopped task expires RETENTION_DAYS later (the TTL delete is free)
 }
-SNAPSHOT_KINDS = ("start", "change", "keepalive", "stop")
+SNAPSHOT_KINDS = ("start", "change", "keepalive", "keepalive_again", "stop")
 EVENT_KINDS = ("event_running", "event_stopped")
 
 
@@ -375,17 +377,23 @@ def task_months(store: dict[str, Any], log_bytes: float) -> Part:
     consistent Query of its record and keepalive item, lambdas/core/store/writer.py ``load``); an
     unchanged task writes nothing (benchmarks/sweep.py states the same). ECS API calls are free.
     """
-    keepalive = store["kinds"]["keepalive"]
+    kinds = store["kinds"]
+    keepalive = kinds.get("keepalive_again", kinds["keepalive"])  # a running task's usual keepalive
     storage = store["storage"]
     keepalives = PER * KEEPALIVES_PER_TASK_MONTH
     keepalive_wru = keepalive["request"]["write_units"] + keepalive["indexer"]["write_units"]
     keepalive_rru = keepalive["request"]["read_units"] + keepalive["indexer"]["read_units"]
     runs = HOURS_PER_MONTH / RECONCILE_EVERY_HOURS
-    marker = storage.get("INDEXED", {}).get("mean_bytes", 1000)
-    status_entry = storage.get("IX", {}).get("mean_bytes", 300)
-    # Two passes a run: each task's status entry (eventually consistent pages) and its marker
-    # (BatchGetItem, strongly consistent, 4 KB units).
-    reconciler_rru = runs * 2 * (math.ceil(marker / 4096) + status_entry / 4096 * 0.5)
+    live_entry = storage.get("IX", {}).get("mean_bytes", 300)
+    # Each run reads the live entry of every task started before its first lease could run short
+    # (eventually consistent pages); a task alive the month is among them. A lease is renewed every
+    # RENEWED_LEASE_DAYS - RENEW_MARGIN_DAYS: the record's lease moves (one update of the record) and
+    # the indexer writes the task's entries again, as many as a start writes.
+    reconciler_rru = runs * live_entry / 4096 * 0.5
+    renewals = HOURS_PER_MONTH / 24 / (RENEWED_LEASE_DAYS - RENEW_MARGIN_DAYS)
+    renewal_wru = renewals * (
+        kinds["event_running"]["request"]["write_units"] + kinds["start"]["indexer"]["write_units"]
+    )
     reconciler_gb_s = runs * PER * RECONCILER_MS_PER_TASK / 1000 * MEMORY_MB["reconciler"] / 1024
     sweeps = HOURS_PER_MONTH / SWEEP_EVERY_HOURS
     sweep_gb_s = sweeps * PER * SWEEP_MS_PER_TASK / 1000 * MEMORY_MB["sweep_worker"] / 1024
@@ -404,6 +412,10 @@ def task_months(store: dict[str, Any], log_bytes: float) -> Part:
         / 1e6
         * DDB_WRITE_PER_MILLION,
         "DynamoDB reads (keepalives)": keepalives * keepalive_rru / 1e6 * DDB_READ_PER_MILLION,
+        f"DynamoDB writes (lease renewals, {renewal_wru:.1f} WRU a task-month)": PER
+        * renewal_wru
+        / 1e6
+        * DDB_WRITE_PER_MILLION,
         "CloudWatch Logs ingestion (keepalives)": log_ingestion_cost(logs),
         f"CloudWatch Logs storage ({LOG_RETENTION_DAYS} days)": log_storage_cost(logs),
         f"reconciler reads ({reconciler_rru:.0f} RRU a task-month)": PER
@@ -419,6 +431,7 @@ def task_months(store: dict[str, Any], log_bytes: float) -> Part:
     part.notes = {
         "keepalives_per_task_month": round(KEEPALIVES_PER_TASK_MONTH, 2),
         "reconciler_read_units_per_task_month": round(reconciler_rru, 2),
+        "lease_renewal_write_units_per_task_month": round(renewal_wru, 2),
         "sweep_read_units_per_task_month": round(sweep_rru, 2),
     }
     return part
@@ -501,10 +514,8 @@ def goals(fixed_part: Part, launch: Part, months: Part, pages: Part) -> list[dic
             "WRU",
             "the write path (issue 16); heaviest, request path + indexer: "
             + ", ".join(f"{kind} {a:g}+{b:g}" for kind, (a, b) in heavy)
-            + ". The record (~6 KB of task JSON) costs 7-8 WRU a rewrite, x2 in the start/change/stop "
-            "transaction; the indexer writes every entry, the counters and a marker at start and again "
-            "at the STOPPED event. (The measured STOPPED event is a 7-day task's, with 8 activeDay "
-            "entries; a 1-hour task has 1.04: about 7 WRU fewer.)",
+            + ". The record is ~1.4 KB compressed (2 WRU a write, no transaction); the indexer writes "
+            'each entry once, when the task gains it (docs/decisions.md "Entries written once").',
         ),
         goal(
             "launches of 1-hour tasks: per 10,000",
@@ -642,6 +653,7 @@ def assemble(store: dict[str, Any], log_bytes: float, log_note: str, methods: in
         "api_methods": methods,
         "parts": {name: _as_dict(part) for name, part in parts.items()},
         "goals": goals(parts["fixed"], parts["launches"], parts["task_months"], parts["list_pages"]),
+        "launch_write_units": parts["launches"].notes["write_units_per_launch"],
     }
 
 

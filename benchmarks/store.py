@@ -455,14 +455,26 @@ def _event_observation(body: dict[str, Any]) -> Any:
     return normalize_event(body)
 
 
-KINDS = ("start", "event_running", "keepalive", "change", "stop", "event_stopped", "ttl_expiry")
+KINDS = (
+    "start",
+    "event_running",
+    "keepalive",
+    "keepalive_again",
+    "change",
+    "stop",
+    "event_stopped",
+    "ttl_expiry",
+)
 
 
 def lifecycle(number: int, t0: datetime) -> list[tuple[str, Any, datetime]]:
-    """One task's reports in order: (kind, observation, when it is recorded)."""
+    """One 1-hour task's reports in order (DESIGN section 6: launches of 1-hour tasks): (kind,
+    observation, when it is recorded). Its keepalives come early here (a sidecar's come after 12 h):
+    the first one creates the keepalive item, the next is what every later one costs. The change comes
+    before them, as it does in a task's first 12 hours."""
     start = t0 + timedelta(seconds=number)
     _, doc = task_document(number, started=start - timedelta(seconds=20))
-    ended = start + timedelta(days=7)
+    ended = start + timedelta(hours=1)
     steps = [
         ("start", _observation(envelope(doc, "start", start, 1)), start),
         (
@@ -470,9 +482,18 @@ def lifecycle(number: int, t0: datetime) -> list[tuple[str, Any, datetime]]:
             _event_observation(event(doc, "RUNNING", start + timedelta(seconds=3), start)),
             start,
         ),
-        ("keepalive", _observation(envelope(doc, "keepalive", start + timedelta(hours=18), 2)), start),
-        ("change", _observation(envelope(changed(doc), "change", start + timedelta(hours=20), 3)), start),
-        ("stop", _observation(envelope(stopping(changed(doc)), "stop", ended, 4)), ended),
+        ("change", _observation(envelope(changed(doc), "change", start + timedelta(minutes=20), 2)), start),
+        (
+            "keepalive",
+            _observation(envelope(changed(doc), "keepalive", start + timedelta(minutes=30), 3)),
+            start,
+        ),
+        (
+            "keepalive_again",
+            _observation(envelope(changed(doc), "keepalive", start + timedelta(minutes=40), 4)),
+            start,
+        ),
+        ("stop", _observation(envelope(stopping(changed(doc)), "stop", ended, 5)), ended),
         (
             "event_stopped",
             _event_observation(event(doc, "STOPPED", ended + timedelta(seconds=30), start)),
