@@ -25,23 +25,25 @@ from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import envelope, send
 
+# What a single conditional PutItem (a task's first snapshot: its record alone) can answer.
 PUSHBACK = [
-    ("ProvisionedThroughputExceededException", {}, 429),
-    ("ThrottlingException", {}, 429),
-    ("RequestLimitExceeded", {}, 429),
-    ("TransactionConflictException", {}, 429),
+    ("ProvisionedThroughputExceededException", 429),
+    ("ThrottlingException", 429),
+    ("RequestLimitExceeded", 429),
+    ("TransactionConflictException", 429),
+    ("InternalServerError", 503),
+    ("ServiceUnavailable", 503),
+]
+
+# What the transaction (record + keepalive item, once a keepalive came) can answer besides those.
+TRANSACTION_PUSHBACK = [
     (
         "TransactionCanceledException",
         {"CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}]},
-        429,
     ),
-    (
-        "TransactionCanceledException",
-        {"CancellationReasons": [{"Code": "ProvisionedThroughputExceeded"}]},
-        429,
-    ),
-    ("InternalServerError", {}, 503),
-    ("ServiceUnavailable", {}, 503),
+    ("TransactionCanceledException", {"CancellationReasons": [{"Code": "ProvisionedThroughputExceeded"}]}),
+    ("TransactionConflictException", {}),
+    ("ThrottlingException", {}),
 ]
 
 
@@ -73,21 +75,72 @@ def _snapshot(local: LocalSystem, operator: dict[str, str]) -> tuple[str, dict[s
     return task_id, creds, envelope(task, collected_at="2026-11-28T09:14:03Z")
 
 
-@pytest.mark.parametrize(("code", "fields", "status"), PUSHBACK)
+@pytest.mark.parametrize(("code", "status"), PUSHBACK)
 def test_pushback_on_the_write_is_429_or_503_with_retry_after(
-    local: LocalSystem, operator: dict, code: str, fields: dict[str, Any], status: int
+    local: LocalSystem, operator: dict, code: str, status: int
 ) -> None:
     task_id, creds, body = _snapshot(local, operator)
-    client_error = {"service_error_code": code, "service_message": "slow down", "modeled_fields": fields}
     with _stubbing(local) as stub:
         stub.add_response("query", {"Items": [], "Count": 0})  # no record yet
-        stub.add_client_error("transact_write_items", http_status_code=400, **client_error)
+        # A first snapshot writes its record alone: one conditional put, no transaction.
+        stub.add_client_error(
+            "put_item", service_error_code=code, service_message="slow down", http_status_code=400
+        )
         reply = send(local.url, "POST", "/snapshots", credentials=creds, body=body)
     assert reply.status == status, reply.body
     assert int(reply.headers["Retry-After"]) >= 1
     assert reply.body["error"]["code"] == ("throttled" if status == 429 else "unavailable")
     # Nothing was half-written: the real table does not know the task.
     assert send(local.url, "GET", f"/tasks/{task_id}", credentials=operator).status == 404
+
+
+@pytest.mark.parametrize(("code", "fields"), TRANSACTION_PUSHBACK)
+def test_pushback_on_the_transaction_is_429_and_the_task_stays_as_it_was(
+    local: LocalSystem, operator: dict, code: str, fields: dict[str, Any]
+) -> None:
+    task = fixture("v4-task-fargate-docs.json")
+    task_id = uuid.uuid4().hex
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/demo/{task_id}"
+    task["Cluster"] = "arn:aws:ecs:us-east-1:111122223333:cluster/demo"
+    creds = task_credentials(local, operator, task["TaskARN"])
+    first = envelope(task, collected_at="2026-11-28T09:14:03Z")
+    assert send(local.url, "POST", "/snapshots", credentials=creds, body=first).status == 202
+    keepalive = envelope(task, collected_at="2026-11-28T21:14:03Z", sequence=2, reason="keepalive")
+    assert send(local.url, "POST", "/snapshots", credentials=creds, body=keepalive).status == 202
+    before = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator)
+    assert before.status == 200, before.body
+    # The task's partition as it now is (record and keepalive item), for the stubbed read.
+    identity = f"aws#111122223333#us-east-1#{task_id}"
+    raw = boto3.client(
+        "dynamodb",
+        endpoint_url=local.dynamodb_endpoint,
+        region_name=local.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    items = raw.query(
+        TableName=local.table_name,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": keys.record_key(identity)["pk"]},
+        ConsistentRead=True,
+    )["Items"]
+    assert len(items) == 2, items  # the record and its keepalive item
+    changed = dict(task, KnownStatus="STOPPED", DesiredStatus="STOPPED")
+    changed_body = envelope(changed, collected_at="2026-11-28T21:20:03Z", sequence=3, reason="stop")
+    with _stubbing(local) as stub:
+        stub.add_response("query", {"Items": items, "Count": len(items)})
+        stub.add_client_error(
+            "transact_write_items",
+            service_error_code=code,
+            service_message="slow down",
+            http_status_code=400,
+            modeled_fields=fields,
+        )
+        reply = send(local.url, "POST", "/snapshots", credentials=creds, body=changed_body)
+    assert reply.status == 429, reply.body
+    assert int(reply.headers["Retry-After"]) >= 1 and reply.body["error"]["code"] == "throttled"
+    after = send(local.url, "GET", f"/tasks/{task_id}", credentials=operator)
+    assert after.status == 200 and after.body == before.body
 
 
 @pytest.mark.parametrize(
