@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from core.sweep.targets import Target
     from taskbeacon.local.demo import DemoFleet
+    from taskbeacon.local.system import LocalSystem
 
 DEFAULT_PORT = 8787
 DEFAULT_ENV_FILE = Path(".taskbeacon/local.env")
+MAX_DEMO_TASKS = 5000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--demo-tasks",
         type=int,
         default=24,
-        help="simulated tasks in the demo fleet (0 = no demo; default 24)",
+        help=f"simulated tasks in the demo fleet (0 = no demo; default 24; at most {MAX_DEMO_TASKS}): "
+        "the first 6 reported by the agent in its own process each, the rest by one process playing "
+        "the agent for many tasks",
     )
     parser.add_argument(
         "--env-file",
@@ -79,8 +83,8 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     if args.port < 0 or args.port > 65535:
         print(f"taskbeacon local: --port must be 0-65535, not {args.port}", file=sys.stderr)
         return 2
-    if args.demo_tasks < 0 or args.demo_tasks > 500:
-        print("taskbeacon local: --demo-tasks must be 0-500", file=sys.stderr)
+    if args.demo_tasks < 0 or args.demo_tasks > MAX_DEMO_TASKS:
+        print(f"taskbeacon local: --demo-tasks must be 0-{MAX_DEMO_TASKS}", file=sys.stderr)
         return 2
     if not (len(args.account_id) == 12 and args.account_id.isdigit()):
         print(f"taskbeacon local: --account-id must be 12 digits, not {args.account_id!r}", file=sys.stderr)
@@ -110,40 +114,56 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     except OSError as error:
         print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
+    return _serve(args, system, targets)
+
+
+def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] | None) -> int:
+    """Sweep, demo fleet, console, then wait for Ctrl-C or SIGTERM; stops everything it started."""
+    from taskbeacon.local.fleet import Player
     from taskbeacon.local.sweep import LocalSweep
 
     sweep = LocalSweep.for_system(system, ecs_endpoint=args.ecs_endpoint, targets=targets)
     env_file = system.write_env_file(args.env_file)
     fleet: DemoFleet | None = None
-    print(
-        f"taskbeacon local: API on {system.url} "
-        f"(DynamoDB engine {system.engine} at {system.dynamodb_endpoint})",
-        flush=True,
-    )
-    print(f"taskbeacon local: {sweep.describe()}", flush=True)
-    if args.demo_tasks:
-        from taskbeacon.local.demo import run_demo_fleet
-
-        print(
-            f"taskbeacon local: demo fleet of {args.demo_tasks} tasks, each reported by the real agent ...",
-            flush=True,
-        )
-        fleet = run_demo_fleet(system, args.demo_tasks, sweep=sweep)
-        print(f"taskbeacon local: {fleet.summary}", flush=True)
-    from taskbeacon.console.command import for_local  # the web console, beside the API
-
-    console = for_local(system, port=8788 if args.port else 0)
-    print(next_steps(system.url, env_file, system.region, console.url), flush=True)
+    player = Player()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C at any moment, the demo's loading included, ends here and stops everything at once:
+    # every thread local mode starts is a daemon, and the fleet player's process is killed.
     try:
-        stop.wait()
+        print(
+            f"taskbeacon local: API on {system.url} "
+            f"(DynamoDB engine {system.engine} at {system.dynamodb_endpoint})",
+            flush=True,
+        )
+        print(f"taskbeacon local: {sweep.describe()}", flush=True)
+        if args.demo_tasks:
+            from taskbeacon.local.demo import REAL_AGENTS, run_demo_fleet
+
+            played = max(args.demo_tasks - REAL_AGENTS, 0)
+            print(
+                f"taskbeacon local: demo fleet of {args.demo_tasks} tasks, "
+                f"{min(args.demo_tasks, REAL_AGENTS)} reported by the real agent each in its own process"
+                + (f", {played} by one process playing the agent for each" if played else "")
+                + " ...",
+                flush=True,
+            )
+            fleet = run_demo_fleet(system, args.demo_tasks, sweep=sweep, player=player)
+            print(f"taskbeacon local: {fleet.summary}", flush=True)
+        from taskbeacon.console.command import for_local  # the web console, beside the API
+
+        console = for_local(system, port=8788 if args.port else 0)
+        print(next_steps(system.url, env_file, system.region, console.url), flush=True)
+        try:
+            stop.wait()
+        finally:
+            console.stop()
     except KeyboardInterrupt:
         pass
     finally:
+        player.stop()
         if fleet is not None:
             fleet.stop()
-        console.stop()
         sweep.stop()
         system.stop()
         print("\ntaskbeacon local: stopped", flush=True)

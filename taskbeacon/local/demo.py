@@ -1,7 +1,9 @@
 """The demo fleet of local mode: simulated ECS tasks, each reported by the real agent.
 
-Every task is served by the emulator (metadata + container credentials) and reported by
-``taskbeacon-agent once`` in its own process, so the demo walks the same path as production:
+Every task is served by the emulator (metadata + container credentials) and reported by the
+agent: the first ``REAL_AGENTS`` by ``taskbeacon-agent once``, each in its own process, the rest by
+one fleet player process running the agent's code for each (a fleet of 1,000 in one process), so
+the demo walks the same path as production:
 agent → SigV4 → gateway → ingest handler → DynamoDB engine. The credentials the emulator hands a
 task are minted by local mode for that task's role session, so the caller = task rule holds.
 
@@ -26,11 +28,11 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskbeacon.emulator import Emulator, SimulatedTask, make_task_doc
+from taskbeacon.local.fleet import Job, Player, parallel_map
 from taskbeacon.local.principals import Principal, container_credentials
 from taskbeacon.local.sweep import SeedTask
 from taskbeacon.local.system import LocalSystem
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
 AGENT_BUDGET_SECONDS = 20
 AGENT_CALL_TIMEOUT_SECONDS = 8
 PARALLEL_AGENTS = 6
+# The first tasks are reported by the real agent, each in its own process, as in production; the
+# rest by one fleet player process running the agent's code for many tasks (taskbeacon/local/fleet.py).
+REAL_AGENTS = 6
+PARALLEL_EVENTS = 8
 EVENT_ATTEMPTS = 5  # /_local/events answers 429 with Retry-After under pressure: try again
 STARTED_SECONDS_AGO = 20
 STOP_REASON = "Essential container in task exited"
@@ -150,7 +156,9 @@ class DemoFleet:
         self.emulator.stop()
 
 
-def run_demo_fleet(system: LocalSystem, count: int, *, sweep: LocalSweep | None = None) -> DemoFleet:
+def run_demo_fleet(
+    system: LocalSystem, count: int, *, sweep: LocalSweep | None = None, player: Player | None = None
+) -> DemoFleet:
     """Start the emulator, add ``count`` tasks, play their lifecycle and have the agent report each.
 
     Per task, in the order a deployed system receives them: the PENDING event, the agent's
@@ -168,21 +176,25 @@ def run_demo_fleet(system: LocalSystem, count: int, *, sweep: LocalSweep | None 
     lifecycles = [
         # The EC2 host the emulator's metadata file and introspection name for the task (one per
         # cluster, in the task's own region and account): its events name the same instance.
-        _Lifecycle(task, spec, task.container_instance_arn if spec.launch_type == "EC2" else None)
-        for task, spec in zip(tasks, specs, strict=True)
+        _Lifecycle(task, spec, task.container_instance_arn if spec.launch_type == "EC2" else None, number)
+        for number, (task, spec) in enumerate(zip(tasks, specs, strict=True))
     ]
     sender = _EventSender(system.url, system.operator, region)
-    with ThreadPoolExecutor(PARALLEL_AGENTS) as pool:
-        failures = _failures(pool.map(lambda life: sender.send(life.event("PENDING")), lifecycles))
-        failures += _failures(pool.map(lambda life: _report(system, life.task, life.spec), lifecycles))
-        failures += _failures(pool.map(lambda life: sender.send(life.event("RUNNING")), lifecycles))
-        # Some batch jobs finish: the agent reports them once more, now STOPPED with an exit code,
-        # and ECS's STOPPED event says why.
-        stopping = [life for life in lifecycles if life.spec.stops]
-        for number, life in enumerate(stopping):
-            life.task.set_status("STOPPED", exit_code=number % 2)
-        failures += _failures(pool.map(lambda life: _report(system, life.task, life.spec), stopping))
-        failures += _failures(pool.map(lambda life: sender.send(life.event("STOPPED")), stopping))
+    player = player or Player()
+
+    def play_events(status: str, lives: list[_Lifecycle]) -> list[str]:
+        return _failures(parallel_map(lambda life: sender.send(life.event(status)), lives, PARALLEL_EVENTS))
+
+    failures = play_events("PENDING", lifecycles)
+    failures += _report_all(system, lifecycles, player)
+    failures += play_events("RUNNING", lifecycles)
+    # Some batch jobs finish: the agent reports them once more, now STOPPED with an exit code,
+    # and ECS's STOPPED event says why.
+    stopping = [life for life in lifecycles if life.spec.stops]
+    for number, life in enumerate(stopping):
+        life.task.set_status("STOPPED", exit_code=number % 2)
+    failures += _report_all(system, stopping, player)
+    failures += play_events("STOPPED", stopping)
     clusters = sorted({s.cluster for s in specs})
     launch_types = sorted({s.launch_type for s in specs})
     snapshots = len(specs) + len(stopping)
@@ -367,6 +379,7 @@ class _Lifecycle:
     task: SimulatedTask
     spec: DemoSpec
     container_instance_arn: str | None
+    number: int = 0  # its place in the demo fleet
     version: int = 0
 
     def event(self, last_status: str) -> dict[str, Any]:
@@ -574,14 +587,36 @@ class _EventSender:
         return f"{what}: still refused after {EVENT_ATTEMPTS} attempts"
 
 
+def _report_all(system: LocalSystem, lifecycles: list[_Lifecycle], player: Player) -> list[str]:
+    """Each task's snapshot: the first ``REAL_AGENTS`` by agent processes, the rest by the player."""
+    real = [life for life in lifecycles if life.number < REAL_AGENTS]
+    played = [
+        Job(
+            name=life.spec.ip,
+            env=_agent_env(system, life.task),
+            source=life.spec.source,
+            with_tags=bool(life.spec.tags),
+        )
+        for life in lifecycles
+        if life.number >= REAL_AGENTS
+    ]
+    both: list[Any] = [
+        lambda: _failures(
+            parallel_map(lambda life: _report(system, life.task, life.spec), real, PARALLEL_AGENTS)
+        ),
+        lambda: player.play(played, _base_environment()),
+    ]
+    return [failure for part in parallel_map(lambda run: run(), both, 2) for failure in part]
+
+
+def _agent_env(system: LocalSystem, task: SimulatedTask) -> dict[str, str]:
+    """What the agent in the task's container sees: ECS's variables and where to report."""
+    return {**task.env(), "TASKBEACON_ENDPOINT": system.url, "TASKBEACON_REGION": system.region}
+
+
 def _report(system: LocalSystem, task: SimulatedTask, spec: DemoSpec) -> str | None:
     """Run ``taskbeacon-agent once`` as the task would; returns why it failed, or None."""
-    env = {
-        **_base_environment(),
-        **task.env(),
-        "TASKBEACON_ENDPOINT": system.url,
-        "TASKBEACON_REGION": system.region,
-    }
+    env = {**_base_environment(), **_agent_env(system, task)}
     # One machine runs the whole system and every agent at once here, so an answer can take longer
     # than the agent's 2 s default; a timed-out agent would resend (harmless, but noisy and slower).
     command = [

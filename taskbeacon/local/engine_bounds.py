@@ -10,7 +10,13 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
   trimmed once read, keeping the last ``KEEP_READ_RECORDS`` read ones: a record nobody has read is
   never dropped, so the indexer stays in step;
 - a query by a table's partition key sorts every item of the table first; here it reads that one
-  partition (the result is the same: the partition's items in range key order).
+  partition (the result is the same: the partition's items in range key order);
+- TransactWriteItems deep-copies every table it touches, to roll back on failure: time and memory
+  in proportion to the table on every report. Here it checks every condition first and writes
+  only when all hold, keeping copies of just the items it writes for the rare failure after that;
+- moto's server answers each request in its own thread and its tables are not thread-safe (a
+  copy taken during another write fails with "dictionary changed size during iteration"); here
+  one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
 
 ``install()`` patches moto's classes once per process; it does nothing at import time. moto's own
 request recorder is off unless ``MOTO_ENABLE_RECORDING`` is set; ``install()`` turns it off anyway.
@@ -21,6 +27,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from typing import Any
+
+from taskbeacon.local import moto_transactions
 
 MAX_ITERATORS = 1000
 KEEP_READ_RECORDS = 1000
@@ -58,6 +66,8 @@ def install() -> None:
         _bound_iterators()
         _trim_streams()
         _query_one_partition()
+        moto_transactions.install()
+        _one_request_at_a_time()
         _recorder_off()
         _installed.add("moto")
 
@@ -121,6 +131,21 @@ def _query_one_partition() -> None:
 
     Table.all_items = partition_items  # type: ignore[method-assign, assignment]
     Table.query = one_partition_query  # type: ignore[method-assign]
+
+
+def _one_request_at_a_time() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    turn = threading.RLock()
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        call_action = handler.call_action
+
+        def serialized(self: Any, _call: Any = call_action) -> Any:
+            with turn:
+                return _call(self)
+
+        handler.call_action = serialized  # type: ignore[method-assign]
 
 
 def _recorder_off() -> None:
