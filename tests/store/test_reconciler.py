@@ -1,64 +1,88 @@
-"""The reconciler recomputes the counters from the index, repairs drift and counts it."""
+"""The reconciler renews the lease of a running task that is due, the indexer carries the new lease
+to every entry, and tasks whose lease is not due (or that stopped) are left alone."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from core.logic.lease import first_lease, renewed_lease
 from core.logic.reconcile import Reconciler
-from core.store import keys
-from core.store.index_writer import IndexStore
+from core.model import task_identity
 from core.store.reader import Reader
-from tests.store.builders import snapshot, task
-from tests.store.inventory import Inventory
+from core.store.writer import Store
+from tests.store.builders import T0, snapshot, task
+from tests.store.inventory import Inventory, all_items
 
-CLUSTER = "arn:aws:ecs:us-east-1:111122223333:cluster/prod"
+RETENTION = 30
 
 
-def _reconciler(client: Any, on_pause: Any = None) -> Reconciler:
+def _reconciler(client: Any, now: datetime) -> Reconciler:
     return Reconciler(
         Reader("tasks", client=client),
-        IndexStore("tasks", client=client, sleep=lambda _: None),
-        settle_seconds=0,
-        sleep=on_pause or (lambda _: None),
+        Store("tasks", client=client),
+        retention_days=RETENTION,
+        clock=lambda: now,
     )
 
 
-def _add(client: Any, dimension: str, group: str, delta: int, shard: int = 3) -> None:
-    IndexStore("tasks", client=client).add_counters({(dimension, group): delta}, shard)
+def _leases(client: Any, number: int) -> tuple[int | None, set[int | None]]:
+    """The record's lease and the expiries of its index entries."""
+    identity = task_identity(task(number))
+    record: int | None = None
+    entries: set[int | None] = set()
+    for item in all_items(client):
+        if item["pk"]["S"] == f"TASK#{identity}" and item["sk"]["S"] == "TASK":
+            record = int(item["lease"]["N"])
+        elif item["pk"]["S"].startswith("IX#") and item.get("ref", {}).get("S") == identity:
+            entries.add(int(item["expiresAt"]["N"]) if "expiresAt" in item else None)
+    return record, entries
 
 
-def test_counters_that_agree_with_the_index_are_left_alone(dynamodb: Any) -> None:
-    inventory = Inventory(dynamodb)
-    for number in range(1, 4):
-        inventory.apply(snapshot(task(number), second=number))
-    result = _reconciler(dynamodb).run()
-    assert result.drift == 0 and result.repaired == {}
-    assert inventory.query.summary("cluster")["groups"] == [{"group": CLUSTER, "running": 3}]
+def test_a_due_lease_is_renewed_and_every_entry_follows_it(dynamodb: Any) -> None:
+    inventory = Inventory(dynamodb, retention_days=RETENTION)
+    inventory.apply(snapshot(task(1), second=1), now=T0)
+    first = first_lease(T0, RETENTION)
+    assert _leases(dynamodb, 1) == (first, {first})  # every entry is written with the task's lease
+
+    now = T0 + timedelta(days=12)  # the first lease ends within the margin of what a stop needs
+    result = _reconciler(dynamodb, now).run()
+    assert (result.renewed, result.changed) == (1, 0)
+    inventory.settle()
+    renewed = renewed_lease(now, RETENTION)
+    assert _leases(dynamodb, 1) == (renewed, {renewed})
+    assert inventory.query.summary("cluster")["total"] == 1  # the task is still shown
+
+    again = _reconciler(dynamodb, now).run()  # nothing due any more
+    assert again.renewed == 0 and again.changed == 0
 
 
-def test_drift_is_repaired_and_counted(dynamodb: Any) -> None:
-    inventory = Inventory(dynamodb)
-    for number in range(1, 4):
-        inventory.apply(snapshot(task(number), second=number))
-    # A crash between a counter update and its marker: the batch's deltas landed twice.
-    _add(dynamodb, "cluster", CLUSTER, +2)
-    _add(dynamodb, "status", "RUNNING", +2, shard=5)
-    _add(dynamodb, "image", "ghost:1", -1)
-    result = _reconciler(dynamodb).run()
-    assert result.repaired == {("cluster", CLUSTER): -2, ("status", "RUNNING"): -2, ("image", "ghost:1"): 1}
-    assert result.drift == 5
-    assert inventory.query.summary("cluster")["total"] == 3
-    assert inventory.query.summary("status")["groups"] == [{"group": "RUNNING", "running": 3}]
-    assert _reconciler(dynamodb).run().drift == 0  # and it stays repaired
+def test_leases_that_are_not_due_and_stopped_tasks_are_left_alone(dynamodb: Any) -> None:
+    inventory = Inventory(dynamodb, retention_days=RETENTION)
+    inventory.apply(snapshot(task(1), second=1), now=T0)  # started recently: its first lease holds
+    inventory.apply(snapshot(task(2), second=2), now=T0)
+    inventory.apply(snapshot(task(2, status="STOPPED", exit_code=0), second=3), now=T0)
+    before = {number: _leases(dynamodb, number) for number in (1, 2)}
+
+    result = _reconciler(dynamodb, T0 + timedelta(days=2)).run()
+    assert result.renewed == 0 and result.changed == 0
+    inventory.settle()
+    result = _reconciler(dynamodb, T0 + timedelta(days=12)).run()  # task 1 is due, task 2 stopped
+    assert result.renewed == 1
+    inventory.settle()
+    assert _leases(dynamodb, 2) == before[2]
+    assert _leases(dynamodb, 1) != before[1]
 
 
-def test_a_counter_that_moves_between_the_passes_is_left_for_next_time(dynamodb: Any) -> None:
-    inventory = Inventory(dynamodb)
-    inventory.apply(snapshot(task(1), second=1))
-    _add(dynamodb, "cluster", CLUSTER, +1)
-
-    def the_indexer_moves_it(_: float) -> None:  # a live batch lands while the reconciler waits
-        _add(dynamodb, "cluster", CLUSTER, +1, shard=keys.COUNTER_SHARDS - 1)
-
-    result = _reconciler(dynamodb, on_pause=the_indexer_moves_it).run()
-    assert ("cluster", CLUSTER) not in result.repaired and result.unsettled >= 1
+def test_a_lease_that_moved_meanwhile_is_not_renewed_twice(dynamodb: Any) -> None:
+    inventory = Inventory(dynamodb, retention_days=RETENTION)
+    inventory.apply(snapshot(task(1), second=1), now=T0)
+    now = T0 + timedelta(days=12)
+    assert _reconciler(dynamodb, now).run().renewed == 1
+    # Before the indexer catches up, the entries still carry the old lease: the record's condition
+    # fails, and the change already made carries the lease on.
+    result = _reconciler(dynamodb, now + timedelta(hours=6)).run()
+    assert (result.renewed, result.changed) == (0, 1)
+    inventory.settle()
+    renewed = renewed_lease(now, RETENTION)
+    assert _leases(dynamodb, 1) == (renewed, {renewed})
