@@ -38,9 +38,13 @@ MAX_RECORD_AGE: Final = cdk.Duration.hours(6)
 
 
 def task_record_filter() -> dict[str, object]:
-    """Only the task record's changes reach the indexer: keepalive items, index entries and counters
-    (the indexer's own writes) are dropped by Lambda before any invocation, at no charge."""
-    return {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": lambda_.FilterRule.is_equal(keys.RECORD_SK)}}}}
+    """Only the task record's writes reach the indexer: keepalive items and index entries (the
+    indexer's own writes) are dropped by Lambda before any invocation, at no charge, and so are
+    removals: a record's TTL removal derives nothing, its entries expire with it (core.logic.lease)."""
+    return {
+        "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
+        "dynamodb": {"Keys": {schema.SORT_KEY: {"S": lambda_.FilterRule.is_equal(keys.RECORD_SK)}}},
+    }
 
 
 class IndexerFailureQueue(Construct):

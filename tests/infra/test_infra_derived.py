@@ -76,12 +76,14 @@ def test_indexer_failures_are_partial_bisected_bounded_and_kept(any_synth: Synth
 def test_indexer_only_gets_task_record_changes(any_synth: Synth) -> None:
     (stream_filter,) = _mapping(any_synth)["FilterCriteria"]["Filters"]
     pattern = json.loads(stream_filter["Pattern"])
-    assert pattern == {"dynamodb": {"Keys": {schema.SORT_KEY: {"S": [keys.RECORD_SK]}}}}
-    assert keys.RECORD_SK == "TASK"
-
-    # Keepalive items and the indexer's own writes share the task's partition but not its sort key,
-    # so they never invoke the indexer (and the indexer never triggers itself).
-    assert keys.RECORD_SK not in {keys.SEEN_SK, keys.MARKER_SK}
+    # Writes of the task record only: a TTL removal (REMOVE) derives nothing (its entries expire with
+    # it), keepalive items share the task's partition but not its sort key, and the indexer's own
+    # entries live elsewhere, so the indexer never triggers itself.
+    assert pattern == {
+        "eventName": ["INSERT", "MODIFY"],
+        "dynamodb": {"Keys": {schema.SORT_KEY: {"S": [keys.RECORD_SK]}}},
+    }
+    assert keys.RECORD_SK == "TASK" != keys.SEEN_SK
 
 
 def test_only_the_indexer_reads_the_stream(any_synth: Synth) -> None:
