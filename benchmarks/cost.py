@@ -130,11 +130,11 @@ LAUNCH_FLEET_CONCURRENT = 10_000
 DURATION_MS = {"ingest": 40, "events": 35, "query": 120, "indexer": 60}
 INIT_MS = 900  # a cold start's INIT (Powertools + pydantic + boto3 imports), billed at the memory size
 COLD_START_SHARE = 0.01  # share of invocations that start a new environment at steady traffic
-# The reconciler runs every 6 h, so every run is cold. Over an empty table a run is two passes 5 s
-# apart (lambdas/core/logic/reconcile.py settle_seconds), each querying 12 active statuses x 8 status
-# shards and 8 summary dimensions x 8 counter shards: 160 Queries a pass, 0.5 RRU each at least.
-RECONCILER_IDLE_MS = 8_000  # 5 s of settling + 320 Queries at ~10 ms
-RECONCILER_IDLE_QUERIES_PER_PASS = 12 * 8 + 8 * 8
+# The reconciler runs every 6 h, so every run is cold. Over an empty table a run is one pass over the
+# live partition (lambdas/core/logic/reconcile.py): a Query per live shard, 8, 0.5 RRU each at least.
+RECONCILER_IDLE_MS = 500  # 8 Queries at ~10 ms and the run's own work, rounded up (assumption)
+RECONCILER_IDLE_PASSES = 1
+RECONCILER_IDLE_QUERIES_PER_PASS = 8
 RECONCILER_MS_PER_TASK = 3.0  # 30 s per 10,000 active tasks (assumption)
 RECONCILER_LOG_BYTES = 400  # a run's own lines (assumption; the platform lines are added)
 SWEEP_PLANNER_MS = 500  # lists the targets, invokes the worker asynchronously once each (assumption)
@@ -241,7 +241,9 @@ def fixed(methods: int = API_METHODS_ASSUMED) -> Part:
     idle_logs = runs * invocation_log_bytes(RECONCILER_LOG_BYTES) + sweeps * (
         1 + SWEEP_TARGETS
     ) * invocation_log_bytes(SWEEP_LOG_BYTES)
-    idle_read_units = runs * 2 * RECONCILER_IDLE_QUERIES_PER_PASS * 0.5  # two passes, 0.5 RRU a Query
+    idle_read_units = (
+        runs * RECONCILER_IDLE_PASSES * RECONCILER_IDLE_QUERIES_PER_PASS * 0.5
+    )  # 0.5 RRU a Query
     method_metrics = methods * API_METRICS_PER_METHOD * CUSTOM_METRIC_USD
     part = Part("Fixed", "month")
     part.lines = {

@@ -26,7 +26,7 @@ def _kind(request_wru: float, indexer_wru: float, request_rru: float = 0.0, invo
 
 
 def _store(**kinds: Any) -> dict[str, Any]:
-    """A store benchmark result: a launch of 30 WRU unless kinds say otherwise; 1,000 B a task."""
+    """A store benchmark result: a launch of 27 WRU unless kinds say otherwise; 1,000 B a task."""
     base = {
         "start": _kind(10, 10),  # 20
         "change": _kind(2, 2),  # x 0.5 = 2
@@ -34,7 +34,9 @@ def _store(**kinds: Any) -> dict[str, Any]:
         "stop": _kind(2, 0),  # 2
         "event_running": _kind(1, 0),  # x 2 = 2
         "event_stopped": _kind(1, 2),  # 3
-        "ttl_expiry": _kind(0, 1),  # 1: 20 + 2 + 2 + 2 + 3 + 1 = 30 WRU a launch
+        "ttl_expiry": _kind(0, 1),  # 1
+        # A launch (cost.LAUNCH_REPORTS): start 20 + 0.5 change x 4 = 2 + 0 stop snapshots + 1 RUNNING
+        # event x 1 + 1 STOPPED event x 3 + 1 = 27 WRU.
     }
     return {
         "kinds": {**base, **kinds},
@@ -106,16 +108,36 @@ def test_alarm_metrics_are_the_synthesized_stacks(tmp_path: Path) -> None:
 
 
 def test_reconciler_idle_queries_follow_the_code() -> None:
-    from core.logic.lifecycle import ACTIVE_STATUSES
+    from core.logic.indexing import LIVE_KIND
     from core.store import keys
-    from core.vocabulary import SUMMARY_DIMENSIONS
 
-    # A pass queries every status shard of every active status, then every counter shard of every
-    # summary dimension: 12 x 8 + 8 x 8 = 160.
-    assert cost.RECONCILER_IDLE_QUERIES_PER_PASS == 160
-    assert (
-        len(ACTIVE_STATUSES) * keys.shards_of("status") + len(SUMMARY_DIMENSIONS) * keys.COUNTER_SHARDS == 160
-    )
+    # A pass queries every shard of the live partition once (no status shards, no counter shards
+    # any more), and a run is one pass (no settling second pass): 8 Queries.
+    assert cost.RECONCILER_IDLE_PASSES == 1
+    assert cost.RECONCILER_IDLE_QUERIES_PER_PASS == 8
+    assert keys.shards_of(LIVE_KIND) == cost.RECONCILER_IDLE_QUERIES_PER_PASS
+
+
+def test_reconciler_idle_pass_makes_the_queries_the_model_counts() -> None:
+    from core.logic.reconcile import Reconciler
+
+    class CountingReader:
+        def __init__(self) -> None:
+            self.queries = 0
+
+        def query_shard(self, partition: str, **_: object) -> object:
+            self.queries += 1
+
+            class Empty:
+                hits: list[object] = []
+                exhausted = True
+
+            return Empty()
+
+    reader = CountingReader()
+    result = Reconciler(reader, store=None, retention_days=30).run()  # type: ignore[arg-type]
+    assert result.checked == result.renewed == 0
+    assert reader.queries == cost.RECONCILER_IDLE_PASSES * cost.RECONCILER_IDLE_QUERIES_PER_PASS
 
 
 # -- fixed ----------------------------------------------------------------------------------------
@@ -137,11 +159,11 @@ def test_fixed_cost_at_defaults() -> None:
     assert part.lines["SQS queues polled by Lambda (0: the sweep invokes its worker asynchronously)"] == 0
     polled_one = cost.IDLE_RECEIVES_PER_MINUTE * 60 * 730 / 1e6 * cost.SQS_REQUESTS_PER_MILLION
     assert polled_one == pytest.approx(0.2628)
-    # Reconciler: 730 h / 6 h = 121.6667 runs, all cold: (8,000 + 900) ms x 1 GB = 8.9 GB-s
-    # x $0.0000133334 = $0.000118667 + $0.0000002 a request = $0.000118867 a run; x 121.6667 = $0.0144622.
-    assert part.lines["reconciler schedule (121.7 cold runs, Lambda)"] == pytest.approx(0.0144622, rel=1e-5)
-    # 2 passes x 160 Queries x 0.5 RRU = 160 RRU a run; x 121.6667 = 19,466.7 RRU x $0.125/M = $0.0024333.
-    assert part.lines["reconciler reads at idle (19,467 RRU)"] == pytest.approx(0.0024333, rel=1e-4)
+    # Reconciler: 730 h / 6 h = 121.6667 runs, all cold: (500 + 900) ms x 1 GB = 1.4 GB-s
+    # x $0.0000133334 = $0.0000186668 + $0.0000002 a request = $0.0000188668 a run; x 121.6667 = $0.0022955.
+    assert part.lines["reconciler schedule (121.7 cold runs, Lambda)"] == pytest.approx(0.0022955, rel=1e-4)
+    # 1 pass x 8 Queries x 0.5 RRU = 4 RRU a run; x 121.6667 = 486.7 RRU x $0.125/M = $0.0000608.
+    assert part.lines["reconciler reads at idle (487 RRU)"] == pytest.approx(0.0000608, rel=1e-3)
     # Sweep: 730 h / 12 h = 60.8333 planner runs, (500 + 900) ms x 0.5 GB = 0.7 GB-s x $0.0000133334
     # + $0.0000002 = $0.00000953338 each: $0.000579947; and 60.8333 worker runs over one account-region,
     # (2,000 + 900) ms x 1 GB = 2.9 GB-s: $0.0000388669 each, $0.00236440. Together $0.00294435.
@@ -153,9 +175,9 @@ def test_fixed_cost_at_defaults() -> None:
     # x $0.03/GB-month = $0.0000180.
     assert part.lines["log ingestion at idle"] == pytest.approx(0.00010147, rel=1e-4)
     assert part.lines["log storage at idle (90 days)"] == pytest.approx(0.0000180, rel=1e-2)
-    # 1.10 + 0.30 + 0.0144622 + 0.0024333 + 0.0029444 + 0.0001015 + 0.0000180 = 1.4199594: within
-    # the $1.50 goal ($1.40 of it CloudWatch).
-    assert part.total == pytest.approx(1.4199594, rel=1e-5)
+    # 1.10 + 0.30 + 0.0022955 + 0.0000608 + 0.0029444 + 0.0001015 + 0.0000180 = 1.4054202: within
+    # the $1.50 goal ($1.40 of it CloudWatch, unchanged).
+    assert part.total == pytest.approx(1.4054202, rel=1e-5)
     assert part.total <= 1.50
     # Opt-ins, not in the total: the dashboard $3.00; per-method metrics 7 x 5 x $0.30 = $10.50;
     # X-Ray's 1/s reservoir 2,628,000 traces x $5/M = $13.14.
@@ -193,32 +215,34 @@ def test_write_units_a_launch_in_dollars(wru: float, usd: float) -> None:
 def test_launches_line_by_line() -> None:
     part = cost.launches(_store(), log_bytes=1000)
     lines = part.lines
-    # 30 WRU a launch (see _store) x 10,000 x $0.625/M = $0.1875.
-    assert part.notes["write_units_per_launch"] == 30
-    assert lines["DynamoDB writes (30 WRU a launch)"] == pytest.approx(0.1875)
-    # Snapshots: start + 0.5 change + stop = 2.5 a launch: 25,000 requests x $3.50/M = $0.0875.
-    assert lines["API Gateway REST (2.5 snapshots a launch)"] == pytest.approx(0.0875)
-    # Events: 2 RUNNING + 1 STOPPED = 3 a launch: 30,000 events on the default bus, free.
+    # 27 WRU a launch (see _store) x 10,000 x $0.625/M = $0.16875.
+    assert part.notes["write_units_per_launch"] == 27
+    assert lines["DynamoDB writes (27 WRU a launch)"] == pytest.approx(0.16875)
+    # Snapshots: start + 0.5 change + 0 stop = 1.5 a launch: 15,000 requests x $3.50/M = $0.0525.
+    assert lines["API Gateway REST (1.5 snapshots a launch)"] == pytest.approx(0.0525)
+    # Events: 1 RUNNING (desired RUNNING) + 1 STOPPED = 2 a launch: 20,000 events on the default bus, free.
     assert lines["EventBridge (AWS events, default bus)"] == 0
-    # From other accounts or regions each is a custom event, $1.00/M to the sender: 30,000 = $0.03.
-    assert part.aside["EventBridge from other accounts or regions (their bill)"] == pytest.approx(0.03)
-    # Indexer: 6.5 records a launch. 10,000 concurrent 1-hour tasks = 7.3 M launches = 47.45 M records
-    # a month / 2,628,000 s = 18.056 a second; 1 s window over 4 shards: 4.514 records an invocation;
-    # 6.5 / 4.514 = 1.44 invocations a launch. 14,400 x ($0.20/M + 69 ms x 1 GB x $0.0000133334)
+    # From other accounts or regions each is a custom event, $1.00/M to the sender: 20,000 = $0.02.
+    assert part.aside["EventBridge from other accounts or regions (their bill)"] == pytest.approx(0.02)
+    # Indexer: 4.5 records a launch. 10,000 concurrent 1-hour tasks = 7.3 M launches = 32.85 M records
+    # a month / 2,628,000 s = 12.5 a second; 1 s window over 4 shards: 3.125 records an invocation;
+    # 4.5 / 3.125 = 1.44 invocations a launch. 14,400 x ($0.20/M + 69 ms x 1 GB x $0.0000133334)
     # = 14,400 x $0.000001120005 = $0.0161281.
-    assert part.notes["indexer_records_per_invocation"] == pytest.approx(4.51, abs=0.01)
+    assert part.notes["indexer_records_per_invocation"] == pytest.approx(3.125, abs=0.01)
     assert lines["Lambda indexer (1.44 invocations a launch)"] == pytest.approx(0.0161281, rel=1e-5)
-    # Ingest: 25,000 x ($0.20/M + 49 ms x 0.5 GB x $0.0000133334) = 25,000 x $0.000000526668 = $0.0131667.
-    assert lines["Lambda ingest"] == pytest.approx(0.0131667, rel=1e-5)
+    # Ingest: 15,000 x ($0.20/M + 49 ms x 0.5 GB x $0.0000133334) = 15,000 x $0.000000526668 = $0.0079000.
+    assert lines["Lambda ingest"] == pytest.approx(0.0079000, rel=1e-5)
+    # Events: 20,000 x ($0.20/M + 44 ms x 0.5 GB x $0.0000133334) = 20,000 x $0.000000493335 = $0.0098667.
+    assert lines["Lambda events (2 events a launch)"] == pytest.approx(0.0098667, rel=1e-4)
     # Storage: 10,000 tasks x 1,000 B = 0.01 GB, kept (1 h + 30 x 24 h) / 730 h = 0.987671 months:
     # 0.00987671 GB-months x $0.25 = $0.00246918, and PITR x $0.20 = $0.00197534.
     assert lines["DynamoDB storage (kept 30 days after the stop)"] == pytest.approx(0.00246918, rel=1e-5)
     assert lines["DynamoDB PITR (continuous backups)"] == pytest.approx(0.00197534, rel=1e-5)
-    # Logs a launch: 5.5 invocations x (1,000 + 330 + 4 x 26) B = 7,887 B; 1.44 indexer invocations
-    # x (700 + 330 + 2 x 26) B = 1,558.08 B; 2.5 access log lines x (350 + 26) B = 940 B: 10,385.08 B.
-    # x 10,000 = 0.10385 GB: ingestion $0.0519254; kept 2.958904 months x $0.03 = $0.0092186.
-    assert lines["CloudWatch Logs ingestion"] == pytest.approx(0.0519254, rel=1e-5)
-    assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0092186, rel=1e-4)
+    # Logs a launch: 3.5 invocations x (1,000 + 330 + 4 x 26) B = 5,019 B; 1.44 indexer invocations
+    # x (700 + 330 + 2 x 26) B = 1,558.08 B; 1.5 access log lines x (350 + 26) B = 564 B: 7,141.08 B.
+    # x 10,000 = 0.0714108 GB: ingestion $0.0357054; kept 2.958904 months x $0.03 = $0.0063389.
+    assert lines["CloudWatch Logs ingestion"] == pytest.approx(0.0357054, rel=1e-5)
+    assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0063389, rel=1e-4)
     assert lines["DynamoDB stream (read by Lambda)"] == 0
 
 
@@ -237,9 +261,16 @@ def test_task_months_line_by_line() -> None:
     # x 2.958904 months x $0.03 = $0.0651600 stored.
     assert lines["CloudWatch Logs ingestion (keepalives)"] == pytest.approx(0.3670278, rel=1e-5)
     assert lines["CloudWatch Logs storage (90 days)"] == pytest.approx(0.0651600, rel=1e-4)
-    # Reconciler: 121.6667 runs x 2 passes x (1 RRU for a marker under 4 KB + 300 B / 4,096 x 0.5
-    # for its status entry) = 252.24 RRU a task-month; x 10,000 x $0.125/M = $0.3153056.
-    assert lines["reconciler reads (252 RRU a task-month)"] == pytest.approx(0.3153056, rel=1e-5)
+    # Reconciler: 121.6667 runs x 300 B / 4,096 x 0.5 (the task's live entry, eventually consistent)
+    # = 4.456 RRU a task-month; x 10,000 x $0.125/M = $0.0055695.
+    assert lines["reconciler reads (4 RRU a task-month)"] == pytest.approx(0.0055695, rel=1e-4)
+    # Lease renewals: 730 h / 24 / (60 - 3) days = 0.533626 a task-month, each the record's update
+    # (1 WRU, as a RUNNING event) and the start's index writes again (10 WRU): 5.8699 WRU a task-month;
+    # x 10,000 x $0.625/M = $0.0366868.
+    assert lines["DynamoDB writes (lease renewals, 5.9 WRU a task-month)"] == pytest.approx(
+        0.0366868, rel=1e-5
+    )
+    assert lines["DynamoDB reads (keepalives)"] == 0
     # 121.6667 runs x 10,000 tasks x 3 ms = 3,650 GB-s at 1 GB x $0.0000133334 = $0.0486669.
     assert lines["reconciler Lambda (its time per task)"] == pytest.approx(0.0486669, rel=1e-5)
     # Sweep: 60.8333 sweeps x 10,000 tasks x 4 ms = 2,433.33 GB-s at 1 GB x $0.0000133334 = $0.0324446.
@@ -250,9 +281,9 @@ def test_task_months_line_by_line() -> None:
     # 10,000 running tasks x 1,000 B = 0.01 GB for the month: $0.0025 stored, $0.0020 PITR.
     assert lines["DynamoDB storage of the running tasks"] == pytest.approx(0.0025)
     assert lines["DynamoDB PITR of the running tasks"] == pytest.approx(0.0020)
-    # Sum: 1.4194444 + 0.2135932 + 0.2534722 + 0 + 0.3670278 + 0.0651600 + 0.3153056 + 0.0486669
-    # + 0.0324446 + 0.0760417 + 0.0025 + 0.0020 = 2.7956564.
-    assert part.total == pytest.approx(2.7956564, rel=1e-5)
+    # Sum: 1.4194444 + 0.2135932 + 0.2534722 + 0 + 0.0366868 + 0.3670278 + 0.0651600 + 0.0055695
+    # + 0.0486669 + 0.0324446 + 0.0760417 + 0.0025 + 0.0020 = 2.5226071.
+    assert part.total == pytest.approx(2.5226071, rel=1e-5)
 
 
 # -- per 10,000 list pages ------------------------------------------------------------------------
