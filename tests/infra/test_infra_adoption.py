@@ -309,7 +309,9 @@ def test_member_account_forwarder_targets_the_bus() -> None:
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
-        "detail": {"lastStatus": ["RUNNING", "STOPPED"]},  # forwards (and pays for) only what is used
+        "detail": {
+            "$or": [{"lastStatus": ["STOPPED"]}, {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]}]
+        },  # forwards (and pays for) only what is used
     }
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == bus_arn

@@ -102,14 +102,14 @@ def test_forwarding_rule_sends_the_central_rules_events_to_the_central_bus(any_s
     _, rule = _one(any_synth.member_resources("AWS::Events::Rule"))
     props = rule["Properties"]
     assert "EventBusName" not in props  # the member account's default bus, where ECS sends its events
-    # The very pattern of the central rules (statuses RUNNING and STOPPED only).
+    # The very pattern of the central rules (STOPPED, and RUNNING while desired RUNNING).
     (central,) = [
         r["Properties"]["EventPattern"]
         for k, r in any_synth.resources("AWS::Events::Rule").items()
         if k.startswith("TaskEventsTaskStateChange")
     ]
     assert props["EventPattern"] == central
-    assert props["EventPattern"]["detail"] == {"lastStatus": ["RUNNING", "STOPPED"]}
+    assert props["EventPattern"]["detail"] == task_state_change_pattern().detail
     # STOPPED, and RUNNING only while ECS wants it running: the stop's announcement is dropped.
     assert task_state_change_pattern().detail == {
         "$or": [{"lastStatus": ["STOPPED"]}, {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]}]

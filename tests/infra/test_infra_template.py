@@ -132,10 +132,13 @@ def test_environment_variables(default_synth: Synth, full_synth: Synth) -> None:
         assert env["STOPPED_RETENTION_DAYS"] == "30"
         assert env["KEEPALIVE_SECONDS"] == "86400"  # the agents' 12-24 h keepalive
         assert env["DESCRIBE_TASKS_CROSS_CHECK"] == "false"
+        # No organizationalUnitIds: the ingest does not expect events from the organization.
+        assert env["EVENTS_FROM_ORGANIZATION"] == "false"
     for fn in _functions(full_synth).values():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["STOPPED_RETENTION_DAYS"] == "45"
         assert env["DESCRIBE_TASKS_CROSS_CHECK"] == "true"
+        assert env["EVENTS_FROM_ORGANIZATION"] == "true"  # organizationalUnitIds is set
         assert env["COLLECTOR_ROLE_ARNS"] == "arn:aws:iam::123456789012:role/ecs-instance-collector"
 
 
@@ -327,7 +330,9 @@ def test_task_state_change_rule(default_synth: Synth) -> None:
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
         # only what the inventory needs (docs/decisions/infra.md): not the transitional states
-        "detail": {"lastStatus": ["RUNNING", "STOPPED"]},
+        "detail": {
+            "$or": [{"lastStatus": ["STOPPED"]}, {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]}]
+        },
     }
     (target,) = rule["Properties"]["Targets"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
@@ -363,7 +368,12 @@ def test_central_bus_admits_the_organization_and_listed_accounts_for_ecs_events_
     full_synth.template.resource_count_is("AWS::Events::Rule", 6)
     for key, rule in full_synth.resources("AWS::Events::Rule").items():
         if key.startswith("TaskEvents"):
-            assert rule["Properties"]["EventPattern"]["detail"] == {"lastStatus": ["RUNNING", "STOPPED"]}
+            assert rule["Properties"]["EventPattern"]["detail"] == {
+                "$or": [
+                    {"lastStatus": ["STOPPED"]},
+                    {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]},
+                ]
+            }
     statements = _bus_statements(full_synth)
     assert set(statements) == {"EcsTaskEventsFromOrganization", "EcsTaskEventsFromAccounts"}
     # The whole organization, by aws:PrincipalOrgID: no list of accounts to keep up to date.
