@@ -1,10 +1,13 @@
 -- taskbeacon: the raw rows of one DynamoDB export (full export, DYNAMODB_JSON) as an Athena table.
--- Run first, once per export. Replace the LOCATION with your export's data folder:
---   s3://<bucket>/<prefix>/AWSDynamoDB/<ExportId>/data/
+-- Run first, once per export. Replace the LOCATION with the data folder of the *inflated* export
+-- (docs/export.md section 2: `taskbeacon export inflate`, then `aws s3 sync` to a prefix of its own):
+--   s3://<bucket>/<inflated prefix>/<ExportId>/data/
 -- Each line of data/*.json.gz is {"Item": {...}}, every attribute wrapped in its DynamoDB type
--- ({"S": "..."} or {"N": "..."}). Only the attributes the views read are declared; the SerDe
--- ignores the others (index entries, markers and counters share the table: the views keep only
--- task records, pk TASK#<identity> and sk TASK). Attribute names: lambdas/core/store/schema.py Attr.
+-- ({"S": "..."} or {"N": "..."}). doc and hist are what inflating adds: the raw export holds them
+-- only zlib-compressed in body (B), which Athena cannot read. Only the attributes the views read
+-- are declared; the SerDe ignores the others (keepalives and index entries share the table:
+-- the views keep only task records, pk TASK#<identity> and sk TASK). Attribute names:
+-- lambdas/core/store/schema.py Attr.
 CREATE EXTERNAL TABLE IF NOT EXISTS taskbeacon_export (
   Item struct<
     pk: struct<S: string>,

@@ -18,6 +18,7 @@ MODULES = {
     "local": "taskbeacon.local.command",
     "emulate": "taskbeacon.emulator.command",
     "reindex": "taskbeacon.cli.reindex",
+    "export": "taskbeacon.export.command",
 }
 
 

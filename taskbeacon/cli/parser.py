@@ -40,6 +40,8 @@ DELEGATES = {
     "emulate": "serve the ECS task metadata endpoints (v2/v3/v4) and credentials for simulated tasks",
     "reindex": "re-derive index entries and counters from stored task records (failure queue, tasks, "
     "a cluster or an account)",
+    "export": "work on a DynamoDB export for Athena: `export inflate SRC DST` adds the readable task "
+    "document and history (aws s3 sync moves the export down and back up)",
 }
 # Delegated commands that take the global options too: given before the command, they are handed on
 # (`taskbeacon --profile prod reindex --table T` must not quietly use the default profile).

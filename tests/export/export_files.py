@@ -5,6 +5,11 @@ Layout (docs/export.md "What an export is"), under ``<prefix>/AWSDynamoDB/<Expor
 per data file: ``itemCount``, ``md5Checksum``, ``etag``, ``dataFileS3Key``), an empty ``_started``,
 and ``data/<token>.json.gz``: gzip, one ``{"Item": {...}}`` per line, attributes in DynamoDB JSON.
 The export writes at least one file per partition, some of them empty, so this one does too.
+A binary value (B, the task record's compressed ``body``) is base64 text in the export's JSON, and a
+binary set (BS) a list of them, as DynamoDB writes them.
+
+``inflated`` runs the documented step between the export and Athena (``taskbeacon export inflate``,
+docs/export.md): the committed SQL reads the inflated copy, never the raw export.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from taskbeacon.export.inflate import inflate_export
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:111122223333:table/taskbeacon-tasks"
 BUCKET = "analytics-bucket"
@@ -46,6 +53,25 @@ def _token(seed: str) -> str:
     return "".join(alphabet[byte % 32] for byte in digest[:26])
 
 
+def export_value(value: dict[str, Any]) -> dict[str, Any]:
+    """One attribute value in the export's DynamoDB JSON: binary as base64 text, maps and lists inside out."""
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(bytes(inner)).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(bytes(one)).decode() for one in inner]}
+    if kind == "M":
+        return {"M": {name: export_value(one) for name, one in inner.items()}}
+    if kind == "L":
+        return {"L": [export_value(one) for one in inner]}
+    return value
+
+
+def export_item(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as boto3's client returns it (binary as bytes), in the export's DynamoDB JSON."""
+    return {name: export_value(value) for name, value in item.items()}
+
+
 def write_export(items: list[dict[str, Any]], root: Path, *, files: int = 4, export_time: datetime) -> Export:
     millis = int(export_time.timestamp() * 1000)
     export_id = f"{millis:013d}-{_token(str(millis))[:8]}"
@@ -61,7 +87,9 @@ def write_export(items: list[dict[str, Any]], root: Path, *, files: int = 4, exp
     manifest_lines = []
     billed = 0
     for number, bucket in enumerate(buckets):
-        body = "".join(json.dumps({"Item": item}, separators=(",", ":")) + "\n" for item in bucket)
+        body = "".join(
+            json.dumps({"Item": export_item(item)}, separators=(",", ":")) + "\n" for item in bucket
+        )
         billed += len(body.encode())
         compressed = gzip.compress(body.encode(), mtime=0)
         name = f"{_token(f'{export_id}/{number}')}.json.gz"
@@ -103,3 +131,10 @@ def write_export(items: list[dict[str, Any]], root: Path, *, files: int = 4, exp
     (folder / "manifest-summary.json").write_text(text)
     (folder / "manifest-summary.checksum").write_text(hashlib.md5(text.encode()).hexdigest())  # noqa: S324
     return Export(root=root, folder=folder, export_id=export_id, item_count=len(items))
+
+
+def inflated(export: Export, target: Path) -> Export:
+    """The export after ``taskbeacon export inflate``, written to ``target`` (the folder Athena reads
+    once ``aws s3 sync`` has put it back)."""
+    inflate_export(export.folder, target)
+    return Export(root=target.parent, folder=target, export_id=export.export_id, item_count=export.item_count)

@@ -2,9 +2,10 @@
 
 The table is written by the project's own request path and indexer (``Inventory.apply``), scanned,
 and laid out exactly as ``export-table-to-point-in-time --export-format DYNAMODB_JSON`` writes it
-(tests/export/export_files.py). The queries in exports/athena are then transpiled to DuckDB and run on
-those gzipped files (tests/export/athena_local.py), and their answers are checked against what
-QueryService (GET /tasks, /search, /tasks/{id}/history) says for the same data.
+(tests/export/export_files.py), then inflated as docs/export.md says (``taskbeacon export inflate``: the
+record's compressed body becomes readable ``doc`` and ``hist``). The queries in exports/athena are then
+transpiled to DuckDB and run on those gzipped files (tests/export/athena_local.py), and their answers
+are checked against what QueryService (GET /tasks, /search, /tasks/{id}/history) says for the same data.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +24,12 @@ import pytest
 from core.errors import NotFound
 from core.model import Container, Network, Observation, Task
 from core.normalize import normalize_snapshot
+from core.store import records as records_module
+from core.store.schema import Attr
 from tests.ecs_fixtures import FIXTURES
 from tests.engines import engine_table
 from tests.export import athena_local
-from tests.export.export_files import Export, write_export
+from tests.export.export_files import Export, inflated, write_export
 from tests.store.builders import task
 from tests.store.inventory import Inventory, all_items
 
@@ -93,11 +97,13 @@ def _fixture_task(at: datetime) -> list[tuple[Observation, datetime]]:
     return [(observation, at) for observation in normalize_snapshot(body)]
 
 
-EXPIRED_STOP = NOW - timedelta(days=40)
+# Past its record's expiry: max(stop + 30 days retention, first lease = first sight + 30 + 14 days).
+EXPIRED_STOP = NOW - timedelta(days=50)
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory, Export]]:
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory, Export, Export]]:
+    """The inventory, its export as DynamoDB writes it, and that export inflated (what Athena reads)."""
     plays = [
         *_ran(1, B - H, B + H),  # prod FARGATE A, stopped
         *_ran(2, B + 0.5 * H, None),  # prod FARGATE A, running
@@ -105,7 +111,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory,
         *_ran(4, B + 2 * H, None, cluster="dev"),  # dev FARGATE A
         *_ran(5, B - 30 * H, B - 26 * H),  # prod FARGATE A, the day before
         *_ran(6, B + 5 * H, None, launch_type="EC2"),  # prod EC2 A, after the windows
-        *_ran(7, EXPIRED_STOP - H, EXPIRED_STOP),  # stopped 40 days ago: expired, still in the table
+        *_ran(7, EXPIRED_STOP - H, EXPIRED_STOP),  # stopped 50 days ago: expired, still in the table
         *_ran(8, None, None, seen=B + 3 * H, status="PENDING"),  # never started: active from first sight
         *_fixture_task(B - 1.5 * H),
     ]
@@ -115,13 +121,14 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Inventory,
             inventory.apply(observation, now=at)
         items = all_items(table.client)
         export = write_export(items, tmp_path_factory.mktemp("s3"), export_time=NOW)
-        yield inventory, export
+        readable = inflated(export, tmp_path_factory.mktemp("inflated") / export.export_id)
+        yield inventory, export, readable
 
 
 @pytest.fixture(scope="module")
-def athena(fleet: tuple[Inventory, Export]) -> Iterator[Any]:
-    _, export = fleet
-    con = athena_local.connect(export.data)
+def athena(fleet: tuple[Inventory, Export, Export]) -> Iterator[Any]:
+    _, _, readable = fleet
+    con = athena_local.connect(readable.data)
     yield con
     con.close()
 
@@ -140,8 +147,8 @@ def _pages(call: Any) -> list[dict[str, Any]]:
 # -- the export files -------------------------------------------------------------------------------
 
 
-def test_the_export_is_laid_out_as_dynamodb_writes_it(fleet: tuple[Inventory, Export]) -> None:
-    _, export = fleet
+def test_the_export_is_laid_out_as_dynamodb_writes_it(fleet: tuple[Inventory, Export, Export]) -> None:
+    _, export, _ = fleet
     summary = json.loads((export.folder / "manifest-summary.json").read_text())
     assert summary["outputFormat"] == "DYNAMODB_JSON" and summary["exportType"] == "FULL_EXPORT"
     assert (export.root / summary["manifestFilesS3Key"]).is_file()
@@ -159,7 +166,7 @@ def test_the_export_is_laid_out_as_dynamodb_writes_it(fleet: tuple[Inventory, Ex
             assert key == "Item"
             lines += 1
     assert lines == export.item_count
-    # The table holds more than task records (keepalives, markers, index entries, counters).
+    # The table holds more than task records (keepalives, index entries).
     assert export.item_count > 3 * 9
 
 
@@ -182,9 +189,9 @@ def test_every_committed_file_is_one_athena_statement() -> None:
 
 
 def test_the_tasks_view_has_each_task_record_once_with_the_apis_fields(
-    fleet: tuple[Inventory, Export], athena: Any
+    fleet: tuple[Inventory, Export, Export], athena: Any
 ) -> None:
-    inventory, _ = fleet
+    inventory, _, _ = fleet
     rows = athena.execute(
         "SELECT task_arn, task_id, cluster_name, cluster_arn, launch_type, last_status, service_name, "
         "family, availability_zone, account_id, region, expires_at, len(containers) FROM taskbeacon_tasks"
@@ -249,9 +256,9 @@ MOMENTS = [
 
 @pytest.mark.parametrize("moment", MOMENTS, ids=_iso)
 def test_running_at_by_cluster_and_launch_type_matches_active_at(
-    fleet: tuple[Inventory, Export], athena: Any, moment: datetime
+    fleet: tuple[Inventory, Export, Export], athena: Any, moment: datetime
 ) -> None:
-    inventory, _ = fleet
+    inventory, _, _ = fleet
     rows = athena_local.run(athena, "queries/running_at_by_cluster_and_launch_type.sql", _iso(moment))
     answered = {(row["cluster_name"], row["launch_type"]): row["running"] for row in rows}
     api = _pages(
@@ -283,9 +290,14 @@ WINDOWS = [
 
 @pytest.mark.parametrize(("digest", "cluster", "start", "end"), WINDOWS)
 def test_image_digest_in_cluster_during_window_matches_search_and_active_window(
-    fleet: tuple[Inventory, Export], athena: Any, digest: str, cluster: str, start: datetime, end: datetime
+    fleet: tuple[Inventory, Export, Export],
+    athena: Any,
+    digest: str,
+    cluster: str,
+    start: datetime,
+    end: datetime,
 ) -> None:
-    inventory, _ = fleet
+    inventory, _, _ = fleet
     rows = athena_local.run(
         athena, "queries/image_digest_in_cluster_during_window.sql", digest, cluster, _iso(start), _iso(end)
     )
@@ -321,9 +333,9 @@ def test_image_digest_finds_a_sidecar_container_and_names_it(athena: Any) -> Non
 
 
 def test_status_changes_during_window_match_each_tasks_history(
-    fleet: tuple[Inventory, Export], athena: Any
+    fleet: tuple[Inventory, Export, Export], athena: Any
 ) -> None:
-    inventory, _ = fleet
+    inventory, _, _ = fleet
     start, end = B - 2 * H, B + 6 * H
     rows = athena_local.run(athena, "queries/status_changes_during_window.sql", _iso(start), _iso(end))
     answered = [
@@ -344,3 +356,32 @@ def test_status_changes_during_window_match_each_tasks_history(
                 expected.append((arn, at, status["from"], status["to"], entry["source"], entry["reporter"]))
     assert answered == sorted(expected, key=lambda row: (row[1], row[0]))
     assert ("STOPPED" in {row[3] for row in answered}) and len(answered) >= 5
+
+
+# -- the inflate step (docs/export.md: between the export and the SQL) ------------------------------
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines()]
+
+
+def test_inflating_the_fleets_export_adds_doc_and_hist_to_each_record_and_nothing_else(
+    fleet: tuple[Inventory, Export, Export],
+) -> None:
+    _, export, readable = fleet
+    assert [path.name for path in readable.data_files] == [path.name for path in export.data_files]
+    records = 0
+    for raw_file, inflated_file in zip(export.data_files, readable.data_files, strict=True):
+        for raw, done in zip(_lines(raw_file), _lines(inflated_file), strict=True):
+            item, out = raw["Item"], done["Item"]
+            if Attr.BODY not in item:
+                assert out == item
+                continue
+            records += 1
+            assert {name: out[name] for name in item} == item  # body, fmt and the rest kept as they were
+            assert set(out) - set(item) == {Attr.DOC, Attr.HISTORY}
+            record = records_module.record_from_item(item)  # the server's reading of the same item
+            assert out[Attr.DOC]["S"] == records_module.dumps(records_module.task_document(record.task))
+            assert out[Attr.HISTORY]["S"] == records_module.dumps(list(record.history))
+            assert Task.model_validate_json(out[Attr.DOC]["S"]) == record.task
+    assert records == 9

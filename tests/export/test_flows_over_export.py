@@ -2,12 +2,12 @@
 
 A fleet whose addresses are reused, held from before taskbeacon saw them, claimed only by the task,
 shared by two containers, IPv6, never started and long expired is written through the project's own
-request path and indexer (``Inventory.apply``), exported as DynamoDB writes it (export_files.py),
-and flow-log records in the default format (version 2) and with the version 7 ECS fields are
-written as a flow log delivers them to S3 (flow_log_files.py). The committed SQL then runs in DuckDB
-(athena_local.py), and each end of each record must name exactly the tasks that
-GET /search?ip=<address> says held it at some moment of the record's [start, end]
-(QueryService.search, with and without ``at``).
+request path and indexer (``Inventory.apply``), exported as DynamoDB writes it (export_files.py)
+and inflated (``taskbeacon export inflate``), and flow-log records in the default format (version 2)
+and with the version 7 ECS fields are written as a flow log delivers them to S3 (flow_log_files.py).
+The committed SQL then runs in DuckDB (athena_local.py), and each end of each record must name
+exactly the tasks that GET /search?ip=<address> says held it at some moment of the record's
+[start, end] (QueryService.search, with and without ``at``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 from core.model import Container, Network, Observation, Task
 from tests.engines import engine_table
 from tests.export import athena_local
-from tests.export.export_files import write_export
+from tests.export.export_files import inflated, write_export
 from tests.export.flow_log_files import Flow, log_format, no_data, write_flow_logs
 from tests.store.builders import task
 from tests.store.inventory import Inventory, all_items
@@ -33,7 +33,8 @@ H = timedelta(hours=1)
 # clock and the queries by the real time, so the API's clock is pinned to the same hour.
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 S = NOW - timedelta(days=2)  # task 1 stops and task 2 starts on the same address at S
-EXPIRED_STOP = NOW - timedelta(days=40)
+# Past its record's expiry: max(stop + 30 days retention, first lease = first sight + 30 + 14 days).
+EXPIRED_STOP = NOW - timedelta(days=50)
 # The first midnight after S: a record just before it is delivered into the next day's folder.
 MIDNIGHT = datetime(S.year, S.month, S.day, tzinfo=UTC) + timedelta(days=1)
 
@@ -246,7 +247,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             inventory.apply(observation, now=at)
         root = tmp_path_factory.mktemp("s3")
         export = write_export(all_items(table.client), root, export_time=NOW)
-        con = athena_local.connect(export.data)
+        readable = inflated(export, root / "inflated" / export.export_id)  # docs/export.md: before the SQL
+        con = athena_local.connect(readable.data)
         flows = [case.flow for case in cases]
         v2 = write_flow_logs(flows, root / "flows-v2", fields=log_format("flow_logs_v2_table.sql"))
         v7 = write_flow_logs(flows, root / "flows-v7", fields=log_format("flow_logs_v7_table.sql"))

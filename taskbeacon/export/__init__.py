@@ -1,0 +1,1 @@
+"""Work on a DynamoDB export of the table, on the operator's machine (``taskbeacon export ...``)."""
