@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import base64
+import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from core.errors import NotFound, PayloadTooLarge, Throttled
+from core.logic.lease import first_lease
 from core.logic.query import QueryService
 from core.model import task_identity
 from core.store import writer
@@ -15,10 +18,19 @@ from core.store.keys import record_key
 from core.store.records import item_size
 from core.store.writer import MAX_RECORD_BYTES
 from tests.store.builders import T0, event, snapshot, task
-from tests.store.inventory import Inventory
+from tests.store.inventory import Inventory, all_items
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 KEEPALIVE = 900
+
+
+def _noise(seed: int, size: int) -> str:
+    """Text that zlib cannot shrink much (the record is stored compressed)."""
+    out, block = [], hashlib.sha256(str(seed).encode()).digest()
+    while sum(map(len, out)) < size:
+        block = hashlib.sha256(block).digest()
+        out.append(base64.b64encode(block).decode())
+    return "".join(out)[:size]
 
 
 def _services(
@@ -51,14 +63,21 @@ def test_stopped_task_expires_retention_days_after_it_stopped(dynamodb: Any, day
     assert "expiresAt" not in (_record(dynamodb, 1) or {})  # running tasks never expire
 
     store.apply(event(_stopped(1, at_second=60), version=5, second=60), now=T0)
-    expires = int((_record(dynamodb, 1) or {})["expiresAt"]["N"])
-    assert expires == int((T0 + timedelta(seconds=60) + timedelta(days=days)).timestamp())
+    record = _record(dynamodb, 1) or {}
+    expires = int(record["expiresAt"]["N"])
+    # kept the retention after the stop, and as long as its entries (the lease of its first write)
+    kept = int((T0 + timedelta(seconds=60) + timedelta(days=days)).timestamp())
+    assert expires == max(kept, first_lease(T0, days)) == int(record["lease"]["N"])
+    entries = [i for i in all_items(dynamodb) if i.get("ref", {}).get("S") == task_identity(task(1))]
+    assert entries and all(0 < int(i["expiresAt"]["N"]) <= expires for i in entries)  # none outlives it
 
     task_id = f"{1:032x}"
-    just_before = T0 + timedelta(days=days, seconds=59)
+    at_retention = T0 + timedelta(days=days, seconds=59)
+    assert query.get_task(task_id, now=at_retention)["lastStatus"] == "STOPPED"
+    just_before = datetime.fromtimestamp(expires - 1, UTC)
     assert query.get_task(task_id, now=just_before)["lastStatus"] == "STOPPED"
     with pytest.raises(NotFound):  # TTL deletion lags: reads hide what has expired already
-        query.get_task(task_id, now=T0 + timedelta(days=days, seconds=60))
+        query.get_task(task_id, now=datetime.fromtimestamp(expires, UTC))
 
 
 # -- history ------------------------------------------------------------------------------------
@@ -125,11 +144,13 @@ def test_large_task_keeps_taking_updates_by_trimming_its_history(
 ) -> None:
     """A task near the record limit with a long history still accepts its stop event."""
     assert MAX_RECORD_BYTES < DYNAMODB_ITEM_LIMIT * 0.8  # room for attribute overhead, always
-    limit = 50_000  # the same rule at an eighth of the size, so the test stays fast
-    monkeypatch.setattr(writer, "MAX_RECORD_BYTES", limit)
     store, query = _services(dynamodb, history_limit=200)
-    big_labels = {f"label-{n:03d}": "v" * 300 for n in range(135)}  # ~42 KB of labels, ~47 KB of record
-    for second in range(60):
+    big_labels = {f"label-{n:03d}": _noise(n, 300) for n in range(135)}  # ~42 KB of labels
+    store.apply(snapshot(task(1, labels=big_labels, image="app:0"), second=0))
+    # The same rule at a fraction of the size: the record as it is now and a little history fit.
+    limit = item_size(_record(dynamodb, 1) or {}) + 600
+    monkeypatch.setattr(writer, "MAX_RECORD_BYTES", limit)
+    for second in range(1, 60):
         store.apply(snapshot(task(1, labels=big_labels, image=f"app:{second}"), second=second))
     outcome = store.apply(event(_stopped(1, at_second=200), version=9, second=200))
     assert outcome.changed
@@ -143,7 +164,7 @@ def test_large_task_keeps_taking_updates_by_trimming_its_history(
 
 def test_record_over_the_limit_is_413_and_writes_nothing(dynamodb: Any) -> None:
     store, _ = _services(dynamodb)
-    huge = {f"label-{n:04d}": "v" * 4_000 for n in range(80)}  # ~320 KB
+    huge = {f"label-{n:04d}": _noise(n, 5_500) for n in range(80)}  # ~440 KB, ~330 KB compressed
     with pytest.raises(PayloadTooLarge):
         store.apply(snapshot(task(1, labels=huge), second=1))
     assert dynamodb.scan(TableName="tasks")["Items"] == []  # test-only inspection
@@ -152,7 +173,7 @@ def test_record_over_the_limit_is_413_and_writes_nothing(dynamodb: Any) -> None:
 def test_a_multi_task_report_is_checked_whole_before_anything_is_written(dynamodb: Any) -> None:
     store, _ = _services(dynamodb)
     fine = snapshot(task(1), second=1)
-    huge = snapshot(task(2, labels={f"k{n}": "v" * 4_000 for n in range(80)}), second=1)
+    huge = snapshot(task(2, labels={f"k{n}": _noise(n, 5_500) for n in range(80)}), second=1)
     with pytest.raises(PayloadTooLarge):
         store.apply_all([fine, huge])
     assert dynamodb.scan(TableName="tasks")["Items"] == []
@@ -177,30 +198,32 @@ def test_history_records_container_health_changes(dynamodb: Any) -> None:
 
 def test_history_of_an_expired_task_is_gone_like_the_task(dynamodb: Any) -> None:
     store, query = _services(dynamodb, retention_days=7)
-    store.apply(event(_stopped(1, at_second=10), version=4, second=10))
+    store.apply(event(_stopped(1, at_second=10), version=4, second=10), now=T0)
+    expires = int((_record(dynamodb, 1) or {})["expiresAt"]["N"])
+    assert expires >= int((T0 + timedelta(days=7, seconds=10)).timestamp())  # at least the retention
     alive = T0 + timedelta(days=6)
     assert query.history(f"{1:032x}", limit=5, cursor=None, now=alive).items
     with pytest.raises(NotFound):
-        query.history(f"{1:032x}", limit=5, cursor=None, now=T0 + timedelta(days=7, seconds=11))
+        query.history(f"{1:032x}", limit=5, cursor=None, now=datetime.fromtimestamp(expires, UTC))
 
 
 class _ThrottleOnce:
-    """The moto client, except that the ``fail_on``-th transaction is pushed back once (as DynamoDB may)."""
+    """The moto client, except that the ``fail_on``-th record write is pushed back once (as DynamoDB may)."""
 
     def __init__(self, client: Any, fail_on: int) -> None:
-        self._client, self._fail_on, self.transactions = client, fail_on, 0
+        self._client, self._fail_on, self.writes = client, fail_on, 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def transact_write_items(self, **request: Any) -> Any:
+    def put_item(self, **request: Any) -> Any:
         from botocore.exceptions import ClientError
 
-        self.transactions += 1
-        if self.transactions == self._fail_on:
+        self.writes += 1
+        if self.writes == self._fail_on:
             error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
-            raise ClientError(error, "TransactWriteItems")  # type: ignore[arg-type]
-        return self._client.transact_write_items(**request)
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        return self._client.put_item(**request)
 
 
 def test_a_multi_task_report_cut_short_by_pushback_converges_on_retry(dynamodb: Any) -> None:
