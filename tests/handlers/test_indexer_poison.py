@@ -9,6 +9,7 @@ parking is not possible it is reported failed, so Lambda's retries and on-failur
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from core.logic.failures import FAILURE_QUEUE_ENV, ParkedTask, read_failure
-from core.logic.indexer import Indexer
+from core.logic.indexer import Indexer, wanted
+from core.logic.lease import first_lease
 from core.model import Task, TaskRecord, task_identity
 from core.store.index_writer import IndexStore
 from core.store.records import record_item
@@ -86,12 +88,15 @@ def _task(number: int) -> Task:
     )
 
 
+def _task_record(number: int, revision: int = 1) -> TaskRecord:
+    return TaskRecord(task=_task(number), revision=revision, lease_until=first_lease(T0, 30))
+
+
 def _record(number: int, sequence: int, *, revision: int = 1, poison: bool = False) -> dict[str, Any]:
     """A stream record as Lambda delivers it: an INSERT/MODIFY of a task record."""
-    t = _task(number)
-    image = record_item(task_identity(t), TaskRecord(task=t, revision=revision), [], None)
-    if poison:
-        image["doc"] = {"S": "{not a document"}
+    image = record_item(_identity(number), _task_record(number, revision), [], None)
+    if poison:  # a well-formed body whose document is not a task
+        image["body"] = {"B": zlib.compress(b'{"doc":{"taskArn":7},"hist":[]}')}
     return {
         "eventID": f"e{sequence}",
         "eventName": "INSERT" if revision == 1 else "MODIFY",
@@ -118,8 +123,22 @@ def _invoke(*records: dict[str, Any]) -> Any:
     )
 
 
-def _markers(aws: dict[str, Any], *numbers: int) -> set[str]:
-    return set(aws["store"].load_markers([_identity(n) for n in numbers]))
+def _store(aws: dict[str, Any], *numbers: int, revision: int = 1) -> None:
+    """The task records as the table holds them (the indexer reads each task's record as it is now)."""
+    for number in numbers:
+        item = record_item(_identity(number), _task_record(number, revision), [], None)
+        aws["dynamodb"].put_item(TableName=TABLE, Item=item)
+
+
+def _indexed(aws: dict[str, Any], *numbers: int) -> set[str]:
+    """The tasks whose stored entries are all those their record wants."""
+    store = IndexStore(TABLE, client=aws["dynamodb"])
+    found = set()
+    for number in numbers:
+        want = {ref: item.digest for ref, item in wanted(_task_record(number), _identity(number)).items()}
+        if want and store.stored_digests(want) == want:
+            found.add(_identity(number))
+    return found
 
 
 def _parked(aws: dict[str, Any]) -> list[ParkedTask]:
@@ -130,9 +149,10 @@ def _parked(aws: dict[str, Any]) -> list[ParkedTask]:
 
 
 def test_a_batch_holding_a_poison_record_is_applied_around_it_then_split(aws: dict[str, Any]) -> None:
+    _store(aws, 1, 2, 3)
     with pytest.raises(PoisonInBatch, match=r"1 of 3 records cannot be indexed \(101\)"):
         _invoke(_record(1, 100), _record(2, 101, poison=True), _record(3, 102))
-    assert _markers(aws, 1, 2, 3) == {_identity(1), _identity(3)}
+    assert _indexed(aws, 1, 2, 3) == {_identity(1), _identity(3)}
     assert _parked(aws) == []  # not alone yet: Lambda splits the batch first
 
 
@@ -159,21 +179,27 @@ def test_when_parking_fails_the_poison_record_is_reported_failed(
 
 
 def test_an_unreadable_record_superseded_in_the_same_batch_is_not_poison(aws: dict[str, Any]) -> None:
+    _store(aws, 1, revision=2)
+    _store(aws, 2)
     answer = _invoke(_record(1, 100, poison=True), _record(1, 101, revision=2), _record(2, 102))
     assert answer == {"batchItemFailures": []}
-    assert _markers(aws, 1, 2) == {_identity(1), _identity(2)}
+    assert _indexed(aws, 1, 2) == {_identity(1), _identity(2)}
 
 
 def test_an_unreadable_newest_change_is_poison_even_after_a_readable_one(aws: dict[str, Any]) -> None:
+    _store(aws, 1, revision=2)
     with pytest.raises(PoisonInBatch):
         _invoke(_record(1, 100), _record(1, 101, revision=2, poison=True))
-    assert _markers(aws, 1) == {_identity(1)}  # the older change is applied; the newest is not
+    # The readable change is applied toward the record as it is now; the unreadable one is parked
+    # after the split, and reindex takes its task again.
+    assert _indexed(aws, 1) == {_identity(1)}
 
 
 def test_writes_dynamodb_refuses_split_the_batch_then_park_the_record_alone(
     aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(FAILURE_QUEUE_ENV, aws["queue_url"])
+    _store(aws, 1, 2)
     aws["store"] = IndexStore(TABLE, client=Refusing(aws["dynamodb"]), sleep=lambda _: None)
     with pytest.raises(ClientError, match="ValidationException"):
         _invoke(_record(1, 100), _record(2, 101))  # which record is at fault is not known: split
@@ -194,6 +220,7 @@ def test_pushback_is_not_poison(aws: dict[str, Any], monkeypatch: pytest.MonkeyP
     aws["store"] = IndexStore(TABLE, client=Throttling(aws["dynamodb"]), sleep=lambda _: None)
     from core.errors import Throttled
 
+    _store(aws, 1)
     with pytest.raises(Throttled):
         _invoke(_record(1, 100))
     assert _parked(aws) == []
@@ -208,3 +235,15 @@ def test_the_parked_message_is_json_naming_the_stream(
     body = json.loads(answer["Messages"][0]["Body"])
     assert body["kind"] == "taskbeacon.indexer.poison" and body["eventSourceARN"] == SOURCE
     assert body["taskKey"] == _identity(2)
+
+
+def test_a_damaged_compressed_body_is_poison_not_a_crash(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zlib's error is no ValueError: the stream decoder must still read it as an undecodable record."""
+    monkeypatch.setenv(FAILURE_QUEUE_ENV, aws["queue_url"])
+    record = _record(2, 101)
+    record["dynamodb"]["NewImage"]["body"] = {"B": b"not zlib at all"}
+    assert _invoke(record) == {"batchItemFailures": []}
+    (parked,) = _parked(aws)
+    assert parked.identity == _identity(2) and parked.reason.startswith("ValueError")

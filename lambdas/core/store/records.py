@@ -58,7 +58,11 @@ def record_body(item: Item) -> dict[str, Any]:
         raise ValueError(f"task record format {version!r}; this code reads {FORMAT_VERSION}")
     raw = item[Attr.BODY]["B"]
     packed = base64.b64decode(raw) if isinstance(raw, str) else bytes(raw)
-    body = json.loads(zlib.decompress(packed))
+    try:
+        text = zlib.decompress(packed)
+    except zlib.error as error:  # not a ValueError: a damaged body must read as any undecodable item
+        raise ValueError(f"task record body: {error}") from error
+    body = json.loads(text)
     if not isinstance(body, dict):
         raise ValueError("task record body is not an object")
     return body
