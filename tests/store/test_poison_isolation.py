@@ -8,14 +8,16 @@ it (the indexer parks it) or at least hold its stream position alone (parking un
 own on-failure record, which reindex resolves through the stream). Then reindex re-derives it from
 the stored record, and a second reindex changes nothing.
 
-The expected state is computed from the records alone (``core.logic.indexing``), so every entry,
-counter and marker of the 500 tasks is checked, not only the poison task's.
+The expected state is computed from the records alone (``core.logic.indexer.wanted``), so every
+entry of the 500 tasks is checked, not only the poison task's, and the summary counts every running
+task the index holds.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections import Counter
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -24,13 +26,14 @@ import pytest
 
 from core.logic import indexer as indexer_module
 from core.logic.failures import ParkedTask, StreamRange, read_failure
-from core.logic.indexer import Indexer, pending
-from core.logic.indexing import index_items, summary_contributions
+from core.logic.indexer import Indexer, wanted
+from core.logic.lease import first_lease
+from core.logic.query import QueryService
 from core.logic.reindex import Reindexer, tasks_in_stream_range
 from core.model import StoredTask, Task, TaskRecord, task_identity
 from core.store.index_writer import IndexStore
 from core.store.reader import Reader
-from core.store.records import index_item, marker_from_item, record_item, stored_task
+from core.store.records import index_item, record_item, stored_task
 from handlers.indexer import Poison, index_batch
 from infra.indexing import BATCH_SIZE, RETRY_ATTEMPTS
 from taskbeacon.local.stream_pump import StreamPump
@@ -105,7 +108,8 @@ def _write_tasks(client: Any, count: int = TASKS) -> list[str]:
         t = _task(number)
         identity = task_identity(t)
         identities.append(identity)
-        item = record_item(identity, TaskRecord(task=t, revision=1), [], None)
+        record = TaskRecord(task=t, revision=1, lease_until=first_lease(T0, 30))
+        item = record_item(identity, record, [], None)
         requests.append({"PutRequest": {"Item": item}})
     for start in range(0, len(requests), 25):
         client.batch_write_item(RequestItems={TABLE: requests[start : start + 25]})
@@ -114,8 +118,13 @@ def _write_tasks(client: Any, count: int = TASKS) -> list[str]:
 
 def _poisoned(records: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
     bad = json.loads(json.dumps(records))
-    bad[at]["dynamodb"]["NewImage"]["doc"]["S"] = '{"taskArn": 7'  # cut short: not a document
+    bad[at]["dynamodb"]["NewImage"]["body"]["B"] = _body('{"doc":{"taskArn":7},"hist":[]}')  # not a task
     return bad
+
+
+def _body(text: str) -> str:
+    """A record body as a Lambda stream event carries it (base64 of the compressed JSON)."""
+    return base64.b64encode(zlib.compress(text.encode())).decode()
 
 
 @dataclass(frozen=True)
@@ -132,40 +141,37 @@ class Snapshot:
         tasks = [stored_task([item]) for item in self.items if item["sk"]["S"] == "TASK"]
         return [t for t in tasks if t is not None]
 
+    def entries(self) -> dict[tuple[str, str], Any]:
+        return {(i["pk"]["S"], i["sk"]["S"]): i for i in self.items if i["pk"]["S"].startswith("IX#")}
+
     def unindexed(self) -> set[str]:
-        """Tasks whose marker does not match what their stored record calls for."""
-        markers = {
-            item["pk"]["S"].removeprefix("TASK#"): marker_from_item(item)
-            for item in self.items
-            if item["sk"]["S"] == "INDEXED"
+        """Tasks whose stored entries are not all those their stored record wants."""
+        entries = self.entries()
+        return {
+            t.identity
+            for t in self.stored()
+            if any(
+                entries.get((e.partition, e.sort)) != index_item(e)
+                for e in wanted(t.record, t.identity).values()
+            )
         }
-        return {t.identity for t in self.stored() if pending(t, markers.get(t.identity))}
 
-    def derived(self) -> tuple[dict[tuple[str, str], Any], Counter[Any]]:
+    def expected(self, *, leaving_out: set[str]) -> dict[tuple[str, str], Any]:
+        """Every entry the stored records want (``leaving_out`` tasks add none)."""
         entries: dict[tuple[str, str], Any] = {}
-        counters: Counter[Any] = Counter()
-        for item in self.items:
-            if item["pk"]["S"].startswith("IX#"):
-                entries[(item["pk"]["S"], item["sk"]["S"])] = item
-            elif item["pk"]["S"].startswith("SUM#"):
-                counters[(item["pk"]["S"].split("#")[1], item["sk"]["S"])] += int(item["running"]["N"])
-        return entries, +counters
-
-    def expected(self, *, leaving_out: set[str]) -> tuple[dict[tuple[str, str], Any], Counter[Any]]:
-        """Every entry and counter the stored records call for (``leaving_out`` tasks add none)."""
-        entries: dict[tuple[str, str], Any] = {}
-        counters: Counter[Any] = Counter()
         for t in self.stored():
             if t.identity in leaving_out:
                 continue
-            for entry in index_items(t.record.task, t.identity, t.expires_at).values():
+            for entry in wanted(t.record, t.identity).values():
                 entries[(entry.partition, entry.sort)] = index_item(entry)
-            counters.update(summary_contributions(t.record.task))
-        return entries, counters
+        return entries
 
-    def exact_except(self, left_out: set[str]) -> None:
+    def exact_except(self, left_out: set[str], client: Any) -> None:
         assert self.unindexed() == left_out
-        assert self.derived() == self.expected(leaving_out=left_out)
+        assert self.entries() == self.expected(leaving_out=left_out)
+        # The summary, counted on read, holds every running task the index holds, no other.
+        query = QueryService(Reader(TABLE, client=client), keepalive_seconds=900, history_limit=5)
+        assert query.summary("status")["total"] == len(self.stored()) - len(left_out)
 
 
 class Writes:
@@ -231,8 +237,8 @@ def test_a_poison_record_in_a_batch_of_500_leaves_one_task_unindexed_until_reind
     )
     poison = identities[POISON_AT]
 
-    # Exactly one task is unindexed; every entry, counter and marker of the 499 others is exact.
-    Snapshot.of(dynamodb).exact_except({poison})
+    # Exactly one task is unindexed; every entry of the 499 others is exact.
+    Snapshot.of(dynamodb).exact_except({poison}, dynamodb)
     # Isolating it took one split per halving (9 for 500), not one retry of the 499 others.
     assert (esm.function_errors, esm.invocations) == (9, 19)
     assert esm.on_failure == []
@@ -248,7 +254,7 @@ def test_a_poison_record_in_a_batch_of_500_leaves_one_task_unindexed_until_reind
     reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run(named, settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.requested == [poison] and report.settled == [poison]
-    Snapshot.of(dynamodb).exact_except(set())
+    Snapshot.of(dynamodb).exact_except(set(), dynamodb)
 
     # Idempotent: a second reindex, of every task, finds them in sync and writes nothing at all.
     writes = Writes(dynamodb)
@@ -269,7 +275,7 @@ def test_isolation_holds_whether_splits_use_retries_and_whether_parking_works(
         dynamodb, 64, 37, parking=parking, splits_count=splits_count
     )
     poison = identities[37]
-    Snapshot.of(dynamodb).exact_except({poison})
+    Snapshot.of(dynamodb).exact_except({poison}, dynamodb)
     assert esm.function_errors == 6
     sequence = records[37]["dynamodb"]["SequenceNumber"]
     if parking:
@@ -289,7 +295,7 @@ def test_isolation_holds_whether_splits_use_retries_and_whether_parking_works(
     reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run(named, settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.settled == [poison]
-    Snapshot.of(dynamodb).exact_except(set())
+    Snapshot.of(dynamodb).exact_except(set(), dynamodb)
 
 
 def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fix(
@@ -317,11 +323,11 @@ def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fi
     assert isinstance(parked, ParkedTask) and parked.identity == bad and "KeyError" in parked.reason
 
     monkeypatch.setattr(indexer_module, "index_items", real)  # the fix is deployed
-    Snapshot.of(dynamodb).exact_except({bad})
+    Snapshot.of(dynamodb).exact_except({bad}, dynamodb)
     reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run([bad], settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.settled == [bad]
-    Snapshot.of(dynamodb).exact_except(set())
+    Snapshot.of(dynamodb).exact_except(set(), dynamodb)
 
 
 def test_without_isolation_the_records_behind_a_poison_record_would_be_lost(dynamodb: Any) -> None:
@@ -329,7 +335,7 @@ def test_without_isolation_the_records_behind_a_poison_record_would_be_lost(dyna
     identities = _write_tasks(dynamodb, 40)
     stream = Stream(dynamodb)
     records = json.loads(json.dumps(stream.new_records()))
-    records[10]["dynamodb"]["NewImage"]["doc"]["S"] = "{"
+    records[10]["dynamodb"]["NewImage"]["body"]["B"] = _body("{")
     indexer = Indexer(IndexStore(TABLE, client=dynamodb, sleep=lambda _: None))
 
     def old_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
