@@ -1,7 +1,7 @@
 """The server side on one DynamoDB client, as the tests drive it: write, let the stream settle, read.
 
 ``Inventory.apply`` records an observation through the request path, then delivers the table's
-stream to the real indexer (the same pump local mode uses), so index and counters are current.
+stream to the real indexer (the same pump local mode uses), so the index is current.
 """
 
 from __future__ import annotations

@@ -17,11 +17,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.logic.indexer import wanted
 from core.logic.lifecycle import status_rank
 from core.logic.merge import merge
 from core.model import TaskRecord
+from core.store.records import index_item, record_from_item
 from tests.store.builders import event, snapshot, task
-from tests.store.inventory import Inventory
+from tests.store.inventory import Inventory, all_items
 
 STATUSES = ["PROVISIONING", "PENDING", "RUNNING", "STOPPING", "STOPPED"]
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
@@ -136,7 +138,7 @@ def test_merge_converges_to_newest_information(plays: list[tuple[str, Any]]) -> 
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(reports(task_numbers=(1, 2)), st.booleans())
-def test_store_index_and_counters_agree_with_records(
+def test_store_index_and_summary_agree_with_records(
     dynamodb: Any, plays: list[tuple[str, Any]], settle_each: bool
 ) -> None:
     # A fresh table per example: moto's mock persists across hypothesis examples.
@@ -169,3 +171,14 @@ def test_store_index_and_counters_agree_with_records(
     listed = query.list_tasks({"status": "RUNNING"}, since=None, limit=10, cursor=None).items
     assert {item["taskId"] for item in listed} == running
     assert query.summary("cluster")["total"] == len(running)
+    # Every task's entries are exactly those its stored record wants.
+    items = all_items(dynamodb, table)
+    for item in items:
+        if item["sk"]["S"] != "TASK":
+            continue
+        identity = item["pk"]["S"].removeprefix("TASK#")
+        want = {
+            (e.partition, e.sort): index_item(e) for e in wanted(record_from_item(item), identity).values()
+        }
+        stored = {(i["pk"]["S"], i["sk"]["S"]): i for i in items if i.get("ref", {}).get("S") == identity}
+        assert stored == want

@@ -1,4 +1,4 @@
-"""The store against moto: newer wins, atomic index and counters, paging, search and summary."""
+"""The store against moto: newer wins, the index following the records, paging, search and summary."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_events_never_erase_what_agents_reported(dynamodb: Any) -> None:
     assert shown["containers"][0]["networks"][0]["ipv4Addresses"] == ["10.0.0.5"]
 
 
-def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> None:
+def test_a_stop_leaves_the_running_answers_and_expires_with_its_entries(dynamodb: Any) -> None:
     store, query = _services(dynamodb)
     for number in range(1, 4):
         store.apply(snapshot(task(number), second=1))
@@ -87,15 +87,14 @@ def test_stopping_moves_index_entries_and_counters_atomically(dynamodb: Any) -> 
     assert sorted(item["taskId"] for item in running.items) == [f"{1:032x}", f"{3:032x}"]
     stopped = query.list_tasks({"status": "STOPPED"}, since=None, limit=10, cursor=None)
     assert [item["taskId"] for item in stopped.items] == [f"{2:032x}"]
-    # A stopped task gets its expiry on the record and on every index entry.
+    # A stopped task gets its expiry on the record; every index entry expires with the task's lease,
+    # never after the record.
     identity = task_identity(task(2))
-    items = [
-        i
-        for i in _all_items(dynamodb)
-        if i.get("ref", {}).get("S") == identity
-        or (i["pk"]["S"] == f"TASK#{identity}" and i["sk"]["S"] == "TASK")
-    ]
-    assert len(items) > 5 and all("expiresAt" in i for i in items)
+    items = _all_items(dynamodb)
+    (record,) = [i for i in items if i["pk"]["S"] == f"TASK#{identity}" and i["sk"]["S"] == "TASK"]
+    entries = [i for i in items if i.get("ref", {}).get("S") == identity]
+    assert len(entries) > 5 and {i["expiresAt"]["N"] for i in entries} == {record["lease"]["N"]}
+    assert int(record["expiresAt"]["N"]) >= int(record["lease"]["N"])
 
 
 def test_pages_follow_cursors_and_reject_foreign_ones(dynamodb: Any) -> None:

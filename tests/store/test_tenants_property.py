@@ -2,8 +2,8 @@
 
 A principal of account X may name any task id it likes in a task ARN of its own account (an
 assumed-role session name is the caller's choice), so X tries every id account Y uses, in every
-region, through every kind of report and caller. Y's task partitions (record, keepalive item,
-indexer marker) must stay byte for byte as they were, and reads by ARN still return Y's tasks.
+region, through every kind of report and caller. Y's task partitions (record, keepalive item) must
+stay byte for byte as they were, and reads by ARN still return Y's tasks.
 """
 
 from __future__ import annotations
