@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks import cold_start, cost, normalize, store
+from benchmarks import cold_start, cost, fleet, normalize, store
 
 
 def main() -> int:
@@ -34,6 +34,8 @@ def main() -> int:
 
         print("running agent_exec ...", file=sys.stderr, flush=True)
         results["agent"] = agent_exec.run()
+    print("running fleet ...", file=sys.stderr, flush=True)
+    results["fleet"] = fleet.run()  # local mode at fleet size: prints its figures beside their targets
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"{'benchmark':<44} {'value':>16}  baseline / note")

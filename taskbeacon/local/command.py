@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,8 +128,11 @@ def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] 
     env_file = system.write_env_file(args.env_file)
     fleet: DemoFleet | None = None
     player = Player()
+    stops: list[Callable[[], None]] = []  # the console's, once it serves
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C stops it even when started with SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Ctrl-C at any moment, the demo's loading included, ends here and stops everything at once:
     # every thread local mode starts is a daemon, and the fleet player's process is killed.
     try:
@@ -154,20 +159,29 @@ def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] 
 
         console = for_local(system, port=8788 if args.port else 0)
         print(next_steps(system.url, env_file, system.region, console.url), flush=True)
-        try:
-            stop.wait()
-        finally:
-            console.stop()
+        stops.append(console.stop)
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
         player.stop()
-        if fleet is not None:
-            fleet.stop()
-        sweep.stop()
-        system.stop()
+        _stop_together([*stops, sweep.stop, system.stop] + ([fleet.stop] if fleet is not None else []))
         print("\ntaskbeacon local: stopped", flush=True)
     return 0
+
+
+STOP_SECONDS = 2.0  # each server's shutdown waits up to half a second for its loop to notice
+
+
+def _stop_together(stops: list[Callable[[], None]]) -> None:
+    """Stop every server at once, not one after another, and give up waiting after STOP_SECONDS:
+    everything is in memory and every thread is a daemon, so exiting loses nothing."""
+    threads = [threading.Thread(target=stop, daemon=True) for stop in stops]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + STOP_SECONDS
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _sweep_targets(text: str | None) -> list[Target] | None:
