@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from core.logic.lease import first_lease
 from core.model import task_identity
 from core.store import keys
-from tests.store.builders import event, snapshot, task
+from tests.store.builders import T0, event, snapshot, task
 from tests.store.inventory import Inventory, all_items
 
 
@@ -24,7 +26,7 @@ def _expire(client: Any, identity: str) -> None:
     client.delete_item(TableName="tasks", Key=keys.record_key(identity))
 
 
-def test_ttl_removal_deletes_the_keepalive_item_and_leaves_expiring_entries_to_ttl(
+def test_ttl_removal_writes_nothing_and_every_item_of_the_task_expires_by_ttl(
     dynamodb: Any,
 ) -> None:
     inventory = Inventory(dynamodb)
@@ -52,9 +54,9 @@ def test_ttl_removal_deletes_the_keepalive_item_and_leaves_expiring_entries_to_t
     dynamodb.batch_write_item = counting
     _expire(dynamodb, identity)
     inventory.settle()
-    left = [i for i in all_items(dynamodb) if i["pk"]["S"] == keys.task_partition(identity)]
-    assert left == []  # the keepalive item is gone with the record
-    assert writes == ["DeleteRequest"]  # that one, and no entry
+    assert writes == []  # a removal derives nothing: entries and keepalive item expire by TTL
+    (seen,) = [i for i in all_items(dynamodb) if i["pk"]["S"] == keys.task_partition(identity)]
+    assert seen["sk"]["S"] == "SEEN" and "expiresAt" in seen
     assert [i for i in all_items(dynamodb) if i.get("ref", {}).get("S") == identity] == entries
     assert inventory.query.summary("status")["total"] == 0
 
@@ -102,3 +104,22 @@ def test_a_task_written_again_after_its_record_expired_is_indexed_anew(dynamodb:
     hits = inventory.query.search("image", "late:1", status=None, at=None, limit=5, cursor=None).items
     assert [hit["taskId"] for hit in hits] == [f"{3:032x}"]
     assert inventory.query.summary("status")["groups"] == [{"group": "RUNNING", "running": 1}]
+
+
+def test_the_keepalive_item_expires_unless_keepalives_move_it_on(dynamodb: Any) -> None:
+    """No removal reaches the indexer: the keepalive item carries its own TTL, moved on by each write."""
+    inventory = Inventory(dynamodb)
+    inventory.apply(snapshot(task(4), second=1), now=T0)
+    partition = keys.task_partition(task_identity(task(4)))
+
+    def seen_expiry() -> int:
+        (seen,) = [i for i in all_items(dynamodb) if i["pk"]["S"] == partition and i["sk"]["S"] == "SEEN"]
+        return int(seen["expiresAt"]["N"])
+
+    inventory.apply(snapshot(task(4), second=900, sequence=1, reason="keepalive"), now=T0)  # creates it
+    assert seen_expiry() == first_lease(T0, inventory.retention_days)
+    later = T0 + timedelta(hours=1)
+    touch = inventory.apply(snapshot(task(4), second=3600, sequence=2, reason="keepalive"), now=later)
+    assert touch.kind == "touch" and seen_expiry() == first_lease(later, inventory.retention_days)
+    changed = inventory.apply(snapshot(task(4, image="app:2"), second=7200, sequence=3), now=later)
+    assert changed.kind == "record+seen" and seen_expiry() == first_lease(later, inventory.retention_days)

@@ -13,8 +13,7 @@ Puts and deletes are idempotent, and each task's changes reach one indexer at a 
 - halves of a bisected batch apply in order, each from the image before it.
 No marker is kept: an entry is written when the task gains it and never again (entries expire with
 the task's lease, core.logic.lease), except ``live``, which follows status, images and sources. A
-task whose record is gone (TTL) derives nothing: its entries expire with it; only its keepalive item
-(which has no expiry of its own: keepalives move it without knowing the record's) is deleted.
+task whose record is gone (TTL) derives nothing: its entries expire with it.
 
 A change whose planning raises (a record the code cannot index: a poison record) is left out and
 returned in ``BatchResult.poisoned``; everything else in the batch is applied. What the batch then
@@ -34,9 +33,7 @@ from typing import Protocol
 from core.errors import Throttled, Unavailable
 from core.logic.indexing import index_items
 from core.model import IndexItem, StreamChange, TaskRecord
-from core.store import keys
 from core.store.index_writer import IndexStore
-from core.store.schema import PARTITION_KEY, SORT_KEY
 from core.vocabulary import EVENT
 
 
@@ -92,10 +89,9 @@ class Indexer:
                 plans.append(plan_run(run, record))
             except Exception as error:  # planning is pure: its error is this record's own, every time
                 poisoned.append(Poisoned(run[-1].sequence, identity, f"{type(error).__name__}: {error}"))
-        gone = [_seen_reference(identity) for identity in _removed(changes) if identity not in runs]
         failed_refs = self.store.write_entries(
             [item for plan in plans for item in plan.puts],
-            [ref for plan in plans for ref in plan.deletes] + gone,
+            [ref for plan in plans for ref in plan.deletes],
         )
         unfinished = [
             plan.sequences[0]
@@ -165,15 +161,6 @@ def _runs_per_task(changes: list[StreamChange]) -> dict[str, list[StreamChange]]
             continue
         runs.setdefault(change.identity, []).append(change)
     return runs
-
-
-def _removed(changes: list[StreamChange]) -> list[str]:
-    return list(dict.fromkeys(change.identity for change in changes if change.new is None))
-
-
-def _seen_reference(identity: str) -> str:
-    key = keys.seen_key(identity)
-    return f"{key[PARTITION_KEY]['S']}\t{key[SORT_KEY]['S']}"
 
 
 def _sequence_order(sequence: str) -> tuple[int, str]:

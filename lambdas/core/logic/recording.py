@@ -90,7 +90,8 @@ class Recorder:
         content = _content(observation)
         if first is None and content is not None:
             key = snapshot_order_key(observation)
-            if self.store.touch(identity, key, content, observation.observed_at):
+            expiry = first_lease(now, self.retention_days)
+            if self.store.touch(identity, key, content, observation.observed_at, expiry):
                 return WriteOutcome(task_id, identity, True, "touch", 0, WriteCost(1, False, 0))
         reads = 0
         for _ in range(_MAX_RACE_RETRIES):
@@ -128,7 +129,9 @@ class Recorder:
         if state.record is not None and same_content(state.record, updated):
             # Only the order key moved: the small keepalive item takes it (the first keepalive
             # creates it), the record stays.
-            return WritePlan(identity, state, record=None, seen=seen)
+            return WritePlan(
+                identity, state, record=None, seen=seen, seen_expires_at=first_lease(now, self.retention_days)
+            )
         if updated.lease_until is None:
             updated = replace(updated, lease_until=first_lease(now, self.retention_days))
         # The keepalive item exists only once a keepalive came (tasks that live past 12 hours): until
@@ -136,7 +139,12 @@ class Recorder:
         # must follow the record's content, or a keepalive repeating older content would pass.
         follow = seen if state.seen is not None else None
         return WritePlan(
-            identity, state, record=updated, seen=follow, expires_at=self.expires_at(updated, now)
+            identity,
+            state,
+            record=updated,
+            seen=follow,
+            expires_at=self.expires_at(updated, now),
+            seen_expires_at=first_lease(now, self.retention_days),
         )
 
     def expires_at(self, record: TaskRecord, now: datetime) -> int | None:

@@ -83,7 +83,9 @@ def record_from_item(item: Item) -> TaskRecord:
     )
 
 
-def seen_item(identity: str, seen: SeenState) -> Item:
+def seen_item(identity: str, seen: SeenState, expires_at: int | None = None) -> Item:
+    """The keepalive item. ``expires_at``: every write of it moves its TTL on (no removal of the
+    record reaches the indexer, so nothing else deletes it once keepalives stop)."""
     item: Item = {**keys.seen_key(identity)}
     if seen.snapshot_key is not None:
         item[Attr.SNAPSHOT_KEY] = {"S": seen.snapshot_key}
@@ -91,6 +93,8 @@ def seen_item(identity: str, seen: SeenState) -> Item:
         item[Attr.CONTENT_HASH] = {"S": seen.content_hash}
     if seen.seen_at is not None:
         item[Attr.SEEN_AT] = {"S": keys.timestamp(seen.seen_at)}
+    if expires_at is not None:
+        item[Attr.EXPIRES] = {"N": str(expires_at)}
     return item
 
 

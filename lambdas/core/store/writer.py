@@ -6,6 +6,8 @@ Three writes exist, each one request on the task's own partition ``TASK#<identit
 - ``save`` with one item: an event or a snapshot that changed the task (the record, ~1.3 KB
   compressed: 2 write units), or a snapshot that changed nothing but its order key (the keepalive
   item, which the first keepalive creates), each one conditional put;
+  the keepalive item carries its own TTL, moved on by each write of it (a record's removal reaches
+  no indexer, so nothing else would delete it);
 - ``save`` with both: a snapshot that changed a task that already has a keepalive item (a two-item
   transaction of the task's own items, conditional on both being as read: tasks past 12 hours).
 No request writes an item another task writes; index entries and counters follow from the stream.
@@ -47,6 +49,7 @@ class WritePlan:
     record: TaskRecord | None = None  # the new record, or None to leave it
     seen: SeenState | None = None  # the new keepalive item, or None to leave it
     expires_at: int | None = None
+    seen_expires_at: int | None = None  # the keepalive item's TTL (each write moves it on)
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,16 @@ class Store(dynamo.TableAccess):
                 seen = seen_from_item(item)
         return TaskState(record=record, seen=seen)
 
-    def touch(self, identity: str, snapshot_key: str, content_hash: str, seen_at: datetime) -> bool:
-        """Move the keepalive item forward if the snapshot repeats its content and is newer."""
+    def touch(
+        self,
+        identity: str,
+        snapshot_key: str,
+        content_hash: str,
+        seen_at: datetime,
+        expires_at: int | None = None,
+    ) -> bool:
+        """Move the keepalive item forward (and its TTL on) if the snapshot repeats its content and
+        is newer."""
         from botocore.exceptions import ClientError
 
         try:
@@ -93,17 +104,20 @@ class Store(dynamo.TableAccess):
                 self.client.update_item(
                     TableName=self.table_name,
                     Key=keys.seen_key(identity),
-                    UpdateExpression="SET #key = :key, #at = :at",
+                    UpdateExpression="SET #key = :key, #at = :at"
+                    + (", #exp = :exp" if expires_at is not None else ""),
                     ConditionExpression="#hash = :hash AND #key < :key",
                     ExpressionAttributeNames={
                         "#key": Attr.SNAPSHOT_KEY,
                         "#at": Attr.SEEN_AT,
                         "#hash": Attr.CONTENT_HASH,
+                        **({"#exp": Attr.EXPIRES} if expires_at is not None else {}),
                     },
                     ExpressionAttributeValues={
                         ":key": {"S": snapshot_key},
                         ":at": {"S": keys.timestamp(seen_at)},
                         ":hash": {"S": content_hash},
+                        **({":exp": {"N": str(expires_at)}} if expires_at is not None else {}),
                     },
                 )
         except ClientError as error:
@@ -182,7 +196,10 @@ class Store(dynamo.TableAccess):
 
     def _seen_put(self, plan: WritePlan) -> dict[str, Any]:
         assert plan.seen is not None
-        put: dict[str, Any] = {"TableName": self.table_name, "Item": seen_item(plan.identity, plan.seen)}
+        put: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Item": seen_item(plan.identity, plan.seen, plan.seen_expires_at),
+        }
         before = plan.read.seen
         if before is None or before.snapshot_key is None:
             put["ConditionExpression"] = "attribute_not_exists(#key)"
