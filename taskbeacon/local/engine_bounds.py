@@ -26,6 +26,7 @@ request recorder is off unless ``MOTO_ENABLE_RECORDING`` is set; ``install()`` t
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import threading
@@ -164,11 +165,14 @@ def _records_as_json() -> None:
     DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign, assignment]
 
 
-def _epoch_seconds(value: object) -> float:
-    """A timestamp as the JSON protocol carries it: seconds since the epoch (moto's are naive UTC)."""
+def _epoch_seconds(value: object) -> float | str:
+    """A timestamp as the JSON protocol carries it: seconds since the epoch (moto's are naive UTC);
+    a binary value (the compressed task record's body) as base64 text, as DynamoDB's JSON carries B."""
     if isinstance(value, datetime.datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
         return moment.timestamp()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
