@@ -133,6 +133,9 @@ class _Local:
     def interrupt(self) -> float:
         """SIGINT to the group (Ctrl-C); seconds until every process of it has exited."""
         began = time.monotonic()
+        if self.process.poll() is not None:  # it ended by itself: nothing to interrupt
+            self.directory.cleanup()
+            return float("nan")
         os.killpg(self.process.pid, signal.SIGINT)
         deadline = began + 60
         while time.monotonic() < deadline and (self.process.poll() is None or _group_alive(self.process.pid)):
@@ -184,6 +187,8 @@ def _ready(count: int) -> dict[str, object]:
     ready = local.ready_at - local.started if local.ready.is_set() else None
     summary = next((line for line in local.lines if "snapshots and" in line), "")
     exit_seconds = local.interrupt()
+    if ready is None:
+        print("fleet: not ready; its last lines:\n  " + "\n  ".join(local.lines[-8:]), file=sys.stderr)
     return {
         "ready_seconds": round(ready, 1) if ready is not None else None,
         "ready_rss_peak_mb": round(peak),

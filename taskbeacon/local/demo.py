@@ -125,6 +125,7 @@ def demo_specs(count: int) -> list[DemoSpec]:
         svc = _SERVICES[number % len(_SERVICES)]
         index = number // len(_SERVICES)
         batch = svc.network_mode == "bridge"
+        block, offset = divmod(index, 240)  # 240 addresses a subnet; a bigger fleet spills into 10.10.x, ...
         specs.append(
             DemoSpec(
                 cluster=svc.cluster,
@@ -132,7 +133,7 @@ def demo_specs(count: int) -> list[DemoSpec]:
                 family=svc.family,
                 service=svc.service,
                 image=svc.image,
-                ip=f"10.0.{svc.subnet}.{10 + index}",
+                ip=f"10.{10 * block}.{svc.subnet}.{10 + offset}",
                 network_mode=svc.network_mode,
                 source=_BATCH_SOURCES[index % len(_BATCH_SOURCES)] if batch else "tmde-v4",
                 tags=svc.tags,
