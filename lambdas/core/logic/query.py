@@ -351,7 +351,7 @@ class QueryService:
             nonlocal record_reads
             wanted = [hit.identity for hit in hits if hit.identity not in records]
             record_reads += len(wanted)
-            records.update(self.reader.load_tasks(wanted))
+            records.update(self.reader.load_tasks(wanted, seen_of=self._may_have_newer_sighting))
 
         def judged(hit: IndexHit) -> bool:
             if not keep(hit):
@@ -374,7 +374,7 @@ class QueryService:
         )
         missing = [hit.identity for hit in page.hits if hit.identity not in records]
         record_reads += len(missing)
-        records.update(self.reader.load_tasks(missing))
+        records.update(self.reader.load_tasks(missing, seen_of=self._may_have_newer_sighting))
         items: list[dict[str, Any]] = []
         for hit in page.hits:
             stored = records.get(hit.identity)
@@ -408,6 +408,17 @@ class QueryService:
         document["stale"] = self._is_stale(task.last_status, last_seen, now)
         document["indexTruncated"] = index_entries(task)[1]  # pure, from the record: never stored
         return document
+
+    def _may_have_newer_sighting(self, stored: StoredTask) -> bool:
+        """Whether a page must read the task's keepalive item too: only a running task whose record
+        was last written more than a keepalive interval ago can have been seen later (keepalives
+        come 12-24 h after a snapshot and move only that item). Every other task is shown from its
+        record alone, so a page does not read a keepalive item beside each record."""
+        task = stored.record.task
+        if is_stopped(task.last_status) or task.last_seen_at is None:
+            return False
+        seen = task.last_seen_at if task.last_seen_at.tzinfo else task.last_seen_at.replace(tzinfo=UTC)
+        return (self.clock() - seen).total_seconds() > self.keepalive_seconds / 2
 
     def _is_stale(self, status: str | None, last_seen: datetime | None, now: datetime) -> bool:
         """No report or event for longer than two keepalive intervals while not stopped."""

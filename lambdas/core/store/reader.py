@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,16 +52,34 @@ class Reader(dynamo.TableAccess):
             )
         return stored_task(response.get("Items", []))
 
-    def load_tasks(self, identities: list[str]) -> dict[str, StoredTask]:
-        """Records and keepalive items of many tasks; unprocessed keys are retried."""
-        found = {identity: stored_task(items) for identity, items in self.task_items(identities).items()}
+    def load_tasks(
+        self, identities: list[str], *, seen_of: Callable[[StoredTask], bool] | None = None
+    ) -> dict[str, StoredTask]:
+        """Records of many tasks, with the keepalive item of those ``seen_of`` names (all when it is
+        None), read after the records; unprocessed keys are retried."""
+        if seen_of is None:
+            items = self.task_items(identities)
+        else:
+            items = self.task_items(identities, with_seen=False)
+            records = {identity: stored_task(parts) for identity, parts in items.items()}
+            wanted = [identity for identity, task in records.items() if task is not None and seen_of(task)]
+            for identity, parts in self.task_items(wanted, only_seen=True).items():
+                items[identity] = items.get(identity, []) + parts
+        found = {identity: stored_task(parts) for identity, parts in items.items()}
         return {identity: task for identity, task in found.items() if task is not None}
 
-    def task_items(self, identities: list[str], *, with_seen: bool = True) -> dict[str, list[Item]]:
-        """The stored items of many tasks (record, and keepalive item unless ``with_seen`` is False),
-        by identity, unconverted: a caller that must survive one unreadable record converts each."""
+    def task_items(
+        self, identities: list[str], *, with_seen: bool = True, only_seen: bool = False
+    ) -> dict[str, list[Item]]:
+        """The stored items of many tasks (record, and keepalive item unless ``with_seen`` is False;
+        the keepalive item alone with ``only_seen``), by identity, unconverted: a caller that must
+        survive one unreadable record converts each."""
         by_identity: dict[str, list[Item]] = {}
-        sort_keys = (keys.record_key, keys.seen_key) if with_seen else (keys.record_key,)
+        sort_keys: tuple[Callable[[str], keys.Key], ...] = (keys.record_key,)
+        if only_seen:
+            sort_keys = (keys.seen_key,)
+        elif with_seen:
+            sort_keys = (keys.record_key, keys.seen_key)
         pending = [key(i) for i in dict.fromkeys(identities) for key in sort_keys]
         requests = 0
         budget = -(-len(pending) // _BATCH_GET_KEYS) + _BATCH_GET_RETRIES
