@@ -37,19 +37,20 @@ def post_snapshot() -> Response[Any]:
     event = app.current_event
     caller = caller_from_identity(event.raw_event.get("requestContext", {}).get("identity"))
     logger.append_keys(caller=caller.arn)
-    logger.info("snapshot received", extra={"body": describe_body(body)})
+    # One line per report, and none at INFO for a keepalive that changed nothing: log lines are
+    # billed per byte and keepalives are most of a running task's reports (docs/cost.md).
+    logger.debug("snapshot received", extra={"body": describe_body(body)})
     own_account = account_of_function(app.lambda_context.invoked_function_arn)
     verifier = wiring.verifier(own_account)
     result = ingest_snapshot(body, caller, wiring.recorder(), settings, verifier)
     # A log line, not custom metrics: each metric name costs $0.30 a month (core/observability.py).
-    logger.info(
-        "snapshot accepted",
-        extra={
-            "normalize_ms": result.normalize_ms,
-            "write_items": sum(o.write_items for o in result.outcomes),
-        },
-    )
     changed = [o.task_id for o in result.outcomes if o.changed]
+    written = sum(o.write_items for o in result.outcomes)
+    log = logger.info if any("record" in o.kind for o in result.outcomes) else logger.debug
+    log(
+        "snapshot accepted",
+        extra={"normalize_ms": result.normalize_ms, "write_items": written, "tasks": len(result.task_ids)},
+    )
     return Response(
         status_code=202,
         content_type=content_types.APPLICATION_JSON,
