@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -116,7 +117,12 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
     except OSError as error:
         print(f"taskbeacon local: cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 1
-    return _serve(args, system, targets)
+    code = _serve(args, system, targets)
+    # Everything is in memory and stopped: exit now rather than let the interpreter free a fleet's
+    # objects one by one (seconds at 1,000 demo tasks), which Ctrl-C would wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] | None) -> int:

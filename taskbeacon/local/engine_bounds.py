@@ -9,8 +9,9 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
 - a stream keeps every record (both images) for ever; DynamoDB trims after 24 h. Here records are
   trimmed once read, keeping the last ``KEEP_READ_RECORDS`` read ones: a record nobody has read is
   never dropped, so the indexer stays in step;
-- a query by a table's partition key sorts every item of the table first; here it reads that one
-  partition (the result is the same: the partition's items in range key order);
+- a query sorts every item of the table before it looks at any; here a query by a table's
+  partition key reads that one partition, and an index query filters the items unsorted (the
+  result is the same: moto sorts what matched itself);
 - TransactWriteItems deep-copies every table it touches, to roll back on failure: time and memory
   in proportion to the table on every report. Here it checks every condition first and writes
   only when all hold, keeping copies of just the items it writes for the rare failure after that;
@@ -116,20 +117,19 @@ def _query_one_partition() -> None:
     query, all_items = Table.query, Table.all_items
 
     def partition_items(table: Any) -> Any:
-        wanted = getattr(_partition, "key", None)
-        if wanted is None or id(getattr(_partition, "table", None)) != id(table):
+        if id(getattr(_partition, "table", None)) != id(table):
             return all_items(table)
+        wanted = getattr(_partition, "key", None)
+        if wanted is None:  # an index query: it filters, then sorts what matched itself
+            return [item for partition in table.items.values() for item in _items_of(table, partition)]
         items: Any = table.items.get(wanted[0])
-        if items is None:
-            return []
-        if not table.range_key_attr:
-            return [items]
-        return list(items.values())  # query sorts them by range key itself
+        return [] if items is None else _items_of(table, items)
 
     def one_partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("index_name") or hash_key is None or getattr(_partition, "key", None) is not None:
+        if getattr(_partition, "table", None) is not None:
             return query(self, hash_key, *args, **kwargs)
-        _partition.key, _partition.table = (hash_key,), self
+        index = kwargs.get("index_name")
+        _partition.key, _partition.table = (None if index or hash_key is None else (hash_key,)), self
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:
@@ -174,6 +174,11 @@ def _epoch_seconds(value: object) -> float | str:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _items_of(table: Any, partition: Any) -> list[Any]:
+    """A partition's items: a dict by range key, or the one item of a table without one."""
+    return list(partition.values()) if table.range_key_attr else [partition]
 
 
 def _recorder_off() -> None:
