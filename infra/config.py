@@ -34,6 +34,7 @@ _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 _VPCE_ID = re.compile(r"^vpce-[0-9a-f]{8,17}$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_EVENT_BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus/[\w.\-/]{1,256}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 # A reader: a whole account (delegated to that account's IAM) or one role; never a wildcard.
 _READER = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+)$")
@@ -93,6 +94,14 @@ class TaskBeaconConfig:
     sweep_role_name: str = "taskbeacon-sweep-reader"
     # ECS calls a second per account and region; ECS's budget of ~20 a second is shared by everyone there.
     sweep_calls_per_second: int = 5
+    # Change events out (docs/events.md): the bus the indexer publishes to; empty: the stack's own
+    # bus, `<stackName>-changes`.
+    change_events_bus_arn: str = ""
+
+    @property
+    def change_events_bus_name(self) -> str:
+        """The name of the stack's own change-events bus (when no bus ARN is given)."""
+        return f"{self.stack_name}-changes"
 
     @property
     def sweeper_role_name(self) -> str:
@@ -201,6 +210,13 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
         empty_ok=False,
     ),
     "sweepCallsPerSecond": lambda k, v: _as_int(k, v, 1, 20),
+    "changeEventsBusArn": lambda k, v: _as_str(
+        k,
+        v,
+        _EVENT_BUS_ARN,
+        "an EventBridge event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)",
+        empty_ok=True,
+    ),
 }
 
 _FIELDS: Final = {
@@ -229,6 +245,7 @@ _FIELDS: Final = {
     "sweepAccounts": "sweep_accounts",
     "sweepRoleName": "sweep_role_name",
     "sweepCallsPerSecond": "sweep_calls_per_second",
+    "changeEventsBusArn": "change_events_bus_arn",
 }
 
 KNOWN_KEYS: Final = tuple(PREFIX + key for key in _FIELDS)

@@ -65,10 +65,32 @@ class TaskBeaconIndexing(Construct):
         indexer: lambda_.Function,
         reconciler: lambda_.Function,
         reconcile_interval_hours: int,
+        change_events_bus_arn: str = "",
+        change_events_bus_name: str = "TaskBeacon-changes",
     ) -> None:
         super().__init__(scope, construct_id)
         # Imported here: infra.paths (above) has put lambdas/ on sys.path; the module is stdlib only.
+        from core.environment import ENV_NAMES
         from core.logic.failures import FAILURE_QUEUE_ENV
+
+        # Change events out (docs/events.md): the bus given, or one of the stack's own. Only the
+        # indexer may put events on it (events:PutEvents on this bus alone). No alarm metric is added:
+        # events that do not land fail the batch, which the indexer's Errors, IteratorAge and failure
+        # queue alarms already watch.
+        self.change_events_bus: events.IEventBus = (
+            events.EventBus.from_event_bus_arn(self, "ChangeEventsBus", change_events_bus_arn)
+            if change_events_bus_arn
+            else events.EventBus(self, "ChangeEventsBus", event_bus_name=change_events_bus_name)
+        )
+        self.change_events_bus.grant_put_events_to(indexer)
+        indexer.add_environment(ENV_NAMES["change_events_bus"], self.change_events_bus.event_bus_arn)
+        bus_output = cdk.CfnOutput(
+            self,
+            "ChangeEventsBusArnOutput",
+            value=self.change_events_bus.event_bus_arn,
+            description="taskbeacon change events (docs/events.md): rules match source taskbeacon",
+        )
+        bus_output.override_logical_id("ChangeEventsBusArn")
 
         self.failures = IndexerFailureQueue(self, "IndexerFailures").queue
         # The indexer parks an isolated poison record's task key here (taskbeacon reindex reads it).

@@ -52,6 +52,8 @@ class TaskBeaconStack(cdk.Stack):
             indexer=self.functions.indexer,
             reconciler=self.functions.reconciler,
             reconcile_interval_hours=config.reconcile_interval_hours,
+            change_events_bus_arn=config.change_events_bus_arn,
+            change_events_bus_name=config.change_events_bus_name,
         )
         self.api = TaskBeaconApi(
             self, "Http", ingest=self.functions.ingest, query=self.functions.query, config=config

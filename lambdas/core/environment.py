@@ -28,6 +28,9 @@ ENV_NAMES: Final[Mapping[str, str]] = {
     "sweep_worker_function": "SWEEP_WORKER_FUNCTION",
     "sweep_calls_per_second": "SWEEP_CALLS_PER_SECOND",
     "events_from_organization": "EVENTS_FROM_ORGANIZATION",
+    # The EventBridge bus (name or ARN) the indexer publishes change events to (docs/events.md);
+    # empty: none; "local": local mode's in-process bus (core.publish.LOCAL_BUS).
+    "change_events_bus": "CHANGE_EVENTS_BUS",
 }
 
 

@@ -44,6 +44,8 @@ class Settings(BaseModel):
     sweep_role_name: str = Field(default="taskbeacon-sweep-reader", min_length=1, max_length=50)
     sweep_worker_function: str = ""  # the worker's name or ARN: the planner invokes it asynchronously
     sweep_calls_per_second: float = Field(default=5.0, gt=0, le=20)
+    # Change events out (docs/events.md): the bus the indexer publishes to; empty publishes nothing.
+    change_events_bus: str = Field(default="", max_length=1600)
 
     @field_validator("collector_role_arns")
     @classmethod

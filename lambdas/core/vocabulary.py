@@ -30,6 +30,9 @@ QUERY_ROUTES: Final = (
     Route("GET", "/openapi.json", "query"),
 )
 ROUTES: Final = (SNAPSHOTS, *QUERY_ROUTES)
+# Local mode only (operator credentials; no deployed route): the change events its in-process bus
+# published, oldest first (docs/events.md); `taskbeacon events tail` reads it.
+LOCAL_PUBLISHED_EVENTS: Final = Route("GET", "/_local/events/published", "indexer")
 
 # Filters of GET /tasks, in the order tried as the partition to read when several are given.
 LIST_FILTERS: Final = (

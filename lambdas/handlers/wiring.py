@@ -14,6 +14,7 @@ from core.settings import get_settings
 if TYPE_CHECKING:
     from core.crosscheck import EcsTaskVerifier
     from core.logic.indexer import Indexer
+    from core.logic.publishing import ChangeEventPublishing
     from core.logic.query import QueryService
     from core.logic.reconcile import Reconciler
     from core.logic.recording import Recorder
@@ -38,8 +39,24 @@ def indexer() -> Indexer:
     from core.store.coverage import CoverageStore
     from core.store.index_writer import IndexStore
 
-    table = get_settings().table_name
-    return Indexer(IndexStore(table), event_marks=CoverageStore(table))
+    settings = get_settings()
+    table = settings.table_name
+    return Indexer(
+        IndexStore(table),
+        event_marks=CoverageStore(table),
+        change_events=change_events(table, settings.change_events_bus),
+    )
+
+
+def change_events(table: str, bus: str) -> ChangeEventPublishing | None:
+    """Change events out (docs/events.md), when a bus is set: the registry and marks in the table."""
+    if not bus:
+        return None
+    from core.logic.publishing import ChangeEventPublishing
+    from core.publish import publisher_for
+    from core.store.digests import ChangeEventStore
+
+    return ChangeEventPublishing(ChangeEventStore(table), publisher_for(bus))
 
 
 @lru_cache(maxsize=1)

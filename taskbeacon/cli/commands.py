@@ -149,6 +149,30 @@ def coverage(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
     return 0
 
 
+def events_tail(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
+    """Print local mode's published change events, one JSON document a line; with --follow, keep
+    polling for newer ones until Ctrl-C (docs/events.md)."""
+    import time
+
+    from core.vocabulary import LOCAL_PUBLISHED_EVENTS
+
+    after = 0
+    while True:
+        body = api.get(LOCAL_PUBLISHED_EVENTS.path, {"after": after})
+        events = body.get("events") or []
+        if not args.follow and args.limit:
+            events = events[-args.limit :]
+        outputs.ndjson(out, events)
+        out.flush()
+        after = int(body.get("last") or after)
+        if not args.follow:
+            return 0
+        try:
+            time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 0
+
+
 def console(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
     """Serve the web console until Ctrl-C (imported only here: the query commands never need it)."""
     from taskbeacon.console.command import serve

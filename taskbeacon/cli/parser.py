@@ -270,6 +270,22 @@ def _search(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _output(search)
 
 
+def _events(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = subparsers.add_parser(
+        "events", help="change events (local mode)", description="change events (docs/events.md)"
+    )
+    sub = events.add_subparsers(dest="events_command", metavar="{tail}", required=True)
+    tail = _query_command(
+        sub,
+        "tail",
+        commands.events_tail,
+        "the change events local mode published (GET /_local/events/published), one JSON a line",
+    )
+    tail.add_argument("--follow", "-f", action="store_true", help="keep printing new events until Ctrl-C")
+    tail.add_argument("--limit", type=int, default=0, help="without --follow: only the last N events")
+    tail.add_argument("--interval", type=float, default=1.0, help=argparse.SUPPRESS)
+
+
 def _summary(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     summary = _query_command(
         subparsers, "summary", commands.summary, "running tasks per group (GET /summary)"
@@ -329,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     _summary(subparsers)
     _coverage(subparsers)
     _console(subparsers)
+    _events(subparsers)
     for name, help_ in DELEGATES.items():
         # A passthrough stub: the real options belong to the delegated module, which is imported
         # only when this command runs. prefix_chars="\0" makes every later argument a plain value.

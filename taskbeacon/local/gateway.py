@@ -44,6 +44,7 @@ LOCAL_ROUTES = _LOCAL_ROUTES = {
     ("POST", "/_local/events"),
     ("POST", "/_local/reindex"),
     ("POST", "/_local/sweep"),
+    ("GET", "/_local/events/published"),  # core.vocabulary.LOCAL_PUBLISHED_EVENTS
 }
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _ACCOUNT = re.compile(r"[0-9]{12}", re.ASCII)
@@ -243,7 +244,7 @@ class Gateway:
             return _gateway_error(HTTPStatus.FORBIDDEN, error.response_type, str(error))
         principal = verified.principal
         if route is None:
-            return self._local_route(method, path, principal, body)
+            return self._local_route(method, path, principal, body, split.query)
         template, path_parameters, function = route
         if principal.kind == "task" and function != "ingest":
             # The task role is granted execute-api:Invoke on POST /snapshots only.
@@ -266,7 +267,7 @@ class Gateway:
         return int(response.get("statusCode", 502)), out_headers, data
 
     def _local_route(  # noqa: PLR0911 - one answer per local route and per refusal
-        self, method: str, path: str, principal: Principal, body: bytes
+        self, method: str, path: str, principal: Principal, body: bytes, query: str = ""
     ) -> tuple[int, dict[str, str], bytes]:
         if principal.kind != "operator":
             return _gateway_error(
@@ -274,6 +275,10 @@ class Gateway:
                 "ACCESS_DENIED",
                 f"User: {principal.arn} is not authorized to use {path}",
             )
+        if method == "GET":  # /_local/events/published, the one GET among the local routes
+            from taskbeacon.local.published import published_events
+
+            return _json(*published_events(query))
         try:
             document = parse_json_body(body)
         except InvalidBody as error:

@@ -118,6 +118,8 @@ class LocalSystem:
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.log_level,
+                # Change events go to the in-process bus (GET /_local/events/published).
+                "CHANGE_EVENTS_BUS": "local",
             }
         )
         # Metrics are off locally, yet Powertools still warns that an invocation published none:

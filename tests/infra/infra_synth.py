@@ -49,6 +49,8 @@ LISTS_CONTEXT: dict[str, Any] = {
     "taskbeacon:memberRegions": "eu-central-1",
     "taskbeacon:sweepAccounts": "111111111111,222222222222",
     "taskbeacon:sweepRoleName": "inventory-reader",
+    # Change events to a bus of the operator's own (no bus of the stack's).
+    "taskbeacon:changeEventsBusArn": "arn:aws:events:eu-central-1:999988887777:event-bus/ops-changes",
 }
 
 

@@ -69,13 +69,27 @@ class EventMarks(Protocol):
     def mark_events(self, latest: dict[tuple[str, str], datetime]) -> int: ...
 
 
+class ChangeEvents(Protocol):
+    """Where the indexer publishes the runs' change events (core.logic.publishing)."""
+
+    def publish(self, runs: dict[str, list[StreamChange]]) -> set[str]: ...
+
+
 class Indexer:
-    def __init__(self, store: IndexStore, *, event_marks: EventMarks | None = None):
+    def __init__(
+        self,
+        store: IndexStore,
+        *,
+        event_marks: EventMarks | None = None,
+        change_events: ChangeEvents | None = None,
+    ):
         self.store = store
         self.event_marks = event_marks
+        self.change_events = change_events
 
     def apply(self, changes: list[StreamChange]) -> BatchResult:
         plans: list[_TaskPlan] = []
+        planned: dict[str, list[StreamChange]] = {}
         poisoned: list[Poisoned] = []
         runs = _runs_per_task(changes)
         current = self.store.current_records(list(runs))
@@ -87,6 +101,7 @@ class Indexer:
                 if isinstance(record, Exception):
                     raise record
                 plans.append(plan_run(run, record))
+                planned[identity] = run
             except Exception as error:  # planning is pure: its error is this record's own, every time
                 poisoned.append(Poisoned(run[-1].sequence, identity, f"{type(error).__name__}: {error}"))
         failed_refs = self.store.write_entries(
@@ -98,6 +113,9 @@ class Indexer:
             for plan in plans
             if failed_refs & ({item.ref for item in plan.puts} | set(plan.deletes))
         ]
+        # Change events out (docs/events.md): a task whose events did not land is unfinished too.
+        unpublished = self.change_events.publish(planned) if self.change_events is not None else set()
+        unfinished += [run[0].sequence for identity, run in planned.items() if identity in unpublished]
         self._mark_events(changes)
         return BatchResult(
             failed_sequences=sorted(unfinished, key=_sequence_order)[:1],

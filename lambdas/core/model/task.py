@@ -41,6 +41,9 @@ class Container(_Wire):
     image_digest: str | None = None
     last_status: str | None = None
     exit_code: int | None = None
+    reason: str | None = (
+        None  # why it stopped, as ECS says it (e.g. "OutOfMemoryError: Container killed ...")
+    )
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -79,6 +79,7 @@ def _container(doc: Obj, attachments: dict[str, dict[str, str]]) -> Container:
         image_digest=doc.text("imageDigest"),  # the repository manifest digest
         last_status=lifecycle_status(doc.text("lastStatus")),
         exit_code=doc.integer("exitCode"),
+        reason=doc.text("reason"),
         health_status=doc.text("healthStatus"),
         networks=_networks(doc, attachments),
     )

@@ -1,0 +1,67 @@
+"""Change events in local mode: the indexer publishes to the in-process bus, ``taskbeacon events
+tail`` reads it through the gateway's operator-only ``GET /_local/events/published``."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from taskbeacon.cli.main import main
+from taskbeacon.local.system import LocalSystem
+from tests.http.conftest import fixture, task_credentials
+from tests.http.localapi import post_snapshot, send
+
+
+@pytest.fixture
+def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TASKBEACON_ENDPOINT", local.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local.operator.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local.operator.secret_key)
+    monkeypatch.setenv("AWS_REGION", local.region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def test_events_tail_shows_the_task_first_seen_once(
+    local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cluster = f"evt{uuid.uuid4().hex[:6]}"
+    task = fixture("v4-task-fargate-docs.json")
+    task_id = uuid.uuid4().hex
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
+    task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
+    creds = task_credentials(local, operator, task["TaskARN"])
+    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status == 202
+    # The same report again (a duplicate): no second event.
+    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status in (200, 202)
+
+    assert main(["events", "tail"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    mine = [event for event in lines if event["detail"]["taskId"] == task_id]
+    kinds = [event["detail-type"] for event in mine]
+    assert kinds.count("Task First Seen") == 1
+    # Its image's digest is new to this local system unless an earlier test ran it first.
+    assert set(kinds) <= {"Task First Seen", "Image Digest First Seen"}
+    (first,) = [event for event in mine if event["detail-type"] == "Task First Seen"]
+    assert first["source"] == "taskbeacon"
+    assert first["resources"] == [task["TaskARN"]]
+    assert first["detail"]["clusterArn"] == task["Cluster"]
+    assert len(first["detail"]["eventId"]) == 32
+
+    assert main(["events", "tail", "--limit", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_the_route_is_for_the_operator_only(local: LocalSystem, operator: dict) -> None:
+    arn = f"arn:aws:ecs:us-east-1:111122223333:task/x/{uuid.uuid4().hex}"
+    creds = task_credentials(local, operator, arn)
+    path = "/_local/events/published"
+    assert send(local.url, "GET", path, credentials=creds, region=local.region).status == 403
+    assert send(local.url, "GET", path, credentials=None, region=local.region).status == 403
+    answer = send(local.url, "GET", path + "?after=x", credentials=operator, region=local.region)
+    assert answer.status == 400
