@@ -16,6 +16,7 @@ from core.logic.indexing import (
     DIGEST_PREFIX_HEX,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
+    MAX_INDEXED_VALUE_BYTES,
     PROJECTED_FILTERS,
     STATUS,
     TASK_ID_KIND,
@@ -28,8 +29,10 @@ from core.logic.lifecycle import STOPPED, is_stopped
 from core.logic.paging import DONE, merged_page
 from core.logic.summaries import coverage_rows, summary_groups
 from core.model import StoredTask, Task
+from core.model.time import timestamp
 from core.store import cursor as cursors
-from core.store import keys
+from core.store import index
+from core.store.index import ACTIVE_DAY
 from core.store.reader import IndexHit, Reader
 from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 
@@ -39,7 +42,6 @@ if TYPE_CHECKING:
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
-_MAX_SORT_KEY = 1024  # DynamoDB's sort key limit, in bytes
 
 # A filter the entries cannot answer (they are written once): it judges the entry with its task's record.
 RecordCheck = Callable[[IndexHit, StoredTask], bool]
@@ -113,7 +115,7 @@ class QueryService:
         return stored
 
     def _identities_of(self, task_id: str, now: datetime) -> list[IndexHit]:
-        partition = keys.index_partition(TASK_ID_KIND, task_id, 0)
+        (partition,) = index.partitions(TASK_ID_KIND, task_id)  # one task's own value: never sharded
         page = self.reader.query_shard(partition, after=None, limit=_MAX_CANDIDATES)
         return [hit for hit in page.hits if not _expired(hit.expires_at, now)]
 
@@ -133,8 +135,8 @@ class QueryService:
         window = _window(active_at, active_from, active_to)
         if window is not None:
             return self._active(filters, window, since=since, limit=limit, cursor=cursor)
-        query = {"list": filters, "since": keys.timestamp(since) if since else None}
-        low = keys.timestamp(since) if since else None
+        query = {"list": filters, "since": timestamp(since) if since else None}
+        low = timestamp(since) if since else None
         status = filters.get(STATUS)
         if status is not None and not is_stopped(status):
             # Every task not yet stopped is in the live partition, whose entries follow its status.
@@ -165,18 +167,14 @@ class QueryService:
     ) -> Page:
         """Tasks running at any moment of ``window``: the live partition, and for stopped tasks the
         day partitions the window touches (each stopped task is taken from one day only)."""
-        start, end = (keys.timestamp(moment) for moment in window)
+        start, end = (timestamp(moment) for moment in window)
         days = _days(window)
-        kinds = [(LIVE_KIND, None)] + [(keys.active_day_kind(day), day) for day in days]
-        partitions: list[str] = []
-        day_of: dict[str, str | None] = {}
-        for kind, day in kinds:
-            for shard in range(keys.shards_of(kind)):
-                partition = keys.index_partition(kind, ALL, shard)
-                partitions.append(partition)
-                day_of[partition] = day
+        day_of: dict[str, str | None] = dict.fromkeys(index.partitions(LIVE_KIND, ALL))
+        for day in days:
+            day_of.update(dict.fromkeys(index.partitions(ACTIVE_DAY, day), day))
+        partitions = list(day_of)
         projected = _by_name(filters)
-        low = keys.timestamp(since) if since else None
+        low = timestamp(since) if since else None
         query = {"active": [start, end], "list": filters, "since": low}
         now = self.clock()
 
@@ -211,7 +209,7 @@ class QueryService:
     ) -> Page:
         if status:
             status = _canonical({STATUS: status})[STATUS]
-        moment = keys.timestamp(at) if at else None
+        moment = timestamp(at) if at else None
         query: dict[str, Any] = {"search": kind, "value": value, "status": status, "at": moment}
         if confirmed:
             query["confirmed"] = True  # a cursor of one answer never pages the other
@@ -268,12 +266,9 @@ class QueryService:
     def _live(self) -> list[dict[str, str]]:
         """The projections of every live entry that has not expired."""
         now = self.clock()
-        partitions = [
-            keys.index_partition(LIVE_KIND, ALL, shard) for shard in range(keys.shards_of(LIVE_KIND))
-        ]
         return [
             hit.projection
-            for hit in self.reader.whole_partitions(partitions)
+            for hit in self.reader.whole_partitions(index.partitions(LIVE_KIND, ALL))
             if not _expired(hit.expires_at, now)
         ]
 
@@ -295,7 +290,7 @@ class QueryService:
         searched: str = "",
     ) -> Page:
         now = self.clock()
-        if len(value.encode()) > 1024:
+        if len(value.encode()) > MAX_INDEXED_VALUE_BYTES:
             return Page([], None)  # never indexed, and too long for a DynamoDB key: nothing can match
 
         def keep(hit: IndexHit) -> bool:
@@ -307,9 +302,8 @@ class QueryService:
                 return False
             return at is None or hit.held_from is None or hit.held_from <= at
 
-        partitions = [keys.index_partition(kind, value, shard) for shard in range(keys.shards_of(kind))]
         return self._merged(
-            partitions,
+            index.partitions(kind, value),
             keep,
             query,
             limit,
@@ -340,9 +334,7 @@ class QueryService:
         if positions is not None and all(position == DONE for position in positions):
             return Page([], None)
         for position in positions or []:
-            if position and (
-                (low is not None and position < low) or (high is not None and position > high + "~")
-            ):
+            if position and not index.within(position, low, high):
                 raise InvalidCursor("cursor does not belong to this query", field="cursor")
         records: dict[str, StoredTask] = {}
         record_reads = 0
@@ -388,7 +380,7 @@ class QueryService:
             items.append(
                 {
                     "task": document,
-                    "heldFrom": keys.timestamp(active_span(task)[0]),
+                    "heldFrom": timestamp(active_span(task)[0]),
                     "heldUntil": _held_until(task),
                     # Whether AWS stated this address for the task, or only the task itself did.
                     "confirmed": _confirmed(held[0], held[1], hit, task),
@@ -404,21 +396,18 @@ class QueryService:
         last_seen = max(filter(None, (task.last_seen_at, stored.seen_at)), default=None)
         document = task_document(task)
         if last_seen is not None:
-            document["lastSeenAt"] = keys.timestamp(last_seen)
+            document["lastSeenAt"] = timestamp(last_seen)
         document["stale"] = self._is_stale(task.last_status, last_seen, now)
         document["indexTruncated"] = index_entries(task)[1]  # pure, from the record: never stored
         return document
 
     def _may_have_newer_sighting(self, stored: StoredTask) -> bool:
-        """Whether a page must read the task's keepalive item too: only a running task whose record
-        was last written more than a keepalive interval ago can have been seen later (keepalives
-        come 12-24 h after a snapshot and move only that item). Every other task is shown from its
-        record alone, so a page does not read a keepalive item beside each record."""
+        """Whether a page must read the task's keepalive item too: only when the record alone would
+        make a running task look stale (keepalives move only that item). Every other task is shown
+        from its record, so a page reads no keepalive item beside each record; its ``lastSeenAt`` is
+        then the record's, which a keepalive since may have passed (``GET /tasks/{id}`` reads both)."""
         task = stored.record.task
-        if is_stopped(task.last_status) or task.last_seen_at is None:
-            return False
-        seen = task.last_seen_at if task.last_seen_at.tzinfo else task.last_seen_at.replace(tzinfo=UTC)
-        return (self.clock() - seen).total_seconds() > self.keepalive_seconds / 2
+        return self._is_stale(task.last_status, task.last_seen_at, self.clock())
 
     def _is_stale(self, status: str | None, last_seen: datetime | None, now: datetime) -> bool:
         """No report or event for longer than two keepalive intervals while not stopped."""
@@ -497,9 +486,9 @@ def _positions(decoded: Any, shards: int) -> list[str | None]:
     if not isinstance(decoded, list) or len(decoded) != shards:
         raise InvalidCursor("cursor does not belong to this query", field="cursor")
     for position in decoded:
-        if position is not None and (not isinstance(position, str) or len(position.encode()) > _MAX_SORT_KEY):
-            raise InvalidCursor("cursor does not belong to this query", field="cursor")
-        if isinstance(position, str) and position != DONE and not position[:4].isdigit():
+        if position is None or position == DONE:
+            continue
+        if not isinstance(position, str) or not index.is_position(position):
             raise InvalidCursor("cursor does not belong to this query", field="cursor")
     return decoded
 
@@ -548,12 +537,12 @@ def _expired(expires_at: int | None, now: datetime) -> bool:
 
 def _held_until(task: Task) -> str | None:
     """Until when a task held its addresses: its stop (None while it has not stopped)."""
-    return keys.timestamp(task.stopped_at) if task.stopped_at else None
+    return timestamp(task.stopped_at) if task.stopped_at else None
 
 
 def _held_at(task: Task, moment: str) -> bool:
     """Whether the task held its addresses at ``moment``: from its start until its stop."""
-    if keys.timestamp(active_span(task)[0]) > moment:
+    if timestamp(active_span(task)[0]) > moment:
         return False
     held_until = _held_until(task)
     return held_until is None or held_until >= moment
