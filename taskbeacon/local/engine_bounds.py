@@ -187,21 +187,23 @@ def _recorder_off() -> None:
     recorder._user_enabled = False
 
 
-def kept() -> dict[str, int]:
+def kept(table_name: str | None = None) -> dict[str, int]:
     """What the engine holds that grows with requests: shard iterators and stream records (for tests)."""
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodbstreams.models import dynamodbstreams_backends
 
     iterators = sum(
-        len(backend.shard_iterators)
+        1
         for account in dynamodbstreams_backends.values()
         for backend in account.values()
+        for iterator in list(backend.shard_iterators.values())
+        if table_name in (None, iterator.stream_shard.table.name)
     )
     records = sum(
         len(table.stream_shard.items)
         for account in dynamodb_backends.values()
         for backend in account.values()
         for table in backend.tables.values()
-        if table.stream_shard is not None
+        if table.stream_shard is not None and table_name in (None, table.name)
     )
     return {"shardIterators": iterators, "streamRecords": records}
