@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from core.logic.query import QueryService
 from core.logic.recording import Recorder
-from core.store import keys
+from core.store import index, keys
 from core.store.reader import Reader
 from core.store.writer import Store
 from handlers import wiring
@@ -174,14 +174,14 @@ def test_page_whose_records_stay_unprocessed_is_429_not_a_page_with_holes(
 ) -> None:
     identity = f"aws#111122223333#us-east-1#{uuid.uuid4().hex}"
     entry = {
-        "pk": {"S": keys.index_partition("clusterName", "demo", 0)},
+        "pk": {"S": index.partitions("clusterName", "demo")[0]},
         "sk": {"S": f"2026-11-28T09:14:03.000000Z#{identity}"},
         "ref": {"S": identity},
         "p": {"S": "{}"},
     }
     with _stubbing(local) as stub:
         stub.add_response("query", {"Items": [entry], "Count": 1, "ScannedCount": 1})
-        for _ in range(keys.INDEX_SHARDS - 1):  # the other shards of the partition are empty
+        for _ in range(index.INDEX_SHARDS - 1):  # the other shards of the partition are empty
             stub.add_response("query", {"Items": [], "Count": 0, "ScannedCount": 0})
         for _ in range(5):  # one request plus every retry the reader allows
             stub.add_response(

@@ -306,14 +306,14 @@ def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fi
     stream = Stream(dynamodb)
     records = stream.new_records()
     bad = identities[41]
-    real = indexer_module.index_items
+    real = indexer_module.wanted_entries
 
-    def buggy(t: Any, identity: str, expires_at: int | None) -> Any:
-        if identity == bad:
+    def buggy(t: Any) -> Any:
+        if task_identity(t) == bad:
             raise KeyError("containers")
-        return real(t, identity, expires_at)
+        return real(t)
 
-    monkeypatch.setattr(indexer_module, "index_items", buggy)
+    monkeypatch.setattr(indexer_module, "wanted_entries", buggy)
     indexer = Indexer(IndexStore(TABLE, client=dynamodb, sleep=lambda _: None))
     queue = FailureQueue()
     esm = EventSourceMapping(lambda event, _: index_batch(event, indexer, queue.park))
@@ -322,7 +322,7 @@ def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fi
     parked = read_failure(message)
     assert isinstance(parked, ParkedTask) and parked.identity == bad and "KeyError" in parked.reason
 
-    monkeypatch.setattr(indexer_module, "index_items", real)  # the fix is deployed
+    monkeypatch.setattr(indexer_module, "wanted_entries", real)  # the fix is deployed
     Snapshot.of(dynamodb).exact_except({bad}, dynamodb)
     reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run([bad], settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)

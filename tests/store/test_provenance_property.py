@@ -16,10 +16,11 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.logic.indexing import active_span, index_items
+from core.logic.indexing import active_span, wanted_entries
 from core.logic.merge import VANISHED, merge
 from core.logic.query import _confirmed
 from core.model import Observation, TaskRecord
+from core.store.index import placed
 from core.store.reader import IndexHit
 from tests.store.builders import T0, snapshot, task
 
@@ -105,7 +106,7 @@ def test_the_claim_is_in_history_and_searchable_but_not_as_confirmed() -> None:
     assert any(
         CLAIMED_IP in (entry["changes"].get("unconfirmed", {}).get("to") or []) for entry in record.history
     )
-    items = index_items(record.task, "aws#111122223333#us-east-1#1", None)
+    items = placed(wanted_entries(record.task), "aws#111122223333#us-east-1#1", None)
     by_ip = {i.partition.split("#")[2]: i for i in items.values() if i.partition.startswith("IX#ip#")}
     assert set(by_ip) == {AWS_IP, CLAIMED_IP}  # both addresses find the task
     # Whether AWS stated the address is judged from the record, not the entry (entries are written once).

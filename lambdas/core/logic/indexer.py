@@ -31,8 +31,9 @@ from datetime import datetime
 from typing import Protocol
 
 from core.errors import Throttled, Unavailable
-from core.logic.indexing import index_items
+from core.logic.indexing import wanted_entries
 from core.model import IndexItem, StreamChange, TaskRecord
+from core.store.index import placed
 from core.store.index_writer import IndexStore
 from core.vocabulary import EVENT
 
@@ -146,8 +147,9 @@ class Indexer:
 
 
 def wanted(record: TaskRecord, identity: str) -> dict[str, IndexItem]:
-    """Every entry a stored record should have, by reference."""
-    return index_items(record.task, identity, record.lease_until)
+    """Every entry a stored record should have, by reference: logic says which (``wanted_entries``),
+    the store where they live (``placed``), each expiring at the record's lease."""
+    return placed(wanted_entries(record.task), identity, record.lease_until)
 
 
 def plan_run(run: list[StreamChange], current: TaskRecord) -> _TaskPlan:

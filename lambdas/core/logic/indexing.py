@@ -1,7 +1,8 @@
 """Which index entries a task has (pure; no I/O).
 
-Index entries are items ``IX#<kind>#<value>#<shard>`` / ``<firstSeenAt>#<identity>``, one per
-searchable value, so every list and search is a ``Query`` per shard of one value. Every entry is
+A task has one index entry per searchable value (a kind and a value), so every list and search
+reads the entries of one value; where they live (partitions, shards, sort keys) is core/store/index.py's
+to say. Every entry is
 written once: what it carries (its projection) is what does not change in a task's life, and it
 expires with the task's lease (core.logic.lease), so a stop rewrites none of them. The one entry
 that follows the task is ``live``: it carries status, images and sources, and ``/summary`` and
@@ -15,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.logic.images import index_names
 from core.logic.lifecycle import is_stopped
-from core.model import IndexItem, Task
-from core.store import keys
+from core.model import Task, WantedEntry
+from core.store.index import ACTIVE_DAY
 from core.vocabulary import CONFIRMABLE_SEARCHES, FACT_GROUPS, LIST_FILTERS
 
 ALL = "all"
@@ -24,9 +25,10 @@ ALL = "all"
 TASK_ID_KIND = "taskId"
 # The cluster filter given as a short name rather than an ARN.
 CLUSTER_NAME_KIND = "clusterName"
-# Time entries: every task not yet stopped is in ``live``; a stopped task is in one ``activeDay``
-# partition per UTC day it was active (the last ``MAX_ACTIVE_DAYS``), with its start and stop, so
-# "running at T" reads the live partition and the day of T. See docs/decisions.md "Across time".
+# Time entries: every task not yet stopped is in ``live``; a stopped task has one ``activeDay``
+# entry (core.store.index.ACTIVE_DAY) per UTC day it was active (the last ``MAX_ACTIVE_DAYS``),
+# with its start and stop, so "running at T" reads the live partition and the day of T.
+# See docs/decisions.md "Across time".
 LIVE_KIND = "live"
 MAX_ACTIVE_DAYS = 40
 
@@ -207,54 +209,40 @@ def time_entries(task: Task) -> list[IndexEntry]:
         return [IndexEntry(LIVE_KIND, ALL)]
     first = max(_utc(start).date(), _utc(end).date() - timedelta(days=MAX_ACTIVE_DAYS - 1))
     days = (_utc(end).date() - first).days + 1
-    return [
-        IndexEntry(keys.active_day_kind((first + timedelta(days=n)).isoformat()), ALL)
-        for n in range(max(days, 1))
-    ]
+    return [IndexEntry(ACTIVE_DAY, (first + timedelta(days=n)).isoformat()) for n in range(max(days, 1))]
 
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def index_items(task: Task, identity: str, expires_at: int | None) -> dict[str, IndexItem]:
-    """The stored entries of a task, by reference ("pk<TAB>sk"), each expiring at ``expires_at``
-    (the task's lease)."""
+def wanted_entries(task: Task) -> list[WantedEntry]:
+    """Every entry the task wants, with what each carries and the time it is ordered by; where each
+    lives is the store's to say (core/store/index.py ``placed``)."""
     first_seen: datetime = task.first_seen_at or task.last_seen_at or datetime(1970, 1, 1)
-    sort = keys.index_sort(first_seen, identity)
     shown = projection(task)
     start, end = active_span(task)
-    held_from = keys.timestamp(start)
-    items: dict[str, IndexItem] = {}
-    # Time entries sort by the start, so "running at T" reads only tasks started by T; the day
-    # entries, written at the stop, carry it.
-    by_start = keys.index_sort(start, identity)
+    wanted: list[WantedEntry] = []
+    # Time entries are ordered by the start, so "running at T" reads only tasks started by T; the
+    # day entries, written at the stop, carry it.
     for entry in time_entries(task):
-        partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
         live = entry.kind == LIVE_KIND
-        item = IndexItem(
-            partition,
-            by_start,
-            identity,
-            live_projection(task) if live else shown,
-            held_from,
-            None if live or end is None else keys.timestamp(end),
-            expires_at,
+        wanted.append(
+            WantedEntry(
+                entry.kind,
+                entry.value,
+                ordered_at=start,
+                projection=live_projection(task) if live else shown,
+                held_from=start,
+                held_until=None if live else end,
+            )
         )
-        items[item.ref] = item
     entries, _ = index_entries(task)
     for entry in entries:
-        partition = keys.index_partition(entry.kind, entry.value, keys.index_shard(entry.kind, identity))
         # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task): when
         # from and until are the record's to say (ECS states the start after the agent did, and the
         # stop comes later), so the entry carries neither and is never re-keyed.
         extra = {DIGEST: entry.stated} if entry.kind == "imageDigest" and entry.stated else {}
-        item = IndexItem(
-            partition=partition,
-            sort=sort,
-            identity=identity,
-            projection={**shown, **extra},
-            expires_at=expires_at,
-        )
-        items[item.ref] = item
-    return items
+        projected = {**shown, **extra}
+        wanted.append(WantedEntry(entry.kind, entry.value, ordered_at=first_seen, projection=projected))
+    return wanted

@@ -23,7 +23,7 @@ from typing import Any
 from core.logic.lifecycle import STOPPED, is_stopped, later_status
 from core.logic.provenance import confirmed_status, is_confirming, source_kind, with_provenance
 from core.model import Container, Observation, Task, TaskRecord
-from core.store.keys import timestamp
+from core.model.time import timestamp
 from core.vocabulary import ECS_API
 
 # The reason of an ECS API observation that closes a task the sweep no longer finds.

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.logic.indexing import ALL, LIVE_KIND
 from core.logic.lease import FIRST_LEASE_DAYS, RENEW_MARGIN_DAYS, renewal_due_before, renewed_lease
-from core.store import keys
+from core.model.time import timestamp
+from core.store import index
 from core.store.reader import Reader
 from core.store.writer import Store
 
@@ -49,10 +50,9 @@ class Reconciler:
         new_lease = renewed_lease(now, self.retention_days)
         # A lease is first given at first sight, never before the task's start: a task started
         # less than this long ago still has most of its first lease.
-        started_before = keys.timestamp(now - timedelta(days=FIRST_LEASE_DAYS - RENEW_MARGIN_DAYS))
+        started_before = timestamp(now - timedelta(days=FIRST_LEASE_DAYS - RENEW_MARGIN_DAYS))
         checked = renewed = changed = 0
-        for shard in range(keys.shards_of(LIVE_KIND)):
-            partition = keys.index_partition(LIVE_KIND, ALL, shard)
+        for partition in index.partitions(LIVE_KIND, ALL):
             after: str | None = None
             while True:
                 page = self.reader.query_shard(partition, after=after, limit=_PAGE, high=started_before)

@@ -31,7 +31,7 @@ from core.logic.failures import StreamRange
 from core.logic.indexer import wanted
 from core.logic.indexing import CLUSTER_NAME_KIND, cluster_name_of
 from core.model import StoredTask
-from core.store import keys
+from core.store import index, keys
 from core.store.index_writer import IndexStore
 from core.store.reader import Reader
 from core.store.records import stored_task
@@ -104,8 +104,7 @@ class Reindexer:
         else:
             raise ValueError("a cluster or an account is needed")
         found: dict[str, None] = {}
-        for shard in range(keys.shards_of(kind)):
-            partition = keys.index_partition(kind, value, shard)
+        for partition in index.partitions(kind, value):
             after: str | None = None
             while True:
                 page = self.reader.query_shard(partition, after=after, limit=_PAGE)

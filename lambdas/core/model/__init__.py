@@ -7,6 +7,7 @@ from core.model.record import (
     StreamChange,
     TaskRecord,
     TaskState,
+    WantedEntry,
     task_identity,
 )
 from core.model.task import Container, Network, Observation, Task
@@ -22,5 +23,6 @@ __all__ = [
     "Task",
     "TaskRecord",
     "TaskState",
+    "WantedEntry",
     "task_identity",
 ]

@@ -92,6 +92,20 @@ class StreamChange:
 
 
 @dataclass(frozen=True)
+class WantedEntry:
+    """One index entry a task wants, as logic states it (core/logic/indexing.py): what the task is
+    found by (``kind``, ``value``), what the entry carries, and the time it is ordered by. Where it
+    lives (partition, shard, sort key) is the store's to say (core/store/index.py ``placed``)."""
+
+    kind: str
+    value: str
+    ordered_at: datetime
+    projection: dict[str, str]
+    held_from: datetime | None = None
+    held_until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class IndexItem:
     """One index entry as it is stored: where it lives and what it carries."""
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from core.store import dynamo, keys
+from core.model.time import timestamp
+from core.store import dynamo
 from core.store.schema import PARTITION_KEY, SORT_KEY
 
 COVERAGE_PK: Final = "COVERAGE"
@@ -49,7 +50,7 @@ class CoverageStore(dynamo.TableAccess):
                 UpdateExpression="SET #swept = :swept, #sweep = :sweep",
                 ExpressionAttributeNames={"#swept": _SWEPT, "#sweep": _SWEEP},
                 ExpressionAttributeValues={
-                    ":swept": {"S": keys.timestamp(swept_at)},
+                    ":swept": {"S": timestamp(swept_at)},
                     ":sweep": {"S": json.dumps(summary, sort_keys=True, default=str)},
                 },
             )
@@ -74,7 +75,7 @@ class CoverageStore(dynamo.TableAccess):
                         UpdateExpression="SET #event = :at",
                         ConditionExpression="attribute_not_exists(#event) OR #event < :at",
                         ExpressionAttributeNames={"#event": _EVENT},
-                        ExpressionAttributeValues={":at": {"S": keys.timestamp(at)}},
+                        ExpressionAttributeValues={":at": {"S": timestamp(at)}},
                     )
                 writes += 1
             except ClientError as error:  # a newer mark landed meanwhile: nothing to do

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from core.model import IndexItem, SeenState, StoredTask, Task, TaskRecord
+from core.model.time import timestamp
 from core.store import keys
 from core.store.schema import FORMAT_VERSION, PARTITION_KEY, SORT_KEY, Attr
 
@@ -92,7 +93,7 @@ def seen_item(identity: str, seen: SeenState, expires_at: int | None = None) -> 
     if seen.content_hash is not None:
         item[Attr.CONTENT_HASH] = {"S": seen.content_hash}
     if seen.seen_at is not None:
-        item[Attr.SEEN_AT] = {"S": keys.timestamp(seen.seen_at)}
+        item[Attr.SEEN_AT] = {"S": timestamp(seen.seen_at)}
     if expires_at is not None:
         item[Attr.EXPIRES] = {"N": str(expires_at)}
     return item

@@ -21,6 +21,7 @@ from typing import Any
 
 from core.errors import PayloadTooLarge
 from core.model import SeenState, TaskRecord, TaskState
+from core.model.time import timestamp
 from core.store import dynamo, keys
 from core.store.records import (
     Item,
@@ -115,7 +116,7 @@ class Store(dynamo.TableAccess):
                     },
                     ExpressionAttributeValues={
                         ":key": {"S": snapshot_key},
-                        ":at": {"S": keys.timestamp(seen_at)},
+                        ":at": {"S": timestamp(seen_at)},
                         ":hash": {"S": content_hash},
                         **({":exp": {"N": str(expires_at)}} if expires_at is not None else {}),
                     },
