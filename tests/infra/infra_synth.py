@@ -66,6 +66,14 @@ class Synth:
     def resources(self, type_name: str) -> dict[str, dict[str, Any]]:
         return _of_type(self.raw, type_name)
 
+    def central_buses(self) -> dict[str, dict[str, Any]]:
+        """The event buses but the stack's change-events bus (`<stackName>-changes`, docs/events.md)."""
+        return {
+            k: r
+            for k, r in self.resources("AWS::Events::EventBus").items()
+            if not str(r["Properties"].get("Name", "")).endswith("-changes")
+        }
+
     def member_resources(self, type_name: str) -> dict[str, dict[str, Any]]:
         return _of_type(self.member_raw, type_name)
 

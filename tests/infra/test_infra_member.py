@@ -263,7 +263,7 @@ def test_stack_set_rolls_the_member_template_out_to_the_organization(full_synth:
             "Regions": ["eu-west-1", "us-east-1"],
         }
     ]
-    (bus_id,) = full_synth.resources("AWS::Events::EventBus")
+    (bus_id,) = full_synth.central_buses()
     (worker_role,) = [
         k
         for k, r in full_synth.resources("AWS::IAM::Role").items()

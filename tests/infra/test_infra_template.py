@@ -325,7 +325,7 @@ def test_task_state_change_rule(default_synth: Synth) -> None:
     # + the reconcile and sweep schedules, agent pull failures
     default_synth.template.resource_count_is("AWS::Events::Rule", 4)
     rule = next(r for k, r in rules.items() if k.startswith("TaskEvents"))
-    default_synth.template.resource_count_is("AWS::Events::EventBus", 0)
+    assert default_synth.central_buses() == {}
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
@@ -354,7 +354,7 @@ def _bus_statements(result: Synth) -> dict[str, dict[str, Any]]:
     statements = [
         p["Properties"]["Statement"] for p in result.resources("AWS::Events::EventBusPolicy").values()
     ]
-    (bus_id,) = result.resources("AWS::Events::EventBus")
+    (bus_id,) = result.central_buses()
     for statement in statements:
         assert statement["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
         assert statement["Action"] == "events:PutEvents" and statement["Effect"] == "Allow"
@@ -402,7 +402,7 @@ def test_the_organization_alone_makes_the_bus(tmp_path: Path) -> None:
     assert statements["EcsTaskEventsFromOrganization"]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == (
         "o-abc123def456"
     )
-    (bus_id,) = org_only.resources("AWS::Events::EventBus")
+    (bus_id,) = org_only.central_buses()
     on_bus = [
         r["Properties"]
         for r in org_only.resources("AWS::Events::Rule").values()
