@@ -53,7 +53,14 @@ class Engine(Protocol):
 
 
 class EmbeddedEngine:
-    """moto's DynamoDB, in this process, bound to 127.0.0.1 only."""
+    """moto's DynamoDB, in this process, bound to 127.0.0.1 only.
+
+    Its server answers any client on its port. A boto3 client of this process (the handlers', the
+    stream pump's, the sweep's) made from boto3's default session while the engine runs skips the
+    socket: botocore's ``before-send`` hands the signed request to moto's WSGI application in the
+    calling thread (``InProcessDispatch``). Same request, same application, same answer; no HTTP
+    round trip, no server thread per request.
+    """
 
     name = "moto"
 
@@ -66,15 +73,101 @@ class EmbeddedEngine:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
+        self._dispatch: InProcessDispatch | None = None
 
     def start(self) -> str:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        server: Any = self._server._server  # werkzeug's server; its ``app`` is moto's dispatcher
+        if server is not None:
+            self._dispatch = InProcessDispatch(self.endpoint, server.app)
+            self._dispatch.register()
         return self.endpoint
 
     def stop(self) -> None:
+        dispatch, self._dispatch = self._dispatch, None
+        if dispatch is not None:
+            dispatch.unregister()
         self._server.stop()
+
+
+class InProcessDispatch:
+    """botocore ``before-send``: a request to ``endpoint`` is answered by ``app`` (WSGI) in this thread."""
+
+    def __init__(self, endpoint: str, app: Any) -> None:
+        from urllib.parse import urlsplit
+
+        self.endpoint = endpoint.rstrip("/")
+        self.app = app
+        parts = urlsplit(self.endpoint)
+        self._host = parts.netloc
+        self._server_name = parts.hostname or "127.0.0.1"
+        self._server_port = str(parts.port or 80)
+        self._id = f"taskbeacon-in-process-{id(self)}"
+
+    def register(self) -> None:
+        import boto3
+
+        boto3._get_default_session().events.register("before-send", self, unique_id=self._id)
+
+    def unregister(self) -> None:
+        import boto3
+
+        boto3._get_default_session().events.unregister("before-send", unique_id=self._id)
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        url = str(request.url)
+        if not (url.startswith(self.endpoint + "/") or url == self.endpoint):
+            return None  # another endpoint: botocore sends it
+        import io
+        from urllib.parse import unquote, urlsplit
+
+        from botocore.awsrequest import AWSResponse
+        from moto.core.botocore_stubber import MockRawResponse
+        from werkzeug.test import run_wsgi_app
+
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        elif not isinstance(body, bytes | bytearray):
+            body = body.read()
+        parts = urlsplit(url)
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": request.method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote(parts.path) or "/",
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": self._server_name,
+            "SERVER_PORT": self._server_port,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(bytes(body)),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "HTTP_HOST": self._host,
+        }
+        for name, value in request.headers.items():
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            key = name.upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                if key == "CONTENT_TYPE":
+                    environ[key] = text
+                continue
+            environ[f"HTTP_{key}"] = text
+        app_iter, status, headers = run_wsgi_app(self.app, environ, buffered=True)
+        try:
+            data = b"".join(app_iter)
+        finally:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                close()
+        return AWSResponse(url, int(status.split(" ", 1)[0]), dict(headers.items()), MockRawResponse(data))
 
 
 MotoEngine = EmbeddedEngine

@@ -17,6 +17,8 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
   only when all hold, keeping copies of just the items it writes for the rare failure after that;
 - GetRecords answers through moto's generic serializer, attribute by attribute: most of the CPU of
   a report. The records are DynamoDB JSON already; here they are written with ``json.dumps``;
+- moto's server lists its package directory (a ``stat`` per service) to route every request; here
+  the list is read once;
 - moto's server answers each request in its own thread and its tables are not thread-safe (a
   copy taken during another write fails with "dictionary changed size during iteration"); here
   one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
@@ -76,6 +78,7 @@ def install() -> None:
         _one_request_at_a_time()
         _records_as_json()
         _recorder_off()
+        _modules_listed_once()
         _installed.add("moto")
 
 
@@ -179,6 +182,15 @@ def _epoch_seconds(value: object) -> float | str:
 def _items_of(table: Any, partition: Any) -> list[Any]:
     """A partition's items: a dict by range key, or the one item of a table without one."""
     return list(partition.values()) if table.range_key_attr else [partition]
+
+
+def _modules_listed_once() -> None:
+    """moto's server finds the backend of every request by listing its package directory (a
+    ``stat`` per service, about 200, under the dispatcher's one lock): list it once."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 def _recorder_off() -> None:

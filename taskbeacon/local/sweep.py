@@ -251,6 +251,11 @@ class MotoEcs:
         self.role_name = role_name
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._instances: dict[tuple[str, str, str], int] = {}
+        # What many tasks share is created once: a demo of 1,000 tasks would otherwise make 1,000
+        # CreateCluster calls, 1,000 revisions of three task definitions and 1,000 network look-ups.
+        self._clusters: set[tuple[str, str, str]] = set()
+        self._definitions: dict[tuple[str, ...], str] = {}
+        self._networks: dict[tuple[str, str], dict[str, Any]] = {}
         _moto_in_process()
 
     def client(self, service: str, account: str, region: str) -> Any:
@@ -283,19 +288,13 @@ class MotoEcs:
     def run(self, spec: SeedTask) -> str:
         """RunTask, then the task completed in moto's backend; returns its ARN."""
         ecs = self.client("ecs", spec.account, spec.region)
-        ecs.create_cluster(clusterName=spec.cluster)
-        container: dict[str, Any] = {"name": spec.container, "image": spec.image, "memory": 128}
-        definition: dict[str, Any] = {
-            "family": spec.family,
-            "networkMode": spec.network_mode,
-            "containerDefinitions": [container],
-        }
-        if spec.launch_type == "FARGATE":
-            definition.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
-        ecs.register_task_definition(**definition)
+        cluster = (spec.account, spec.region, spec.cluster)
+        if cluster not in self._clusters:
+            ecs.create_cluster(clusterName=spec.cluster)
+            self._clusters.add(cluster)
         request: dict[str, Any] = {
             "cluster": spec.cluster,
-            "taskDefinition": spec.family,
+            "taskDefinition": self._definition(ecs, spec),
             "launchType": spec.launch_type,
             "group": f"service:{spec.service}" if spec.service else f"family:{spec.family}",
         }
@@ -312,8 +311,38 @@ class MotoEcs:
             self._instances[(spec.account, spec.region, spec.cluster)] = 0  # full: add an instance
         raise RuntimeError(f"moto placed no task for {spec.family} in {spec.cluster}")
 
+    def _definition(self, ecs: Any, spec: SeedTask) -> str:
+        """The task definition's ARN, registered on first use (one revision per distinct definition)."""
+        key = (
+            spec.account,
+            spec.region,
+            spec.family,
+            spec.network_mode,
+            spec.launch_type,
+            spec.image,
+            spec.container,
+        )
+        if key not in self._definitions:
+            container: dict[str, Any] = {"name": spec.container, "image": spec.image, "memory": 128}
+            definition: dict[str, Any] = {
+                "family": spec.family,
+                "networkMode": spec.network_mode,
+                "containerDefinitions": [container],
+            }
+            if spec.launch_type == "FARGATE":
+                definition.update(requiresCompatibilities=["FARGATE"], cpu="256", memory="512")
+            registered = ecs.register_task_definition(**definition)["taskDefinition"]
+            self._definitions[key] = str(registered["taskDefinitionArn"])
+        return self._definitions[key]
+
     def _default_network(self, spec: SeedTask) -> dict[str, Any]:
         """The default VPC's first subnet and group: a VPC with DNS hostnames (moto needs them for an ENI)."""
+        key = (spec.account, spec.region)
+        if key not in self._networks:
+            self._networks[key] = self._look_up_network(spec)
+        return self._networks[key]
+
+    def _look_up_network(self, spec: SeedTask) -> dict[str, Any]:
         ec2 = self.client("ec2", spec.account, spec.region)
         subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]
         groups = ec2.describe_security_groups(
