@@ -18,7 +18,7 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
 - GetRecords answers through moto's generic serializer, attribute by attribute: most of the CPU of
   a report. The records are DynamoDB JSON already; here they are written with ``json.dumps``;
 - moto's server lists its package directory (a ``stat`` per service) to route every request; here
-  the list is read once;
+  the list is read once, and each response class's methods are listed once, not per request;
 - moto's server answers each request in its own thread and its tables are not thread-safe (a
   copy taken during another write fails with "dictionary changed size during iteration"); here
   one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
@@ -79,6 +79,7 @@ def install() -> None:
         _records_as_json()
         _recorder_off()
         _modules_listed_once()
+        _method_names_once()
         _installed.add("moto")
 
 
@@ -191,6 +192,21 @@ def _modules_listed_once() -> None:
 
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+
+
+def _method_names_once() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request: once per class."""
+    from moto.core import responses
+
+    listed: dict[object, list[str]] = {}
+    method_names = responses.method_names_from_class
+
+    def once(clazz: object) -> list[str]:
+        if clazz not in listed:
+            listed[clazz] = method_names(clazz)
+        return listed[clazz]
+
+    responses.method_names_from_class = once
 
 
 def _recorder_off() -> None:
