@@ -376,7 +376,7 @@ def task_months(store: dict[str, Any], log_bytes: float) -> Part:
     """10,000 tasks alive for a whole month: keepalives, the reconciler's and the sweep's passes, their items.
 
     Each sweep loads every running task it describes the way the recorder does (one strongly
-    consistent Query of its record and keepalive item, lambdas/core/store/writer.py ``load``); an
+    consistent Query of its record and keepalive item, lambdas/core/store/tasks.py ``TaskStore.load``); an
     unchanged task writes nothing (benchmarks/sweep.py states the same). ECS API calls are free.
     """
     kinds = store["kinds"]

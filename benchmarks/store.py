@@ -426,17 +426,24 @@ def harness(raw: Any) -> Harness:
     from core.logic.indexer import Indexer
     from core.logic.query import QueryService
     from core.logic.recording import Recorder
-    from core.store.index_writer import IndexStore
-    from core.store.reader import Reader
+    from core.store.index import IndexStore
     from core.store.schema import PARTITION_KEY, SORT_KEY
-    from core.store.writer import Store
+    from core.store.tasks import TaskStore
     from taskbeacon.local.stream_pump import StreamPump
 
     assert (PARTITION_KEY, SORT_KEY) == KEY_NAMES
     client = RecordingClient(raw)
-    recorder = Recorder(Store(TABLE, client=client), retention_days=30, history_limit=50)
-    indexer = Indexer(IndexStore(TABLE, client=client, sleep=lambda _: None))
-    query = QueryService(Reader(TABLE, client=client), keepalive_seconds=86_400, history_limit=50)
+    recorder = Recorder(TaskStore(TABLE, client=client), retention_days=30, history_limit=50)
+    indexer = Indexer(
+        TaskStore(TABLE, client=client, sleep=lambda _: None),
+        IndexStore(TABLE, client=client, sleep=lambda _: None),
+    )
+    query = QueryService(
+        TaskStore(TABLE, client=client),
+        IndexStore(TABLE, client=client),
+        keepalive_seconds=86_400,
+        history_limit=50,
+    )
     bench = Harness(raw, client, recorder, indexer, query, None)
     bench.pump = StreamPump(raw, TABLE, bench.index)
     return bench

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=1)
 def recorder() -> Recorder:
     from core.logic.recording import Recorder
-    from core.store.writer import Store
+    from core.store.tasks import TaskStore
 
     settings = get_settings()
     return Recorder(
-        Store(settings.table_name),
+        TaskStore(settings.table_name),
         retention_days=settings.stopped_retention_days,
         history_limit=settings.history_limit,
     )
@@ -37,11 +37,13 @@ def recorder() -> Recorder:
 def indexer() -> Indexer:
     from core.logic.indexer import Indexer
     from core.store.coverage import CoverageStore
-    from core.store.index_writer import IndexStore
+    from core.store.index import IndexStore
+    from core.store.tasks import TaskStore
 
     settings = get_settings()
     table = settings.table_name
     return Indexer(
+        TaskStore(table),
         IndexStore(table),
         event_marks=CoverageStore(table),
         change_events=change_events(table, settings.change_events_bus),
@@ -62,13 +64,13 @@ def change_events(table: str, bus: str) -> ChangeEventPublishing | None:
 @lru_cache(maxsize=1)
 def reconciler() -> Reconciler:
     from core.logic.reconcile import Reconciler
-    from core.store.reader import Reader
-    from core.store.writer import Store
+    from core.store.index import IndexStore
+    from core.store.tasks import TaskStore
 
     settings = get_settings()
     return Reconciler(
-        Reader(settings.table_name),
-        Store(settings.table_name),
+        TaskStore(settings.table_name),
+        IndexStore(settings.table_name),
         retention_days=settings.stopped_retention_days,
     )
 
@@ -76,11 +78,13 @@ def reconciler() -> Reconciler:
 @lru_cache(maxsize=1)
 def query_service() -> QueryService:
     from core.logic.query import QueryService
-    from core.store.reader import Reader
+    from core.store.index import IndexStore
+    from core.store.tasks import TaskStore
 
     settings = get_settings()
     return QueryService(
-        Reader(settings.table_name),
+        TaskStore(settings.table_name),
+        IndexStore(settings.table_name),
         keepalive_seconds=settings.keepalive_seconds,
         history_limit=settings.history_limit,
     )

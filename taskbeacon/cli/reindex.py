@@ -260,12 +260,12 @@ def _run_deployed(plan: Plan, clients: dict[str, Any], wait: float) -> dict[str,
     _use_server_code()
     from core.errors import Throttled, Unavailable
     from core.logic.reindex import Reindexer
-    from core.store.index_writer import IndexStore
-    from core.store.reader import Reader
+    from core.store.index import IndexStore
+    from core.store.tasks import TaskStore
 
     assert plan.table is not None
     dynamodb = clients["dynamodb"]
-    reindexer = Reindexer(Reader(plan.table, client=dynamodb), IndexStore(plan.table, client=dynamodb))
+    reindexer = Reindexer(TaskStore(plan.table, client=dynamodb), IndexStore(plan.table, client=dynamodb))
     try:
         identities = list(plan.identities)
         if plan.cluster or plan.account:

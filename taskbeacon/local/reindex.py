@@ -98,12 +98,12 @@ def _run(request: dict[str, Any], runtime: LambdaRuntime) -> dict[str, Any]:
     from core.logic.reindex import RangeUnreadable, Reindexer, tasks_in_stream_range
     from core.settings import get_settings
     from core.store import dynamo
-    from core.store.index_writer import IndexStore
-    from core.store.reader import Reader
+    from core.store.index import IndexStore
+    from core.store.tasks import TaskStore
 
     table = get_settings().table_name
     client = dynamo.client()
-    reindexer = Reindexer(Reader(table, client=client), IndexStore(table, client=client))
+    reindexer = Reindexer(TaskStore(table, client=client), IndexStore(table, client=client))
     identities = list(request["identities"])
     if request["cluster"] or request["account"]:
         identities += reindexer.tasks_of(cluster=request["cluster"], account=request["account"])

@@ -135,7 +135,7 @@ def test_reconciler_idle_pass_makes_the_queries_the_model_counts() -> None:
             return Empty()
 
     reader = CountingReader()
-    result = Reconciler(reader, store=None, retention_days=30).run()  # type: ignore[arg-type]
+    result = Reconciler(None, reader, retention_days=30).run()  # type: ignore[arg-type]
     assert result.checked == result.renewed == 0
     assert reader.queries == cost.RECONCILER_IDLE_PASSES * cost.RECONCILER_IDLE_QUERIES_PER_PASS
 

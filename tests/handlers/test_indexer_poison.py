@@ -23,9 +23,10 @@ from core.logic.failures import FAILURE_QUEUE_ENV, ParkedTask, read_failure
 from core.logic.indexer import Indexer, wanted
 from core.logic.lease import first_lease
 from core.model import Task, TaskRecord, task_identity
-from core.store.index_writer import IndexStore
+from core.store.index import IndexStore
 from core.store.records import record_item
 from core.store.schema import create_table_request
+from core.store.tasks import TaskStore
 from handlers import indexer as indexer_handler
 from handlers import wiring
 from handlers.indexer import PoisonInBatch
@@ -67,7 +68,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         queue_url = sqs.create_queue(QueueName="indexer-failures")["QueueUrl"]
         state: dict[str, Any] = {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
         state["store"] = IndexStore(TABLE, client=dynamodb, sleep=lambda _: None)
-        monkeypatch.setattr(wiring, "indexer", lambda: Indexer(state["store"]))
+        monkeypatch.setattr(
+            wiring,
+            "indexer",
+            lambda: Indexer(
+                TaskStore(TABLE, client=state["store"].client, sleep=lambda _: None), state["store"]
+            ),
+        )
         yield state
     monkeypatch.undo()
     indexer_handler._queue.cache_clear()

@@ -189,7 +189,7 @@ def test_event_log_lines_carry_the_eventbridge_event_id(
 def test_event_too_large_to_store_is_dropped_not_retried_forever(
     table: Any, emf: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.store import writer
+    from core.store import tasks as writer
 
     monkeypatch.setattr(writer, "MAX_RECORD_BYTES", 100)  # any real record is larger, compressed too
     event = json.loads((FIXTURES / "eventbridge-task-state-change-fargate-running.json").read_text())

@@ -18,8 +18,8 @@ from botocore.stub import Stubber
 from core.logic.query import QueryService
 from core.logic.recording import Recorder
 from core.store import index, keys
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.store.index import IndexStore
+from core.store.tasks import TaskStore
 from handlers import wiring
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
@@ -55,12 +55,17 @@ def _stubbing(local: LocalSystem) -> Iterator[Stubber]:
     )
     table = local.table_name
     with pytest.MonkeyPatch.context() as patch, Stubber(client) as stubber:
-        recorder = Recorder(Store(table, client=client), retention_days=30, history_limit=50)
+        recorder = Recorder(TaskStore(table, client=client), retention_days=30, history_limit=50)
         patch.setattr(wiring, "recorder", lambda: recorder)
         patch.setattr(
             wiring,
             "query_service",
-            lambda: QueryService(Reader(table, client=client), keepalive_seconds=900, history_limit=50),
+            lambda: QueryService(
+                TaskStore(table, client=client),
+                IndexStore(table, client=client),
+                keepalive_seconds=900,
+                history_limit=50,
+            ),
         )
         yield stubber
         stubber.assert_no_pending_responses()

@@ -14,9 +14,8 @@ from core.logic.indexer import Indexer
 from core.logic.query import QueryService
 from core.logic.recording import Recorder, WriteOutcome
 from core.model import Observation
-from core.store.index_writer import IndexStore
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.store.index import IndexStore
+from core.store.tasks import TaskStore
 from handlers.indexer import index_batch
 from taskbeacon.local.stream_pump import StreamPump
 from tests.store.builders import T0
@@ -39,13 +38,17 @@ class Inventory:
 
     def __post_init__(self) -> None:
         self.recorder = Recorder(
-            Store(self.table, client=self.client),
+            TaskStore(self.table, client=self.client),
             retention_days=self.retention_days,
             history_limit=self.history_limit,
         )
-        self.indexer = Indexer(IndexStore(self.table, client=self.client, sleep=lambda _: None))
+        self.indexer = Indexer(
+            TaskStore(self.table, client=self.client, sleep=lambda _: None),
+            IndexStore(self.table, client=self.client, sleep=lambda _: None),
+        )
         self.query = QueryService(
-            Reader(self.table, client=self.client),
+            TaskStore(self.table, client=self.client),
+            IndexStore(self.table, client=self.client),
             keepalive_seconds=self.keepalive_seconds,
             history_limit=self.history_limit,
             clock=lambda: self.now,

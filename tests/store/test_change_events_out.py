@@ -14,7 +14,8 @@ from core.logic.indexer import Indexer
 from core.logic.publishing import ChangeEventPublishing
 from core.publish import MemoryBus
 from core.store.digests import ChangeEventStore
-from core.store.index_writer import IndexStore
+from core.store.index import IndexStore
+from core.store.tasks import TaskStore
 from tests.store.builders import event, task
 from tests.store.inventory import Inventory
 
@@ -25,6 +26,7 @@ def _publishing(dynamodb: Any) -> tuple[Inventory, MemoryBus]:
     inventory = Inventory(dynamodb)
     bus = MemoryBus()
     inventory.indexer = Indexer(
+        TaskStore(inventory.table, client=dynamodb, sleep=lambda _: None),
         IndexStore(inventory.table, client=dynamodb, sleep=lambda _: None),
         change_events=ChangeEventPublishing(ChangeEventStore(inventory.table, client=dynamodb), bus),
     )

@@ -20,8 +20,9 @@ from typing import Any
 from core.logic.indexer import Indexer
 from core.logic.lease import first_lease
 from core.model import Container, Network, StreamChange, Task, TaskRecord, task_identity
-from core.store.index_writer import IndexStore
+from core.store.index import IndexStore
 from core.store.records import item_size, record_item
+from core.store.tasks import TaskStore
 
 STARTS_PER_SECOND = 1000
 STOPS_PER_SECOND = 1000
@@ -128,7 +129,10 @@ def _change(table: RecordingTable, number: int, revision: int, status: str, seco
 
 def test_a_mass_restart_keeps_every_item_and_partition_under_its_limit() -> None:
     table = RecordingTable()
-    indexer = Indexer(IndexStore("tasks", client=table, sleep=lambda _: None))
+    indexer = Indexer(
+        TaskStore("tasks", client=table, sleep=lambda _: None),
+        IndexStore("tasks", client=table, sleep=lambda _: None),
+    )
     for second in range(-1, SECONDS):
         table.second = second
         started = range((second + 1) * STARTS_PER_SECOND, (second + 2) * STARTS_PER_SECOND)

@@ -31,9 +31,9 @@ from core.logic.lease import first_lease
 from core.logic.query import QueryService
 from core.logic.reindex import Reindexer, tasks_in_stream_range
 from core.model import StoredTask, Task, TaskRecord, task_identity
-from core.store.index_writer import IndexStore
-from core.store.reader import Reader
+from core.store.index import IndexStore
 from core.store.records import index_item, record_item, stored_task
+from core.store.tasks import TaskStore
 from handlers.indexer import Poison, index_batch
 from infra.indexing import BATCH_SIZE, RETRY_ATTEMPTS
 from taskbeacon.local.stream_pump import StreamPump
@@ -170,7 +170,12 @@ class Snapshot:
         assert self.unindexed() == left_out
         assert self.entries() == self.expected(leaving_out=left_out)
         # The summary, counted on read, holds every running task the index holds, no other.
-        query = QueryService(Reader(TABLE, client=client), keepalive_seconds=900, history_limit=5)
+        query = QueryService(
+            TaskStore(TABLE, client=client),
+            IndexStore(TABLE, client=client),
+            keepalive_seconds=900,
+            history_limit=5,
+        )
         assert query.summary("status")["total"] == len(self.stored()) - len(left_out)
 
 
@@ -217,7 +222,10 @@ def _isolate(
     records = stream.new_records()
     assert len(records) == count
     assert records[poison_at]["dynamodb"]["Keys"]["pk"]["S"] == f"TASK#{identities[poison_at]}"
-    indexer = Indexer(IndexStore(TABLE, client=client, sleep=lambda _: None))
+    indexer = Indexer(
+        TaskStore(TABLE, client=client, sleep=lambda _: None),
+        IndexStore(TABLE, client=client, sleep=lambda _: None),
+    )
     queue = FailureQueue(works=parking)
     esm = EventSourceMapping(
         lambda event, _: index_batch(event, indexer, queue.park),
@@ -251,14 +259,14 @@ def test_a_poison_record_in_a_batch_of_500_leaves_one_task_unindexed_until_reind
     # reindex: the tasks the failure queue names, re-derived from their stored records.
     named = _reindex_named(dynamodb, stream, queue, esm)
     assert named == [poison]
-    reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
+    reindexer = Reindexer(TaskStore(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run(named, settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.requested == [poison] and report.settled == [poison]
     Snapshot.of(dynamodb).exact_except(set(), dynamodb)
 
     # Idempotent: a second reindex, of every task, finds them in sync and writes nothing at all.
     writes = Writes(dynamodb)
-    again = Reindexer(Reader(TABLE, client=writes), IndexStore(TABLE, client=writes)).run(
+    again = Reindexer(TaskStore(TABLE, client=writes), IndexStore(TABLE, client=writes)).run(
         identities, settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0
     )
     assert again.ok and again.requested == [] and len(again.in_sync) == TASKS
@@ -292,7 +300,7 @@ def test_isolation_holds_whether_splits_use_retries_and_whether_parking_works(
         )
     named = _reindex_named(dynamodb, stream, queue, esm)  # a range is read back from the stream
     assert named == [poison]
-    reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
+    reindexer = Reindexer(TaskStore(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run(named, settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.settled == [poison]
     Snapshot.of(dynamodb).exact_except(set(), dynamodb)
@@ -314,7 +322,10 @@ def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fi
         return real(t)
 
     monkeypatch.setattr(indexer_module, "wanted_entries", buggy)
-    indexer = Indexer(IndexStore(TABLE, client=dynamodb, sleep=lambda _: None))
+    indexer = Indexer(
+        TaskStore(TABLE, client=dynamodb, sleep=lambda _: None),
+        IndexStore(TABLE, client=dynamodb, sleep=lambda _: None),
+    )
     queue = FailureQueue()
     esm = EventSourceMapping(lambda event, _: index_batch(event, indexer, queue.park))
     esm.deliver(records)
@@ -324,7 +335,7 @@ def test_a_record_the_indexer_cannot_plan_is_isolated_and_reindexed_after_the_fi
 
     monkeypatch.setattr(indexer_module, "wanted_entries", real)  # the fix is deployed
     Snapshot.of(dynamodb).exact_except({bad}, dynamodb)
-    reindexer = Reindexer(Reader(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
+    reindexer = Reindexer(TaskStore(TABLE, client=dynamodb), IndexStore(TABLE, client=dynamodb))
     report = reindexer.run([bad], settle=lambda: esm.deliver(stream.new_records()), wait_seconds=0)
     assert report.ok and report.settled == [bad]
     Snapshot.of(dynamodb).exact_except(set(), dynamodb)
@@ -336,7 +347,10 @@ def test_without_isolation_the_records_behind_a_poison_record_would_be_lost(dyna
     stream = Stream(dynamodb)
     records = json.loads(json.dumps(stream.new_records()))
     records[10]["dynamodb"]["NewImage"]["body"]["B"] = _body("{")
-    indexer = Indexer(IndexStore(TABLE, client=dynamodb, sleep=lambda _: None))
+    indexer = Indexer(
+        TaskStore(TABLE, client=dynamodb, sleep=lambda _: None),
+        IndexStore(TABLE, client=dynamodb, sleep=lambda _: None),
+    )
 
     def old_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         from core.store.stream import decode

@@ -20,8 +20,7 @@ from core.logic.indexing import active_span, wanted_entries
 from core.logic.merge import VANISHED, merge
 from core.logic.query import _confirmed
 from core.model import Observation, TaskRecord
-from core.store.index import placed
-from core.store.reader import IndexHit
+from core.store.index import IndexHit, placed
 from tests.store.builders import T0, snapshot, task
 
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)

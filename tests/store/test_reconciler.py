@@ -9,8 +9,8 @@ from typing import Any
 from core.logic.lease import first_lease, renewed_lease
 from core.logic.reconcile import Reconciler
 from core.model import task_identity
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.store.index import IndexStore
+from core.store.tasks import TaskStore
 from tests.store.builders import T0, snapshot, task
 from tests.store.inventory import Inventory, all_items
 
@@ -19,8 +19,8 @@ RETENTION = 30
 
 def _reconciler(client: Any, now: datetime) -> Reconciler:
     return Reconciler(
-        Reader("tasks", client=client),
-        Store("tasks", client=client),
+        TaskStore("tasks", client=client),
+        IndexStore("tasks", client=client),
         retention_days=RETENTION,
         clock=lambda: now,
     )

@@ -13,10 +13,10 @@ from core.errors import NotFound, PayloadTooLarge, Throttled
 from core.logic.lease import first_lease
 from core.logic.query import QueryService
 from core.model import task_identity
-from core.store import writer
+from core.store import tasks as writer
 from core.store.keys import record_key
 from core.store.records import item_size
-from core.store.writer import MAX_RECORD_BYTES
+from core.store.tasks import MAX_RECORD_BYTES
 from tests.store.builders import T0, event, snapshot, task
 from tests.store.inventory import Inventory, all_items
 

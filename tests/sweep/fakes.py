@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from core.model.task import Observation, Task
-from core.store.writer import WriteCost
+from core.store.tasks import WriteCost
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from typing import Protocol
 from core.errors import Throttled, Unavailable
 from core.logic.indexing import wanted_entries
 from core.model import IndexItem, StreamChange, TaskRecord
-from core.store.index import placed
-from core.store.index_writer import IndexStore
+from core.store.index import IndexStore, placed
+from core.store.tasks import TaskStore
 from core.vocabulary import EVENT
 
 
@@ -79,12 +79,14 @@ class ChangeEvents(Protocol):
 class Indexer:
     def __init__(
         self,
-        store: IndexStore,
+        tasks: TaskStore,
+        index: IndexStore,
         *,
         event_marks: EventMarks | None = None,
         change_events: ChangeEvents | None = None,
     ):
-        self.store = store
+        self.tasks = tasks
+        self.index = index
         self.event_marks = event_marks
         self.change_events = change_events
 
@@ -93,7 +95,7 @@ class Indexer:
         planned: dict[str, list[StreamChange]] = {}
         poisoned: list[Poisoned] = []
         runs = _runs_per_task(changes)
-        current = self.store.current_records(list(runs))
+        current = self.tasks.current_records(list(runs))
         for identity, run in runs.items():
             record = current.get(identity)
             if record is None:
@@ -105,7 +107,7 @@ class Indexer:
                 planned[identity] = run
             except Exception as error:  # planning is pure: its error is this record's own, every time
                 poisoned.append(Poisoned(run[-1].sequence, identity, f"{type(error).__name__}: {error}"))
-        failed_refs = self.store.write_entries(
+        failed_refs = self.index.write_entries(
             [item for plan in plans for item in plan.puts],
             [ref for plan in plans for ref in plan.deletes],
         )

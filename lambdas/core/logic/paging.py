@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.store.reader import IndexHit, Reader
+from core.store.index import IndexHit, IndexStore
 
 DONE = ""  # a shard with nothing left (sort keys are never empty)
 
@@ -27,7 +27,7 @@ class MergedPage:
 
 
 def merged_page(
-    reader: Reader,
+    index: IndexStore,
     partitions: list[str],
     *,
     positions: list[str | None] | None,
@@ -54,7 +54,7 @@ def merged_page(
     def fill(shard: int) -> None:
         nonlocal read
         newest_read = buffers[shard][-1].sort if buffers[shard] else after[shard]
-        page = reader.query_shard(partitions[shard], after=newest_read, limit=chunk, low=low, high=high)
+        page = index.query_shard(partitions[shard], after=newest_read, limit=chunk, low=low, high=high)
         read += page.items_read
         if prefetch is not None and page.hits:
             prefetch(page.hits)

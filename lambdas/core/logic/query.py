@@ -32,8 +32,8 @@ from core.model import StoredTask, Task
 from core.model.time import timestamp
 from core.store import cursor as cursors
 from core.store import index
-from core.store.index import ACTIVE_DAY
-from core.store.reader import IndexHit, Reader
+from core.store.index import ACTIVE_DAY, IndexHit, IndexStore
+from core.store.tasks import TaskStore
 from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 
 if TYPE_CHECKING:
@@ -60,13 +60,15 @@ class Page:
 class QueryService:
     def __init__(
         self,
-        reader: Reader,
+        tasks: TaskStore,
+        index: IndexStore,
         *,
         keepalive_seconds: int,
         history_limit: int,
         clock: Callable[[], datetime] | None = None,
     ):
-        self.reader = reader
+        self.tasks = tasks
+        self.index = index
         self.keepalive_seconds = keepalive_seconds
         self.history_limit = history_limit
         # What "now" is for expiry and staleness (tests pin it; TTL deletion itself lags in DynamoDB).
@@ -109,14 +111,14 @@ class QueryService:
             if not identities:
                 raise NotFound(f"no task {task_id} in the inventory", field="taskId")
             identity = identities[0].identity
-        stored = self.reader.load_task(identity)
+        stored = self.tasks.load_task(identity)
         if stored is None or _expired(stored.expires_at, now):
             raise NotFound(f"no task {task_id} in the inventory", field="taskId")
         return stored
 
     def _identities_of(self, task_id: str, now: datetime) -> list[IndexHit]:
         (partition,) = index.partitions(TASK_ID_KIND, task_id)  # one task's own value: never sharded
-        page = self.reader.query_shard(partition, after=None, limit=_MAX_CANDIDATES)
+        page = self.index.query_shard(partition, after=None, limit=_MAX_CANDIDATES)
         return [hit for hit in page.hits if not _expired(hit.expires_at, now)]
 
     # -- lists and searches -----------------------------------------------------------------
@@ -253,7 +255,7 @@ class QueryService:
         side by side) and the coverage items; an account-region no source reaches is simply absent."""
         from core.store.coverage import CoverageStore
 
-        marks = CoverageStore(self.reader.table_name, self.reader.client).load_all()
+        marks = CoverageStore(self.tasks.table_name, self.tasks.client).load_all()
         return {"items": coverage_rows(self._live(), marks)}
 
     def summary(self, by: str) -> dict[str, Any]:
@@ -268,7 +270,7 @@ class QueryService:
         now = self.clock()
         return [
             hit.projection
-            for hit in self.reader.whole_partitions(index.partitions(LIVE_KIND, ALL))
+            for hit in self.index.whole_partitions(index.partitions(LIVE_KIND, ALL))
             if not _expired(hit.expires_at, now)
         ]
 
@@ -343,7 +345,7 @@ class QueryService:
             nonlocal record_reads
             wanted = [hit.identity for hit in hits if hit.identity not in records]
             record_reads += len(wanted)
-            records.update(self.reader.load_tasks(wanted, seen_of=self._may_have_newer_sighting))
+            records.update(self.tasks.load_tasks(wanted, seen_of=self._may_have_newer_sighting))
 
         def judged(hit: IndexHit) -> bool:
             if not keep(hit):
@@ -354,7 +356,7 @@ class QueryService:
             return check is None or check(hit, stored)
 
         page = merged_page(
-            self.reader,
+            self.index,
             partitions,
             positions=positions,
             limit=limit,
@@ -366,7 +368,7 @@ class QueryService:
         )
         missing = [hit.identity for hit in page.hits if hit.identity not in records]
         record_reads += len(missing)
-        records.update(self.reader.load_tasks(missing, seen_of=self._may_have_newer_sighting))
+        records.update(self.tasks.load_tasks(missing, seen_of=self._may_have_newer_sighting))
         items: list[dict[str, Any]] = []
         for hit in page.hits:
             stored = records.get(hit.identity)

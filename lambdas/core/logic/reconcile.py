@@ -17,8 +17,8 @@ from core.logic.indexing import ALL, LIVE_KIND
 from core.logic.lease import FIRST_LEASE_DAYS, RENEW_MARGIN_DAYS, renewal_due_before, renewed_lease
 from core.model.time import timestamp
 from core.store import index
-from core.store.reader import Reader
-from core.store.writer import Store
+from core.store.index import IndexStore
+from core.store.tasks import TaskStore
 
 _PAGE = 500
 
@@ -33,14 +33,14 @@ class ReconcileResult:
 class Reconciler:
     def __init__(
         self,
-        reader: Reader,
-        store: Store,
+        tasks: TaskStore,
+        index: IndexStore,
         *,
         retention_days: int,
         clock: Callable[[], datetime] | None = None,
     ):
-        self.reader = reader
-        self.store = store
+        self.tasks = tasks
+        self.index = index
         self.retention_days = retention_days
         self.clock = clock or (lambda: datetime.now(UTC))
 
@@ -55,12 +55,12 @@ class Reconciler:
         for partition in index.partitions(LIVE_KIND, ALL):
             after: str | None = None
             while True:
-                page = self.reader.query_shard(partition, after=after, limit=_PAGE, high=started_before)
+                page = self.index.query_shard(partition, after=after, limit=_PAGE, high=started_before)
                 for hit in page.hits:
                     checked += 1
                     if hit.expires_at is None or hit.expires_at >= due:
                         continue
-                    if self.store.renew_lease(hit.identity, hit.expires_at, new_lease):
+                    if self.tasks.renew_lease(hit.identity, hit.expires_at, new_lease):
                         renewed += 1
                     else:
                         changed += 1

@@ -1,7 +1,7 @@
 """Newer wins, per task: decide what one observation changes and write only that task's items.
 
 - A keepalive that repeats the newest snapshot's content: one conditional update of the task's
-  small keepalive item, no read (``Store.touch``).
+  small keepalive item, no read (``TaskStore.touch``).
 - Anything else: one consistent read of the task's partition, the merge (``core.logic.merge``),
   then one conditional write of what changed; a lost race reads and merges again.
 A repeated or older report merges to "no change" and writes nothing.
@@ -20,7 +20,7 @@ from core.logic.lifecycle import is_stopped
 from core.logic.merge import merge, same_content, snapshot_order_key
 from core.logic.provenance import is_confirming
 from core.model import Observation, SeenState, TaskRecord, TaskState, task_identity
-from core.store.writer import LostRace, Store, WriteCost, WritePlan
+from core.store.tasks import LostRace, TaskStore, WriteCost, WritePlan
 
 _MAX_RACE_RETRIES = 8
 
@@ -50,7 +50,7 @@ def _is_keepalive(observation: Observation) -> bool:
 
 
 class Recorder:
-    def __init__(self, store: Store, *, retention_days: int, history_limit: int):
+    def __init__(self, store: TaskStore, *, retention_days: int, history_limit: int):
         self.store = store
         self.retention_days = retention_days
         self.history_limit = history_limit

@@ -32,10 +32,10 @@ from core.logic.indexer import wanted
 from core.logic.indexing import CLUSTER_NAME_KIND, cluster_name_of
 from core.model import StoredTask
 from core.store import index, keys
-from core.store.index_writer import IndexStore
-from core.store.reader import Reader
+from core.store.index import IndexStore
 from core.store.records import stored_task
 from core.store.schema import PARTITION_KEY, SORT_KEY
+from core.store.tasks import TaskStore
 
 _CHUNK = 100  # tasks per read: BatchGetItem takes 100 keys
 _PAGE = 500  # index entries per Query page while listing a cluster or an account
@@ -83,14 +83,14 @@ class ReindexReport:
 class Reindexer:
     def __init__(
         self,
-        reader: Reader,
-        store: IndexStore,
+        tasks: TaskStore,
+        index: IndexStore,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.reader = reader
-        self.store = store
+        self.tasks = tasks
+        self.index = index
         self.clock = clock
         self.sleep = sleep
 
@@ -107,7 +107,7 @@ class Reindexer:
         for partition in index.partitions(kind, value):
             after: str | None = None
             while True:
-                page = self.reader.query_shard(partition, after=after, limit=_PAGE)
+                page = self.index.query_shard(partition, after=after, limit=_PAGE)
                 for hit in page.hits:
                     if account and hit.projection.get("accountId", account) != account:
                         continue
@@ -147,7 +147,7 @@ class Reindexer:
                     report.pending.append(identity)
                 else:
                     mark = (stored.record.reindex_mark or 0) + 1
-                    if self.store.request_reindex(identity, stored.record.revision, mark):
+                    if self.tasks.request_reindex(identity, stored.record.revision, mark):
                         report.requested.append(identity)
                     else:
                         report.changed.append(identity)
@@ -185,7 +185,7 @@ class Reindexer:
     def _states(self, identities: list[str], report: ReindexReport) -> dict[str, tuple[StoredTask, bool]]:
         """Each task that has a readable record, and whether an entry it wants is missing or differs;
         the others are reported."""
-        items = self.reader.task_items(identities, with_seen=False)
+        items = self.tasks.task_items(identities, with_seen=False)
         stored_tasks: dict[str, StoredTask] = {}
         for identity in identities:
             try:
@@ -200,7 +200,7 @@ class Reindexer:
                 continue
             stored_tasks[identity] = stored
         want = {identity: wanted(stored.record, identity) for identity, stored in stored_tasks.items()}
-        found = self.store.stored_digests(ref for entries in want.values() for ref in entries)
+        found = self.index.stored_digests(ref for entries in want.values() for ref in entries)
         return {
             identity: (
                 stored_tasks[identity],

@@ -8,7 +8,7 @@ import zlib
 from datetime import datetime
 from typing import Any
 
-from core.model import IndexItem, SeenState, StoredTask, Task, TaskRecord
+from core.model import IndexItem, SeenState, StoredTask, Task, TaskRecord, TaskState
 from core.model.time import timestamp
 from core.store import keys
 from core.store.schema import FORMAT_VERSION, PARTITION_KEY, SORT_KEY, Attr
@@ -110,6 +110,20 @@ def seen_from_item(item: Item) -> SeenState:
 
 def stored_task(items: list[Item]) -> StoredTask | None:
     """A task from the items of its partition (record, keepalive item); None without a record."""
+    identity, record, seen, expires = _task_partition(items)
+    if record is None:
+        return None
+    return StoredTask(identity, record, seen_at=seen.seen_at if seen else None, expires_at=expires)
+
+
+def task_state(items: list[Item]) -> TaskState:
+    """The same items as the write path merges against: the record and keepalive item, either absent."""
+    _, record, seen, _ = _task_partition(items)
+    return TaskState(record=record, seen=seen)
+
+
+def _task_partition(items: list[Item]) -> tuple[str, TaskRecord | None, SeenState | None, int | None]:
+    """The one decoder of a task's partition: its identity, record, keepalive item and the record's TTL."""
     record = seen = None
     expires: int | None = None
     identity = ""
@@ -121,9 +135,7 @@ def stored_task(items: list[Item]) -> StoredTask | None:
             expires = int(item[Attr.EXPIRES]["N"]) if Attr.EXPIRES in item else None
         elif sort == keys.SEEN_SK:
             seen = seen_from_item(item)
-    if record is None:
-        return None
-    return StoredTask(identity, record, seen_at=seen.seen_at if seen else None, expires_at=expires)
+    return identity, record, seen, expires
 
 
 def parse_timestamp(text: str) -> datetime:
