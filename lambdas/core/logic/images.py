@@ -67,6 +67,24 @@ def index_names(reference: str) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
+def entry_names(reference: str) -> list[str]:
+    """The names an image has index entries under: its repository (every tag) and its short name
+    with the tag. Its full reference has none of its own: the repository's entries carry it, so a
+    search for it reads the repository's and keeps those (one write fewer an image)."""
+    ref = parse(reference)
+    return list(dict.fromkeys(name for name in (ref.repository, ref.short or "") if name))
+
+
+def search_key(value: str) -> tuple[str, str | None]:
+    """The indexed name a search value reads, and the full reference its entries must carry (None:
+    any of them)."""
+    name = search_name(value)
+    ref = parse(name)
+    if ref.tag is None or name == ref.short:
+        return name, None
+    return ref.repository, ref.canonical
+
+
 def search_name(value: str) -> str:
     """The indexed name a search value means: a short `name:tag` as given, anything else canonical."""
     ref = parse(value)
@@ -75,4 +93,4 @@ def search_name(value: str) -> str:
     return ref.canonical
 
 
-__all__ = ["ImageRef", "index_names", "parse", "search_name"]
+__all__ = ["ImageRef", "entry_names", "index_names", "parse", "search_key", "search_name"]

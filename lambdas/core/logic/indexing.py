@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from core.logic.images import index_names
+from core.logic.images import entry_names, parse
 from core.logic.lifecycle import is_stopped
 from core.model import Task, WantedEntry
 from core.store.index import ACTIVE_DAY
@@ -127,6 +127,7 @@ assert set(CONFIRMABLE_KINDS) == set(CONFIRMABLE_SEARCHES)  # one vocabulary
 # partition of the digest's first 12 hex characters and carry the full digest to compare.
 DIGEST_PREFIX_HEX = 12
 DIGEST = "digest"  # the projection key holding the full digest
+IMAGE = "image"  # the projection key of an image entry holding the full reference (core.logic.images)
 
 
 def digest_partition_value(digest: str) -> str:
@@ -135,7 +136,7 @@ def digest_partition_value(digest: str) -> str:
 
 
 def _image_entries(image: str) -> list[IndexEntry]:
-    return [IndexEntry("image", name, stated=image) for name in index_names(image)]
+    return [IndexEntry("image", name, stated=image) for name in entry_names(image)]
 
 
 def _digest_entry(digest: str) -> IndexEntry:
@@ -242,7 +243,11 @@ def wanted_entries(task: Task) -> list[WantedEntry]:
         # An address is held for the task's life (awsvpc ENIs and bridge IPs go with the task): when
         # from and until are the record's to say (ECS states the start after the agent did, and the
         # stop comes later), so the entry carries neither and is never re-keyed.
-        extra = {DIGEST: entry.stated} if entry.kind == "imageDigest" and entry.stated else {}
+        extra: dict[str, str] = {}
+        if entry.kind == "imageDigest" and entry.stated:
+            extra[DIGEST] = entry.stated
+        elif entry.kind == "image" and entry.stated:
+            extra[IMAGE] = parse(entry.stated).canonical
         projected = {**shown, **extra}
         wanted.append(WantedEntry(entry.kind, entry.value, ordered_at=first_seen, projection=projected))
     return wanted

@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
-from core.logic.images import index_names, search_name
+from core.logic.images import index_names, search_key
 from core.logic.indexing import (
     ALL,
     CLUSTER_NAME_KIND,
     DIGEST,
     DIGEST_PREFIX_HEX,
+    IMAGE,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
     MAX_INDEXED_VALUE_BYTES,
@@ -216,12 +217,18 @@ class QueryService:
         if confirmed:
             query["confirmed"] = True  # a cursor of one answer never pages the other
         starts: tuple[str, str] | None = None
+        projected: dict[str, str] = {}
+        searched = value
         if kind == "image":
-            value = search_name(value)  # nginx:1.27, a repository alone, or a full reference
+            # nginx:1.27, a repository alone, or a full reference (read from its repository's entries)
+            value, reference = search_key(value)
+            if reference is not None:
+                projected[IMAGE] = reference
+            searched = reference or value
         elif kind == "imageDigest":
             digest = _digest_prefix(value)
             value, starts = digest_partition_value(digest), (DIGEST, digest)
-        searched = value
+            searched = value
         check: RecordCheck | None = None
         if status or confirmed or (moment and kind == "ip"):
             # Status, AWS's confirmation and an address's release come after the entry was written.
@@ -236,7 +243,7 @@ class QueryService:
         return self._paged(
             kind,
             value,
-            {},
+            projected,
             query,
             limit,
             cursor,
