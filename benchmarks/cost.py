@@ -104,8 +104,12 @@ IDLE_RECEIVES_PER_MINUTE = 15
 # The sweep (infra/sweep.py): a planner every 12 h, then one worker run per account-region; at
 # defaults (no organization, no other accounts, no member regions) that is this account's region.
 SWEEP_EVERY_HOURS = 12  # infra/config.py sweep_interval_hours
-RENEWED_LEASE_DAYS = 60  # lambdas/core/logic/lease.py
+FIRST_LEASE_DAYS = 14  # lambdas/core/logic/lease.py: a record is kept max(stop + retention, lease)
+RENEWED_LEASE_DAYS = 60
 RENEW_MARGIN_DAYS = 3
+# Change events out (docs/events.md), on by default: Task First Seen and IP Released for a launch of
+# a 1-hour awsvpc task with one address, each a custom event on the stack's own bus.
+CHANGE_EVENTS_PER_LAUNCH = 2.0
 SWEEP_TARGETS = 1
 
 # -- the agents and the fleet ---------------------------------------------------------------------
@@ -327,7 +331,10 @@ def launches(store: dict[str, Any], log_bytes: float) -> Part:
     per_invocation = indexer_records_per_invocation(records * fleet_launches)
     indexer_invocations = records / per_invocation
     # A launch's items stay for its hour and RETENTION_DAYS after it stops.
-    stored_months = (LAUNCH_LIFETIME_HOURS + RETENTION_DAYS * 24) / HOURS_PER_MONTH
+    # A launch's items stay until its record expires: max(stop + retention, first sight + retention +
+    # the first lease), so a 1-hour task's stay RETENTION_DAYS + FIRST_LEASE_DAYS.
+    kept_hours = max(LAUNCH_LIFETIME_HOURS, FIRST_LEASE_DAYS * 24) + RETENTION_DAYS * 24
+    stored_months = kept_hours / HOURS_PER_MONTH
     gb_months = PER * stored_bytes_per_task(store) / 1e9 * stored_months
     logs = (
         PER * (snapshots + events) * invocation_log_bytes(log_bytes)
@@ -344,12 +351,17 @@ def launches(store: dict[str, Any], log_bytes: float) -> Part:
         ),
         f"DynamoDB writes ({wru:g} WRU a launch)": PER * wru / 1e6 * DDB_WRITE_PER_MILLION,
         f"DynamoDB reads ({rru:g} RRU a launch)": PER * rru / 1e6 * DDB_READ_PER_MILLION,
-        f"DynamoDB storage (kept {RETENTION_DAYS} days after the stop)": gb_months * DDB_STORAGE_GB_MONTH,
+        f"DynamoDB storage (kept {kept_hours / 24:.0f} days: the record's lease)": gb_months
+        * DDB_STORAGE_GB_MONTH,
         "DynamoDB PITR (continuous backups)": gb_months * DDB_PITR_GB_MONTH if PITR_ON else 0.0,
         "DynamoDB stream (read by Lambda)": DDB_STREAM_READS_FOR_LAMBDA,
         "CloudWatch Logs ingestion": log_ingestion_cost(logs),
         f"CloudWatch Logs storage ({LOG_RETENTION_DAYS} days)": log_storage_cost(logs),
         "EventBridge (AWS events, default bus)": PER * events * EVENTBRIDGE_AWS_EVENTS,
+        f"EventBridge change events out ({CHANGE_EVENTS_PER_LAUNCH:g} a launch)": PER
+        * CHANGE_EVENTS_PER_LAUNCH
+        / 1e6
+        * EVENTBRIDGE_CUSTOM_PER_MILLION,
         "X-Ray (off)": 0.0,
     }
     part.aside = {

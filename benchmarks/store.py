@@ -424,8 +424,11 @@ class Harness:
 
 def harness(raw: Any) -> Harness:
     from core.logic.indexer import Indexer
+    from core.logic.publishing import ChangeEventPublishing
     from core.logic.query import QueryService
     from core.logic.recording import Recorder
+    from core.publish import MemoryBus
+    from core.store.digests import ChangeEventStore
     from core.store.index import IndexStore
     from core.store.schema import PARTITION_KEY, SORT_KEY
     from core.store.tasks import TaskStore
@@ -434,9 +437,12 @@ def harness(raw: Any) -> Harness:
     assert (PARTITION_KEY, SORT_KEY) == KEY_NAMES
     client = RecordingClient(raw)
     recorder = Recorder(TaskStore(TABLE, client=client), retention_days=30, history_limit=50)
+    # Change events out are on by default (a bus of the stack's own): their registry and marks are
+    # written to the table and counted with the indexer's writes; the bus itself is in memory here.
     indexer = Indexer(
         TaskStore(TABLE, client=client, sleep=lambda _: None),
         IndexStore(TABLE, client=client, sleep=lambda _: None),
+        change_events=ChangeEventPublishing(ChangeEventStore(TABLE, client=client), MemoryBus()),
     )
     query = QueryService(
         TaskStore(TABLE, client=client),

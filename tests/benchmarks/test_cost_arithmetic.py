@@ -234,10 +234,13 @@ def test_launches_line_by_line() -> None:
     assert lines["Lambda ingest"] == pytest.approx(0.0079000, rel=1e-5)
     # Events: 20,000 x ($0.20/M + 44 ms x 0.5 GB x $0.0000133334) = 20,000 x $0.000000493335 = $0.0098667.
     assert lines["Lambda events (2 events a launch)"] == pytest.approx(0.0098667, rel=1e-4)
-    # Storage: 10,000 tasks x 1,000 B = 0.01 GB, kept (1 h + 30 x 24 h) / 730 h = 0.987671 months:
-    # 0.00987671 GB-months x $0.25 = $0.00246918, and PITR x $0.20 = $0.00197534.
-    assert lines["DynamoDB storage (kept 30 days after the stop)"] == pytest.approx(0.00246918, rel=1e-5)
-    assert lines["DynamoDB PITR (continuous backups)"] == pytest.approx(0.00197534, rel=1e-5)
+    # Storage: 10,000 tasks x 1,000 B = 0.01 GB, kept until the record's first lease ends: (14 + 30)
+    # x 24 h / 730 h = 1.446575 months: 0.01446575 GB-months x $0.25 = $0.00361644, and PITR x $0.20
+    # = $0.00289315.
+    assert lines["DynamoDB storage (kept 44 days: the record's lease)"] == pytest.approx(0.00361644, rel=1e-5)
+    assert lines["DynamoDB PITR (continuous backups)"] == pytest.approx(0.00289315, rel=1e-5)
+    # Change events out: 2 custom events a launch, 20,000 x $1.00/M = $0.02.
+    assert lines["EventBridge change events out (2 a launch)"] == pytest.approx(0.02)
     # Logs a launch: 3.5 invocations x (1,000 + 330 + 4 x 26) B = 5,019 B; 1.44 indexer invocations
     # x (700 + 330 + 2 x 26) B = 1,558.08 B; 1.5 access log lines x (350 + 26) B = 564 B: 7,141.08 B.
     # x 10,000 = 0.0714108 GB: ingestion $0.0357054; kept 2.958904 months x $0.03 = $0.0063389.
