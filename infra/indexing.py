@@ -70,8 +70,7 @@ class TaskBeaconIndexing(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Imported here: infra.paths (above) has put lambdas/ on sys.path; the module is stdlib only.
-        from core.environment import ENV_NAMES
-        from core.logic.failures import FAILURE_QUEUE_ENV
+        from core.environment import ENV_NAMES, FAILURE_QUEUE_ENV
 
         # Change events out (docs/events.md): the bus given, or one of the stack's own. Only the
         # indexer may put events on it (events:PutEvents on this bus alone). No alarm metric is added:

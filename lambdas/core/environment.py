@@ -12,6 +12,8 @@ from typing import Final
 
 SERVICE: Final = "taskbeacon"  # Powertools' service: every log line and the metrics' dimension
 NAMESPACE: Final = "TaskBeacon"  # the custom metrics' CloudWatch namespace
+# The indexer's alone, beside the settings: the URL of its on-failure queue (infra/indexing.py).
+FAILURE_QUEUE_ENV: Final = "INDEXER_FAILURE_QUEUE_URL"
 
 # The variable that carries each ``core.settings.Settings`` field.
 ENV_NAMES: Final[Mapping[str, str]] = {

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from core.environment import FAILURE_QUEUE_ENV
 from core.errors import Throttled
-from core.logic.failures import FAILURE_QUEUE_ENV, parked_message
+from core.logic.failures import parked_message
 from core.observability import logger, metrics, tracer
 from core.store import keys
 from core.store.schema import PARTITION_KEY

@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from core.logic.failures import FAILURE_QUEUE_ENV, ParkedTask, read_failure
+from core.environment import FAILURE_QUEUE_ENV
+from core.logic.failures import ParkedTask, read_failure
 from core.logic.indexer import Indexer, wanted
 from core.logic.lease import first_lease
 from core.model import Task, TaskRecord, task_identity

@@ -504,7 +504,7 @@ def test_indexer_mapping_splits_on_error_and_resumes_partial_batches(any_synth: 
 
 
 def test_indexer_parks_poison_records_in_its_failure_queue(any_synth: Synth) -> None:
-    from core.logic.failures import FAILURE_QUEUE_ENV
+    from core.environment import FAILURE_QUEUE_ENV
 
     props = _indexer_mapping(any_synth)
     queue_id = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]

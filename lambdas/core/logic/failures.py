@@ -20,8 +20,6 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-# The indexer's environment: the URL of its on-failure queue (set by infra/indexing.py).
-FAILURE_QUEUE_ENV: Final = "INDEXER_FAILURE_QUEUE_URL"
 PARKED_KIND: Final = "taskbeacon.indexer.poison"
 _MAX_REASON = 1000
 
