@@ -162,7 +162,7 @@ def _principal_identity(arn: str) -> dict[str, Any]:
 
 
 def _rest_event(method: str, resource: str, path: str, body: str | None, caller_arn: str) -> dict[str, Any]:
-    """An API Gateway REST proxy event, as ``taskbeacon.local.gateway`` builds them."""
+    """An API Gateway REST proxy event, as ``taskbeacon.local.aws.gateway`` builds them."""
     parameters = {"taskId": path.rsplit("/", 1)[-1]} if "{taskId}" in resource else None
     headers = {"Host": "api.bench", "Content-Type": "application/json"}
     return {

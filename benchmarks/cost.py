@@ -613,9 +613,9 @@ def _measure_log_bytes() -> int:
         from core.observability import logger
         from core.store.schema import create_table_request
         from handlers import ingest, wiring
-        from taskbeacon.local.gateway import _proxy_event, match_route
-        from taskbeacon.local.lambda_runtime import LocalContext
-        from taskbeacon.local.principals import PrincipalRegistry
+        from taskbeacon.local.aws.gateway import _proxy_event, match_route
+        from taskbeacon.local.aws.lambda_context import LocalContext
+        from taskbeacon.local.aws.principals import PrincipalRegistry
 
         with mock_aws():
             boto3.client("dynamodb", region_name="us-east-1").create_table(**create_table_request("logbench"))

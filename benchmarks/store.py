@@ -365,7 +365,7 @@ def engine() -> Iterator[tuple[str, Any]]:
     import boto3
 
     from core.store.schema import create_table_request
-    from taskbeacon.local.engine import DynamoDBLocalEngine, EngineUnavailable
+    from taskbeacon.local.aws.engine import DynamoDBLocalEngine, EngineUnavailable
 
     local: Any = None
     if os.environ.get("TASKBEACON_BENCH_ENGINE", "dynamodb-local") == "dynamodb-local":
@@ -432,7 +432,7 @@ def harness(raw: Any) -> Harness:
     from core.store.index import IndexStore
     from core.store.schema import PARTITION_KEY, SORT_KEY
     from core.store.tasks import TaskStore
-    from taskbeacon.local.stream_pump import StreamPump
+    from taskbeacon.local.aws.stream_pump import StreamPump
 
     assert (PARTITION_KEY, SORT_KEY) == KEY_NAMES
     client = RecordingClient(raw)

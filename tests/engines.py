@@ -24,8 +24,8 @@ import boto3
 from moto import mock_aws
 
 from core.store.schema import create_table_request
-from taskbeacon.local.engine import ENGINES, DynamoDBLocalEngine, EngineUnavailable
-from taskbeacon.local.stream_pump import DrainResult, Handler, StreamPump, pump_for
+from taskbeacon.local.aws.engine import ENGINES, DynamoDBLocalEngine, EngineUnavailable
+from taskbeacon.local.aws.stream_pump import DrainResult, Handler, StreamPump, pump_for
 
 SELECT_ENV = "TASKBEACON_TEST_ENGINES"
 REGION = "us-east-1"

@@ -394,7 +394,7 @@ def _is_connection_error(error: BaseException | None) -> bool:
 
 
 def _use_server_code() -> None:
-    from taskbeacon.local.engine import use_lambdas_source
+    from taskbeacon.local.aws.engine import use_lambdas_source
 
     try:
         use_lambdas_source()

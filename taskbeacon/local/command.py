@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusal
-    from taskbeacon.local.engine import EngineUnavailable
+    from taskbeacon.local.aws.engine import EngineUnavailable
     from taskbeacon.local.system import LocalSystem
 
     if args.port < 0 or args.port > 65535:

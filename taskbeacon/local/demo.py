@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskbeacon.emulator import Emulator, SimulatedTask, make_task_doc
+from taskbeacon.local.aws.principals import Principal, container_credentials
 from taskbeacon.local.fleet import Job, Player, parallel_map
-from taskbeacon.local.principals import Principal, container_credentials
 from taskbeacon.local.sweep import SeedTask
 from taskbeacon.local.system import LocalSystem
 

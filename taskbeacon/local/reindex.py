@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskbeacon.local.lambda_runtime import LambdaRuntime
+    from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 
 _TASK_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):ecs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):task/(?:[^/]+/)?"
@@ -56,7 +56,9 @@ def local_reindex(document: dict[str, Any], runtime: LambdaRuntime) -> tuple[int
 
 
 def _error(code: str, message: str, field: str | None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "field": field}}
+    from core.errors import error_body
+
+    return error_body(code, message, field)
 
 
 def _request(document: dict[str, Any]) -> dict[str, Any]:

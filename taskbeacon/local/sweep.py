@@ -27,12 +27,50 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from core.sweep.targets import Target
-    from taskbeacon.local.gateway import Gateway
-    from taskbeacon.local.system import LocalSystem
+
+
+class _Registry(Protocol):
+    @property
+    def account_id(self) -> str: ...
+
+
+class _Runtime(Protocol):
+    @property
+    def stream(self) -> Any: ...
+
+
+class Gateway(Protocol):
+    """What the sweep needs of the local gateway that hands it ``POST /_local/sweep`` (a protocol, so
+    the gateway, which imports this module for that route, is not imported back)."""
+
+    @property
+    def registry(self) -> _Registry: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def runtime(self) -> _Runtime: ...
+
+
+class LocalSystem(Protocol):
+    """What the sweep needs of a started local system."""
+
+    @property
+    def dynamodb_endpoint(self) -> str | None: ...
+    @property
+    def engine(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def stream(self) -> Any: ...
+    @property
+    def gateway(self) -> Any: ...
+
 
 log = logging.getLogger("taskbeacon.local.sweep")
 
@@ -42,7 +80,7 @@ _LOCAL_KEY = "local"  # moto accepts any key; the member role's session decides 
 
 
 def parse_targets(text: str) -> list[Target]:
-    from taskbeacon.local.engine import use_lambdas_source
+    from taskbeacon.local.aws.engine import use_lambdas_source
 
     use_lambdas_source()
     from core.sweep.targets import parse_targets as parse
@@ -81,7 +119,7 @@ class LocalSweep:
         stream: Any = None,
     ) -> LocalSweep:
         """``moto_endpoint``: a moto server already running in this process (local mode's engine)."""
-        from taskbeacon.local.engine import use_lambdas_source
+        from taskbeacon.local.aws.engine import use_lambdas_source
 
         use_lambdas_source()
         from core.sweep.targets import Target
@@ -125,7 +163,7 @@ class LocalSweep:
             moto_endpoint=moto,
             stream=system.stream,
         )
-        system.gateway.sweeper = sweep  # type: ignore[attr-defined]
+        system.gateway.sweeper = sweep
         return sweep
 
     def describe(self) -> str:
@@ -206,13 +244,9 @@ def handle(gateway: Gateway, document: dict[str, Any]) -> tuple[int, dict[str, s
 
 
 def _error(message: str, field: str | None) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": "sweep_failed" if field is None else "invalid_input",
-            "message": message,
-            "field": field,
-        }
-    }
+    from core.errors import error_body
+
+    return error_body("sweep_failed" if field is None else "invalid_input", message, field)
 
 
 def _reply(status: int, document: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taskbeacon.local.engine import (
+from taskbeacon.local.aws.engine import (
     DEFAULT_ENGINE,
     DynamoDBLocalEngine,
     EmbeddedEngine,
@@ -17,10 +17,10 @@ from taskbeacon.local.engine import (
     make_engine,
     use_lambdas_source,
 )
-from taskbeacon.local.gateway import Gateway
-from taskbeacon.local.lambda_runtime import LambdaRuntime
-from taskbeacon.local.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
-from taskbeacon.local.stream_pump import StreamPump, StreamPumpError
+from taskbeacon.local.aws.gateway import Gateway
+from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
+from taskbeacon.local.aws.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
+from taskbeacon.local.aws.stream_pump import StreamPump, StreamPumpError
 
 log = logging.getLogger("taskbeacon.local")
 
@@ -106,20 +106,21 @@ class LocalSystem:
 
     def _configure_handlers(self, endpoint: str) -> None:
         """The environment the Lambda functions get from the stack, pointed at the local engine."""
+        from core.environment import environment
+
         os.environ.update(
             {
-                "TABLE_NAME": self.table_name,
-                "COLLECTOR_ROLE_ARNS": f"arn:aws:iam::{self.account_id}:role/{COLLECTOR_ROLE_NAME}",
+                **environment(
+                    table_name=self.table_name,
+                    collector_role_arns=f"arn:aws:iam::{self.account_id}:role/{COLLECTOR_ROLE_NAME}",
+                    # Change events go to the in-process bus (GET /_local/events/published).
+                    change_events_bus="local",
+                ),
                 "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
                 "AWS_REGION": self.region,
                 "AWS_DEFAULT_REGION": self.region,
-                "POWERTOOLS_SERVICE_NAME": "taskbeacon",
-                "POWERTOOLS_METRICS_NAMESPACE": "TaskBeacon",
-                "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_LOG_LEVEL": self.log_level,
-                # Change events go to the in-process bus (GET /_local/events/published).
-                "CHANGE_EVENTS_BUS": "local",
             }
         )
         # Metrics are off locally, yet Powertools still warns that an invocation published none:

@@ -24,7 +24,7 @@ from core.model import Task, TaskRecord, task_identity
 from core.store.records import record_item
 from core.store.schema import create_table_request
 from taskbeacon.cli.main import main
-from taskbeacon.local.stream_pump import StreamPump
+from taskbeacon.local.aws.stream_pump import StreamPump
 from tests.store.builders import ACCOUNT, T0
 from tests.store.inventory import Inventory
 

@@ -18,19 +18,8 @@ import pytest
 
 from tests import import_graph
 
-LOCAL = "taskbeacon.local."
-# Local mode's AWS stand-ins, being regrouped under taskbeacon/local/ by its owner (issue 16 item 4).
-KNOWN: dict[frozenset[str], str] = {
-    frozenset({LOCAL + "lambda_runtime", LOCAL + "stream_pump"}): (
-        "stream_pump imports LocalContext from lambda_runtime (lazily), lambda_runtime imports StreamPump"
-        " (TYPE_CHECKING): LocalContext wants a module of its own"
-    ),
-    frozenset({LOCAL + "gateway", LOCAL + "sweep", LOCAL + "system"}): (
-        "the gateway imports sweep.handle (lazily) for /_local/sweep, and sweep imports Gateway and"
-        " LocalSystem (TYPE_CHECKING; the system imports the gateway): a protocol for what sweep needs"
-        " of them opens it"
-    ),
-}
+# Known circles someone is taking apart, each with why (none today).
+KNOWN: dict[frozenset[str], str] = {}
 
 
 _KNOWN_PARAMS = [

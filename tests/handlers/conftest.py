@@ -23,9 +23,9 @@ from core.model import Observation
 from core.observability import logger, metrics
 from core.store.schema import create_table_request
 from handlers import wiring
-from taskbeacon.local.gateway import _proxy_event, match_route
-from taskbeacon.local.lambda_runtime import LocalContext
-from taskbeacon.local.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
+from taskbeacon.local.aws.gateway import _proxy_event, match_route
+from taskbeacon.local.aws.lambda_context import LocalContext
+from taskbeacon.local.aws.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
 from tests.store.inventory import Inventory
 
 ACCOUNT = "111122223333"

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from core.errors import AmbiguousTask
 from core.jsonbody import MAX_DEPTH, child
 from handlers import wiring
-from taskbeacon.local.lambda_runtime import LocalContext
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.lambda_context import LocalContext
+from taskbeacon.local.aws.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import ACCOUNT, http
 from tests.handlers.test_ingest_fuzz import names_a_place

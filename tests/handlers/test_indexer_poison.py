@@ -31,7 +31,7 @@ from core.store.tasks import TaskStore
 from handlers import indexer as indexer_handler
 from handlers import wiring
 from handlers.indexer import PoisonInBatch
-from taskbeacon.local.lambda_runtime import LocalContext
+from taskbeacon.local.aws.lambda_context import LocalContext
 from tests.store.builders import ACCOUNT, T0
 
 TABLE = "indexer-poison"

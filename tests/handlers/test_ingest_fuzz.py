@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.environment import ENV_NAMES
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import http
 from tests.mutation import json_values, mutate
@@ -194,7 +194,7 @@ def test_mutated_events_are_stored_or_dropped_naming_the_field(
     collectors: PrincipalRegistry, make: Callable[[], dict[str, Any]]
 ) -> None:
     from handlers import events
-    from taskbeacon.local.lambda_runtime import LocalContext
+    from taskbeacon.local.aws.lambda_context import LocalContext
 
     original = make()
     assert events.handler(copy.deepcopy(original), LocalContext("taskbeacon-events"))["accepted"] is True

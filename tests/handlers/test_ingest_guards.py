@@ -11,8 +11,8 @@ import pytest
 
 from core.environment import ENV_NAMES
 from handlers import wiring
-from taskbeacon.local.lambda_runtime import LocalContext
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.lambda_context import LocalContext
+from taskbeacon.local.aws.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import ACCOUNT, http
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.principals import PrincipalRegistry
 from tests.ecs_fixtures import FIXTURES
 from tests.handlers.conftest import LogCapture, deliver_event, emf_blobs, http, metric_values
 

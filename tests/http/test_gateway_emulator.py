@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from taskbeacon.emulator import Emulator, example, make_task_doc
-from taskbeacon.local.principals import container_credentials
+from taskbeacon.local.aws.principals import container_credentials
 from taskbeacon.local.system import LocalSystem
 from tests.http.localapi import send
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from taskbeacon.local.gateway import MAX_REQUEST_BYTES
+from taskbeacon.local.aws.gateway import MAX_REQUEST_BYTES
 from taskbeacon.local.system import LocalSystem
 from tests.http.characters import CONTROLS, IN_A_FIELD_VALUE, PYTHON_ONLY_WHITESPACE, wire
 from tests.hypothesis_profiles import examples, suppressed

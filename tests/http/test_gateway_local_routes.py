@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from taskbeacon.local.gateway import MAX_JSON_DEPTH
+from taskbeacon.local.aws.gateway import MAX_JSON_DEPTH
 from taskbeacon.local.system import LocalSystem
 from tests.http.localapi import send
 from tests.hypothesis_profiles import examples, suppressed

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from core.vocabulary import ROUTES, Route
-from taskbeacon.local.gateway import LOCAL_ROUTES, match_route
+from taskbeacon.local.aws.gateway import LOCAL_ROUTES, match_route
 from taskbeacon.local.system import LocalSystem
 from tests.http.localapi import send
 from tests.hypothesis_profiles import examples, suppressed
@@ -86,7 +86,7 @@ def test_other_methods_on_vocabulary_paths_are_missing_authentication_token(
 
 def test_the_routes_are_read_from_the_vocabulary_not_a_copy(monkeypatch: pytest.MonkeyPatch) -> None:
     from core import vocabulary
-    from taskbeacon.local import gateway
+    from taskbeacon.local.aws import gateway
 
     probe = Route("GET", "/probe/{taskId}", "query")
     monkeypatch.setattr(vocabulary, "ROUTES", (*vocabulary.ROUTES, probe))

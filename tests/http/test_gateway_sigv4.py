@@ -21,8 +21,8 @@ from botocore.credentials import Credentials
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from taskbeacon.local.principals import PrincipalRegistry
-from taskbeacon.local.sigv4 import SignatureError, verify
+from taskbeacon.local.aws.principals import PrincipalRegistry
+from taskbeacon.local.aws.sigv4 import SignatureError, verify
 from taskbeacon.local.system import LocalSystem
 from tests.http.characters import CONTROLS, IN_A_FIELD_VALUE, PYTHON_ONLY_WHITESPACE, wire
 from tests.hypothesis_profiles import examples, suppressed

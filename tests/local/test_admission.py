@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from taskbeacon.local.admission import Admission, Verdict
-from taskbeacon.local.gateway import Gateway
-from taskbeacon.local.lambda_runtime import LambdaRuntime
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.admission import Admission, Verdict
+from taskbeacon.local.aws.gateway import Gateway
+from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
+from taskbeacon.local.aws.principals import PrincipalRegistry
 
 
 def test_a_turn_is_given_while_one_is_free_and_given_back() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from taskbeacon.local import engine_bounds
-from taskbeacon.local.engine import EmbeddedEngine
-from taskbeacon.local.stream_pump import StreamPump
+from taskbeacon.local.aws import engine_bounds
+from taskbeacon.local.aws.engine import EmbeddedEngine
+from taskbeacon.local.aws.stream_pump import StreamPump
 
 TABLE = "bounds"
 

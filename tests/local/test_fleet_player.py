@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from taskbeacon.emulator import Emulator, make_task_doc
+from taskbeacon.local.aws.principals import container_credentials
 from taskbeacon.local.demo import _base_environment
 from taskbeacon.local.fleet import Job, Player, parallel_map
-from taskbeacon.local.principals import container_credentials
 from taskbeacon.local.system import LocalSystem
 
 TASKS = 20

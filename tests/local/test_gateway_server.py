@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from taskbeacon.local.gateway import _GatewayServer
+from taskbeacon.local.aws.gateway import _GatewayServer
 
 
 @pytest.fixture

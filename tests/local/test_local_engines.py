@@ -15,8 +15,13 @@ from typing import Any
 import pytest
 
 from taskbeacon.local import command
-from taskbeacon.local.engine import DynamoDBLocalEngine, EngineUnavailable, find_dynamodb_local_jar, find_java
-from taskbeacon.local.lambda_runtime import LambdaRuntime
+from taskbeacon.local.aws.engine import (
+    DynamoDBLocalEngine,
+    EngineUnavailable,
+    find_dynamodb_local_jar,
+    find_java,
+)
+from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import post_snapshot, send

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from taskbeacon.local.gateway import Gateway
-from taskbeacon.local.lambda_runtime import LambdaRuntime
-from taskbeacon.local.principals import PrincipalRegistry
+from taskbeacon.local.aws.gateway import Gateway
+from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
+from taskbeacon.local.aws.principals import PrincipalRegistry
 
 SAFETY_NET_SECONDS = 120
 

@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from taskbeacon.local.stream_pump import BATCH_SIZE, StreamPump, StreamPumpError, lambda_record, records_of
+from taskbeacon.local.aws.stream_pump import (
+    BATCH_SIZE,
+    StreamPump,
+    StreamPumpError,
+    lambda_record,
+    records_of,
+)
 from tests.engines import EngineTable
 
 RECORD_KEYS = {

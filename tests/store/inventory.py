@@ -17,7 +17,7 @@ from core.model import Observation
 from core.store.index import IndexStore
 from core.store.tasks import TaskStore
 from handlers.indexer import index_batch
-from taskbeacon.local.stream_pump import StreamPump
+from taskbeacon.local.aws.stream_pump import StreamPump
 from tests.store.builders import T0
 
 

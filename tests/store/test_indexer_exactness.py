@@ -24,7 +24,7 @@ from core.model import Observation
 from core.store import keys
 from core.store.records import index_item, record_from_item
 from core.store.schema import create_table_request
-from taskbeacon.local.stream_pump import StreamPump
+from taskbeacon.local.aws.stream_pump import StreamPump
 from tests.store.builders import T0, event, snapshot, task
 from tests.store.inventory import Inventory, all_items
 

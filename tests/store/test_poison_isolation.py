@@ -36,7 +36,7 @@ from core.store.records import index_item, record_item, stored_task
 from core.store.tasks import TaskStore
 from handlers.indexer import Poison, index_batch
 from infra.indexing import BATCH_SIZE, RETRY_ATTEMPTS
-from taskbeacon.local.stream_pump import StreamPump
+from taskbeacon.local.aws.stream_pump import StreamPump
 from tests.store.builders import ACCOUNT, T0
 from tests.store.esm import EventSourceMapping
 from tests.store.inventory import all_items

@@ -15,7 +15,7 @@ from core.environment import ENV_NAMES
 from core.observability import metrics
 from core.sweep.targets import Target, Unit
 from handlers import sweeper, wiring
-from taskbeacon.local.lambda_runtime import LocalContext
+from taskbeacon.local.aws.lambda_context import LocalContext
 from tests.sweep.conftest import FastHarness
 from tests.sweep.stub import ecs_task, fixture
 

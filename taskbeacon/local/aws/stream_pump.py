@@ -72,7 +72,7 @@ def default_handler(event: dict[str, Any], context: Any) -> Any:
 
 
 def _context() -> Any:
-    from taskbeacon.local.lambda_runtime import LocalContext
+    from taskbeacon.local.aws.lambda_context import LocalContext
 
     return LocalContext(function_name="taskbeacon-indexer")
 

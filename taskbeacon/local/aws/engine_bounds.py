@@ -36,7 +36,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from taskbeacon.local import moto_transactions
+from taskbeacon.local.aws import moto_transactions
 
 MAX_ITERATORS = 1000
 KEEP_READ_RECORDS = 1000

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: taskbeacon/local/aws/engine.py
 LAMBDAS_DIR = ROOT / "lambdas"
 ENGINES = ("moto", "dynamodb-local")
 DEFAULT_ENGINE = "moto"
 JAR_ENV = "TASKBEACON_DYNAMODB_LOCAL_JAR"
 
-log = logging.getLogger("taskbeacon.local.engine")
+log = logging.getLogger("taskbeacon.local.aws.engine")
 
 
 def use_lambdas_source() -> None:
@@ -67,7 +67,7 @@ class EmbeddedEngine:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
-        from taskbeacon.local import engine_bounds
+        from taskbeacon.local.aws import engine_bounds
 
         engine_bounds.install()  # a fleet for hours: bounded iterators and stream, partition queries
         logging.getLogger("werkzeug").setLevel(logging.ERROR)

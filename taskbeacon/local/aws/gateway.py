@@ -23,11 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from taskbeacon.local.admission import Admission, Verdict
-from taskbeacon.local.engine import use_lambdas_source
-from taskbeacon.local.lambda_runtime import LambdaRuntime
-from taskbeacon.local.principals import Principal, PrincipalRegistry, container_credentials
-from taskbeacon.local.sigv4 import OWS, SignatureError, verify
+from taskbeacon.local.aws.admission import Admission, Verdict
+from taskbeacon.local.aws.engine import use_lambdas_source
+from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
+from taskbeacon.local.aws.principals import Principal, PrincipalRegistry, container_credentials
+from taskbeacon.local.aws.sigv4 import OWS, SignatureError, verify
 
 STAGE = "local"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's own payload limit
@@ -276,7 +276,7 @@ class Gateway:
                 f"User: {principal.arn} is not authorized to use {path}",
             )
         if method == "GET":  # /_local/events/published, the one GET among the local routes
-            from taskbeacon.local.published import published_events
+            from taskbeacon.local.aws.published import published_events
 
             return _json(*published_events(query))
         try:
@@ -295,15 +295,13 @@ class Gateway:
             from taskbeacon.local.sweep import handle
 
             return handle(self, document)
-        from core.errors import Throttled
+        from core.errors import Throttled, error_body
         from handlers.http_errors import status_of
 
         try:
             result = self.runtime.invoke("events", document)
         except Throttled as error:  # in AWS Lambda retries the invocation; locally the caller does
-            status, headers, data = _json(
-                status_of(error), {"error": {"code": error.code, "message": error.message, "field": None}}
-            )
+            status, headers, data = _json(status_of(error), error_body(error.code, error.message))
             return status, {**headers, "Retry-After": str(error.retry_after)}, data
         status = HTTPStatus.OK if result.get("accepted") else HTTPStatus.BAD_REQUEST
         return _json(status, result)
@@ -382,11 +380,15 @@ def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:
 def _gateway_error(status: int, response_type: str, message: str) -> tuple[int, dict[str, str], bytes]:
     # API Gateway's own rejections, shaped by the stack's gateway responses (infra/api.py) like
     # the API's errors, with the gateway-response type as the code.
-    return _json(status, {"error": {"code": response_type, "message": message, "field": None}})
+    from core.errors import error_body
+
+    return _json(status, error_body(response_type, message))
 
 
 def _error(status: int, message: str, field: str) -> tuple[int, dict[str, str], bytes]:
-    return _json(status, {"error": {"code": "invalid_input", "message": message, "field": field}})
+    from core.errors import error_body
+
+    return _json(status, error_body("invalid_input", message, field))
 
 
 def _busy(verdict: Verdict, retry_after: int) -> tuple[int, dict[str, str], bytes]:

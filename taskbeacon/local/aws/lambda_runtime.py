@@ -4,33 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskbeacon.local.stream_pump import StreamPump
+    from taskbeacon.local.aws.stream_pump import StreamPump
+
+from taskbeacon.local.aws.lambda_context import LocalContext
 
 log = logging.getLogger("taskbeacon.local.runtime")
-
-
-@dataclass
-class LocalContext:
-    """The attributes of ``LambdaContext`` the handlers and Powertools read."""
-
-    function_name: str
-    memory_limit_in_mb: int = 256
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 # The functions whose invocations write the table: after each one, local mode delivers the
@@ -41,7 +22,7 @@ WRITERS = frozenset({"ingest", "events"})
 class LambdaRuntime:
     """Imports the handler modules on first use (after local mode has set the environment).
 
-    With a ``stream`` (a :class:`~taskbeacon.local.stream_pump.StreamPump`), every invocation of a
+    With a ``stream`` (a :class:`~taskbeacon.local.aws.stream_pump.StreamPump`), every invocation of a
     writer returns only after a drain of the stream into the indexer that started after its write,
     so a read after a write sees the index entries and counters the indexer derives from it (in AWS
     they follow within seconds). Writes that finish while a drain runs share the next one.

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from taskbeacon.local.principals import Principal, PrincipalRegistry
+from taskbeacon.local.aws.principals import Principal, PrincipalRegistry
 
 # HTTP's optional whitespace (RFC 9110 5.6.3): SP and HTAB, nothing else.
 OWS = " \t"
