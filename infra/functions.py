@@ -25,9 +25,10 @@ from infra.paths import environment, vocabulary
 
 # The DynamoDB operations each function calls (the store's contract with the stack):
 # - ingest and events write only their own task's items (one conditional write, or one
-#   transaction of that task's items); they never touch index entries or counters;
-# - the indexer reads the stream and writes index entries and counters in batches;
-# - the reconciler recomputes the counters from the index;
+#   transaction of that task's items); they never touch index entries;
+# - the indexer reads the stream and the tasks' records, writes index entries in batches, and the
+#   change events' marks and digest registry;
+# - the reconciler reads the live partition and moves a record's lease (one UpdateItem);
 # - the sweep's worker records what ECS says like the events function does (a task's own items), reads
 #   the stored records of a page of described tasks at once (BatchGetItem: an unchanged task costs no
 #   write), and queries the index for the running tasks ECS no longer knows; its planner has no table
@@ -38,7 +39,7 @@ DYNAMODB_CALLS: Final[Mapping[vocabulary.Function, tuple[str, ...]]] = {
     "events": ("GetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
     "query": ("GetItem", "Query", "BatchGetItem"),
     "indexer": ("BatchGetItem", "BatchWriteItem", "PutItem", "DeleteItem", "UpdateItem", "GetItem", "Query"),
-    "reconciler": ("Query", "GetItem", "BatchGetItem", "UpdateItem", "PutItem", "BatchWriteItem"),
+    "reconciler": ("Query", "UpdateItem"),
     "sweeper": ("GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "TransactWriteItems"),
 }
 # TransactWriteItems is not an IAM action: a transaction is authorized by the actions of the items
