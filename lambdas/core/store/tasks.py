@@ -106,59 +106,39 @@ class TaskStore(dynamo.TableAccess):
     ) -> bool:
         """Move the keepalive item forward (and its TTL on) if the snapshot repeats its content and
         is newer."""
-        from botocore.exceptions import ClientError
-
-        try:
-            with dynamo.translated_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=keys.seen_key(identity),
-                    UpdateExpression="SET #key = :key, #at = :at"
-                    + (", #exp = :exp" if expires_at is not None else ""),
-                    ConditionExpression="#hash = :hash AND #key < :key",
-                    ExpressionAttributeNames={
-                        "#key": Attr.SNAPSHOT_KEY,
-                        "#at": Attr.SEEN_AT,
-                        "#hash": Attr.CONTENT_HASH,
-                        **({"#exp": Attr.EXPIRES} if expires_at is not None else {}),
-                    },
-                    ExpressionAttributeValues={
-                        ":key": {"S": snapshot_key},
-                        ":at": {"S": timestamp(seen_at)},
-                        ":hash": {"S": content_hash},
-                        **({":exp": {"N": str(expires_at)}} if expires_at is not None else {}),
-                    },
-                )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=keys.seen_key(identity),
+            UpdateExpression="SET #key = :key, #at = :at"
+            + (", #exp = :exp" if expires_at is not None else ""),
+            ConditionExpression="#hash = :hash AND #key < :key",
+            ExpressionAttributeNames={
+                "#key": Attr.SNAPSHOT_KEY,
+                "#at": Attr.SEEN_AT,
+                "#hash": Attr.CONTENT_HASH,
+                **({"#exp": Attr.EXPIRES} if expires_at is not None else {}),
+            },
+            ExpressionAttributeValues={
+                ":key": {"S": snapshot_key},
+                ":at": {"S": timestamp(seen_at)},
+                ":hash": {"S": content_hash},
+                **({":exp": {"N": str(expires_at)}} if expires_at is not None else {}),
+            },
+        )
 
     def renew_lease(self, identity: str, lease_until: int, new_lease: int) -> bool:
         """Move a task's lease on (and its revision, so the stream carries it to the indexer); False
         if the record's lease is not ``lease_until`` any more, or the record is gone."""
-        from botocore.exceptions import ClientError
-
-        try:
-            with dynamo.translated_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=keys.record_key(identity),
-                    UpdateExpression="SET #lease = :new ADD #rev :one",
-                    ConditionExpression="#lease = :old",
-                    ExpressionAttributeNames={"#lease": Attr.LEASE, "#rev": Attr.REVISION},
-                    ExpressionAttributeValues={
-                        ":old": {"N": str(lease_until)},
-                        ":new": {"N": str(new_lease)},
-                        ":one": {"N": "1"},
-                    },
-                )
-        except ClientError as error:
-            if _condition_failed(error):
-                return False
-            raise
-        return True
+        return self._conditional_update(
+            Key=keys.record_key(identity),
+            UpdateExpression="SET #lease = :new ADD #rev :one",
+            ConditionExpression="#lease = :old",
+            ExpressionAttributeNames={"#lease": Attr.LEASE, "#rev": Attr.REVISION},
+            ExpressionAttributeValues={
+                ":old": {"N": str(lease_until)},
+                ":new": {"N": str(new_lease)},
+                ":one": {"N": "1"},
+            },
+        )
 
     def render(self, plan: WritePlan) -> list[dict[str, Any]]:
         """The conditional puts a plan makes; PayloadTooLarge before anything is sent."""
@@ -312,24 +292,27 @@ class TaskStore(dynamo.TableAccess):
         """Move the record's revision on and its reindex mark to ``mark`` (content untouched), so the
         indexer puts every entry it wants again; False if the record changed (or went) since it was
         read at ``read_revision``: that change reaches the indexer by itself."""
+        return self._conditional_update(
+            Key=keys.record_key(identity),
+            UpdateExpression="SET #rev = :new, #mark = :mark",
+            ConditionExpression="#rev = :read",
+            ExpressionAttributeNames={"#rev": Attr.REVISION, "#mark": Attr.REINDEX},
+            ExpressionAttributeValues={
+                ":read": {"N": str(read_revision)},
+                ":new": {"N": str(read_revision + 1)},
+                ":mark": {"N": str(mark)},
+            },
+        )
+
+    def _conditional_update(self, **request: Any) -> bool:
+        """One conditional ``UpdateItem`` of this table; False when its condition does not hold."""
         from botocore.exceptions import ClientError
 
         try:
             with dynamo.translated_errors():
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=keys.record_key(identity),
-                    UpdateExpression="SET #rev = :new, #mark = :mark",
-                    ConditionExpression="#rev = :read",
-                    ExpressionAttributeNames={"#rev": Attr.REVISION, "#mark": Attr.REINDEX},
-                    ExpressionAttributeValues={
-                        ":read": {"N": str(read_revision)},
-                        ":new": {"N": str(read_revision + 1)},
-                        ":mark": {"N": str(mark)},
-                    },
-                )
+                self.client.update_item(TableName=self.table_name, **request)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _condition_failed(error):
                 return False
             raise
         return True
