@@ -25,6 +25,14 @@ Filter = Annotated[str | None, Query(min_length=1, max_length=1024)]
 Status = Annotated[str | None, Query(min_length=1, max_length=32, description="lastStatus, e.g. RUNNING")]
 TaskRef = Annotated[str, Path(min_length=1, max_length=2048, description="task id, or URL-encoded task ARN")]
 Dimension = Literal[SUMMARY_DIMENSIONS]  # type: ignore[valid-type]
+Drifted = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=32,
+        description="true: only tasks drifted now from their service's current deployment (the only value)",
+    ),
+]
 
 # Traces carry timings, never inventory: no route records its answer (capture_response=False).
 
@@ -50,6 +58,7 @@ def list_tasks(
         datetime | None, Query(description="running at any moment from this time (with activeTo; <= 7 days)")
     ] = None,
     activeTo: Annotated[datetime | None, Query(description="... until this time (with activeFrom)")] = None,
+    drifted: Drifted = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -72,6 +81,7 @@ def list_tasks(
         active_at=_utc(activeAt, "activeAt"),
         active_from=_utc(activeFrom, "activeFrom"),
         active_to=_utc(activeTo, "activeTo"),
+        drifted=_drifted(drifted),
     )
     return page.body()
 
@@ -152,13 +162,24 @@ def coverage() -> dict[str, Any]:
 
 @app.get("/summary", summary="Running tasks per group", tags=["query"])
 @tracer.capture_method(capture_response=False)
-def summary(by: Annotated[Dimension, Query(description="grouping dimension")]) -> dict[str, Any]:
-    return wiring.query_service().summary(by)
+def summary(
+    by: Annotated[Dimension, Query(description="grouping dimension")], drifted: Drifted = None
+) -> dict[str, Any]:
+    return wiring.query_service().summary(by, drifted=_drifted(drifted))
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI 3.1 document", tags=["meta"], include_in_schema=True)
 def openapi() -> dict[str, Any]:
     return load_document()
+
+
+def _drifted(value: str | None) -> bool:
+    """``drifted`` takes exactly ``true``; anything else would read as "all tasks": a 400 naming it."""
+    if value is None:
+        return False
+    if value != "true":
+        raise InvalidInput(f"drifted must be true, got {value[:32]!r}", field="drifted")
+    return True
 
 
 def _utc(value: datetime | None, field: str) -> datetime | None:

@@ -10,6 +10,9 @@ delivery). The schemas are in docs/events.md.
   address, with the interval it was held (core.logic.indexing.active_span, the index's own rule).
 - ``Task Stopped Abnormally``: the first image of a stopped task that says it stopped abnormally
   (``abnormal_reasons``); once per task, whatever later reports add.
+- ``Task Drifted``: the first image whose drift verdict says drifted after one that did not (not
+  drifted, or never judged); its id names the verdict (service revision and ``since``), so a task that
+  drifts again later, from another revision, makes a new event.
 - ``Image Digest First Seen``: a *candidate* for each digest the task gained; whether the
   organization ever ran it before is the digest registry's to say (core/store/digests.py), so the
   candidate becomes an event only for the task that claims the digest first.
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from core.logic.drift import is_drifted
 from core.logic.indexing import active_span
 from core.logic.lifecycle import is_stopped
 from core.model import StreamChange, Task, TaskRecord
@@ -37,7 +41,8 @@ TASK_FIRST_SEEN: Final = "Task First Seen"
 IMAGE_DIGEST_FIRST_SEEN: Final = "Image Digest First Seen"
 IP_RELEASED: Final = "IP Released"
 TASK_STOPPED_ABNORMALLY: Final = "Task Stopped Abnormally"
-KINDS: Final = (TASK_FIRST_SEEN, IMAGE_DIGEST_FIRST_SEEN, IP_RELEASED, TASK_STOPPED_ABNORMALLY)
+TASK_DRIFTED: Final = "Task Drifted"
+KINDS: Final = (TASK_FIRST_SEEN, IMAGE_DIGEST_FIRST_SEEN, IP_RELEASED, TASK_STOPPED_ABNORMALLY, TASK_DRIFTED)
 # Version of the detail's schema (docs/events.md): a consumer matches on it.
 SCHEMA_VERSION: Final = 1
 
@@ -150,6 +155,27 @@ def _change_events(identity: str, old: TaskRecord | None, new: TaskRecord) -> li
                     ip,
                 )
             )
+    verdict = task.drift
+    if verdict is not None and verdict.drifted and not (old is not None and is_drifted(old.task)):
+        events.append(
+            _event(
+                identity,
+                TASK_DRIFTED,
+                task,
+                verdict.since,
+                {
+                    "since": _time(verdict.since),
+                    "serviceRevisionArn": verdict.service_revision_arn,
+                    "serviceDeploymentArn": verdict.service_deployment_arn,
+                    "expectedTaskDefinition": verdict.expected_task_definition,
+                    "taskDefinitionDrifted": verdict.task_definition_drifted,
+                    "containers": [c.model_dump(by_alias=True) for c in verdict.containers],
+                    "source": verdict.source,
+                },
+                verdict.service_revision_arn,
+                _time(verdict.since) or "",
+            )
+        )
     reasons = abnormal_reasons(task)
     if reasons and not (old is not None and abnormal_reasons(old.task)):
         events.append(

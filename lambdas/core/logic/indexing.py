@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from core.logic.drift import is_drifted
 from core.logic.images import entry_names, parse
 from core.logic.lifecycle import is_stopped
 from core.model import Task, WantedEntry
@@ -31,6 +32,11 @@ CLUSTER_NAME_KIND = "clusterName"
 # See docs/decisions.md "Across time".
 LIVE_KIND = "live"
 MAX_ACTIVE_DAYS = 40
+# Tasks drifted from their service's current deployment (core.logic.drift), while not stopped: one
+# sharded partition, so `GET /tasks?drifted=true` and the drifted summary read O(drifted) entries.
+# The entry follows the verdict: put when the task drifts, deleted when it no longer is or stops.
+DRIFTED_KIND = "drifted"
+DRIFTED_VALUE = "true"
 
 # Past this many entries the least selective (labels, then tags) are not indexed, and the record
 # says so: a task with hundreds of labels must not cost hundreds of writes.
@@ -237,6 +243,11 @@ def wanted_entries(task: Task) -> list[WantedEntry]:
                 held_from=start,
                 held_until=None if live else end,
             )
+        )
+    if end is None and is_drifted(task):
+        # Ordered by the start, like the live entry, so a window's end bounds it the same way.
+        wanted.append(
+            WantedEntry(DRIFTED_KIND, DRIFTED_VALUE, ordered_at=start, projection=shown, held_from=start)
         )
     entries, _ = index_entries(task)
     for entry in entries:

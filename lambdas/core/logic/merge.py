@@ -13,6 +13,9 @@ Rules (DESIGN 3.3, docs/decisions.md "Newer wins"):
   container details); AWS's reports only fill those gaps once an agent has reported.
 - A sweep that no longer finds a task the record holds as running closes it (reason ``vanished``).
 - ``lastStatus``/``desiredStatus`` never move backwards along the ECS lifecycle.
+- Drift is the sweep's verdict alone (``core.logic.drift``): an ECS API read that judged the task
+  sets it, whatever the task's version (a deployment changes the verdict, not the task); every other
+  report keeps the stored one, and the same verdict again changes nothing.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core.logic.drift import carried, same_verdict
 from core.logic.lifecycle import STOPPED, is_stopped, later_status
 from core.logic.provenance import confirmed_status, is_confirming, source_kind, with_provenance
 from core.model import Container, Observation, Task, TaskRecord
+from core.model.task import Drift
 from core.model.time import timestamp
 from core.vocabulary import ECS_API
 
@@ -83,6 +88,7 @@ def merge(
 
     previous = current.task if current else None
     task = _confirmed_addresses(with_provenance(task, previous, incoming, observation.source))
+    task = task.model_copy(update={"drift": _drift(previous, observation)})
     task = _with_bookkeeping(task, previous, observation, now)
     return _recorded(current, task, observation, history_limit, snapshot_key, event_version)
 
@@ -106,6 +112,12 @@ def _recorded(
         lease_until=current.lease_until if current else None,
         reindex_mark=current.reindex_mark if current else None,
     )
+
+
+def _drift(previous: Task | None, observation: Observation) -> Drift | None:
+    """The verdict the record keeps: only the sweep's ECS API reads judge drift."""
+    judged = observation.task.drift if source_kind(observation.source) == ECS_API else None
+    return carried(previous.drift if previous else None, judged)
 
 
 def _confirmed_addresses(task: Task) -> Task:
@@ -171,7 +183,8 @@ def _same_version(
     """An AWS report of a version already stored states nothing new about the task, so it writes
     nothing, with two exceptions that each happen once per task: tags the record lacks (events carry
     none; DescribeTasks with include=TAGS does), and the first word of this source (an ECS API read of
-    a task known from events adds ``ecs-api`` to its sources; then every later sweep writes nothing)."""
+    a task known from events adds ``ecs-api`` to its sources; then every later sweep writes nothing);
+    and one that happens once per verdict: the sweep judged the task's drift otherwise than stored."""
     incoming = observation.task
     tags = incoming.tags if incoming.tags and not current.task.tags else {}
     task = current.task.model_copy(update={"tags": tags}) if tags else current.task
@@ -185,8 +198,10 @@ def _same_version(
         containers=incoming.containers,
     )
     task = with_provenance(task, current.task, stated, observation.source)
-    if not tags and task.sources == current.task.sources:
+    drift = _drift(current.task, observation)
+    if not tags and task.sources == current.task.sources and same_verdict(current.task.drift, drift):
         return None
+    task = task.model_copy(update={"drift": drift})
     task = _with_bookkeeping(task, current.task, observation, now)
     return _recorded(current, task, observation, history_limit, current.snapshot_key, current.event_version)
 

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.errors import AmbiguousTask, InvalidCursor, InvalidInput, NotFound
+from core.logic.drift import is_drifted
 from core.logic.images import index_names, search_key
 from core.logic.indexing import (
     ALL,
     CLUSTER_NAME_KIND,
     DIGEST,
     DIGEST_PREFIX_HEX,
+    DRIFTED_KIND,
+    DRIFTED_VALUE,
     IMAGE,
     LIVE_KIND,
     MAX_ACTIVE_DAYS,
@@ -26,7 +29,7 @@ from core.logic.indexing import (
     digest_partition_value,
     index_entries,
 )
-from core.logic.lifecycle import STOPPED, is_stopped
+from core.logic.lifecycle import RUNNING, STOPPED, is_stopped
 from core.logic.paging import DONE, merged_page
 from core.logic.summaries import coverage_rows, summary_groups
 from core.model import StoredTask, Task
@@ -40,6 +43,9 @@ from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
 if TYPE_CHECKING:
     from core.normalize.common import TaskRef
 
+# `by` of GET /summary with drifted=true: what the drifted entries carry (written once, they hold
+# neither the status nor the images a task may change).
+DRIFTED_SUMMARY_DIMENSIONS = tuple(by for by in SUMMARY_DIMENSIONS if by not in ("image", "status"))
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
@@ -133,9 +139,12 @@ class QueryService:
         active_at: datetime | None = None,
         active_from: datetime | None = None,
         active_to: datetime | None = None,
+        drifted: bool = False,
     ) -> Page:
         filters = _canonical(filters)
         window = _window(active_at, active_from, active_to)
+        if drifted:
+            return self._drifted(filters, window, since=since, limit=limit, cursor=cursor)
         if window is not None:
             return self._active(filters, window, since=since, limit=limit, cursor=cursor)
         query = {"list": filters, "since": timestamp(since) if since else None}
@@ -158,6 +167,39 @@ class QueryService:
         if status is not None:  # STOPPED: the record says (entries are not rewritten at the stop)
             check = lambda _hit, stored: stored.record.task.last_status == STOPPED  # noqa: E731
         return self._paged(kind, value, _by_name(projected), query, limit, cursor, low=low, check=check)
+
+    def _drifted(
+        self,
+        filters: dict[str, str],
+        window: tuple[datetime, datetime] | None,
+        *,
+        since: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Tasks drifted now (``drifted=true``): the drifted partition, every other filter compared
+        with the entries' projections, and the record confirming the verdict (the entry may lag it).
+        A drifted task has not stopped, so it ran in a window exactly when it started by the window's end."""
+        status = filters.get(STATUS)
+        projected = _by_name({name: value for name, value in filters.items() if name != STATUS})
+        low = timestamp(since) if since else None
+        high = timestamp(window[1]) if window else None
+        query: dict[str, Any] = {
+            "drifted": True,
+            "list": filters,
+            "since": low,
+            "active": [timestamp(moment) for moment in window] if window else None,
+        }
+
+        def check(_hit: IndexHit, stored: StoredTask) -> bool:
+            task = stored.record.task
+            if not is_drifted(task) or is_stopped(task.last_status):
+                return False
+            return status is None or task.last_status == status
+
+        return self._paged(
+            DRIFTED_KIND, DRIFTED_VALUE, projected, query, limit, cursor, low=low, high=high, check=check
+        )
 
     def _active(
         self,
@@ -265,12 +307,38 @@ class QueryService:
         marks = CoverageStore(self.tasks.table_name, self.tasks.client).load_all()
         return {"items": coverage_rows(self._live(), marks)}
 
-    def summary(self, by: str) -> dict[str, Any]:
+    def summary(self, by: str, *, drifted: bool = False) -> dict[str, Any]:
         """Running tasks per group, counted from the live partition on each call (docs/decisions.md
-        "Summaries on read"): nothing is counted on the write path."""
+        "Summaries on read"): nothing is counted on the write path. ``drifted``: only running tasks
+        drifted now, counted from the drifted partition (O(drifted)), each confirmed by its record."""
         if by not in SUMMARY_DIMENSIONS:
             raise InvalidInput(f"by must be one of {', '.join(SUMMARY_DIMENSIONS)}", field="by")
-        return summary_groups(self._live(), by)
+        if not drifted:
+            return summary_groups(self._live(), by)
+        if by not in DRIFTED_SUMMARY_DIMENSIONS:
+            raise InvalidInput(
+                f"with drifted=true, by must be one of {', '.join(DRIFTED_SUMMARY_DIMENSIONS)}", field="by"
+            )
+        return summary_groups(self._drifted_running(), by)
+
+    def _drifted_running(self) -> list[dict[str, str]]:
+        """The projections of the drifted entries whose record says drifted and RUNNING now."""
+        now = self.clock()
+        hits = [
+            hit
+            for hit in self.index.whole_partitions(index.partitions(DRIFTED_KIND, DRIFTED_VALUE))
+            if not _expired(hit.expires_at, now)
+        ]
+        records = self.tasks.load_tasks([hit.identity for hit in hits], seen_of=lambda _stored: False)
+        shown = []
+        for hit in hits:
+            stored = records.get(hit.identity)
+            if stored is None or _expired(stored.expires_at, now):
+                continue
+            task = stored.record.task
+            if is_drifted(task) and task.last_status == RUNNING:
+                shown.append({**hit.projection, STATUS: RUNNING})
+        return shown
 
     def _live(self) -> list[dict[str, str]]:
         """The projections of every live entry that has not expired."""

@@ -77,6 +77,31 @@ class Sources(_Wire):
     unconfirmed: Facts = Field(default_factory=Facts)
 
 
+class ContainerDrift(_Wire):
+    """One container of a judged task: the digest ECS resolved for the service revision, the one the
+    container runs, and whether they differ (unknown on either side: not judged, never drifted)."""
+
+    name: str
+    expected_digest: str | None = None
+    actual_digest: str | None = None
+    drifted: bool = False
+
+
+class Drift(_Wire):
+    """The verdict of the sweep (``core.logic.drift``): does the task run what its service's current
+    deployment asked for? ``since`` is when this verdict was first reached; a sweep that reaches the
+    same verdict changes nothing (docs/decisions.md "Drift")."""
+
+    drifted: bool
+    service_revision_arn: str
+    service_deployment_arn: str
+    expected_task_definition: str
+    containers: list[ContainerDrift] = Field(default_factory=list)
+    task_definition_drifted: bool = False
+    since: datetime
+    source: Literal["ecs-api"] = "ecs-api"
+
+
 class Task(_Wire):
     task_arn: str
     task_id: str
@@ -112,6 +137,8 @@ class Task(_Wire):
     reporters: list[str] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     stale: bool = False
+    # Judged by the sweep only (None: never judged, e.g. a standalone task); every other report keeps it.
+    drift: Drift | None = None
 
 
 class Observation(BaseModel):

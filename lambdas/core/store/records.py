@@ -31,7 +31,10 @@ def record_item(
     """The record: its document and history in one zlib-compressed body (a 4-container task's 6.5 KB
     of JSON is ~1.3 KB, so each write of it costs 2 write units instead of 7: docs/decisions.md
     "Stored format"), beside the few attributes conditions and TTL read."""
-    body = dumps({"doc": task_document(record.task), "hist": history}).encode()
+    document = task_document(record.task)
+    if document.get("drift") is None:
+        document.pop("drift", None)  # never judged: stored as absent, so a launch's record is unchanged
+    body = dumps({"doc": document, "hist": history}).encode()
     item: Item = {
         **keys.record_key(identity),
         Attr.FORMAT: {"N": str(FORMAT_VERSION)},

@@ -21,6 +21,7 @@ from core.sweep.ratelimit import TokenBucket
 log = logging.getLogger("taskbeacon.sweep")
 
 PAGE_SIZE = 100  # ListTasks' maximum page, and DescribeTasks' maximum tasks per call
+REVISIONS_PER_CALL = 20  # DescribeServiceRevisions' maximum ARNs per call
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
@@ -59,7 +60,8 @@ def error_code(error: BaseException) -> str | None:
 
 
 class EcsReader:
-    """ListClusters, ListTasks and DescribeTasks of one account-region, through one limiter.
+    """ListClusters, ListTasks and DescribeTasks of one account-region, and for drift
+    ListServiceDeployments and DescribeServiceRevisions, through one limiter.
 
     ``remaining`` says how many seconds the invocation has left; ``reserve`` is what must stay
     free after a call to record its answer. ``random`` (0..1) draws the jitter (tests pin it).
@@ -88,6 +90,10 @@ class EcsReader:
         self.backoff_cap = backoff_cap
         self.random = random
         self.stats = CallStats()
+        # Drift's reads, kept for the invocation (core.sweep.worker): a service's deployments and
+        # the service revisions (immutable) asked once each.
+        self._deployments: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._revisions: dict[str, dict[str, Any] | None] = {}
 
     def out_of_time(self) -> bool:
         return self.remaining() < self.reserve
@@ -181,6 +187,53 @@ class EcsReader:
                 return [], []
             raise
         return list(answer.get("tasks") or []), list(answer.get("failures") or [])
+
+    def list_service_deployments(self, cluster: str, service: str) -> list[dict[str, Any]]:
+        """The service's newest deployments (one page: ECS keeps 90 days; the newest are what drift
+        needs). Cached for the invocation: one call per service and sweep part."""
+        from botocore.exceptions import ClientError
+
+        key = (cluster, service)
+        if key not in self._deployments:
+            try:
+                answer = self._call(
+                    "ListServiceDeployments", "list_service_deployments", cluster=cluster, service=service
+                )
+            except ClientError as error:
+                # Drift is judged where it can be: a service deleted since, or a member role without
+                # the permission yet, leaves the service unjudged; the sweep itself goes on.
+                log.warning(
+                    "sweep: no deployments of %s in %s: %s", service, cluster, error_code(error) or error
+                )
+                answer = {}
+            self._deployments[key] = [
+                d for d in answer.get("serviceDeployments") or [] if isinstance(d, dict)
+            ]
+        return self._deployments[key]
+
+    def describe_service_revisions(self, arns: list[str]) -> dict[str, Any]:
+        """Service revisions by ARN, 20 a call; a revision never changes, so each is asked once an
+        invocation (an ARN ECS failed to describe maps to None)."""
+        from botocore.exceptions import ClientError
+
+        wanted = [arn for arn in dict.fromkeys(arns) if arn not in self._revisions]
+        for start in range(0, len(wanted), REVISIONS_PER_CALL):
+            batch = wanted[start : start + REVISIONS_PER_CALL]
+            try:
+                answer = self._call(
+                    "DescribeServiceRevisions", "describe_service_revisions", serviceRevisionArns=batch
+                )
+            except ClientError as error:
+                log.warning("sweep: service revisions not described: %s", error_code(error) or error)
+                answer = {}
+            found = {
+                entry.get("serviceRevisionArn"): entry
+                for entry in answer.get("serviceRevisions") or []
+                if isinstance(entry, dict)
+            }
+            for arn in batch:
+                self._revisions[arn] = found.get(arn)
+        return {arn: self._revisions.get(arn) for arn in arns}
 
 
 def partition_of(region: str) -> str:

@@ -12,6 +12,11 @@ Closing needs the complete list of what ECS knows in the account-region. A unit 
 invocation has it; a continued one lists every cluster again (ListTasks only, no describe) in
 its last part before closing, and skips closing (logged) if even that does not fit.
 
+Drift (core.logic.drift): after DescribeTasks, each running service task of the page is judged
+against its service's current deployment: one ``ListServiceDeployments`` per service and one
+``DescribeServiceRevisions`` per 20 new revisions, both kept for the invocation by the reader. The
+verdict rides on the task's observation into the same newer-wins merge; the same verdict writes nothing.
+
 Tenancy: the unit writes only tasks of the account and region it assumed a role in. An answer
 naming any other account's or region's task (a hostile or broken endpoint) is dropped and logged.
 Bad input: a malformed DescribeTasks entry is skipped with a log line naming what was wrong.
@@ -28,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from core.errors import InvalidInput, PayloadTooLarge, Throttled
+from core.logic import drift
+from core.model import Observation
 from core.normalize.common import parse_task_arn
 from core.normalize.ecs_api import normalize_described
 from core.sweep.closing import vanished, vanished_observation
@@ -239,7 +246,7 @@ class Worker:
                 )
                 continue
             observations.append(observation)
-        for observation in observations:
+        for observation in self._judge_drift(reader, cluster, observations, observed_at):
             try:
                 outcome = self.recorder.apply(observation, now=observed_at)
             except (InvalidInput, PayloadTooLarge) as error:
@@ -253,6 +260,37 @@ class Worker:
         page.missing += len(failures)
         part.add(page)
         return own, next_token
+
+    def _judge_drift(
+        self, reader: EcsReader, cluster: str, observations: list[Observation], now: datetime
+    ) -> list[Observation]:
+        """The page's observations, each running service task carrying its drift verdict when its
+        service's current deployment can be judged (core.logic.drift); the others as they are."""
+        services = sorted(
+            {o.task.service_name for o in observations if o.task.service_name and drift.judged(o.task)}
+        )
+        if not services:
+            return observations
+        current: dict[str, drift.Deployment] = {}
+        for service in services:
+            deployment = drift.current_deployment(reader.list_service_deployments(cluster, service))
+            if deployment is not None:
+                current[service] = deployment
+        if not current:
+            return observations
+        described = reader.describe_service_revisions(sorted({d.revision_arn for d in current.values()}))
+        revisions = drift.revisions({"serviceRevisions": [entry for entry in described.values() if entry]})
+        judged: list[Observation] = []
+        for observation in observations:
+            task = observation.task
+            deployment = current.get(task.service_name or "") if drift.judged(task) else None
+            revision = revisions.get(deployment.revision_arn) if deployment is not None else None
+            if deployment is None or revision is None:
+                judged.append(observation)
+                continue
+            verdict = drift.judge(task, deployment, revision, now=now)
+            judged.append(observation.model_copy(update={"task": task.model_copy(update={"drift": verdict})}))
+        return judged
 
     def _list_all(self, reader: EcsReader, clusters: list[str], target: Target) -> set[str]:
         known: set[str] = set()
