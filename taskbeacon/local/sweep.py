@@ -182,6 +182,7 @@ class LocalSweep:
         from core.store.coverage import CoverageStore
         from core.sweep.service import SweepService
         from handlers import wiring
+        from taskbeacon.local import service_revisions
 
         coverage = CoverageStore(wiring.get_settings().table_name)
         sts = boto3.client(
@@ -199,6 +200,7 @@ class LocalSweep:
             calls_per_second=self.calls_per_second,
             sts=lambda: sts,
             ecs_endpoint=self.endpoint,
+            client_hook=service_revisions.install,  # moto has no service deployments: drift needs them
         )
 
     def run(self, targets: Sequence[Target] | None = None) -> dict[str, Any]:
@@ -344,6 +346,22 @@ class MotoEcs:
                 return self._complete(spec, tasks[0]["taskArn"])
             self._instances[(spec.account, spec.region, spec.cluster)] = 0  # full: add an instance
         raise RuntimeError(f"moto placed no task for {spec.family} in {spec.cluster}")
+
+    def create_service(self, spec: SeedTask) -> str:
+        """A service in moto's ECS running ``spec``'s task definition (it starts no task): what the
+        sweep judges the service's tasks against (taskbeacon/local/service_revisions.py)."""
+        ecs = self.client("ecs", spec.account, spec.region)
+        if (spec.account, spec.region, spec.cluster) not in self._clusters:
+            ecs.create_cluster(clusterName=spec.cluster)
+            self._clusters.add((spec.account, spec.region, spec.cluster))
+        answer = ecs.create_service(
+            cluster=spec.cluster,
+            serviceName=str(spec.service),
+            taskDefinition=self._definition(ecs, spec),
+            desiredCount=0,
+            launchType=spec.launch_type,
+        )
+        return str(answer["service"]["serviceArn"])
 
     def _definition(self, ecs: Any, spec: SeedTask) -> str:
         """The task definition's ARN, registered on first use (one revision per distinct definition)."""

@@ -166,6 +166,10 @@ class FakeOrg:
     # (account, region) -> extra task documents every DescribeTasks answer carries (a hostile endpoint)
     injected: dict[tuple[str, str], list[Any]] = field(default_factory=lambda: defaultdict(list))
     on_call: Callable[[str, str, str], None] | None = None
+    # Drift: (account, region, cluster ARN, service) -> its ServiceDeploymentBrief documents, and
+    # service revisions by ARN, as AWS documents them (answered through botocore's parser).
+    deployments: dict[tuple[str, str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    revisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     _parsed: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def add(self, task: dict[str, Any]) -> dict[str, Any]:
@@ -279,6 +283,24 @@ class StubEcs:
             found.append(parsed)
         found += self.org.injected.get((self.account, self.region), [])
         return {"tasks": found, "failures": failures}
+
+    def list_service_deployments(self, cluster: str, service: str, **_: Any) -> dict[str, Any]:
+        self._note("ListServiceDeployments")
+        deployments = self.org.deployments.get((self.account, self.region, cluster, service), [])
+        return as_boto3("ListServiceDeployments", {"serviceDeployments": deployments})
+
+    def describe_service_revisions(self, serviceRevisionArns: list[str]) -> dict[str, Any]:
+        self._note("DescribeServiceRevisions")
+        if len(serviceRevisionArns) > 20:
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterException", "Message": "> 20"}},
+                "DescribeServiceRevisions",
+            )
+        found = [self.org.revisions[arn] for arn in serviceRevisionArns if arn in self.org.revisions]
+        failures = [
+            {"arn": arn, "reason": "MISSING"} for arn in serviceRevisionArns if arn not in self.org.revisions
+        ]
+        return as_boto3("DescribeServiceRevisions", {"serviceRevisions": found, "failures": failures})
 
 
 __all__ = ["FIXTURES", "FakeOrg", "SimClock", "StubEcs", "as_boto3", "ecs_task", "fixture", "throttling"]

@@ -189,6 +189,15 @@ def expected_calls(harness: Harness, targets: list[Target]) -> int:
                 n = sum(1 for task in tasks.values() if task["desiredStatus"] == status)
                 pages = max(1, -(-n // PAGE))
                 calls += pages + (-(-n // PAGE))  # ListTasks pages + DescribeTasks of non-empty pages
+            # Drift: one ListServiceDeployments per service with running tasks (none has a
+            # deployment here, so no DescribeServiceRevisions).
+            calls += len(
+                {
+                    task["group"]
+                    for task in tasks.values()
+                    if task["group"].startswith("service:") and task["lastStatus"] == "RUNNING"
+                }
+            )
     return calls
 
 
@@ -206,7 +215,9 @@ def test_a_task_ecs_forgot_is_closed_with_the_reason_and_a_bounded_stop_time(har
     assert closed["lastStatus"] == "STOPPED" and closed["desiredStatus"] == "STOPPED"
     assert closed["stoppedReason"].startswith("Not found by the taskbeacon sweep at ")
     assert "ECS no longer knows this task" in closed["stoppedReason"]
-    assert closed["stoppedAt"] == last_seen  # bounded by when it was last seen, not the sweep's time
+    # Bounded by when it was last seen, not the sweep's time (the same instant; a whole second is
+    # spelled without a fraction by the model and with one by lastSeenAt).
+    assert datetime.fromisoformat(closed["stoppedAt"]) == datetime.fromisoformat(last_seen)
     assert closed["stopCode"] is None
     assert harness.inventory.query.get_task(stays["taskArn"])["lastStatus"] == "RUNNING"
     # Other accounts and regions are not touched by that unit.

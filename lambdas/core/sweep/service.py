@@ -34,7 +34,10 @@ class SweepService:
         ecs_endpoint: str | None = None,
         reserve: float = RESERVE_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        client_hook: Callable[[Any], Any] | None = None,
     ) -> None:
+        """``client_hook``: given each member ECS client, returns the one to read with (local mode
+        answers the drift calls moto lacks this way: taskbeacon/local/service_revisions.py)."""
         self.recorder = recorder
         self.query = query
         self.coverage = coverage
@@ -44,12 +47,15 @@ class SweepService:
         self.ecs_endpoint = ecs_endpoint
         self.reserve = reserve
         self.clock = clock
+        self.client_hook = client_hook
 
     def reader(self, target: Target, remaining: Callable[[], float]) -> EcsReader:
         """ECS of ``target`` through its member role, at ``calls_per_second`` (a fresh bucket per unit)."""
         client = member_ecs_client(
             target.account, target.region, self.role_name, sts=self.sts(), endpoint_url=self.ecs_endpoint
         )
+        if self.client_hook is not None:
+            client = self.client_hook(client)
         return EcsReader(
             client, TokenBucket(self.calls_per_second), remaining=remaining, reserve=self.reserve
         )
