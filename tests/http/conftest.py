@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +53,17 @@ def task_credentials(local: LocalSystem, operator: dict[str, str], task_arn: str
 
 def fixture(name: str) -> dict[str, Any]:
     return dict(json.loads((FIXTURES / name).read_text()))
+
+
+@pytest.fixture
+def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI in this process signs as local mode's operator, from the environment alone (no
+    config or credentials file of the machine it runs on)."""
+    monkeypatch.setenv("TASKBEACON_ENDPOINT", local.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local.operator.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local.operator.secret_key)
+    monkeypatch.setenv("AWS_REGION", local.region)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

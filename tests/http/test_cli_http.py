@@ -13,18 +13,6 @@ from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import post_snapshot
 
 
-@pytest.fixture
-def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("TASKBEACON_ENDPOINT", local.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local.operator.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local.operator.secret_key)
-    monkeypatch.setenv("AWS_REGION", local.region)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
 def test_cli_lists_shows_searches_and_summarizes(
     local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -13,18 +12,6 @@ from taskbeacon.cli.main import main
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import post_snapshot, send
-
-
-@pytest.fixture
-def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("TASKBEACON_ENDPOINT", local.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", local.operator.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", local.operator.secret_key)
-    monkeypatch.setenv("AWS_REGION", local.region)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 def test_events_tail_shows_the_task_first_seen_once(
