@@ -292,6 +292,42 @@ def test_every_source_shows_and_a_second_sweep_changes_nothing(running: Any) -> 
     assert target["written"] == 0 and target["closed"] == 0 and target["tasksSeen"] > SWEEP_ONLY
 
 
+def test_the_demo_sweep_finds_the_drifted_billing_task_through_the_gateway(running: Any) -> None:
+    """After the demo's sweep (moto's services answered by local mode's stand-in for
+    ListServiceDeployments and DescribeServiceRevisions), the billing task on its previous build is
+    the one drifted task; ``drifted`` takes only ``true``."""
+    from taskbeacon.local.demo import DRIFTED_IP
+    from tests.http.localapi import send
+
+    _process, env_file, _banner = running
+    exported = _exported(env_file)
+    operator = {
+        "AccessKeyId": exported["AWS_ACCESS_KEY_ID"],
+        "SecretAccessKey": exported["AWS_SECRET_ACCESS_KEY"],
+    }
+    endpoint = exported["TASKBEACON_ENDPOINT"]
+    reply = send(endpoint, "GET", "/tasks?drifted=true", credentials=operator)
+    assert reply.status == 200, reply.body
+    (drifted,) = reply.body["items"]
+    assert (drifted["clusterName"], drifted["serviceName"]) == ("demo-legacy", "billing")
+    ips = {ip for c in drifted["containers"] for n in c["networks"] for ip in n["ipv4Addresses"]}
+    assert ips == {DRIFTED_IP}
+    verdict = drifted["drift"]
+    assert verdict["drifted"] and not verdict["taskDefinitionDrifted"] and verdict["source"] == "ecs-api"
+    (container,) = verdict["containers"]
+    assert container["drifted"] and container["expectedDigest"] != container["actualDigest"]
+    # The other billing task runs what was deployed: judged, not drifted; a standalone task never judged.
+    legacy = send(endpoint, "GET", "/tasks?cluster=demo-legacy", credentials=operator).body["items"]
+    judged = {t["taskId"]: t["drift"] for t in legacy if t["serviceName"] is not None}
+    assert sorted(v["drifted"] for v in judged.values()) == [False, False, True]  # billing x2, reports
+    assert [t["drift"] for t in legacy if t["serviceName"] is None] == [None]  # cron: standalone
+    summary = send(endpoint, "GET", "/summary?by=service&drifted=true", credentials=operator)
+    assert summary.body == {"by": "service", "groups": [{"group": "billing", "running": 1}], "total": 1}
+    refused = send(endpoint, "GET", "/tasks?drifted=yes", credentials=operator)
+    assert refused.status == 400
+    assert refused.body["error"]["field"] == "drifted" and "true" in refused.body["error"]["message"]
+
+
 # -- the events the demo plays have ECS's shape (no server needed) --------------------------------
 def _demo_event(status: str, launch_type: str = "FARGATE", **kwargs: Any) -> dict[str, Any]:
     from taskbeacon.emulator import make_task_doc
