@@ -40,6 +40,7 @@ def tasks_list(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
         "region": args.task_region,
         "since": args.since,
         "activeAt": args.active_at,
+        "drifted": "true" if args.drifted else None,
     }
     if args.active_between is not None:
         start, end = args.active_between
@@ -117,7 +118,17 @@ def search(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
 
 
 def summary(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
-    body = api.get("/summary", {"by": args.by})
+    from taskbeacon.cli.parser import DRIFTED_SUMMARY_BY
+
+    params: dict[str, QueryValue] = {"by": args.by}
+    if args.drifted:
+        if args.by not in DRIFTED_SUMMARY_BY:
+            raise UsageError(
+                f"--drifted counts by {', '.join(DRIFTED_SUMMARY_BY)} only (not --by {args.by}: "
+                "a task's status and images are not kept with its drift)"
+            )
+        params["drifted"] = "true"
+    body = api.get("/summary", params)
     if args.output == "json":
         _print(out, _dumps(body))
         return 0
@@ -129,7 +140,7 @@ def summary(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
             out, outputs.SUMMARY_COLUMNS, lambda r: [outputs.flat(r["group"]), outputs.flat(r["running"])]
         ).write(rows)
     else:
-        _print(out, views.summary_table(body, args.by))
+        _print(out, views.summary_table(body, args.by, count="DRIFTED" if args.drifted else "RUNNING"))
     return 0
 
 

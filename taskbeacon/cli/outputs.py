@@ -37,6 +37,7 @@ TASK_COLUMNS = (
     "lastSeenAt",
     "stale",
     "tags",
+    "drifted",
 )
 HIT_COLUMNS = (*TASK_COLUMNS, "heldFrom", "heldUntil")
 HISTORY_COLUMNS = ("at", "source", "reporter", "changes")
@@ -59,6 +60,8 @@ def task_row(task: dict[str, Any]) -> Row:
     derived = {
         "ips": task_ips(task),
         "images": list(dict.fromkeys(c.get("image") for c in task.get("containers") or [] if c.get("image"))),
+        # The sweep's verdict: true or false, empty when never judged (a standalone task).
+        "drifted": (task.get("drift") or {}).get("drifted") if isinstance(task.get("drift"), dict) else None,
     }
     return [flat(derived[c] if c in derived else task.get(c)) for c in TASK_COLUMNS]
 

@@ -20,6 +20,10 @@ SUMMARY_BY = (
     "status",
     "accountId",
 )
+# `--by` of `summary --drifted`: the drifted entries the API counts from hold neither the status nor the
+# images a task may change (pinned to the server's DRIFTED_SUMMARY_DIMENSIONS by tests/cli).
+DRIFTED_SUMMARY_BY = tuple(by for by in SUMMARY_BY if by not in ("image", "status"))
+DRIFTED_HELP = "drifted now: runs another task definition or image digest than its service's current deployment"
 # ECS enums the list and search filters take (pinned to the server's definitions by tests/cli).
 STATUSES = (
     "PROVISIONING",
@@ -225,6 +229,9 @@ def _tasks(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar=("FROM", "TO"),
         help="only tasks that were running at any moment from FROM to TO (`activeFrom`, `activeTo`)",
     )
+    lst.add_argument(
+        "--drifted", action="store_true", help=f"only tasks {DRIFTED_HELP} (API filter `drifted=true`)"
+    )
     _paging(lst)
     _output(lst)
 
@@ -291,6 +298,11 @@ def _summary(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         subparsers, "summary", commands.summary, "running tasks per group (GET /summary)"
     )
     summary.add_argument("--by", required=True, choices=SUMMARY_BY, help="what to group by")
+    summary.add_argument(
+        "--drifted",
+        action="store_true",
+        help=f"count only running tasks {DRIFTED_HELP}; --by one of {', '.join(DRIFTED_SUMMARY_BY)}",
+    )
     _output(summary)
 
 

@@ -18,6 +18,7 @@ TASK_HEADERS = (
     "IPS",
     "STARTED",
     "STALE",
+    "DRIFT",
 )
 
 
@@ -50,7 +51,14 @@ def task_row(task: dict[str, Any]) -> list[str]:
         cell(task_ips(task)),
         when(task.get("startedAt") or task.get("firstSeenAt")),
         "STALE" if task.get("stale") else "",
+        "DRIFTED" if is_drifted(task) else "",
     ]
+
+
+def is_drifted(task: dict[str, Any]) -> bool:
+    """Whether the sweep's verdict says the task runs other than its service's current deployment."""
+    drift = task.get("drift")
+    return isinstance(drift, dict) and drift.get("drifted") is True
 
 
 def tasks_table(tasks: Iterable[dict[str, Any]]) -> str:
@@ -101,13 +109,63 @@ def task_detail(task: dict[str, Any]) -> str:
         ("Reporters", cell(task.get("reporters"))),
         *_provenance(task.get("sources") or {}),
         ("Stale", cell(bool(task.get("stale")))),
+        ("Drift", drift_verdict(task.get("drift"))),
     ]
+    text = key_values(pairs)
     containers = task.get("containers") or []
-    return (
-        f"{key_values(pairs)}\n\nContainers:\n{containers_table(containers)}"
-        if containers
-        else key_values(pairs)
-    )
+    if containers:
+        text += f"\n\nContainers:\n{containers_table(containers)}"
+    drift = task.get("drift")
+    if isinstance(drift, dict):
+        text += f"\n\n{drift_detail(task, drift)}"
+    return text
+
+
+def drift_verdict(drift: Any) -> str:
+    """One line: the sweep's verdict, since when and from which source, or why there is none."""
+    if not isinstance(drift, dict):
+        return "not judged (a standalone task, or the sweep has not judged its service yet)"
+    said = f"since {when(drift.get('since'))} (source {cell(drift.get('source'))})"
+    if not drift.get("drifted"):
+        return f"no: runs what its service's current deployment asked for, {said}"
+    what = []
+    if drift.get("taskDefinitionDrifted"):
+        what.append(f"runs another task definition than {cell(drift.get('expectedTaskDefinition'))}")
+    what += [
+        f"container {c.get('name')} runs another image digest"
+        for c in drift.get("containers") or []
+        if c.get("drifted")
+    ]
+    return f"DRIFTED {said}: {'; '.join(what) or 'see below'}"
+
+
+def drift_detail(task: dict[str, Any], drift: dict[str, Any]) -> str:
+    """What the service's current deployment asked for against what the task runs, per container."""
+    runs = family_rev(task)
+    definition = f"{cell(drift.get('expectedTaskDefinition'))} (the task runs {runs})"
+    pairs = [
+        ("Verdict", "DRIFTED" if drift.get("drifted") else "not drifted"),
+        ("Expected task definition", definition + (": DRIFTED" if drift.get("taskDefinitionDrifted") else "")),
+        ("Service revision", cell(drift.get("serviceRevisionArn"))),
+        ("Service deployment", cell(drift.get("serviceDeploymentArn"))),
+        ("Since", when(drift.get("since"))),
+        ("Source", cell(drift.get("source"))),
+    ]
+    for c in drift.get("containers") or []:
+        pairs += [
+            (f"Container {cell(c.get('name'))}", _container_verdict(c)),
+            ("  expected digest", cell(c.get("expectedDigest"))),
+            ("  actual digest", cell(c.get("actualDigest"))),
+        ]
+    return f"Drift (against its service's current deployment):\n{key_values(pairs)}"
+
+
+def _container_verdict(container: dict[str, Any]) -> str:
+    if container.get("drifted"):
+        return "DRIFTED: runs another image digest than the one ECS resolved"
+    if container.get("expectedDigest") and container.get("actualDigest"):
+        return "the digest ECS resolved"
+    return "not judged (a digest is not known)"
 
 
 def _provenance(sources: dict[str, Any]) -> list[tuple[str, str]]:
@@ -233,8 +291,9 @@ def group_name(group: str) -> str:
     return group
 
 
-def summary_table(body: Any, by: str) -> str:
+def summary_table(body: Any, by: str, *, count: str = "RUNNING") -> str:
+    """``count``: the header of the counts (``DRIFTED`` for ``summary --drifted``)."""
     rows = summary_rows(body, by)
-    lines = [[group_name(name), cell(count)] for name, count in rows]
+    lines = [[group_name(name), cell(count_)] for name, count_ in rows]
     total = sum(c for _, c in rows if isinstance(c, int))
-    return table(("GROUP", "RUNNING"), [*lines, ["TOTAL", str(total)]])
+    return table(("GROUP", count), [*lines, ["TOTAL", str(total)]])

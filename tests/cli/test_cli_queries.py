@@ -70,7 +70,8 @@ def test_tasks_list_table(fake_api: Any, make_task: Any, capsys: Any) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == [
-        "TASK", "ID", "CLUSTER", "SERVICE", "FAMILY:REV", "STATUS", "LAUNCH", "AZ", "IPS", "STARTED", "STALE"
+        "TASK", "ID", "CLUSTER", "SERVICE", "FAMILY:REV", "STATUS", "LAUNCH", "AZ", "IPS", "STARTED", "STALE",
+        "DRIFT",
     ]  # fmt: skip
     assert lines[1].split() == [
         "0123456789abcdef0123456789abcdef", "prod", "web-svc", "web:7", "RUNNING", "FARGATE",

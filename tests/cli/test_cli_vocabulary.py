@@ -14,6 +14,27 @@ def test_summary_dimensions_are_the_apis() -> None:
     assert parser.SUMMARY_BY == SUMMARY_DIMENSIONS
 
 
+def test_summary_drifted_dimensions_are_the_apis() -> None:
+    from core.logic.query import DRIFTED_SUMMARY_DIMENSIONS
+
+    assert parser.DRIFTED_SUMMARY_BY == DRIFTED_SUMMARY_DIMENSIONS
+
+
+def test_drifted_is_a_parameter_of_the_routes_the_cli_sends_it_to() -> None:
+    from core.openapi import load_document
+
+    paths = load_document()["paths"]
+    for path in ("/tasks", "/summary"):
+        assert "drifted" in {p["name"] for p in paths[path]["get"]["parameters"]}, path
+    api = _Recorder()
+    args = parser.build_parser().parse_args(["tasks", "list", "--drifted", "--output", "json"])
+    assert commands.tasks_list(args, api, io.StringIO()) == 0
+    assert api.params["drifted"] == "true"
+    args = parser.build_parser().parse_args(["tasks", "list", "--output", "json"])
+    commands.tasks_list(args, api, io.StringIO())
+    assert api.params["drifted"] is None  # not sent
+
+
 def test_search_flags_are_the_apis_search_kinds() -> None:
     assert sorted(commands.SEARCH_KEYS.values()) == sorted(SEARCH_KINDS)
 
