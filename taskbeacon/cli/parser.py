@@ -23,7 +23,9 @@ SUMMARY_BY = (
 # `--by` of `summary --drifted`: the drifted entries the API counts from hold neither the status nor the
 # images a task may change (pinned to the server's DRIFTED_SUMMARY_DIMENSIONS by tests/cli).
 DRIFTED_SUMMARY_BY = tuple(by for by in SUMMARY_BY if by not in ("image", "status"))
-DRIFTED_HELP = "drifted now: runs another task definition or image digest than its service's current deployment"
+DRIFTED_HELP = (
+    "drifted now: runs another task definition or image digest than its service's current deployment"
+)
 # ECS enums the list and search filters take (pinned to the server's definitions by tests/cli).
 STATUSES = (
     "PROVISIONING",

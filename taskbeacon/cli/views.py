@@ -143,9 +143,11 @@ def drift_detail(task: dict[str, Any], drift: dict[str, Any]) -> str:
     """What the service's current deployment asked for against what the task runs, per container."""
     runs = family_rev(task)
     definition = f"{cell(drift.get('expectedTaskDefinition'))} (the task runs {runs})"
+    if drift.get("taskDefinitionDrifted"):
+        definition += ": DRIFTED"
     pairs = [
         ("Verdict", "DRIFTED" if drift.get("drifted") else "not drifted"),
-        ("Expected task definition", definition + (": DRIFTED" if drift.get("taskDefinitionDrifted") else "")),
+        ("Expected task definition", definition),
         ("Service revision", cell(drift.get("serviceRevisionArn"))),
         ("Service deployment", cell(drift.get("serviceDeploymentArn"))),
         ("Since", when(drift.get("since"))),
