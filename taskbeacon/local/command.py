@@ -160,6 +160,7 @@ def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] 
                 flush=True,
             )
             fleet = run_demo_fleet(system, args.demo_tasks, sweep=sweep, player=player)
+            system.settle()  # "Ready." only once the index is in step with the demo's writes
             print(f"taskbeacon local: {fleet.summary}", flush=True)
         from taskbeacon.console.command import for_local  # the web console, beside the API
 

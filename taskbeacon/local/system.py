@@ -46,7 +46,8 @@ class LocalSystem:
     _engine: EmbeddedEngine | DynamoDBLocalEngine | None = field(init=False, default=None)
 
     def start(self) -> LocalSystem:
-        """Start the engine (unless given an endpoint), the table, the stream pump and the gateway.
+        """Start the engine (unless given an endpoint), the table, the stream pump and the gateway (whose
+        runtime delivers the stream to the indexer in the background).
 
         Raises ``EngineUnavailable`` when the engine cannot run here (the message says what to install).
         """
@@ -72,8 +73,12 @@ class LocalSystem:
         return self
 
     def stop(self) -> None:
-        self.gateway.stop()
+        self.gateway.stop()  # and the runtime's background stream delivery
         self._stop_engine()
+
+    def settle(self) -> None:
+        """Return once the indexer has taken every write the API finished before this call."""
+        self.gateway.runtime.settle()
 
     def _stop_engine(self) -> None:
         engine, self._engine = self._engine, None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +20,6 @@ from taskbeacon.local.aws.engine import (
     find_dynamodb_local_jar,
     find_java,
 )
-from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 from taskbeacon.local.system import LocalSystem
 from tests.http.conftest import fixture, task_credentials
 from tests.http.localapi import post_snapshot, send
@@ -69,51 +67,6 @@ def test_without_the_jar_the_error_names_the_npm_package(
     monkeypatch.setenv("TASKBEACON_DYNAMODB_LOCAL_JAR", str(tmp_path / "missing.jar"))
     with pytest.raises(EngineUnavailable, match=r"missing\.jar is not a file"):
         find_dynamodb_local_jar()
-
-
-class _CountingPump:
-    def __init__(self) -> None:
-        self.drains = 0
-
-    def drain(self) -> None:
-        self.drains += 1
-
-
-def test_writers_drain_the_stream_before_they_answer_and_readers_do_not(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import types
-
-    pump = _CountingPump()
-    drained_before_answer: list[int] = []
-
-    def handler(event: dict[str, Any], context: Any) -> dict[str, bool]:
-        drained_before_answer.append(pump.drains)
-        return {"ok": True}
-
-    for name in ("writer", "reader"):
-        module = types.ModuleType(f"handlers.{name}")
-        module.handler = handler  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, f"handlers.{name}", module)
-    runtime = LambdaRuntime(stream=pump, writers=frozenset({"writer"}))  # type: ignore[arg-type]
-    assert runtime.invoke("writer", {}) == {"ok": True}
-    assert pump.drains == 1 and drained_before_answer == [0]
-    runtime.invoke("reader", {})
-    assert pump.drains == 1
-
-
-def test_a_failing_drain_does_not_fail_the_write(monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
-    class Broken:
-        def drain(self) -> None:
-            raise RuntimeError("indexer down")
-
-    module = types.ModuleType("handlers.writer")
-    module.handler = lambda event, context: {"statusCode": 202}  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "handlers.writer", module)
-    runtime = LambdaRuntime(stream=Broken(), writers=frozenset({"writer"}))  # type: ignore[arg-type]
-    assert runtime.invoke("writer", {}) == {"statusCode": 202}
 
 
 def _listening_addresses(port: int) -> set[str]:

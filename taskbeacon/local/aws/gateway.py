@@ -218,6 +218,7 @@ class Gateway:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.runtime.stop()
 
     # -- request handling -------------------------------------------------------------------
     def handle(
@@ -278,6 +279,7 @@ class Gateway:
         if method == "GET":  # /_local/events/published, the one GET among the local routes
             from taskbeacon.local.aws.published import published_events
 
+            self.runtime.settle()  # the indexer publishes change events: in step with earlier writes
             return _json(*published_events(query))
         try:
             document = parse_json_body(body)
@@ -287,6 +289,8 @@ class Gateway:
             return _error(HTTPStatus.BAD_REQUEST, "request body must be a JSON object", "body")
         if path == "/_local/credentials":
             return self._mint_credentials(document)
+        if path in ("/_local/reindex", "/_local/sweep"):
+            self.runtime.settle()  # both judge the index against the records: in step with earlier writes
         if path == "/_local/reindex":
             from taskbeacon.local.reindex import local_reindex
 
