@@ -20,12 +20,21 @@ class Reply:
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
         fault: str | None = None,  # "reset" | "huge" | "huge-undeclared" | "drip" | "truncated"
+        stall: bool = False,
     ) -> None:
+        """``stall``: hold the answer until the test releases the server (``FakeServer.release``) or
+        ``STALL_CAP_SECONDS`` pass; a "drip" stalls by dripping until then. A test proves a client
+        did not wait for a stall by its outcome (``stalls_ended`` still 0, or the answer it would
+        have got), never by timing it."""
         self.status = status
         self.body = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.headers = headers or {}
         self.delay = delay
         self.fault = fault
+        self.stall = stall
+
+
+STALL_CAP_SECONDS = 60.0  # a stall nobody releases ends here, so a client that waits still finishes
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -40,6 +49,8 @@ class FakeServer:
         self.routes: dict[str, list[Reply]] = {}
         self.judges: dict[str, Callable[[bytes], Reply]] = {}  # path -> reply chosen by the request body
         self.requests: list[dict[str, Any]] = []
+        self.release = threading.Event()  # ends every stall (``stop`` sets it)
+        self.stalls_ended = 0  # stalls that ran to their end: a client waited for them
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +75,9 @@ class FakeServer:
                     reply = replies[0] if len(replies) == 1 else replies.pop(0)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.stall and reply.fault != "drip":
+                    server.release.wait(STALL_CAP_SECONDS)
+                    server.stalls_ended += 1
                 if reply.fault == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
@@ -85,21 +99,28 @@ class FakeServer:
                     self.close_connection = True
                     return
                 if reply.fault in ("huge-undeclared", "drip"):
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.close_connection = True
-                    try:
-                        for _ in range(200 if reply.fault == "huge-undeclared" else 50):
-                            self.wfile.write(b"x" * (64 * 1024 if reply.fault == "huge-undeclared" else 1))
-                            self.wfile.flush()
-                            if reply.fault == "drip":
-                                time.sleep(0.1)
-                    except OSError:
-                        pass
+                    self._stream(reply)
                     return
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
+
+            def _stream(self, reply: Reply) -> None:
+                """A body without a length: 12.5 MiB at once, or one byte every 0.1 s."""
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                drips = int(STALL_CAP_SECONDS / 0.1) if reply.stall else 50
+                try:
+                    for _ in range(200 if reply.fault == "huge-undeclared" else drips):
+                        self.wfile.write(b"x" * (64 * 1024 if reply.fault == "huge-undeclared" else 1))
+                        self.wfile.flush()
+                        if reply.fault == "drip" and server.release.wait(0.1) and reply.stall:
+                            break
+                except OSError:
+                    return  # the client hung up
+                if reply.stall:
+                    server.stalls_ended += 1
 
             do_GET = _handle
             do_POST = _handle
@@ -126,6 +147,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

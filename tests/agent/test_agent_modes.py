@@ -145,7 +145,6 @@ def test_exec_keeps_pid_argv_env_and_signals(
         env.update(api_env(api.url))
     # The command's own arguments look like the agent's: they must reach it untouched.
     argv = ["arg one", "--flag", "$HOME", "ü", "--", "--budget", "99", "--background"]
-    t0 = time.monotonic()
     proc = subprocess.Popen(
         agent_cmd(*args, "--", sys.executable, "-c", CHILD, *argv),
         env=env,
@@ -161,7 +160,6 @@ def test_exec_keeps_pid_argv_env_and_signals(
             lines.append(line)
             if line.startswith('{"argv"'):
                 break
-        assert time.monotonic() - t0 < 1 + 3.0  # budget + interpreter start-ups
         info = json.loads(lines[-1])
         assert info == {"argv": argv, "pid": proc.pid, "var": "kept value"}
         # The command traps the signal: sent to the (exec'd) process, it reaches the command.
@@ -226,9 +224,8 @@ def test_once_ctrl_c_during_report_exits_130(server: FakeServer, api: FakeServer
 def test_exec_background_starts_the_command_at_once_when_metadata_is_slow(
     server: FakeServer, api: FakeServer
 ) -> None:
-    server.route("/v4/x/task", Reply(body=TASK, delay=8))
+    server.route("/v4/x/task", Reply(body=TASK, stall=True))
     api.route("/snapshots", Reply(202))
-    t0 = time.monotonic()
     proc = subprocess.Popen(
         agent_cmd("exec", "-q", "--background", "--", sys.executable, "-c", "print('ran', flush=True)"),
         env=base_env(ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x", **api_env(api.url)),
@@ -237,8 +234,7 @@ def test_exec_background_starts_the_command_at_once_when_metadata_is_slow(
     )
     try:
         assert proc.stdout.readline().strip() == "ran"  # type: ignore[union-attr]
-        # Interpreter start-ups only: never the 8 s the metadata endpoint stalls (nor the 10 s budget).
-        assert time.monotonic() - t0 < 4.0
+        assert server.stalls_ended == 0  # the command ran while the metadata endpoint still stalled
         assert proc.wait(timeout=10) == 0
         # The detached reporter does read the metadata, but the command did not wait for it.
         assert wait_for(lambda: any(r["path"] == "/v4/x/task" for r in server.requests))
@@ -284,13 +280,19 @@ def test_exec_environment_is_exactly_the_callers(locale: dict[str, str]) -> None
 
 @pytest.mark.parametrize(
     "fault",
-    [Reply(200, delay=5), Reply(fault="reset"), Reply(500), Reply(body=b"garbage"), Reply(fault="drip")],
+    [
+        Reply(body=TASK, stall=True),
+        Reply(fault="reset"),
+        Reply(500),
+        Reply(body=b"garbage"),
+        Reply(fault="drip", stall=True),
+    ],
 )
 def test_exec_runs_command_within_budget_whatever_happens(
     server: FakeServer, api: FakeServer, fault: Reply
 ) -> None:
     server.route("/v4/x/task", fault)
-    api.route("/snapshots", Reply(503, delay=5))
+    api.route("/snapshots", Reply(503, stall=True))
     env = base_env(
         ECS_CONTAINER_METADATA_URI_V4=server.url + "/v4/x",
         TASKBEACON_ENDPOINT=api.url,
@@ -298,7 +300,6 @@ def test_exec_runs_command_within_budget_whatever_happens(
         AWS_ACCESS_KEY_ID="AKID",
         AWS_SECRET_ACCESS_KEY=SECRET,
     )
-    t0 = time.monotonic()
     done = subprocess.run(
         agent_cmd("exec", "--budget", "0.5", "--", sys.executable, "-c", "print('ran')"),
         env=env,
@@ -307,9 +308,9 @@ def test_exec_runs_command_within_budget_whatever_happens(
         timeout=20,
         check=False,
     )
-    elapsed = time.monotonic() - t0
     assert done.stdout.strip() == "ran" and done.returncode == 0
-    assert elapsed < 0.5 + 3.0  # budget + interpreter start-ups, never the 5 s the server stalls
+    # The command ran, and the agent gave up, while the metadata endpoint and the API still stalled.
+    assert server.stalls_ended == 0 and api.stalls_ended == 0
     assert SECRET not in done.stderr
 
 
@@ -602,8 +603,9 @@ def test_sidecar_torn_read_is_not_a_change(server: FakeServer) -> None:
 
 
 def test_sidecar_sigterm_cuts_retries_short_and_sends_stop(server: FakeServer, api: FakeServer) -> None:
-    # The API is down: the start report would retry for its whole --budget (20 s). SIGTERM must end
-    # that at once and leave only the stop snapshot's own budget, inside ECS's 30 s stop timeout.
+    # The API is down: the start report would retry for its whole --budget (600 s). SIGTERM must end
+    # that at once and leave only the stop snapshot's own budget (the 60 s wait below only catches a
+    # sidecar that never stops; test_sidecar_stop_snapshot_is_bounded_by_stop_budget bounds the rest).
     server.route("/v4/x/task", Reply(body=TASK))
     api.route("/snapshots", Reply(503))
     env = base_env(
@@ -613,7 +615,7 @@ def test_sidecar_sigterm_cuts_retries_short_and_sends_stop(server: FakeServer, a
         AWS_ACCESS_KEY_ID="AKID",
         AWS_SECRET_ACCESS_KEY=SECRET,
     )
-    args = ("sidecar", "--budget", "20", "--stop-budget", "1", "--timeout", "0.5")
+    args = ("sidecar", "--budget", "600", "--stop-budget", "1", "--timeout", "0.5")
     proc = subprocess.Popen(agent_cmd(*args), env=env, stderr=subprocess.PIPE, text=True)
     try:
         for _ in range(200):
@@ -621,10 +623,8 @@ def test_sidecar_sigterm_cuts_retries_short_and_sends_stop(server: FakeServer, a
                 break
             time.sleep(0.02)
         assert api.requests, "the sidecar never tried to report"
-        t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=15)
-        assert time.monotonic() - t0 < 1 + 0.5 + 2.0  # stop budget + one in-flight call + slack
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0
         assert json.loads(api.requests[-1]["body"])["reason"] == "stop"
         assert "final stop snapshot not sent" in err and SECRET not in err
@@ -675,24 +675,25 @@ def test_sidecar_stop_snapshot_is_bounded_by_stop_budget(
     # must still exit within --stop-budget, before ECS's SIGKILL.
     server.route("/v4/x/task", Reply(body=TASK))
     release = threading.Event()
+    hang_ended: list[bool] = []
     real_send = reporter.Reporter.send
 
     def send(self: reporter.Reporter, collected: sources.Collected, reason: str, deadline: float) -> object:
         if reason == "stop":
-            release.wait(30)
+            release.wait(60)
+            hang_ended.append(True)
         return real_send(self, collected, reason, deadline)
 
     monkeypatch.setattr(reporter.Reporter, "send", send)
     out = io.StringIO()
     cfg = cfg_for({"ECS_CONTAINER_METADATA_URI_V4": server.url + "/v4/x"}, out, stop_budget=0.5)
-    t0 = time.monotonic()
     try:
         assert sidecar.run(cfg, threading.Event(), max_cycles=1) == 0
-        elapsed = time.monotonic() - t0
+        returned_while_hanging = not hang_ended
         reasons = [json.loads(line)["reason"] for line in out.getvalue().splitlines()]
     finally:
         release.set()
-    assert elapsed < 10  # one poll + the 0.5 s stop budget; never the 30 s hang
+    assert returned_while_hanging  # it exited within --stop-budget, not when the hang ended
     assert reasons == ["start"]
     assert "final stop snapshot not sent: --stop-budget of 0.5s exhausted" in cfg.err.getvalue()  # type: ignore[attr-defined]
 
