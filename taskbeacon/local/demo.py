@@ -10,9 +10,9 @@ task are minted by local mode for that task's role session, so the caller = task
 ECS also tells a deployed system about every task through EventBridge ("ECS Task State Change"),
 and that is where a deployed inventory learns what no snapshot says (a Fargate task's service,
 the launch type of tasks read through v2/v3/the metadata file, stop reasons and codes, exit
-codes, repository image digests). The demo plays those events too, as ECS would send them
-(PENDING, RUNNING and, for finished jobs, STOPPED, with ``detail.version`` rising per task),
-through local mode's events path (``POST /_local/events``, signed with the operator's
+codes, repository image digests). The demo plays those events too, as the deployed rule delivers
+them (RUNNING and, for finished jobs, STOPPED, with ``detail.version`` rising per task; ECS's PENDING
+event is dropped by the rule, taskbeacon/local/aws/event_rule.py), through local mode's events path (``POST /_local/events``, signed with the operator's
 credentials), so the demo shows what a deployed system shows.
 """
 
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from taskbeacon.emulator import Emulator, SimulatedTask, make_task_doc
+from taskbeacon.local.aws.event_rule import rule_passes
 from taskbeacon.local.aws.principals import Principal, container_credentials
 from taskbeacon.local.fleet import Job, Player, parallel_map
 from taskbeacon.local.service_revisions import registry_digest
@@ -163,8 +164,8 @@ def run_demo_fleet(
 ) -> DemoFleet:
     """Start the emulator, add ``count`` tasks, play their lifecycle and have the agent report each.
 
-    Per task, in the order a deployed system receives them: the PENDING event, the agent's
-    snapshot, the RUNNING event; a job that finishes is then reported once more by its agent
+    Per task, in the order a deployed system receives them: the agent's snapshot, the RUNNING event
+    (ECS's PENDING event before them is dropped by the deployed rule, so it is not sent); a job that finishes is then reported once more by its agent
     (STOPPED, with an exit code) and ECS's STOPPED event follows with the stop reason and code.
     """
     region, account = system.region, system.account_id
@@ -187,7 +188,7 @@ def run_demo_fleet(
     def play_events(status: str, lives: list[_Lifecycle]) -> list[str]:
         return _failures(parallel_map(lambda life: sender.send(life.event(status)), lives, PARALLEL_EVENTS))
 
-    failures = play_events("PENDING", lifecycles)
+    failures = play_events("PENDING", lifecycles)  # not sent (the rule drops it); the version rises
     failures += _report_all(system, lifecycles, player)
     failures += play_events("RUNNING", lifecycles)
     # Some batch jobs finish: the agent reports them once more, now STOPPED with an exit code,
@@ -200,7 +201,7 @@ def run_demo_fleet(
     clusters = sorted({s.cluster for s in specs})
     launch_types = sorted({s.launch_type for s in specs})
     snapshots = len(specs) + len(stopping)
-    events = 2 * len(specs) + len(stopping)
+    events = len(specs) + len(stopping)  # RUNNING for each, STOPPED for the stopped: what the rule passes
     summary = (
         f"{len(specs)} tasks in {', '.join(clusters)} ({' and '.join(launch_types)}), "
         f"{snapshots} snapshots and {events} task state change events sent, "
@@ -562,7 +563,10 @@ class _EventSender:
         self.region = region
 
     def send(self, event: dict[str, Any]) -> str | None:
-        """Returns why the event was not accepted, or None."""
+        """Returns why the event was not accepted, or None. An event the deployed rule does not pass
+        (PENDING, a stop announced while running) is not sent, as EventBridge would not deliver it."""
+        if not rule_passes(event):
+            return None
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials

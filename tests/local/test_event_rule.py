@@ -1,0 +1,47 @@
+"""Local mode's copy of the deployed rule's pattern is the rule's, and matches as EventBridge does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from taskbeacon.local.aws.event_rule import DETAIL, DETAIL_TYPE, SOURCE, rule_passes
+
+
+@pytest.mark.cdk
+def test_the_copy_is_the_deployed_rules_pattern() -> None:
+    pytest.importorskip("aws_cdk")
+    from infra.events import task_state_change_pattern
+
+    pattern = task_state_change_pattern()
+    assert (pattern.source, pattern.detail_type, pattern.detail) == (SOURCE, DETAIL_TYPE, DETAIL)
+
+
+def _event(last: str, desired: str) -> dict[str, Any]:
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Task State Change",
+        "detail": {"lastStatus": last, "desiredStatus": desired},
+    }
+
+
+@pytest.mark.parametrize(
+    ("last", "desired", "passes"),
+    [
+        ("RUNNING", "RUNNING", True),
+        ("STOPPED", "STOPPED", True),
+        ("PENDING", "RUNNING", False),
+        ("PROVISIONING", "RUNNING", False),
+        ("RUNNING", "STOPPED", False),  # the stop announced while it still runs
+        ("DEPROVISIONING", "STOPPED", False),
+    ],
+)
+def test_the_rule_passes_running_and_stopped_only(last: str, desired: str, passes: bool) -> None:
+    assert rule_passes(_event(last, desired)) is passes
+
+
+def test_other_sources_and_detail_types_do_not_pass() -> None:
+    assert not rule_passes({**_event("RUNNING", "RUNNING"), "source": "aws.ec2"})
+    assert not rule_passes({**_event("RUNNING", "RUNNING"), "detail-type": "ECS Container Instance State Change"})
+    assert not rule_passes({"source": "aws.ecs", "detail-type": "ECS Task State Change"})
