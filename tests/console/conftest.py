@@ -121,3 +121,67 @@ def contradicted(setup: Setup) -> Contradicted:
     assert CLAIMED_IP in shown["sources"]["unconfirmed"]["ips"], shown["sources"]
     assert AWS_IP in shown["sources"]["confirmed"]["ips"], shown["sources"]
     return Contradicted(task_id, CLAIMED_IP, AWS_IP)
+
+
+DRIFT_ACCOUNT = "646566676869"  # the sweep reads only this account: local mode's own stays never swept
+DRIFT_CLUSTER = "drift-console"
+DRIFT_SERVICE = "pay"
+DRIFT_IMAGE = "public.ecr.aws/docker/library/httpd:2.4"
+
+
+@dataclass
+class Drifted:
+    task_id: str  # runs another digest than ECS resolved for its service's revision
+    in_line_id: str  # same service, the digest ECS resolved
+    expected_digest: str
+    actual_digest: str
+
+
+@pytest.fixture(scope="package")
+def drifted(setup: Setup) -> Iterator[Drifted]:
+    """A service in (moto's) ECS in another account, one task of it running the digest ECS resolved
+    for the service's revision and one running a previous build; local mode's sweep judges them
+    (``POST /_local/sweep``, with its stand-in for ListServiceDeployments/DescribeServiceRevisions)."""
+    from core.sweep.targets import Target
+    from taskbeacon.local.service_revisions import registry_digest
+    from taskbeacon.local.sweep import LocalSweep, MotoEcs, SeedTask
+
+    local = setup.local
+    target = Target(DRIFT_ACCOUNT, local.region)
+    sweep = LocalSweep.for_system(local, targets=[target])
+    moto = MotoEcs(sweep.endpoint)
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+
+    def seed(ip: str, build: str) -> SeedTask:
+        return SeedTask(
+            account=DRIFT_ACCOUNT,
+            region=local.region,
+            cluster=DRIFT_CLUSTER,
+            family=DRIFT_SERVICE,
+            image=DRIFT_IMAGE,
+            launch_type="FARGATE",
+            network_mode="awsvpc",
+            service=DRIFT_SERVICE,
+            ip=ip,
+            started_at=started,
+            image_digest=registry_digest(build),
+            container=DRIFT_SERVICE,
+        )
+
+    try:
+        in_line = seed("10.6.0.10", DRIFT_IMAGE)
+        in_line_arn = moto.run(in_line)
+        drifted_arn = moto.run(seed("10.6.0.11", f"{DRIFT_IMAGE} (previous build)"))
+        moto.create_service(in_line)
+        reply = send(local.url, "POST", "/_local/sweep", credentials=setup.operator, body=b"{}")
+        assert reply.status == 200, reply.body
+        found = setup.api("/tasks", drifted="true", cluster=DRIFT_CLUSTER)
+        assert [t["taskArn"] for t in found["items"]] == [drifted_arn], found
+        yield Drifted(
+            task_id=drifted_arn.rsplit("/", 1)[-1],
+            in_line_id=in_line_arn.rsplit("/", 1)[-1],
+            expected_digest=registry_digest(DRIFT_IMAGE),
+            actual_digest=registry_digest(f"{DRIFT_IMAGE} (previous build)"),
+        )
+    finally:
+        sweep.stop()

@@ -28,6 +28,9 @@
     ["activeFrom", "Active from"],
     ["activeTo", "Active to"],
   ];
+  // GET /tasks?drifted=true and GET /summary?drifted=true: only tasks drifted now (the only value).
+  const DRIFTED = "drifted";
+  const DRIFT_TITLE = "drifted: runs another task definition or image digest than its service's current deployment asked for (the sweep's verdict)";
   // Filters that take a time: RFC 3339, or a duration ago as on the CLI.
   const TIME_FILTERS = ["since", "activeAt", "activeFrom", "activeTo"];
   const TIME_HINT = "24h, 7d or RFC 3339";
@@ -35,6 +38,7 @@
   const FIELD_NAMES = {
     ...Object.fromEntries(LIST_FILTERS.map(([name, label]) => [name, label])),
     limit: "Per page", cursor: "page (cursor)", at: "at", taskId: "task id", by: "group by", confirmed: "confirmed only",
+    [DRIFTED]: "Drifted only",
     ...KIND_NAMES,
   };
   const STATUSES = ["", "PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
@@ -351,9 +355,13 @@
     return el("p", { class: "muted", id: "loading", role: "status" }, "Loading…");
   }
 
-  function chartFor(dimension, body) {
+  /** A bar chart of GET /summary groups. `options`: where a bar leads ({target(group)}), what it counts
+   * ({noun}, "running" by default), the chart's data-dimension and what to say when there is none. */
+  function chartFor(dimension, body, options) {
+    const opts = options || {};
+    const noun = opts.noun || "running";
     const groups = (body.groups || []).filter((g) => g && g.group !== null && g.group !== undefined);
-    if (!groups.length) return el("p", { class: "muted" }, "No running tasks.");
+    if (!groups.length) return el("p", { class: "muted", id: opts.emptyId || null }, opts.empty || "No running tasks.");
     const rowH = 30;
     const labelW = 230;
     const countW = 48;
@@ -364,15 +372,16 @@
       class: "chart",
       viewBox: `0 0 ${width} ${groups.length * rowH + 4}`,
       role: "list",
-      "aria-label": `running tasks by ${dimension}`,
-      "data-dimension": dimension,
+      "aria-label": `${noun} tasks by ${dimension}`,
+      "data-dimension": opts.chart || dimension,
     });
     groups.forEach((g, i) => {
       const y = i * rowH + 2;
       const count = Number(g.running) || 0;
       const label = dimension === "cluster" ? clusterName(g.group) : String(g.group);
       const shown = label.length > 32 ? `…${label.slice(-31)}` : label;
-      const target = dimension === "image" ? ["/search", { image: g.group }] : ["/tasks", { [dimension]: g.group, status: "RUNNING" }];
+      const target = opts.target ? opts.target(g.group)
+        : dimension === "image" ? ["/search", { image: g.group }] : ["/tasks", { [dimension]: g.group, status: "RUNNING" }];
       const length = Math.max(2, (barW * count) / max);
       chart.append(
         svg(
@@ -381,11 +390,11 @@
             href: hash(...target),
             class: "bar",
             role: "listitem",
-            "aria-label": `${label}: ${count} running`,
+            "aria-label": `${label}: ${count} ${noun}`,
             "data-group": String(g.group),
             "data-count": String(count),
           },
-          svg("title", {}, `${g.group}: ${count} running`),
+          svg("title", {}, `${g.group}: ${count} ${noun}`),
           svg("rect", { class: "hit", x: 0, y, width, height: rowH - 2, rx: 3 }),
           svg("text", { class: "label", x: labelW - 8, y: y + rowH / 2, "text-anchor": "end", "dominant-baseline": "middle" }, shown),
           svg("rect", { class: "fill", x: labelW, y: y + 5, width: length, height: rowH - 12, rx: 2 }),
@@ -476,13 +485,46 @@
     return el("p", { id: "coverage-line", class: gaps.length ? "coverage-line gap" : "coverage-line" }, said, go);
   }
 
+  /** Drifted running tasks per service (GET /summary?by=service&drifted=true); each bar opens them. */
+  function driftCard(result) {
+    const heading = el("h2", { id: "chart-drifted" }, "Drifted tasks by service");
+    if (!result.ok) {
+      return el("section", { class: "card drift-card", "aria-labelledby": "chart-drifted" }, heading,
+        el("p", { class: "error", id: "drift-error" }, `Drift is unavailable: ${result.error.message || result.error}`));
+    }
+    const groups = result.body.groups || [];
+    const total = result.body.total !== undefined ? result.body.total : groups.reduce((n, g) => n + (g.running || 0), 0);
+    return el("section", { class: "card drift-card", "aria-labelledby": "chart-drifted", "data-total": String(total) }, heading,
+      el("p", { class: "muted", id: "drift-line" },
+        total ? [el("strong", {}, String(total)), ` running task${total === 1 ? "" : "s"} drifted from ${total === 1 ? "its" : "their"} service's current deployment (task definition or image digest). `, link("List them", "/tasks", { [DRIFTED]: "true" }, { id: "drift-list" }), "."]
+          : "No running task has drifted from its service's current deployment (as of the sweep's last judgement)."),
+      chartFor("service", result.body, {
+        chart: "drifted-service",
+        noun: "drifted",
+        empty: "Nothing drifted.",
+        emptyId: "drift-empty",
+        target: (group) => ["/tasks", { service: group, [DRIFTED]: "true" }],
+      }));
+  }
+
+  /** The drift badge of a task in a list, or nothing (not drifted, or never judged). */
+  function driftBadge(task) {
+    const drift = task.drift;
+    if (!drift || drift.drifted !== true) return "";
+    return el("span", { class: "badge drifted", title: DRIFT_TITLE }, "DRIFTED");
+  }
+
   async function overview() {
     setPage("Fleet overview", "nav-overview");
     // Coverage is its own request: an API without GET /coverage still shows the charts.
     const coverage = api("/coverage").then((body) => ({ ok: true, body }), (error) => ({ ok: false, error }));
+    // Drift too: an API deployed before drift (a 400 naming drifted) still shows the rest.
+    const drift = api("/summary", { by: "service", [DRIFTED]: "true" }).then((body) => ({ ok: true, body }), (error) => ({ ok: false, error }));
     const bodies = await Promise.all(CHARTS.map(([by]) => api("/summary", { by })));
     const covered = await coverage;
     if (!covered.ok && covered.error instanceof Superseded) throw covered.error;
+    const drifted = await drift;
+    if (!drifted.ok && drifted.error instanceof Superseded) throw drifted.error;
     const total = bodies[0].total !== undefined ? bodies[0].total : (bodies[0].groups || []).reduce((n, g) => n + (g.running || 0), 0);
     const cards = CHARTS.map(([by, title], i) =>
       el("section", { class: "card", "aria-labelledby": `chart-${by}` },
@@ -493,7 +535,7 @@
       el("p", { class: "total", id: "total" }, el("strong", {}, String(total)), "running tasks. ",
         link("List them", "/tasks", { status: "RUNNING" }), "."),
       coverageLine(covered),
-      el("div", { class: "cards" }, cards),
+      el("div", { class: "cards" }, cards, driftCard(drifted)),
       coverageSection(covered),
     ].filter(Boolean));
   }
@@ -513,17 +555,19 @@
         el("td", { class: "mono" }, when(task.startedAt || task.firstSeenAt)),
         el("td", { class: "mono" }, when(task.lastSeenAt)),
         el("td", {}, task.stale ? el("span", { class: "badge stale", title: "no report or event for over twice the keepalive" }, "STALE") : ""),
+        el("td", { "data-field": "drift" }, driftBadge(task)),
       ];
       if (withHeld) {
         cells.push(el("td", { class: "mono" }, when(item.heldFrom)), el("td", { class: "mono" }, item.heldUntil ? when(item.heldUntil) : "now"),
           el("td", { "data-field": "statedBy" }, statedBy(item.confirmed)));
       }
-      return el("tr", { class: task.stale ? "stale" : null, "data-task-id": task.taskId }, cells);
+      const drifted = task.drift && task.drift.drifted === true;
+      return el("tr", { class: [task.stale ? "stale" : "", drifted ? "drifted" : ""].join(" ").trim() || null, "data-task-id": task.taskId }, cells);
     });
   }
 
   function tasksTable(items, withHeld) {
-    const headers = ["Task", "Cluster", "Service", "Family:rev", "Status", "Launch", "AZ", "IPs", "Started", "Last seen", "Stale"];
+    const headers = ["Task", "Cluster", "Service", "Family:rev", "Status", "Launch", "AZ", "IPs", "Started", "Last seen", "Stale", "Drift"];
     if (withHeld) headers.push("Held from", "Held until", "Address stated by");
     return table(headers, taskRows(items, withHeld), { id: "results" });
   }
@@ -559,8 +603,11 @@
     });
     const limit = el("select", { name: "limit", id: "f-limit" },
       LIMITS.map((l) => el("option", { value: l, selected: (params.limit || DEFAULT_LIMIT) === l }, l)));
+    const drifted = el("label", { for: `f-${DRIFTED}`, class: "check", title: DRIFT_TITLE },
+      el("input", { type: "checkbox", name: DRIFTED, id: `f-${DRIFTED}`, value: "true", checked: params[DRIFTED] === "true" }),
+      " Drifted only");
     const form = el("form", { class: "filters", id: "filters", "aria-label": "Filters" },
-      fields, el("label", { for: "f-limit" }, "Per page", limit),
+      fields, drifted, el("label", { for: "f-limit" }, "Per page", limit),
       el("button", { type: "submit", id: "apply" }, "Apply"),
       link("Clear", "/tasks", {}, { class: "button secondary", id: "clear" }));
     form.addEventListener("submit", (event) => {
@@ -749,6 +796,58 @@
     }
   }
 
+  // ---- drift: does the task run what its service's current deployment asked for? --------------------
+  function driftVerdict(drift) {
+    if (!drift) {
+      return el("span", { class: "muted", id: "drift-verdict", "data-drifted": "" }, "not judged (a standalone task, or the sweep has not judged its service yet)");
+    }
+    const since = `since ${when(drift.since)} (source ${text(drift.source)})`;
+    return el("span", { id: "drift-verdict", "data-drifted": String(drift.drifted === true) },
+      drift.drifted === true
+        ? [el("span", { class: "badge drifted", title: DRIFT_TITLE }, "DRIFTED"), ` ${since} · `, toDrift()]
+        : ["not drifted: runs what its service's current deployment asked for, ", since]);
+  }
+
+  function toDrift() {
+    const go = el("button", { type: "button", class: "secondary small", id: "to-drift" }, "Show what differs");
+    go.addEventListener("click", () => {
+      const heading = document.getElementById("drift");
+      heading.scrollIntoView({ block: "start" });
+      heading.focus();
+    });
+    return go;
+  }
+
+  function driftSection(task) {
+    const drift = task.drift;
+    const heading = el("h2", { id: "drift", tabindex: "-1" }, "Drift");
+    if (!drift) {
+      return [heading, el("p", { class: "muted", id: "drift-none" },
+        "Not judged: only service tasks are compared with their service's current deployment, once the sweep has read it (a standalone task has no service revision).")];
+    }
+    const running = task.family ? `${task.family}${task.revision ? `:${task.revision}` : ""}` : "–";
+    const rows = (drift.containers || []).map((c) => el("tr", { "data-container": c.name, "data-drifted": String(c.drifted === true), class: c.drifted ? "drifted" : null },
+      el("td", {}, text(c.name)),
+      el("td", { "data-digest": c.expectedDigest || "", title: c.expectedDigest || "" }, c.expectedDigest ? searchLink("imageDigest", c.expectedDigest, shortDigest(c.expectedDigest)) : "not known"),
+      el("td", { "data-digest": c.actualDigest || "", title: c.actualDigest || "" }, c.actualDigest ? searchLink("imageDigest", c.actualDigest, shortDigest(c.actualDigest)) : "not known"),
+      el("td", {}, c.drifted ? el("span", { class: "badge drifted" }, "DRIFTED")
+        : c.expectedDigest && c.actualDigest ? "same" : el("span", { class: "muted" }, "not judged"))));
+    return [
+      heading,
+      el("p", { class: "muted" }, "What the service's current deployment asked for (ECS's service revision, with the image digest ECS resolved per container), against what the task runs."),
+      el("div", { id: "drift-facts", class: drift.drifted ? "drift-facts drifted" : "drift-facts" }, facts([
+        ["Verdict", drift.drifted ? el("span", { class: "badge drifted" }, "DRIFTED") : "not drifted"],
+        ["Expected task definition", [el("span", { class: "mono", id: "drift-expected-td" }, text(drift.expectedTaskDefinition)),
+          ` (the task runs ${running})`, drift.taskDefinitionDrifted ? [" ", el("span", { class: "badge drifted", id: "drift-td" }, "task definition differs")] : ""]],
+        ["Since", el("span", { class: "mono", id: "drift-since" }, when(drift.since))],
+        ["Source", el("span", { id: "drift-source" }, text(drift.source))],
+        ["Service revision", el("span", { class: "mono" }, text(drift.serviceRevisionArn))],
+        ["Service deployment", el("span", { class: "mono" }, text(drift.serviceDeploymentArn))],
+      ])),
+      rows.length ? table(["Container", "Expected digest", "Actual digest", "Drifted"], rows, { id: "drift-table" }) : el("p", {}, "No container named by the revision."),
+    ];
+  }
+
   async function taskDetail(id) {
     setPage(`Task ${id}`, null);
     const path = `/tasks/${encodeURIComponent(id)}`;
@@ -777,6 +876,7 @@
       ["Last source", text(task.lastSource)],
       ["Reporters", text(task.reporters)],
       ["Status and times stated by", statedLine(sources, "status")],
+      ["Drift", driftVerdict(task.drift)],
     ]);
     const containerRows = containers.map((c) => el("tr", { "data-container": c.name },
       el("td", {}, c.name && !c.internal ? searchLink("containerName", c.name) : text(c.name), c.internal ? " (internal)" : ""),
@@ -827,6 +927,7 @@
       el("h2", { id: "containers" }, `Containers (${containers.length})`),
       statedLine(sources, "images", "Images and digests"),
       containers.length ? table(["Name", "Image", "Digest", "Status", "Health", "Exit code", "Docker id"], containerRows, { id: "containers-table" }) : el("p", {}, "None reported."),
+      ...driftSection(task),
       el("h2", { id: "networks" }, "Networks"),
       statedLine(sources, "network", "Addresses and ENIs"),
       networkRows.length ? table(["Container", "Mode", "IPv4", "IPv6", "MAC", "Private DNS", "ENI"], networkRows, { id: "networks-table" }) : el("p", {}, "None reported."),
