@@ -472,6 +472,7 @@ class QueryService:
         task = stored.record.task
         last_seen = max(filter(None, (task.last_seen_at, stored.seen_at)), default=None)
         document = task_document(task)
+        document.setdefault("drift", None)  # never judged (docs/decisions.md "Drift")
         if last_seen is not None:
             document["lastSeenAt"] = timestamp(last_seen)
         document["stale"] = self._is_stale(task.last_status, last_seen, now)

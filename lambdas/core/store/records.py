@@ -21,8 +21,12 @@ def dumps(value: Any) -> str:
 
 
 def task_document(task: Task) -> dict[str, Any]:
-    """The task as the API shows it (camelCase), minus ``stale`` which is computed on read."""
-    return task.model_dump(by_alias=True, mode="json", exclude={"stale"})
+    """The task as the API shows it (camelCase), minus ``stale`` which is computed on read, and minus
+    ``drift`` while never judged (the API shows it as null): a launch's stored record stays as it was."""
+    document = task.model_dump(by_alias=True, mode="json", exclude={"stale"})
+    if document.get("drift") is None:
+        document.pop("drift", None)
+    return document
 
 
 def record_item(
@@ -31,10 +35,7 @@ def record_item(
     """The record: its document and history in one zlib-compressed body (a 4-container task's 6.5 KB
     of JSON is ~1.3 KB, so each write of it costs 2 write units instead of 7: docs/decisions.md
     "Stored format"), beside the few attributes conditions and TTL read."""
-    document = task_document(record.task)
-    if document.get("drift") is None:
-        document.pop("drift", None)  # never judged: stored as absent, so a launch's record is unchanged
-    body = dumps({"doc": document, "hist": history}).encode()
+    body = dumps({"doc": task_document(record.task), "hist": history}).encode()
     item: Item = {
         **keys.record_key(identity),
         Attr.FORMAT: {"N": str(FORMAT_VERSION)},
