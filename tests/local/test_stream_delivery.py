@@ -57,7 +57,7 @@ class _GatedPump:
         self.entered = threading.Event()
         self.drains = 0
 
-    def drain(self) -> None:
+    def drain(self, *, until_quiet: bool = True) -> None:
         self.entered.set()
         assert self.gate.wait(WAIT), "the test never opened the gate"
         self.drains += 1
@@ -134,7 +134,7 @@ def test_without_raise_errors_a_failing_drain_is_logged_not_raised(
     class Broken:
         on_failure = "skip"  # local mode's pump: failures go to the (logged) dead letters
 
-        def drain(self) -> None:
+        def drain(self, *, until_quiet: bool = True) -> None:
             raise RuntimeError("engine gone")
 
     runtime = runtime_of(Broken())
@@ -164,6 +164,25 @@ def test_stop_ends_the_thread_and_later_reads_drain_in_the_callers_thread(
     runtime.invoke("writer", {"key": "TASK#2"})
     assert runtime.invoke("reader", {}) == 2
     assert threads == ["taskbeacon-stream", threading.current_thread().name]
+
+
+def test_one_pass_delivers_what_was_written_even_if_the_stream_never_goes_quiet(
+    engine: EngineTable,
+) -> None:
+    """Under a fleet the writers never pause: the background delivery makes pass after pass."""
+    written = iter(range(1, 10_000))
+
+    def indexer(event: dict[str, Any], context: Any) -> None:
+        _put(engine, f"TASK#echo-{next(written)}")  # every batch writes one more record
+
+    _put(engine, "TASK#0")
+    pump = engine.pump(indexer)
+    first = pump.drain(until_quiet=False)
+    assert (first.read, first.records, first.invocations) == (1, 1, 1)
+    second = pump.drain(until_quiet=False)
+    assert (second.read, second.records) == (1, 1)  # the record the indexer wrote: the next pass
+    with pytest.raises(StreamPumpError, match="still had new records"):
+        pump.drain()  # "until quiet" never ends here
 
 
 def test_settle_returns_at_once_without_a_stream() -> None:

@@ -131,26 +131,32 @@ class LambdaRuntime:
         return self._thread is not None and self._thread.is_alive()
 
     def _deliver(self) -> None:
+        more = False  # the last pass read records: the indexer's own writes may follow them
         while True:
             with self._state:
-                while self._drained >= self._written and not self._stopping:
+                while self._drained >= self._written and not more and not self._stopping:
                     self._state.wait()
                 if self._stopping:
                     return
-                if self.batch_window > 0 and not self._waiting:
+                if self.batch_window > 0 and not self._waiting and not more:
                     self._state.wait_for(lambda: self._waiting > 0 or self._stopping, self.batch_window)
                     if self._stopping:
                         return
                 target = self._written
-            self._drain(target)
+            # One pass, not "until quiet": under a fleet the writers never pause. Every write
+            # finished before the pass began is on the stream it reads, so the pass covers it.
+            more = self._drain(target, until_quiet=False)
             self.drains += 1
 
-    def _drain(self, target: int) -> None:
-        """One drain of the stream covering writes up to ``target`` (the pump serializes drains)."""
+    def _drain(self, target: int, *, until_quiet: bool = True) -> bool:
+        """A drain of the stream covering writes up to ``target`` (the pump serializes drains);
+        whether it read any record."""
         assert self.stream is not None
         error: BaseException | None = None
+        read = 0
         try:
-            self.stream.drain()
+            result = self.stream.drain() if until_quiet else self.stream.drain(until_quiet=False)
+            read = int(getattr(result, "read", 0) or 0)
         except Exception as failure:
             error = failure
         with self._state:
@@ -162,6 +168,7 @@ class LambdaRuntime:
                     # The writes themselves succeeded; in AWS a failing indexer does not fail them either.
                     log.error("delivering the table's stream to the indexer failed", exc_info=error)
             self._state.notify_all()
+        return read > 0
 
     def _raise_kept(self) -> None:
         error, self._error = self._error, None

@@ -21,7 +21,8 @@ What it copies from the event source mapping (ReportBatchItemFailures, BisectBat
 
 ``drain()`` is synchronous and repeats until the stream is quiet, so the handler's own writes
 (which are stream records too) are delivered before it returns: reads after writes are
-deterministic. One difference from DynamoDB is smoothed over: moto writes a MODIFY record for a
+deterministic. ``drain(until_quiet=False)`` makes one pass (local mode's background delivery,
+taskbeacon/local/aws/lambda_runtime.py, under writers that never pause). One difference from DynamoDB is smoothed over: moto writes a MODIFY record for a
 write that changed nothing, which DynamoDB does not; such records are dropped (``drop_unchanged``).
 """
 
@@ -60,6 +61,7 @@ class StreamPumpError(RuntimeError):
 @dataclass
 class DrainResult:
     records: int = 0  # records delivered and checkpointed (successfully or dead-lettered)
+    read: int = 0  # records read from the stream (with those dropped as unchanged)
     invocations: int = 0
     retries: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -132,24 +134,30 @@ class StreamPump:
             )
         return self._stream_arn
 
-    def drain(self) -> DrainResult:
-        """Deliver every record written so far, and those the handler's own writes produce, then return."""
+    def drain(self, *, until_quiet: bool = True) -> DrainResult:
+        """Deliver every record written so far, and those the handler's own writes produce, then return.
+
+        ``until_quiet=False``: one pass, every shard read to its end as it was when the pass read it
+        (a stream that writers keep writing never goes quiet: the background delivery of local mode
+        runs pass after pass instead, ``DrainResult.read`` saying whether another one is due).
+        """
         result = DrainResult()
         with self._lock:
-            for _ in range(_MAX_PASSES):
+            for _ in range(_MAX_PASSES if until_quiet else 1):
                 delivered = 0
                 for shard_id in self._shards_in_order():
                     records = self._read(shard_id)
                     if not records:
                         continue
                     delivered += len(records)
+                    result.read += len(records)
                     try:
                         self._deliver(shard_id, records, result)
                     except BaseException:
                         # Read past but not delivered: the next drain starts again from the checkpoint.
                         self._iterators.pop(shard_id, None)
                         raise
-                if not delivered:
+                if not delivered or not until_quiet:
                     return result
             raise StreamPumpError(
                 f"stream of {self.table_name} still had new records after {_MAX_PASSES} passes"
