@@ -263,3 +263,51 @@ def test_task_drifted_is_derived_once_with_a_replay_stable_id(documented: Any) -
     assert [e for e in derive([_change(drifted, drifted)]).events if e.kind == TASK_DRIFTED] == []
     assert [e for e in derive([_change(t, t)]).events if e.kind == TASK_DRIFTED] == []
     assert [e for e in derive([_change(drifted, fine)]).events if e.kind == TASK_DRIFTED] == []
+
+
+def _reader_over(pages: list[dict[str, Any]]) -> tuple[Any, Stubber]:
+    """An EcsReader whose client answers ListServiceDeployments with ``pages`` in turn (validated)."""
+    from core.sweep.ecs import PAGE_SIZE, EcsReader
+    from core.sweep.ratelimit import TokenBucket
+
+    client = boto3.client("ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    for number, page in enumerate(pages):
+        params: dict[str, Any] = {
+            "cluster": "example-cluster",
+            "service": "example-service",
+            "maxResults": PAGE_SIZE,
+        }
+        if number:
+            params["nextToken"] = f"page-{number}"
+        stub.add_response("list_service_deployments", page, params)
+    stub.activate()
+    return EcsReader(client, TokenBucket(1000.0)), stub
+
+
+def test_the_newest_deployment_is_found_on_any_page_of_the_listing() -> None:
+    # The API states no order: the newest (SUCCESSFUL, revision B) comes on the second page, after
+    # an older SUCCESSFUL one (revision A). Reading one page would judge against A.
+    old, new = _brief("SUCCESSFUL", 0, f"{REVISION}-A"), _brief("SUCCESSFUL", 90, f"{REVISION}-B")
+    reader, stub = _reader_over(
+        [{"serviceDeployments": [old], "nextToken": "page-1"}, {"serviceDeployments": [new]}]
+    )
+    listed = reader.list_service_deployments("example-cluster", "example-service")
+    stub.assert_no_pending_responses()
+    assert drift.current_deployment(listed) == drift.Deployment(new["serviceDeploymentArn"], f"{REVISION}-B")
+    # Kept for the invocation: asking again makes no call (the Stubber would refuse one).
+    assert reader.list_service_deployments("example-cluster", "example-service") == listed
+    assert reader.stats.calls["ListServiceDeployments"] == 2
+
+
+def test_a_listing_too_long_to_read_leaves_the_service_unjudged() -> None:
+    from core.sweep.ecs import DEPLOYMENT_PAGES
+
+    pages = [
+        {"serviceDeployments": [_brief("SUCCESSFUL", n, f"{REVISION}-{n}")], "nextToken": f"page-{n + 1}"}
+        for n in range(DEPLOYMENT_PAGES)
+    ]
+    reader, stub = _reader_over(pages)
+    assert reader.list_service_deployments("example-cluster", "example-service") == []
+    stub.assert_no_pending_responses()
+    assert drift.current_deployment([]) is None

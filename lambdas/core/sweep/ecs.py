@@ -22,6 +22,7 @@ log = logging.getLogger("taskbeacon.sweep")
 
 PAGE_SIZE = 100  # ListTasks' maximum page, and DescribeTasks' maximum tasks per call
 REVISIONS_PER_CALL = 20  # DescribeServiceRevisions' maximum ARNs per call
+DEPLOYMENT_PAGES = 5  # ListServiceDeployments pages of 100 read per service before giving up on it
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 )
@@ -189,27 +190,42 @@ class EcsReader:
         return list(answer.get("tasks") or []), list(answer.get("failures") or [])
 
     def list_service_deployments(self, cluster: str, service: str) -> list[dict[str, Any]]:
-        """The service's newest deployments (one page: ECS keeps 90 days; the newest are what drift
-        needs). Cached for the invocation: one call per service and sweep part."""
+        """Every deployment ECS keeps for the service (90 days), 100 a page: the API reference states
+        no order, so the newest can be on any page and a partial list cannot name the current one.
+        Usually one call; past ``DEPLOYMENT_PAGES`` pages, or when ECS refuses, the service is left
+        unjudged (an empty list). Cached for the invocation: once per service and sweep part."""
         from botocore.exceptions import ClientError
 
         key = (cluster, service)
-        if key not in self._deployments:
-            try:
-                answer = self._call(
-                    "ListServiceDeployments", "list_service_deployments", cluster=cluster, service=service
-                )
-            except ClientError as error:
-                # Drift is judged where it can be: a service deleted since, or a member role without
-                # the permission yet, leaves the service unjudged; the sweep itself goes on.
+        if key in self._deployments:
+            return self._deployments[key]
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        try:
+            for _ in range(DEPLOYMENT_PAGES):
+                params: dict[str, Any] = {"cluster": cluster, "service": service, "maxResults": PAGE_SIZE}
+                if token:
+                    params["nextToken"] = token
+                page = self._call("ListServiceDeployments", "list_service_deployments", **params)
+                found += [d for d in page.get("serviceDeployments") or [] if isinstance(d, dict)]
+                token = page.get("nextToken") or None
+                if not token:
+                    break
+            else:
                 log.warning(
-                    "sweep: no deployments of %s in %s: %s", service, cluster, error_code(error) or error
+                    "sweep: %s in %s has more than %d deployments listed; drift not judged",
+                    service,
+                    cluster,
+                    DEPLOYMENT_PAGES * PAGE_SIZE,
                 )
-                answer = {}
-            self._deployments[key] = [
-                d for d in answer.get("serviceDeployments") or [] if isinstance(d, dict)
-            ]
-        return self._deployments[key]
+                found = []
+        except ClientError as error:
+            # Drift is judged where it can be: a service deleted since, or a member role without the
+            # permission yet, leaves the service unjudged; the sweep itself goes on.
+            log.warning("sweep: no deployments of %s in %s: %s", service, cluster, error_code(error) or error)
+            found = []
+        self._deployments[key] = found
+        return found
 
     def describe_service_revisions(self, arns: list[str]) -> dict[str, Any]:
         """Service revisions by ARN, 20 a call; a revision never changes, so each is asked once an
