@@ -125,7 +125,8 @@ def contradicted(setup: Setup) -> Contradicted:
 
 DRIFT_ACCOUNT = "646566676869"  # the sweep reads only this account: local mode's own stays never swept
 DRIFT_CLUSTER = "drift-console"
-DRIFT_SERVICE = "pay"
+DRIFT_SERVICE = "pay-console"  # tests sharing this process (the CLI's) may have drifted tasks of their own
+DRIFT_CONTAINER = "pay"
 DRIFT_IMAGE = "public.ecr.aws/docker/library/httpd:2.4"
 
 
@@ -157,7 +158,7 @@ def drifted(setup: Setup) -> Iterator[Drifted]:
             account=DRIFT_ACCOUNT,
             region=local.region,
             cluster=DRIFT_CLUSTER,
-            family=DRIFT_SERVICE,
+            family="pay",
             image=DRIFT_IMAGE,
             launch_type="FARGATE",
             network_mode="awsvpc",
@@ -165,7 +166,7 @@ def drifted(setup: Setup) -> Iterator[Drifted]:
             ip=ip,
             started_at=started,
             image_digest=registry_digest(build),
-            container=DRIFT_SERVICE,
+            container="pay",
         )
 
     try:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.console.conftest import DRIFT_CLUSTER, DRIFT_SERVICE, Contradicted, Drifted, Setup
+from tests.console.conftest import DRIFT_CLUSTER, DRIFT_CONTAINER, DRIFT_SERVICE, Contradicted, Drifted, Setup
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -956,7 +956,7 @@ def test_task_detail_shows_expected_and_actual_digests(
     verdict = page.locator("#drift-verdict")
     assert verdict.get_attribute("data-drifted") == "true"
     assert "DRIFTED" in verdict.text_content() and "(source ecs-api)" in verdict.text_content()
-    row = page.locator(f"#drift-table tbody tr[data-container='{DRIFT_SERVICE}']")
+    row = page.locator(f"#drift-table tbody tr[data-container='{DRIFT_CONTAINER}']")
     assert row.get_attribute("data-drifted") == "true"
     cells = row.locator("td")
     assert cells.nth(1).get_attribute("data-digest") == drifted.expected_digest
@@ -981,7 +981,7 @@ def test_task_detail_shows_expected_and_actual_digests(
     # The task in line with its deployment: judged, not drifted, the same digest on both sides.
     visit(page, setup, f"#/task/{drifted.in_line_id}")
     assert page.locator("#drift-verdict").get_attribute("data-drifted") == "false"
-    same = page.locator(f"#drift-table tbody tr[data-container='{DRIFT_SERVICE}'] td")
+    same = page.locator(f"#drift-table tbody tr[data-container='{DRIFT_CONTAINER}'] td")
     assert same.nth(1).get_attribute("data-digest") == same.nth(2).get_attribute("data-digest")
     assert same.nth(3).text_content() == "same"
     # A task the sweep never judged says so.
