@@ -60,6 +60,9 @@ SUMMARY_DIMENSIONS: Final = (
     "status",
     "accountId",
 )
+# `by` of GET /summary with drifted=true: what the drifted entries carry (written once, they hold
+# neither the status nor the images a task may change).
+DRIFTED_SUMMARY_DIMENSIONS: Final = tuple(by for by in SUMMARY_DIMENSIONS if by not in ("image", "status"))
 # Counters kept beside the summary ones: running tasks per account, region and source (GET /coverage).
 COVERAGE_DIMENSION: Final = "coverage"
 COUNTED_DIMENSIONS: Final = (*SUMMARY_DIMENSIONS, COVERAGE_DIMENSION)

@@ -12,6 +12,7 @@ from taskbeacon.api.client import Getter, QueryValue, segment
 from taskbeacon.api.errors import UsageError
 from taskbeacon.cli import outputs, times, views
 from taskbeacon.cli.paging import Progress, all_pages, iter_pages, page
+from taskbeacon.cli.vocabulary import DRIFTED_SUMMARY_BY
 
 Command = Callable[[argparse.Namespace, Getter, TextIO], int]
 
@@ -118,8 +119,6 @@ def search(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
 
 
 def summary(args: argparse.Namespace, api: Getter, out: TextIO) -> int:
-    from taskbeacon.cli.parser import DRIFTED_SUMMARY_BY
-
     params: dict[str, QueryValue] = {"by": args.by}
     if args.drifted:
         if args.by not in DRIFTED_SUMMARY_BY:

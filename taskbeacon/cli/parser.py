@@ -9,35 +9,11 @@ from typing import Any
 
 from taskbeacon import __version__
 from taskbeacon.cli import commands, times
+from taskbeacon.cli.vocabulary import DRIFTED_SUMMARY_BY, LAUNCH_TYPES, STATUSES, SUMMARY_BY
 
-SUMMARY_BY = (
-    "cluster",
-    "service",
-    "family",
-    "image",
-    "availabilityZone",
-    "launchType",
-    "status",
-    "accountId",
-)
-# `--by` of `summary --drifted`: the drifted entries the API counts from hold neither the status nor the
-# images a task may change (pinned to the server's DRIFTED_SUMMARY_DIMENSIONS by tests/cli).
-DRIFTED_SUMMARY_BY = tuple(by for by in SUMMARY_BY if by not in ("image", "status"))
 DRIFTED_HELP = (
     "drifted now: runs another task definition or image digest than its service's current deployment"
 )
-# ECS enums the list and search filters take (pinned to the server's definitions by tests/cli).
-STATUSES = (
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-)
-LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES")
 MAX_LIMIT = 500
 DEFAULT_CONSOLE_PORT = 8788
 OUTPUTS = ("table", "json", "csv", "ndjson")

@@ -7,17 +7,17 @@ import io
 from typing import Any
 
 from core.vocabulary import LIST_FILTERS, SEARCH_KINDS, SUMMARY_DIMENSIONS
-from taskbeacon.cli import commands, parser
+from taskbeacon.cli import commands, parser, vocabulary
 
 
 def test_summary_dimensions_are_the_apis() -> None:
-    assert parser.SUMMARY_BY == SUMMARY_DIMENSIONS
+    assert vocabulary.SUMMARY_BY == SUMMARY_DIMENSIONS
 
 
 def test_summary_drifted_dimensions_are_the_apis() -> None:
-    from core.logic.query import DRIFTED_SUMMARY_DIMENSIONS
+    from core.vocabulary import DRIFTED_SUMMARY_DIMENSIONS
 
-    assert parser.DRIFTED_SUMMARY_BY == DRIFTED_SUMMARY_DIMENSIONS
+    assert vocabulary.DRIFTED_SUMMARY_BY == DRIFTED_SUMMARY_DIMENSIONS
 
 
 def test_drifted_is_a_parameter_of_the_routes_the_cli_sends_it_to() -> None:
@@ -61,8 +61,8 @@ def test_enumerated_filters_are_the_servers() -> None:
     from core.logic.lifecycle import TASK_STATUSES
     from core.normalize.common import LAUNCH_TYPES
 
-    assert parser.STATUSES == TASK_STATUSES
-    assert parser.LAUNCH_TYPES == LAUNCH_TYPES
+    assert vocabulary.STATUSES == TASK_STATUSES
+    assert vocabulary.LAUNCH_TYPES == LAUNCH_TYPES
 
 
 def test_an_unknown_enum_value_is_a_usage_error_naming_the_allowed_values(

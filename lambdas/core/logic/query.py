@@ -38,14 +38,11 @@ from core.store import cursor as cursors
 from core.store import index
 from core.store.index import ACTIVE_DAY, IndexHit, IndexStore
 from core.store.tasks import TaskStore
-from core.vocabulary import LIST_FILTERS, SUMMARY_DIMENSIONS
+from core.vocabulary import DRIFTED_SUMMARY_DIMENSIONS, LIST_FILTERS, SUMMARY_DIMENSIONS
 
 if TYPE_CHECKING:
     from core.normalize.common import TaskRef
 
-# `by` of GET /summary with drifted=true: what the drifted entries carry (written once, they hold
-# neither the status nor the images a task may change).
-DRIFTED_SUMMARY_DIMENSIONS = tuple(by for by in SUMMARY_DIMENSIONS if by not in ("image", "status"))
 # How many index entries one page may read while filters drop some: keeps reads near the page size.
 _READ_BUDGET_FACTOR = 3
 _MAX_CANDIDATES = 20
