@@ -130,6 +130,12 @@ def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] 
     from taskbeacon.local.fleet import Player
     from taskbeacon.local.sweep import LocalSweep
 
+    # Local mode is one interpreter: a thread back from a socket call (the accept loop, a request's
+    # reader, its reply) waits for the GIL until the thread holding it is told to let go, every
+    # switch interval (5 ms by default). Under a fleet, connections then queued in the kernel for
+    # over a second before a handler ever saw them; at 0.5 ms the p95 of accepted answers fell from
+    # 1.9 s to 0.74 s, and the throughput did not drop (benchmarks/fleet.py, docs/performance.md).
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     sweep = LocalSweep.for_system(system, ecs_endpoint=args.ecs_endpoint, targets=targets)
     env_file = system.write_env_file(args.env_file)
     fleet: DemoFleet | None = None
@@ -177,6 +183,7 @@ def _serve(args: argparse.Namespace, system: LocalSystem, targets: list[Target] 
     return 0
 
 
+SWITCH_INTERVAL_SECONDS = 0.0005
 STOP_SECONDS = 2.0  # each server's shutdown waits up to half a second for its loop to notice
 
 
