@@ -11,9 +11,10 @@ ECS also tells a deployed system about every task through EventBridge ("ECS Task
 and that is where a deployed inventory learns what no snapshot says (a Fargate task's service,
 the launch type of tasks read through v2/v3/the metadata file, stop reasons and codes, exit
 codes, repository image digests). The demo plays those events too, as the deployed rule delivers
-them (RUNNING and, for finished jobs, STOPPED, with ``detail.version`` rising per task; ECS's PENDING
-event is dropped by the rule, taskbeacon/local/aws/event_rule.py), through local mode's events path (``POST /_local/events``, signed with the operator's
-credentials), so the demo shows what a deployed system shows.
+them (RUNNING and, for finished jobs, STOPPED, with ``detail.version`` rising per task; ECS's
+PENDING event is dropped by the rule, taskbeacon/local/aws/event_rule.py), through local mode's
+events path (``POST /_local/events``, signed with the operator's credentials), so the demo shows
+what a deployed system shows.
 """
 
 from __future__ import annotations
@@ -165,8 +166,9 @@ def run_demo_fleet(
     """Start the emulator, add ``count`` tasks, play their lifecycle and have the agent report each.
 
     Per task, in the order a deployed system receives them: the agent's snapshot, the RUNNING event
-    (ECS's PENDING event before them is dropped by the deployed rule, so it is not sent); a job that finishes is then reported once more by its agent
-    (STOPPED, with an exit code) and ECS's STOPPED event follows with the stop reason and code.
+    (ECS's PENDING event before them is dropped by the deployed rule, so it is not sent); a job
+    that finishes is then reported once more by its agent (STOPPED, with an exit code) and ECS's
+    STOPPED event follows with the stop reason and code.
     """
     region, account = system.region, system.account_id
 

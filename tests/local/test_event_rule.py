@@ -43,5 +43,6 @@ def test_the_rule_passes_running_and_stopped_only(last: str, desired: str, passe
 
 def test_other_sources_and_detail_types_do_not_pass() -> None:
     assert not rule_passes({**_event("RUNNING", "RUNNING"), "source": "aws.ec2"})
-    assert not rule_passes({**_event("RUNNING", "RUNNING"), "detail-type": "ECS Container Instance State Change"})
+    other_type = "ECS Container Instance State Change"
+    assert not rule_passes({**_event("RUNNING", "RUNNING"), "detail-type": other_type})
     assert not rule_passes({"source": "aws.ecs", "detail-type": "ECS Task State Change"})

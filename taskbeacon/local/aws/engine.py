@@ -133,7 +133,8 @@ class InProcessDispatch:
         elif not isinstance(body, bytes | bytearray):
             body = body.read()
         target = request.headers.get("X-Amz-Target")
-        handler = _JSON_HANDLERS.get(str(target.decode() if isinstance(target, bytes) else target).split(".")[0])
+        prefix = str(target.decode() if isinstance(target, bytes) else target).split(".")[0]
+        handler = _JSON_HANDLERS.get(prefix)
         if handler is not None:
             return _dispatch_json(handler, url, request, bytes(body))
         parts = urlsplit(url)

@@ -22,8 +22,9 @@ What it copies from the event source mapping (ReportBatchItemFailures, BisectBat
 ``drain()`` is synchronous and repeats until the stream is quiet, so the handler's own writes
 (which are stream records too) are delivered before it returns: reads after writes are
 deterministic. ``drain(until_quiet=False)`` makes one pass (local mode's background delivery,
-taskbeacon/local/aws/lambda_runtime.py, under writers that never pause). One difference from DynamoDB is smoothed over: moto writes a MODIFY record for a
-write that changed nothing, which DynamoDB does not; such records are dropped (``drop_unchanged``).
+taskbeacon/local/aws/lambda_runtime.py, under writers that never pause). One difference from
+DynamoDB is smoothed over: moto writes a MODIFY record for a write that changed nothing, which
+DynamoDB does not; such records are dropped (``drop_unchanged``).
 """
 
 from __future__ import annotations
