@@ -8,6 +8,7 @@ ECS; the store is the real recorder, indexer and queries on moto DynamoDB.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -272,13 +273,16 @@ def test_tasks_of_other_accounts_in_an_answer_are_dropped_and_logged(
     other_region = ecs_task(
         FARGATE, account=target.account, region="eu-west-1", cluster="a", seed="elsewhere"
     )
+    # The same account and region in another partition (its ARNs say aws-cn) is not this target either.
+    mine_elsewhere = ecs_task(FARGATE, account=target.account, region=target.region, cluster="a", seed="cn")
+    other_partition = json.loads(json.dumps(mine_elsewhere).replace("arn:aws:", "arn:aws-cn:"))
     harness.org.injected[(target.account, target.region)] = as_boto3(
-        "DescribeTasks", {"tasks": [foreign, other_region], "failures": []}
+        "DescribeTasks", {"tasks": [foreign, other_region, other_partition], "failures": []}
     )["tasks"]
     with caplog.at_level(logging.WARNING, logger="taskbeacon.sweep"):
         (result,) = harness.sweep([target])
-    assert result.totals.foreign == 2 and result.totals.tasks_seen == 1
-    for arn in (foreign["taskArn"], other_region["taskArn"]):
+    assert result.totals.foreign == 3 and result.totals.tasks_seen == 1
+    for arn in (foreign["taskArn"], other_region["taskArn"], other_partition["taskArn"]):
         assert arn in caplog.text
         with pytest.raises(Exception, match="no task"):
             harness.inventory.query.get_task(arn)

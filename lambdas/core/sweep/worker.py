@@ -38,7 +38,7 @@ from core.model import Observation
 from core.normalize.common import parse_task_arn
 from core.normalize.ecs_api import normalize_described
 from core.sweep.closing import vanished, vanished_observation
-from core.sweep.ecs import SERVER_CODES, THROTTLING_CODES, EcsReader, OutOfTime, error_code
+from core.sweep.ecs import SERVER_CODES, THROTTLING_CODES, EcsReader, OutOfTime, error_code, partition_of
 from core.sweep.targets import STATUSES, Resume, Target, Totals, Unit
 
 log = logging.getLogger("taskbeacon.sweep")
@@ -206,9 +206,13 @@ class Worker:
             part.skipped += 1
             log.warning("sweep %s: skipped a listed task ARN %r: %s", target, arn[:200], error)
             return False
-        if ref.account_id != target.account or ref.region != target.region:
+        if (ref.partition, ref.account_id, ref.region) != (
+            partition_of(target.region),
+            target.account,
+            target.region,
+        ):
             part.foreign += 1
-            log.warning("sweep %s: dropped task %s of another account or region (listed)", target, arn)
+            log.warning("sweep %s: dropped task %s of another partition, account or region (listed)", target, arn)
             return False
         return True
 
@@ -237,10 +241,16 @@ class Worker:
                 )
                 continue
             task = observation.task
-            if task.account_id != target.account or task.region != target.region:
+            # The partition too: the region names it, so an ARN of another partition is another's.
+            partition = task.task_arn.split(":", 2)[1]
+            if (partition, task.account_id, task.region) != (
+                partition_of(target.region),
+                target.account,
+                target.region,
+            ):
                 page.foreign += 1
                 log.warning(
-                    "sweep %s: dropped task %s of another account or region (described)",
+                    "sweep %s: dropped task %s of another partition, account or region (described)",
                     target,
                     task.task_arn,
                 )
