@@ -212,7 +212,9 @@ class Worker:
             target.region,
         ):
             part.foreign += 1
-            log.warning("sweep %s: dropped task %s of another partition, account or region (listed)", target, arn)
+            log.warning(
+                "sweep %s: dropped task %s of another partition, account or region (listed)", target, arn
+            )
             return False
         return True
 
