@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Final
 
 import aws_cdk as cdk
@@ -12,10 +13,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.paths import vocabulary
 from infra.queues import held_queue
 
-ECS_SOURCE: Final = "aws.ecs"
-TASK_STATE_CHANGE: Final = "ECS Task State Change"
+ECS_SOURCE: Final = vocabulary.ECS_EVENT_SOURCE
+TASK_STATE_CHANGE: Final = vocabulary.TASK_STATE_CHANGE
 RETRY_ATTEMPTS: Final = 8
 # The inventory needs a task's RUNNING event (startedAt, the repository image digests, network) and
 # its STOPPED event (stoppedAt, stop code and reason, exit codes). The transitional states
@@ -25,7 +27,8 @@ RETRY_ATTEMPTS: Final = 8
 # say moments later. Dropping them at the rule saves their events Lambda invocations and the write
 # units they cost (docs/decisions/infra.md "EventBridge: only the task state changes the inventory
 # needs"). EventBridge's "$or" matches either shape (EventBridge User Guide, "Content filtering in
-# Amazon EventBridge event patterns", Or matching).
+# Amazon EventBridge event patterns", Or matching). The pattern is named once, in core.vocabulary:
+# local mode applies the same one.
 TASK_STATUSES: Final = ("RUNNING", "STOPPED")
 
 
@@ -33,12 +36,7 @@ def task_state_change_pattern() -> events.EventPattern:
     return events.EventPattern(
         source=[ECS_SOURCE],
         detail_type=[TASK_STATE_CHANGE],
-        detail={
-            "$or": [
-                {"lastStatus": ["STOPPED"]},
-                {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]},
-            ]
-        },
+        detail=copy.deepcopy(vocabulary.TASK_STATE_CHANGE_DETAIL_PATTERN),
     )
 
 

@@ -7,7 +7,7 @@ copies. Stored attribute names live beside the table definition (``core.store.sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 Function = Literal["ingest", "query", "events", "indexer", "reconciler", "sweeper"]
 
@@ -77,3 +77,17 @@ SOURCE_KINDS: Final = (AGENT, EVENT, ECS_API)
 CONFIRMING_SOURCES: Final = frozenset({EVENT, ECS_API})
 # The groups of fields each of which says which sources stated it (Task.sources).
 FACT_GROUPS: Final = ("status", "network", "images", "labels", "tags")
+
+# EventBridge's ECS task state changes: what the events Lambda accepts, and the one rule pattern the
+# stack deploys and local mode applies (infra/events.py, taskbeacon/local/aws/event_rule.py). The
+# inventory needs a task's RUNNING event and its STOPPED event; the transitional states and the stop
+# announced while the task still runs (RUNNING, desired STOPPED) add nothing a query answers
+# (docs/decisions/infra.md "EventBridge: only the task state changes the inventory needs").
+ECS_EVENT_SOURCE: Final = "aws.ecs"
+TASK_STATE_CHANGE: Final = "ECS Task State Change"
+TASK_STATE_CHANGE_DETAIL_PATTERN: Final[dict[str, Any]] = {
+    "$or": [
+        {"lastStatus": ["STOPPED"]},
+        {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]},
+    ]
+}

@@ -1,4 +1,4 @@
-"""Local mode's copy of the deployed rule's pattern is the rule's, and matches as EventBridge does."""
+"""Local mode applies the deployed rule's pattern (core.vocabulary) as EventBridge does."""
 
 from __future__ import annotations
 
@@ -6,16 +6,19 @@ from typing import Any
 
 import pytest
 
-from taskbeacon.local.aws.event_rule import DETAIL, DETAIL_TYPE, SOURCE, rule_passes
+from taskbeacon.local.aws.event_rule import rule_passes
 
 
 @pytest.mark.cdk
-def test_the_copy_is_the_deployed_rules_pattern() -> None:
+def test_the_deployed_rule_has_the_pattern_local_mode_applies() -> None:
     pytest.importorskip("aws_cdk")
     from infra.events import task_state_change_pattern
 
     pattern = task_state_change_pattern()
-    assert (pattern.source, pattern.detail_type, pattern.detail) == (SOURCE, DETAIL_TYPE, DETAIL)
+    assert pattern.source == ["aws.ecs"] and pattern.detail_type == ["ECS Task State Change"]
+    assert pattern.detail == {
+        "$or": [{"lastStatus": ["STOPPED"]}, {"lastStatus": ["RUNNING"], "desiredStatus": ["RUNNING"]}]
+    }
 
 
 def _event(last: str, desired: str) -> dict[str, Any]:

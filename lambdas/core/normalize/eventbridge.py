@@ -22,8 +22,9 @@ from core.normalize.common import (
     sort_containers,
 )
 from core.normalize.reader import Obj, bad
+from core.vocabulary import ECS_EVENT_SOURCE, TASK_STATE_CHANGE
 
-DETAIL_TYPE = "ECS Task State Change"
+DETAIL_TYPE = TASK_STATE_CHANGE
 _TASK_DEFINITION_ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/([A-Za-z0-9_-]{1,255}):([0-9]{1,10})",
     re.ASCII,
@@ -145,8 +146,8 @@ def normalize(event: object) -> Observation:
     doc = Obj(event, "")  # paths are relative to the event document
     if doc.data.get("detail-type") != DETAIL_TYPE:
         raise bad("detail-type", f"must be {DETAIL_TYPE!r}")
-    if doc.data.get("source") != "aws.ecs":
-        raise bad("source", "must be 'aws.ecs'")
+    if doc.data.get("source") != ECS_EVENT_SOURCE:
+        raise bad("source", f"must be {ECS_EVENT_SOURCE!r}")
     detail = Obj.of(doc.data.get("detail"), "detail")
     task = parse_detail(detail)
     # EventBridge stamps an event with the account and region it came from, and a member account can
