@@ -63,7 +63,7 @@ def test_the_gateway_answers_429_with_retry_after_when_its_queue_is_full(gateway
     gateway.admission = Admission(active=0, waiting=0)  # a tiny limit: nothing is admitted
     answer = _post(gateway)
     assert answer.status == 429
-    assert answer.getheader("Retry-After") == "1"
+    assert answer.getheader("Retry-After") == "2"
 
 
 def test_the_gateway_answers_503_with_retry_after_when_the_wait_runs_out(gateway: Gateway) -> None:
