@@ -19,6 +19,9 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
   a report. The records are DynamoDB JSON already; here they are written with ``json.dumps``;
 - moto's server lists its package directory (a ``stat`` per service) to route every request; here
   the list is read once, and each response class's methods are listed once, not per request;
+- moto parses the same few expression strings on every call, twice per UpdateItem, and deep-copies
+  the update tree for its validator; here each string is parsed (or lexed) once and every call gets
+  a fresh copy (``moto_expressions``);
 - moto's server answers each request in its own thread and its tables are not thread-safe (a
   copy taken during another write fails with "dictionary changed size during iteration"); here
   one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
@@ -36,7 +39,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from taskbeacon.local.aws import moto_transactions
+from taskbeacon.local.aws import moto_expressions, moto_transactions
 
 MAX_ITERATORS = 1000
 KEEP_READ_RECORDS = 1000
@@ -75,6 +78,7 @@ def install() -> None:
         _trim_streams()
         _query_one_partition()
         moto_transactions.install()
+        moto_expressions.install()
         _one_request_at_a_time()
         _records_as_json()
         _recorder_off()
