@@ -16,15 +16,15 @@ import pytest
 
 from taskbeacon.cli.main import main
 from taskbeacon.local.service_revisions import registry_digest
-from taskbeacon.local.sweep import LocalSweep, MotoEcs, SeedTask
+from taskbeacon.local.sweep import LocalSweep, MotoEcs
 from taskbeacon.local.system import LocalSystem
+from tests.drift_seed import IMAGE, PREVIOUS_BUILD, seed_drifted_service
 from tests.http.localapi import send
 
 ACCOUNT = "313233343536"  # moto's backends live as long as the process: an account of this module's own
 CLUSTER = "drift-cli"
 # Tests that share this process (the console's) may have drifted tasks of their own: names of our own.
 SERVICE = "pay-cli"
-IMAGE = "public.ecr.aws/docker/library/httpd:2.4"
 STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
 
 
@@ -48,31 +48,18 @@ def fleet() -> Iterator[Fleet]:
     sweep = None
     try:
         sweep = LocalSweep.for_system(local)
-        moto = MotoEcs(sweep.endpoint)
-
-        def seed(ip: str | None, digest_of: str, service: str | None) -> SeedTask:
-            return SeedTask(
-                account=ACCOUNT,
-                region=local.region,
-                cluster=CLUSTER,
-                family="pay",
-                image=IMAGE,
-                launch_type="FARGATE",
-                network_mode="awsvpc",
-                service=service,
-                ip=ip,
-                started_at=STARTED,
-                image_digest=registry_digest(digest_of),
-                container="pay",
-            )
-
-        in_line = seed("10.7.0.10", IMAGE, SERVICE)
-        arns = {
-            "in_line": moto.run(in_line),
-            "drifted": moto.run(seed("10.7.0.11", f"{IMAGE} (previous build)", SERVICE)),
-            "standalone": moto.run(seed("10.7.0.12", f"{IMAGE} (a one-off)", None)),
-        }
-        moto.create_service(in_line)
+        seeded = seed_drifted_service(
+            MotoEcs(sweep.endpoint),
+            account=ACCOUNT,
+            region=local.region,
+            cluster=CLUSTER,
+            service=SERVICE,
+            ips=("10.7.0.10", "10.7.0.11"),
+            started=STARTED,
+            standalone_ip="10.7.0.12",
+        )
+        assert seeded.standalone is not None
+        arns = {"in_line": seeded.in_line, "drifted": seeded.drifted, "standalone": seeded.standalone}
         operator = {"AccessKeyId": local.operator.access_key, "SecretAccessKey": local.operator.secret_key}
         reply = send(local.url, "POST", "/_local/sweep", credentials=operator, body=b"{}")
         assert reply.status == 200, reply.body
@@ -170,7 +157,7 @@ def test_tasks_show_prints_the_verdict(cli: Any, fleet: Fleet) -> None:
     assert pairs["Source"] == "ecs-api"
     assert pairs["Container pay"].startswith("DRIFTED")
     assert pairs["expected digest"] == registry_digest(IMAGE)
-    assert pairs["actual digest"] == registry_digest(f"{IMAGE} (previous build)")
+    assert pairs["actual digest"] == registry_digest(PREVIOUS_BUILD)
     # --json is the API's own answer.
     code, out, _ = cli("tasks", "show", fleet.drifted, "--json")
     shown = json.loads(out)
@@ -180,7 +167,7 @@ def test_tasks_show_prints_the_verdict(cli: Any, fleet: Fleet) -> None:
         {
             "name": "pay",
             "expectedDigest": registry_digest(IMAGE),
-            "actualDigest": registry_digest(f"{IMAGE} (previous build)"),
+            "actualDigest": registry_digest(PREVIOUS_BUILD),
             "drifted": True,
         }
     ]

@@ -16,6 +16,7 @@ import pytest
 from taskbeacon.console.command import for_local
 from taskbeacon.console.server import ConsoleServer
 from taskbeacon.local.system import LocalSystem
+from tests.drift_seed import CONTAINER, IMAGE, PREVIOUS_BUILD, seed_drifted_service
 from tests.http.conftest import fixture as ecs_fixture
 from tests.http.conftest import task_credentials
 from tests.http.localapi import post_snapshot, send
@@ -126,8 +127,7 @@ def contradicted(setup: Setup) -> Contradicted:
 DRIFT_ACCOUNT = "646566676869"  # the sweep reads only this account: local mode's own stays never swept
 DRIFT_CLUSTER = "drift-console"
 DRIFT_SERVICE = "pay-console"  # tests sharing this process (the CLI's) may have drifted tasks of their own
-DRIFT_CONTAINER = "pay"
-DRIFT_IMAGE = "public.ecr.aws/docker/library/httpd:2.4"
+DRIFT_CONTAINER = CONTAINER
 
 
 @dataclass
@@ -145,35 +145,22 @@ def drifted(setup: Setup) -> Iterator[Drifted]:
     (``POST /_local/sweep``, with its stand-in for ListServiceDeployments/DescribeServiceRevisions)."""
     from core.sweep.targets import Target
     from taskbeacon.local.service_revisions import registry_digest
-    from taskbeacon.local.sweep import LocalSweep, MotoEcs, SeedTask
+    from taskbeacon.local.sweep import LocalSweep, MotoEcs
 
     local = setup.local
     target = Target(DRIFT_ACCOUNT, local.region)
     sweep = LocalSweep.for_system(local, targets=[target])
-    moto = MotoEcs(sweep.endpoint)
-    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-
-    def seed(ip: str, build: str) -> SeedTask:
-        return SeedTask(
+    try:
+        seeded = seed_drifted_service(
+            MotoEcs(sweep.endpoint),
             account=DRIFT_ACCOUNT,
             region=local.region,
             cluster=DRIFT_CLUSTER,
-            family="pay",
-            image=DRIFT_IMAGE,
-            launch_type="FARGATE",
-            network_mode="awsvpc",
             service=DRIFT_SERVICE,
-            ip=ip,
-            started_at=started,
-            image_digest=registry_digest(build),
-            container="pay",
+            ips=("10.6.0.10", "10.6.0.11"),
+            started=datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2),
         )
-
-    try:
-        in_line = seed("10.6.0.10", DRIFT_IMAGE)
-        in_line_arn = moto.run(in_line)
-        drifted_arn = moto.run(seed("10.6.0.11", f"{DRIFT_IMAGE} (previous build)"))
-        moto.create_service(in_line)
+        in_line_arn, drifted_arn = seeded.in_line, seeded.drifted
         reply = send(local.url, "POST", "/_local/sweep", credentials=setup.operator, body=b"{}")
         assert reply.status == 200, reply.body
         found = setup.api("/tasks", drifted="true", cluster=DRIFT_CLUSTER)
@@ -181,8 +168,8 @@ def drifted(setup: Setup) -> Iterator[Drifted]:
         yield Drifted(
             task_id=drifted_arn.rsplit("/", 1)[-1],
             in_line_id=in_line_arn.rsplit("/", 1)[-1],
-            expected_digest=registry_digest(DRIFT_IMAGE),
-            actual_digest=registry_digest(f"{DRIFT_IMAGE} (previous build)"),
+            expected_digest=registry_digest(IMAGE),
+            actual_digest=registry_digest(PREVIOUS_BUILD),
         )
     finally:
         sweep.stop()

@@ -67,3 +67,19 @@ def operator_env(local: LocalSystem, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def posted_task(local: LocalSystem, operator: dict[str, str], prefix: str) -> tuple[str, dict[str, Any]]:
+    """A v4 task in a cluster of its own (``prefix`` + random), reported once by its own task role:
+    ``(cluster name, task document)``."""
+    import uuid
+
+    from tests.http.localapi import post_snapshot
+
+    cluster = f"{prefix}{uuid.uuid4().hex[:6]}"
+    task = fixture("v4-task-fargate-docs.json")
+    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{uuid.uuid4().hex}"
+    task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
+    creds = task_credentials(local, operator, task["TaskARN"])
+    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status == 202
+    return cluster, task

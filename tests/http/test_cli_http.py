@@ -9,20 +9,14 @@ import pytest
 
 from taskbeacon.cli.main import main
 from taskbeacon.local.system import LocalSystem
-from tests.http.conftest import fixture, task_credentials
-from tests.http.localapi import post_snapshot
+from tests.http.conftest import posted_task
 
 
 def test_cli_lists_shows_searches_and_summarizes(
     local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cluster = f"cli{uuid.uuid4().hex[:6]}"
-    task = fixture("v4-task-fargate-docs.json")
-    task_id = uuid.uuid4().hex
-    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
-    task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
-    creds = task_credentials(local, operator, task["TaskARN"])
-    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status == 202
+    cluster, task = posted_task(local, operator, "cli")
+    task_id = task["TaskARN"].rsplit("/", 1)[-1]
 
     assert main(["tasks", "list", "--cluster", cluster, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -10,20 +10,16 @@ import pytest
 
 from taskbeacon.cli.main import main
 from taskbeacon.local.system import LocalSystem
-from tests.http.conftest import fixture, task_credentials
+from tests.http.conftest import posted_task, task_credentials
 from tests.http.localapi import post_snapshot, send
 
 
 def test_events_tail_shows_the_task_first_seen_once(
     local: LocalSystem, operator: dict, operator_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cluster = f"evt{uuid.uuid4().hex[:6]}"
-    task = fixture("v4-task-fargate-docs.json")
-    task_id = uuid.uuid4().hex
-    task["TaskARN"] = f"arn:aws:ecs:us-east-1:111122223333:task/{cluster}/{task_id}"
-    task["Cluster"] = f"arn:aws:ecs:us-east-1:111122223333:cluster/{cluster}"
+    _, task = posted_task(local, operator, "evt")
+    task_id = task["TaskARN"].rsplit("/", 1)[-1]
     creds = task_credentials(local, operator, task["TaskARN"])
-    assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status == 202
     # The same report again (a duplicate): no second event.
     assert post_snapshot(local, creds, task, collected_at="2026-11-28T09:00:00Z").status in (200, 202)
 
