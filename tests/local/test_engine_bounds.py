@@ -6,40 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from taskbeacon.local.aws import engine_bounds
-from taskbeacon.local.aws.engine import EmbeddedEngine
 from taskbeacon.local.aws.stream_pump import StreamPump
+from tests.local.conftest import create_table
 
 TABLE = "bounds"
 
 
 @pytest.fixture
-def client() -> Iterator[Any]:
-    engine = EmbeddedEngine()
-    endpoint = engine.start()
-    dynamodb: Any = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    dynamodb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    yield dynamodb
-    dynamodb.delete_table(TableName=TABLE)
-    engine.stop()
+def client(engine_client: Any) -> Iterator[Any]:
+    create_table(engine_client, TABLE)
+    yield engine_client
+    engine_client.delete_table(TableName=TABLE)
 
 
 def _put(client: Any, pk: str, sk: str, value: str = "v") -> None:

@@ -3,15 +3,13 @@ same answers, errors and items, whatever names and values a call maps its placeh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from taskbeacon.local.aws import moto_expressions
-from taskbeacon.local.aws.engine import EmbeddedEngine
+from tests.local.conftest import create_table
 
 TOUCH = "SET #key = :key, #at = :at"
 IF_SAME = "#hash = :hash AND #key < :key"
@@ -130,31 +128,8 @@ CALLS: list[tuple[str, str | None, dict[str, str], dict[str, Any]]] = [
 
 
 @pytest.fixture
-def client() -> Iterator[Any]:
-    engine = EmbeddedEngine()  # installs the cache with the other patches
-    endpoint = engine.start()
-    dynamodb: Any = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    yield dynamodb
-    engine.stop()
-
-
-def _table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+def client(engine_client: Any) -> Any:
+    return engine_client  # the embedded engine installs the cache with the other patches
 
 
 def _play(client: Any, table: str) -> tuple[list[Any], list[Any]]:
@@ -185,8 +160,8 @@ def _play(client: Any, table: str) -> tuple[list[Any], list[Any]]:
 
 
 def test_parsed_once_gives_what_moto_gives(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    _table(client, "cached")
-    _table(client, "uncached")
+    create_table(client, "cached")
+    create_table(client, "uncached")
     cached = _play(client, "cached")
     assert moto_expressions._update_trees and moto_expressions._condition_tokens  # the cache was used
 
