@@ -82,7 +82,11 @@ class TaskStore(dynamo.TableAccess):
         super().__init__(table_name, client, sleep=sleep)
 
     def load(self, identity: str) -> TaskState:
-        """The record and keepalive item of one task: one strongly consistent Query."""
+        """The record and keepalive item of one task: one strongly consistent Query (the write path)."""
+        return task_state(self._record_and_keepalive(identity, consistent=True))
+
+    def _record_and_keepalive(self, identity: str, *, consistent: bool) -> list[dict[str, Any]]:
+        """One Query of the task's partition from the keepalive item on: SEEN and TASK sort after INDEXED."""
         with dynamo.translated_errors():
             response = self.client.query(
                 TableName=self.table_name,
@@ -90,11 +94,12 @@ class TaskStore(dynamo.TableAccess):
                 ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
                 ExpressionAttributeValues={
                     ":pk": {"S": keys.task_partition(identity)},
-                    ":seen": {"S": keys.SEEN_SK},  # SEEN and TASK sort after INDEXED
+                    ":seen": {"S": keys.SEEN_SK},
                 },
-                ConsistentRead=True,
+                ConsistentRead=consistent,
             )
-        return task_state(response.get("Items", []))
+        items: list[dict[str, Any]] = response.get("Items", [])
+        return items
 
     def touch(
         self,
@@ -216,18 +221,8 @@ class TaskStore(dynamo.TableAccess):
             history = history[max(1, len(history) // 4) :]
 
     def load_task(self, identity: str) -> StoredTask | None:
-        """The record and keepalive item of one task: one Query of its partition."""
-        with dynamo.translated_errors():
-            response = self.client.query(
-                TableName=self.table_name,
-                KeyConditionExpression="#pk = :pk AND #sk >= :seen",
-                ExpressionAttributeNames={"#pk": PARTITION_KEY, "#sk": SORT_KEY},
-                ExpressionAttributeValues={
-                    ":pk": {"S": keys.task_partition(identity)},
-                    ":seen": {"S": keys.SEEN_SK},
-                },
-            )
-        return stored_task(response.get("Items", []))
+        """The record and keepalive item of one task: one eventually consistent Query (the read path)."""
+        return stored_task(self._record_and_keepalive(identity, consistent=False))
 
     def load_tasks(
         self, identities: list[str], *, seen_of: Callable[[StoredTask], bool] | None = None
