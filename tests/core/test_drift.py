@@ -184,6 +184,7 @@ def test_a_rollback_judges_against_the_successful_deployment_before_it() -> None
 def test_a_deployment_not_settled_is_not_judged(status: str) -> None:
     listed = _deployments(_brief("SUCCESSFUL", 0, "rev-old"), _brief(status, 30, "rev-new"))
     assert drift.current_deployment(listed) is None
+    assert drift.current_deployment([]) is None  # a service without deployments: not judged either
 
 
 # -- the verdict in the record ------------------------------------------------------------------
