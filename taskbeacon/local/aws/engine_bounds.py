@@ -22,6 +22,9 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
 - moto parses the same few expression strings on every call, twice per UpdateItem, and deep-copies
   the update tree for its validator; here each string is parsed (or lexed) once and every call gets
   a fresh copy (``moto_expressions``);
+- moto answers the item operations through the same generic serializer, walking the output shape
+  member by member; here their results, DynamoDB JSON already, are written with ``json.dumps``
+  (``moto_json_answers``);
 - moto's server answers each request in its own thread and its tables are not thread-safe (a
   copy taken during another write fails with "dictionary changed size during iteration"); here
   one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
@@ -39,7 +42,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from taskbeacon.local.aws import moto_expressions, moto_transactions
+from taskbeacon.local.aws import moto_expressions, moto_json_answers, moto_transactions
 
 MAX_ITERATORS = 1000
 KEEP_READ_RECORDS = 1000
@@ -79,6 +82,7 @@ def install() -> None:
         _query_one_partition()
         moto_transactions.install()
         moto_expressions.install()
+        moto_json_answers.install()
         _one_request_at_a_time()
         _records_as_json()
         _recorder_off()
