@@ -24,7 +24,9 @@ moto serves DynamoDB for tests, where nothing runs long. Local mode runs it for 
   a fresh copy (``moto_expressions``);
 - moto answers the item operations through the same generic serializer, walking the output shape
   member by member; here their results, DynamoDB JSON already, are written with ``json.dumps``
-  (``moto_json_answers``);
+  (``moto_json_answers``); and it reads every attribute value of a request through the same kind
+  of walk, here through a function that knows an attribute value's ten members
+  (``moto_attribute_values``);
 - moto's server answers each request in its own thread and its tables are not thread-safe (a
   copy taken during another write fails with "dictionary changed size during iteration"); here
   one DynamoDB or Streams request runs at a time, as every one is CPU in one interpreter anyway.
@@ -42,7 +44,12 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from taskbeacon.local.aws import moto_expressions, moto_json_answers, moto_transactions
+from taskbeacon.local.aws import (
+    moto_attribute_values,
+    moto_expressions,
+    moto_json_answers,
+    moto_transactions,
+)
 
 MAX_ITERATORS = 1000
 KEEP_READ_RECORDS = 1000
@@ -83,6 +90,7 @@ def install() -> None:
         moto_transactions.install()
         moto_expressions.install()
         moto_json_answers.install()
+        moto_attribute_values.install()
         _one_request_at_a_time()
         _records_as_json()
         _recorder_off()
