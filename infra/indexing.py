@@ -7,6 +7,7 @@ each setting are in docs/decisions/infra.md ("Indexer on the table's stream").
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Final
 
@@ -18,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from infra.paths import keys, schema
+from infra.paths import keys
 from infra.queues import held_queue
 
 # Lambda's stream poller settings (all asserted in tests/infra/test_infra_template.py).
@@ -35,16 +36,6 @@ assert RETRY_ATTEMPTS > SPLITS_TO_ISOLATE, "a poison record must be isolated bef
 # Stream records live 24 h: a batch that has failed this long goes to the failure queue while its
 # records can still be read again (the queue message names the shard and sequence numbers).
 MAX_RECORD_AGE: Final = cdk.Duration.hours(6)
-
-
-def task_record_filter() -> dict[str, object]:
-    """Only the task record's writes reach the indexer: keepalive items and index entries (the
-    indexer's own writes) are dropped by Lambda before any invocation, at no charge, and so are
-    removals: a record's TTL removal derives nothing, its entries expire with it (core.logic.lease)."""
-    return {
-        "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
-        "dynamodb": {"Keys": {schema.SORT_KEY: {"S": lambda_.FilterRule.is_equal(keys.RECORD_SK)}}},
-    }
 
 
 class IndexerFailureQueue(Construct):
@@ -114,7 +105,8 @@ class TaskBeaconIndexing(Construct):
                 retry_attempts=RETRY_ATTEMPTS,
                 max_record_age=MAX_RECORD_AGE,
                 on_failure=sources.SqsDlq(self.failures),
-                filters=[lambda_.FilterCriteria.filter(task_record_filter())],
+                # Only the task record's writes: the pattern local mode's stream pump applies too.
+                filters=[lambda_.FilterCriteria.filter(copy.deepcopy(keys.TASK_RECORD_STREAM_FILTER))],
             )
         )
         self.schedule = events.Rule(

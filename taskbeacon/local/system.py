@@ -86,8 +86,11 @@ class LocalSystem:
             engine.stop()
 
     def _stream_pump(self, endpoint: str) -> StreamPump | None:
-        """The in-process event source mapping: the table's stream into the indexer handler."""
+        """The in-process event source mapping: the table's stream into the indexer handler, filtered as
+        the deployed mapping is (the same pattern, named once)."""
         import boto3
+
+        from core.store.keys import TASK_RECORD_STREAM_FILTER
 
         client: Any = boto3.client(
             "dynamodb",
@@ -97,7 +100,13 @@ class LocalSystem:
             aws_secret_access_key="local",  # noqa: S106 - local engines accept any key
         )
         # Like a deployed mapping: a batch the indexer keeps failing goes to the (logged) dead letters.
-        pump = StreamPump(client, self.table_name, region=self.region, on_failure="skip")
+        pump = StreamPump(
+            client,
+            self.table_name,
+            region=self.region,
+            on_failure="skip",
+            filter_pattern=TASK_RECORD_STREAM_FILTER,
+        )
         try:
             _ = pump.stream_arn
         except StreamPumpError as error:

@@ -83,6 +83,8 @@ def test_indexer_only_gets_task_record_changes(any_synth: Synth) -> None:
         "eventName": ["INSERT", "MODIFY"],
         "dynamodb": {"Keys": {schema.SORT_KEY: {"S": [keys.RECORD_SK]}}},
     }
+    # Named once: the pattern local mode's stream pump applies (tests/local/test_stream_filter.py).
+    assert stream_filter["Pattern"] == json.dumps(keys.TASK_RECORD_STREAM_FILTER, separators=(",", ":"))
     assert keys.RECORD_SK == "TASK" != keys.SEEN_SK
 
 

@@ -14,7 +14,7 @@ records as events do; the reconciler moves a record's lease.)
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from core.store.schema import PARTITION_KEY, SORT_KEY
 
@@ -23,6 +23,18 @@ RECORD_SK: Final = "TASK"
 SEEN_SK: Final = "SEEN"
 
 Key = dict[str, dict[str, str]]
+
+# Here, not in core.vocabulary or core.store.stream: it needs only the key names, and infra/ already
+# imports this stdlib-only module (stream.py would pull core.model into the stack's synth).
+TASK_RECORD_STREAM_FILTER: Final[dict[str, Any]] = {
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {"Keys": {SORT_KEY: {"S": [RECORD_SK]}}},
+}
+"""The indexer's stream filter (a Lambda event-filtering pattern): only the task record's writes reach
+the indexer. Keepalive items and index entries (the indexer's own writes) are dropped by Lambda before
+any invocation, at no charge, and so are removals: a record's TTL removal derives nothing, its entries
+expire with it (core.logic.lease). The stack deploys it (infra/indexing.py); local mode's stream pump
+applies it (taskbeacon/local/aws/stream_filter.py)."""
 
 
 def task_partition(identity: str) -> str:

@@ -150,13 +150,14 @@ class LambdaRuntime:
 
     def _drain(self, target: int, *, until_quiet: bool = True) -> bool:
         """A drain of the stream covering writes up to ``target`` (the pump serializes drains);
-        whether it read any record."""
+        whether it read any record its filter passed (only those reach the indexer, whose writes may
+        follow them)."""
         assert self.stream is not None
         error: BaseException | None = None
         read = 0
         try:
             result = self.stream.drain() if until_quiet else self.stream.drain(until_quiet=False)
-            read = int(getattr(result, "read", 0) or 0)
+            read = int(getattr(result, "read", 0) or 0) - int(getattr(result, "filtered", 0) or 0)
         except Exception as failure:
             error = failure
         with self._state:

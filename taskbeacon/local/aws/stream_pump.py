@@ -25,6 +25,12 @@ deterministic. ``drain(until_quiet=False)`` makes one pass (local mode's backgro
 taskbeacon/local/aws/lambda_runtime.py, under writers that never pause). One difference from
 DynamoDB is smoothed over: moto writes a MODIFY record for a write that changed nothing, which
 DynamoDB does not; such records are dropped (``drop_unchanged``).
+
+``filter_pattern`` is the mapping's ``FilterCriteria`` (one pattern, Lambda's event-filtering syntax as
+far as taskbeacon/local/aws/stream_filter.py matches it): records it does not pass are dropped before
+they are turned into Lambda's shape, never delivered, and checkpointed past, as Lambda discards them.
+Local mode's indexer pump applies the deployed one (``core.store.keys.TASK_RECORD_STREAM_FILTER``);
+``None`` delivers every record.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ import importlib
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from taskbeacon.local.aws.stream_filter import check_pattern, record_passes
 
 log = logging.getLogger("taskbeacon.local.stream")
 
@@ -62,7 +70,8 @@ class StreamPumpError(RuntimeError):
 @dataclass
 class DrainResult:
     records: int = 0  # records delivered and checkpointed (successfully or dead-lettered)
-    read: int = 0  # records read from the stream (with those dropped as unchanged)
+    read: int = 0  # records read from the stream (with those dropped as unchanged or filtered out)
+    filtered: int = 0  # of those, the records the filter pattern dropped (never delivered)
     invocations: int = 0
     retries: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
@@ -98,9 +107,12 @@ class StreamPump:
         drop_unchanged: bool = True,
         starting_position: Literal["TRIM_HORIZON", "LATEST"] = "TRIM_HORIZON",
         context_factory: Callable[[], Any] = _context,
+        filter_pattern: Mapping[str, Any] | None = None,
     ) -> None:
         if not 1 <= batch_size <= 10_000:
             raise ValueError("batch_size must be 1-10000 (Lambda's range for DynamoDB streams)")
+        if filter_pattern is not None:
+            check_pattern(filter_pattern)
         self.client = client
         self.table_name = table_name
         self.handler: Handler = handler or default_handler
@@ -112,6 +124,7 @@ class StreamPump:
         self.on_failure = on_failure
         self.drop_unchanged = drop_unchanged
         self.context_factory = context_factory
+        self.filter_pattern = filter_pattern
         self.dead_letters: list[dict[str, Any]] = []
         self._stream_arn: str | None = None
         self._stream_view_type = "NEW_AND_OLD_IMAGES"
@@ -140,7 +153,8 @@ class StreamPump:
 
         ``until_quiet=False``: one pass, every shard read to its end as it was when the pass read it
         (a stream that writers keep writing never goes quiet: the background delivery of local mode
-        runs pass after pass instead, ``DrainResult.read`` saying whether another one is due).
+        runs pass after pass instead, ``DrainResult.read`` less ``filtered`` saying whether another one
+        is due: records the filter dropped reached no handler, so no write of its can follow them).
         """
         result = DrainResult()
         with self._lock:
@@ -150,10 +164,9 @@ class StreamPump:
                     records = self._read(shard_id)
                     if not records:
                         continue
-                    delivered += len(records)
                     result.read += len(records)
                     try:
-                        self._deliver(shard_id, records, result)
+                        delivered += self._deliver(shard_id, records, result)
                     except BaseException:
                         # Read past but not delivered: the next drain starts again from the checkpoint.
                         self._iterators.pop(shard_id, None)
@@ -165,12 +178,13 @@ class StreamPump:
             )
 
     def pending(self) -> int:
-        """How many records are on the stream and not yet delivered (reads them; test helper)."""
+        """How many records are on the stream and not yet delivered (reads them; test helper). Records the
+        filter pattern drops are never delivered, so they are not counted."""
         with self._lock:
             count = 0
             for shard_id in self._shards_in_order():
                 records = self._read(shard_id, advance=False)
-                count += len(records)
+                count += len(self._passing(records))
             return count
 
     # -- reading -------------------------------------------------------------------------------
@@ -263,10 +277,23 @@ class StreamPump:
 
     # -- delivering ----------------------------------------------------------------------------
 
-    def _deliver(self, shard_id: str, raw_records: list[dict[str, Any]], result: DrainResult) -> None:
+    def _passing(self, raw_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records the filter pattern passes (all of them without one)."""
+        pattern = self.filter_pattern
+        if pattern is None:
+            return raw_records
+        return [raw for raw in raw_records if record_passes(pattern, raw)]
+
+    def _deliver(self, shard_id: str, raw_records: list[dict[str, Any]], result: DrainResult) -> int:
+        """Deliver what the filter passes of ``raw_records`` (read in order from one shard), then
+        checkpoint past all of them; how many the filter passed."""
+        passing = self._passing(raw_records)
+        result.filtered += len(raw_records) - len(passing)
+        # Filtered out before they are turned into Lambda's shape: most of the stream of local mode's
+        # indexer is its own index entries, which the deployed mapping's filter drops too.
         queue = [
             lambda_record(raw, self.stream_arn, self.region, self._stream_view_type)
-            for raw in raw_records
+            for raw in passing
             if not (self.drop_unchanged and _unchanged(raw))
         ]
         limit = self.batch_size
@@ -296,6 +323,10 @@ class StreamPump:
                 queue = queue[len(dead) :]
                 limit, attempts = self.batch_size, 0
                 self._dead_letter(shard_id, dead, result)
+        # Every record read is now delivered, dead-lettered or dropped (filtered out, unchanged): like
+        # Lambda, move past the dropped ones too, so a restart from the checkpoint never reads them again.
+        self._checkpoints[shard_id] = raw_records[-1]["dynamodb"]["SequenceNumber"]
+        return len(passing)
 
     def _invoke(self, batch: list[dict[str, Any]], result: DrainResult) -> tuple[int, bool] | None:
         """None on success, else (index of the first record to retry, whether the function raised)."""
