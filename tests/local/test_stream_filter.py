@@ -16,7 +16,7 @@ from core.store import keys
 from core.store.schema import SORT_KEY
 from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 from taskbeacon.local.aws.stream_filter import check_pattern, record_passes
-from taskbeacon.local.aws.stream_pump import StreamPump, lambda_record, records_of
+from taskbeacon.local.aws.stream_pump import _READ, StreamPump, lambda_record, records_of, streams_client_for
 from taskbeacon.local.system import LocalSystem
 from tests.local.conftest import create_table
 
@@ -162,7 +162,7 @@ def _stream_end(table: Table) -> str:
     """The sequence number of the last record on the (one-shard) stream."""
     pump = StreamPump(table.client, table.name, lambda event, context: None)
     (shard,) = pump._shards_in_order()
-    return str(pump._read(shard, advance=False)[-1]["dynamodb"]["SequenceNumber"])
+    return str(pump._read(shard, advance=False).last_sequence)
 
 
 def test_a_pump_with_the_filter_delivers_only_the_task_records_writes(table: Table) -> None:
@@ -247,3 +247,24 @@ def test_local_modes_indexer_pump_applies_the_pattern_the_stack_deploys(table: T
     _put(table, "TASK#a", keys.SEEN_SK, at="1")
     _put(table, "IX#all#all#0", "2024#a")
     assert pump.pending() == 0
+
+
+def test_the_dropped_records_are_taken_out_before_botocore_parses_the_answer(table: Table) -> None:
+    """Parsing a record's images is most of what reading it costs: the pump's own streams client
+    parses only what the filter passes, and every other client still reads the whole stream."""
+    _write_every_kind(table)
+    pump = StreamPump(table.client, table.name, Recorder(), filter_pattern=PATTERN)
+    (shard,) = pump._shards_in_order()
+
+    def answer(streams: Any) -> Any:
+        iterator = streams.get_shard_iterator(
+            StreamArn=pump.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        return streams.get_records(ShardIterator=iterator)
+
+    parsed = answer(pump.streams)
+    assert _delivered(parsed["Records"]) == [("INSERT", "TASK"), ("MODIFY", "TASK")]
+    assert parsed[_READ] == (6, _stream_end(table))
+    other = answer(streams_client_for(table.client))
+    assert len(other["Records"]) == 6
+    assert _READ not in other

@@ -13,9 +13,9 @@ present and match) whose leaves are lists of exact string values, any one of whi
 supported (refused, never silently mismatched): ``prefix``, ``anything-but``, ``numeric``,
 ``exists``, ``$or`` and the other operators, numbers, booleans and null.
 
-The pump (taskbeacon/local/aws/stream_pump.py) matches records as GetRecords returns them, before it
-builds Lambda's event shape: the fields a string leaf can name (``eventName``, a string key or
-attribute under ``dynamodb``) hold the same strings in both shapes. A discarded record is not
+The pump (taskbeacon/local/aws/stream_pump.py) matches records in GetRecords' JSON answer, before
+botocore parses it and before it builds Lambda's event shape: the fields a string leaf can name
+(``eventName``, a string key or attribute under ``dynamodb``) hold the same strings in all three. A discarded record is not
 delivered and not retried; the shard's checkpoint moves past it, so a restart does not read it again.
 """
 

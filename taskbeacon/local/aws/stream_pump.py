@@ -27,8 +27,11 @@ DynamoDB is smoothed over: moto writes a MODIFY record for a write that changed 
 DynamoDB does not; such records are dropped (``drop_unchanged``).
 
 ``filter_pattern`` is the mapping's ``FilterCriteria`` (one pattern, Lambda's event-filtering syntax as
-far as taskbeacon/local/aws/stream_filter.py matches it): records it does not pass are dropped before
-they are turned into Lambda's shape, never delivered, and checkpointed past, as Lambda discards them.
+far as taskbeacon/local/aws/stream_filter.py matches it): records it does not pass are never delivered
+and are checkpointed past, as Lambda discards them. They are dropped from GetRecords' answer before
+botocore parses it (a ``before-parse`` handler on the pump's own streams client; moto and every other
+client see the stream unchanged): parsing a record's two images attribute by attribute is most of
+what reading it costs, and most of local mode's stream is the indexer's own index entries.
 Local mode's indexer pump applies the deployed one (``core.store.keys.TASK_RECORD_STREAM_FILTER``);
 ``None`` delivers every record.
 """
@@ -37,13 +40,14 @@ from __future__ import annotations
 
 import base64
 import importlib
+import json
 import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from taskbeacon.local.aws.stream_filter import check_pattern, record_passes
 
@@ -56,6 +60,7 @@ BATCH_SIZE = 100  # Lambda's default batch size for DynamoDB streams (and the la
 EVENT_VERSION = "1.1"
 _READ_LIMIT = 1000  # GetRecords' own maximum
 _MAX_READS_PER_SHARD = 10_000  # a safety bound on one shard read; far above anything a test writes
+_READ = "TaskbeaconRead"  # (records read, last sequence number) of a filtered answer, beside its records
 _MAX_PASSES = 50  # handler writes that keep producing records forever are a bug, not a workload
 
 
@@ -65,6 +70,15 @@ class StreamPumpError(RuntimeError):
     def __init__(self, message: str, dead_letter: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.dead_letter = dead_letter
+
+
+class _Page(NamedTuple):
+    """What one read of a shard gave: the records the filter passed, how many it read in all, and the
+    sequence number of the last one read (to checkpoint past the dropped ones too)."""
+
+    records: list[dict[str, Any]]
+    read: int
+    last_sequence: str | None
 
 
 @dataclass
@@ -125,6 +139,8 @@ class StreamPump:
         self.drop_unchanged = drop_unchanged
         self.context_factory = context_factory
         self.filter_pattern = filter_pattern
+        if filter_pattern is not None:  # on the pump's streams client only: what it parses of GetRecords
+            self.streams.meta.events.register("before-parse.dynamodb-streams.GetRecords", self._drop_filtered)
         self.dead_letters: list[dict[str, Any]] = []
         self._stream_arn: str | None = None
         self._stream_view_type = "NEW_AND_OLD_IMAGES"
@@ -161,12 +177,13 @@ class StreamPump:
             for _ in range(_MAX_PASSES if until_quiet else 1):
                 delivered = 0
                 for shard_id in self._shards_in_order():
-                    records = self._read(shard_id)
-                    if not records:
+                    page = self._read(shard_id)
+                    if not page.read:
                         continue
-                    result.read += len(records)
+                    result.read += page.read
+                    result.filtered += page.read - len(page.records)
                     try:
-                        delivered += self._deliver(shard_id, records, result)
+                        delivered += self._deliver(shard_id, page, result)
                     except BaseException:
                         # Read past but not delivered: the next drain starts again from the checkpoint.
                         self._iterators.pop(shard_id, None)
@@ -183,8 +200,7 @@ class StreamPump:
         with self._lock:
             count = 0
             for shard_id in self._shards_in_order():
-                records = self._read(shard_id, advance=False)
-                count += len(self._passing(records))
+                count += len(self._read(shard_id, advance=False).records)
             return count
 
     # -- reading -------------------------------------------------------------------------------
@@ -247,9 +263,11 @@ class StreamPump:
             kwargs.update(ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=checkpoint)
         return str(self.streams.get_shard_iterator(**kwargs)["ShardIterator"])
 
-    def _read(self, shard_id: str, advance: bool = True) -> list[dict[str, Any]]:
-        """Every record available on the shard after its checkpoint; remembers where reading stopped."""
+    def _read(self, shard_id: str, advance: bool = True) -> _Page:
+        """Every record available on the shard after its checkpoint that the filter passes, and how far
+        the read went; remembers where reading stopped."""
         records: list[dict[str, Any]] = []
+        read, last = 0, None
         iterator: str | None = self._iterator(shard_id)
         for _ in range(_MAX_READS_PER_SHARD):
             assert iterator is not None
@@ -261,39 +279,49 @@ class StreamPump:
                 continue
             batch = answer.get("Records", [])
             records += batch
+            count, to = answer.get(
+                _READ, (len(batch), batch[-1]["dynamodb"]["SequenceNumber"] if batch else None)
+            )
+            read += count
+            last = to or last
             iterator = answer.get("NextShardIterator")
-            if iterator is None or not batch:
+            if iterator is None or not count:
                 break
         if advance:
             # None marks a closed shard read to its end; otherwise continue from here next time.
             self._iterators[shard_id] = iterator
-        return records
+        return _Page(records, read, last)
+
+    def _drop_filtered(
+        self, response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        """botocore ``before-parse`` of GetRecords: the records the filter drops are taken out of the
+        answer before it is parsed; how many were read, and the last sequence number, ride along."""
+        pattern = self.filter_pattern
+        if pattern is None or response_dict.get("status_code") != 200:
+            return
+        answer = json.loads(response_dict["body"])
+        raw = answer.get("Records") or []
+        passing = [record for record in raw if record_passes(pattern, record)]
+        customized_response_dict[_READ] = (len(raw), raw[-1]["dynamodb"]["SequenceNumber"] if raw else None)
+        if len(passing) < len(raw):
+            answer["Records"] = passing
+            response_dict["body"] = json.dumps(answer).encode()
 
     def _skip_to_latest(self) -> None:
         for shard_id in self._shards_in_order():
-            records = self._read(shard_id)
-            if records:
-                self._checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+            last = self._read(shard_id).last_sequence
+            if last is not None:
+                self._checkpoints[shard_id] = last
 
     # -- delivering ----------------------------------------------------------------------------
 
-    def _passing(self, raw_records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The records the filter pattern passes (all of them without one)."""
-        pattern = self.filter_pattern
-        if pattern is None:
-            return raw_records
-        return [raw for raw in raw_records if record_passes(pattern, raw)]
-
-    def _deliver(self, shard_id: str, raw_records: list[dict[str, Any]], result: DrainResult) -> int:
-        """Deliver what the filter passes of ``raw_records`` (read in order from one shard), then
-        checkpoint past all of them; how many the filter passed."""
-        passing = self._passing(raw_records)
-        result.filtered += len(raw_records) - len(passing)
-        # Filtered out before they are turned into Lambda's shape: most of the stream of local mode's
-        # indexer is its own index entries, which the deployed mapping's filter drops too.
+    def _deliver(self, shard_id: str, page: _Page, result: DrainResult) -> int:
+        """Deliver a page read in order from one shard (what the filter passed of it), then checkpoint
+        past all it read; how many records the filter passed."""
         queue = [
             lambda_record(raw, self.stream_arn, self.region, self._stream_view_type)
-            for raw in passing
+            for raw in page.records
             if not (self.drop_unchanged and _unchanged(raw))
         ]
         limit = self.batch_size
@@ -325,8 +353,9 @@ class StreamPump:
                 self._dead_letter(shard_id, dead, result)
         # Every record read is now delivered, dead-lettered or dropped (filtered out, unchanged): like
         # Lambda, move past the dropped ones too, so a restart from the checkpoint never reads them again.
-        self._checkpoints[shard_id] = raw_records[-1]["dynamodb"]["SequenceNumber"]
-        return len(passing)
+        if page.last_sequence is not None:
+            self._checkpoints[shard_id] = page.last_sequence
+        return len(page.records)
 
     def _invoke(self, batch: list[dict[str, Any]], result: DrainResult) -> tuple[int, bool] | None:
         """None on success, else (index of the first record to retry, whether the function raised)."""
