@@ -244,7 +244,7 @@ def _load(agents: int, seconds: float) -> dict[str, object]:
     credentials = [_post_json(url, "/_local/credentials", {"taskArn": t.task_arn}, operator) for t in tasks]
     tally = _Tally()
     pid = local.process.pid
-    rss_before = _rss_mb([pid])
+    rss_before = _rss_mb(_group_pids(pid))  # local mode and its engine's child process
     rss_peak = rss_before
     stop_at = time.monotonic() + seconds
     threads = [
@@ -259,7 +259,7 @@ def _load(agents: int, seconds: float) -> dict[str, object]:
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
-        rss_peak = max(rss_peak, _rss_mb([pid]))
+        rss_peak = max(rss_peak, _rss_mb(_group_pids(pid)))
         time.sleep(0.5)
     elapsed = time.monotonic() - began
     lost = _lost(url, operator, tasks, tally)

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:  # noqa: PLR0911 - one exit per refusa
         dynamodb_endpoint=args.dynamodb_endpoint,
         engine=args.engine or "moto",
         log_level="INFO" if args.verbose else "WARNING",
+        tables_in_child=True,  # the engine's work on the second core (local/aws/engine_process.py)
     )
     try:
         system.start()

@@ -39,6 +39,8 @@ class LocalSystem:
     engine: str = DEFAULT_ENGINE  # the engine to start when no dynamodb_endpoint is given
     table_name: str = TABLE_NAME
     log_level: str = "WARNING"
+    # The embedded engine's tables in a child process (its own core); `taskbeacon local` does this.
+    tables_in_child: bool = False
     registry: PrincipalRegistry = field(init=False)
     gateway: Gateway = field(init=False)
     operator: Principal = field(init=False)
@@ -54,7 +56,7 @@ class LocalSystem:
         use_lambdas_source()
         endpoint = self.dynamodb_endpoint
         if endpoint is None:
-            self._engine = make_engine(self.engine)
+            self._engine = make_engine(self.engine, tables_in_child=self.tables_in_child)
             endpoint = self._engine.start()
         else:
             self.engine = "external"

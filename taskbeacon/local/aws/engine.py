@@ -19,8 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+
+from taskbeacon.local.aws.engine_process import Answer, EngineProcess, answer, forwarding_app, json_handler
+
+Forward = Callable[[str, str, dict[str, str], bytes], Answer]
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: taskbeacon/local/aws/engine.py
 LAMBDAS_DIR = ROOT / "lambdas"
@@ -64,7 +69,7 @@ class EmbeddedEngine:
 
     name = "moto"
 
-    def __init__(self) -> None:
+    def __init__(self, *, tables_in_child: bool = False) -> None:
         from moto.server import ThreadedMotoServer
 
         from taskbeacon.local.aws import engine_bounds
@@ -74,14 +79,22 @@ class EmbeddedEngine:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
         self._dispatch: InProcessDispatch | None = None
+        # DynamoDB and its streams in a child process (taskbeacon/local/aws/engine_process.py):
+        # local mode's second core. Tests keep them here, where they can look at moto's tables.
+        self._child: EngineProcess | None = EngineProcess() if tables_in_child else None
 
     def start(self) -> str:
+        if self._child is not None:
+            self._child.start()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
         server: Any = self._server._server  # werkzeug's server; its ``app`` is moto's dispatcher
         if server is not None:
-            self._dispatch = InProcessDispatch(self.endpoint, server.app)
+            forward = self._child.call if self._child is not None else None
+            if self._child is not None:
+                server.app = forwarding_app(server.app, self._child)  # other processes' requests too
+            self._dispatch = InProcessDispatch(self.endpoint, server.app, forward=forward)
             self._dispatch.register()
         return self.endpoint
 
@@ -90,16 +103,19 @@ class EmbeddedEngine:
         if dispatch is not None:
             dispatch.unregister()
         self._server.stop()
+        if self._child is not None:
+            self._child.stop()
 
 
 class InProcessDispatch:
     """botocore ``before-send``: a request to ``endpoint`` is answered by ``app`` (WSGI) in this thread."""
 
-    def __init__(self, endpoint: str, app: Any) -> None:
+    def __init__(self, endpoint: str, app: Any, *, forward: Forward | None = None) -> None:
         from urllib.parse import urlsplit
 
         self.endpoint = endpoint.rstrip("/")
         self.app = app
+        self.forward = forward  # who answers DynamoDB and Streams requests, when not this process
         parts = urlsplit(self.endpoint)
         self._host = parts.netloc
         self._server_name = parts.hostname or "127.0.0.1"
@@ -132,11 +148,13 @@ class InProcessDispatch:
             body = body.encode()
         elif not isinstance(body, bytes | bytearray):
             body = body.read()
-        target = request.headers.get("X-Amz-Target")
-        prefix = str(target.decode() if isinstance(target, bytes) else target).split(".")[0]
-        handler = _JSON_HANDLERS.get(prefix)
-        if handler is not None:
-            return _dispatch_json(handler, url, request, bytes(body))
+        if json_handler(request.headers.get("X-Amz-Target")) is not None:
+            sent = {
+                name: value.decode() if isinstance(value, bytes) else str(value)
+                for name, value in request.headers.items()
+            }
+            code, answer_headers, answered = (self.forward or answer)(request.method, url, sent, bytes(body))
+            return AWSResponse(url, code, answer_headers, MockRawResponse(answered))
         parts = urlsplit(url)
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
@@ -176,32 +194,9 @@ class InProcessDispatch:
 
 
 # DynamoDB and its streams (JSON protocol, one path, the action in X-Amz-Target) go straight to
-# moto's response class, as moto's own in-memory mock sends them, without its Flask application:
-# routing, werkzeug's environ and Flask's request and response objects were about a sixth of an
-# engine call's time (py-spy). Anything else (the sweep's ECS and STS) still takes the WSGI path.
-_JSON_HANDLERS: dict[str, tuple[str, str]] = {
-    "DynamoDB_20120810": ("moto.dynamodb.responses", "DynamoHandler"),
-    "DynamoDBStreams_20120810": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
-}
-
-
-def _dispatch_json(handler: tuple[str, str], url: str, request: Any, body: bytes) -> Any:
-    import importlib
-
-    from botocore.awsrequest import AWSResponse
-    from moto.core.botocore_stubber import MockRawResponse
-    from moto.core.exceptions import HTTPException
-    from moto.core.request import Request
-
-    response_class = getattr(importlib.import_module(handler[0]), handler[1])
-    normalized = Request.from_primitives(request.method, url, request.headers, body)
-    try:
-        status, headers, data = response_class.dispatch(normalized, normalized.raw_url, normalized.headers)
-    except HTTPException as error:
-        status, headers, data = error.code, error.get_headers(), error.get_body()
-    if isinstance(data, str):
-        data = data.encode()
-    return AWSResponse(url, int(status), {k: str(v) for k, v in dict(headers).items()}, MockRawResponse(data))
+# moto's response class (engine_process.answer), as moto's own in-memory mock sends them, without its
+# Flask application: routing, werkzeug's environ and Flask's request and response objects were about
+# a sixth of an engine call's time (py-spy). Anything else (the sweep's ECS and STS) takes the WSGI path.
 
 
 MotoEngine = EmbeddedEngine
@@ -423,9 +418,11 @@ def _answers(port: int) -> bool:
         connection.close()
 
 
-def make_engine(name: str, **options: Any) -> EmbeddedEngine | DynamoDBLocalEngine:
+def make_engine(
+    name: str, *, tables_in_child: bool = False, **options: Any
+) -> EmbeddedEngine | DynamoDBLocalEngine:
     if name == "moto":
-        return EmbeddedEngine()
+        return EmbeddedEngine(tables_in_child=tables_in_child)
     if name == "dynamodb-local":
         return DynamoDBLocalEngine(**options)
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -15,8 +15,9 @@ supported (refused, never silently mismatched): ``prefix``, ``anything-but``, ``
 
 The pump (taskbeacon/local/aws/stream_pump.py) matches records in GetRecords' JSON answer, before
 botocore parses it and before it builds Lambda's event shape: the fields a string leaf can name
-(``eventName``, a string key or attribute under ``dynamodb``) hold the same strings in all three. A discarded record is not
-delivered and not retried; the shard's checkpoint moves past it, so a restart does not read it again.
+(``eventName``, a string key or attribute under ``dynamodb``) hold the same strings in all three.
+A discarded record is not delivered and not retried; the shard's checkpoint moves past it, so a
+restart does not read it again.
 """
 
 from __future__ import annotations

@@ -1,0 +1,181 @@
+"""The embedded engine's DynamoDB and Streams in a child process: local mode's second core.
+
+Local mode is one Python process, and everything in it (the gateway, the handlers, the indexer, the
+engine) takes turns on one core: at 1,000 demo tasks it was at 100 % of one core while the other
+was idle. moto's DynamoDB was a third of that time. Here it runs in a child process that answers
+DynamoDB and DynamoDB Streams requests (JSON protocol: one path, the action in ``X-Amz-Target``)
+read from a pipe, one at a time, with the same patches (``engine_bounds``) and the same response
+classes the in-process engine calls. A caller in local mode waits on the pipe without holding the
+interpreter, so its other threads run meanwhile.
+
+What stays in local mode's process: moto's ECS, EC2 and STS (the sweep's ECS and the demo's mirror
+of it reach into their backends), and moto's HTTP server, which hands the DynamoDB requests of other
+processes to the child (``forwarding_app``), so every client sees one table.
+
+The child ignores SIGINT (Ctrl-C reaches the whole process group: local mode decides when to stop)
+and exits when its pipe closes, so it never outlives local mode, killed or not.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# DynamoDB and its streams: the X-Amz-Target prefixes the child answers, and the response class each.
+JSON_HANDLERS: dict[str, tuple[str, str]] = {
+    "DynamoDB_20120810": ("moto.dynamodb.responses", "DynamoHandler"),
+    "DynamoDBStreams_20120810": ("moto.dynamodbstreams.responses", "DynamoDBStreamsHandler"),
+}
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def json_handler(target: Any) -> tuple[str, str] | None:
+    """The response class of a request's ``X-Amz-Target`` (None: not DynamoDB or its streams)."""
+    if target is None:
+        return None
+    text = target.decode() if isinstance(target, bytes) else str(target)
+    return JSON_HANDLERS.get(text.split(".")[0])
+
+
+def answer(method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+    """moto's answer to one DynamoDB or Streams request (in whichever process holds the tables)."""
+    import importlib
+
+    from moto.core.exceptions import HTTPException
+    from moto.core.request import Request
+
+    handler = json_handler(headers.get("X-Amz-Target") or headers.get("x-amz-target"))
+    if handler is None:
+        return 400, {"Content-Type": "application/x-amz-json-1.0"}, b'{"__type":"UnknownOperationException"}'
+    response_class = getattr(importlib.import_module(handler[0]), handler[1])
+    normalized = Request.from_primitives(method, url, headers, body)
+    try:
+        status, answer_headers, data = response_class.dispatch(
+            normalized, normalized.raw_url, normalized.headers
+        )
+    except HTTPException as error:
+        status, answer_headers, data = error.code, error.get_headers(), error.get_body()
+    if isinstance(data, str):
+        data = data.encode()
+    return int(status), {k: str(v) for k, v in dict(answer_headers).items()}, bytes(data)
+
+
+class EngineProcess:
+    """The child, and the pipe to it: ``call`` sends one request and waits for its answer."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._requests: Any = None
+        self._answers: Any = None
+
+    def start(self) -> None:
+        from multiprocessing.connection import Connection
+
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "taskbeacon.local.aws.engine_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        # The connections own the pipe's ends from here (each closes its own descriptor once).
+        self._requests = Connection(os.dup(stdin.fileno()), readable=False)
+        self._answers = Connection(os.dup(stdout.fileno()), writable=False)
+        stdin.close()
+        stdout.close()
+        self.call("GET", "http://127.0.0.1/", {}, b"")  # ready: moto imported and patched
+
+    def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        frame = pickle.dumps((method, url, headers, body), pickle.HIGHEST_PROTOCOL)
+        with self._lock:  # one request at a time, as the engine answers them
+            self._requests.send_bytes(frame)
+            reply: Answer = pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+        return reply
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with self._lock:  # not in the middle of a call
+            for connection in (self._requests, self._answers):
+                connection.close()  # the child sees its pipe close and exits
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def forwarding_app(app: Callable[..., Any], engine: EngineProcess) -> Callable[..., Iterable[bytes]]:
+    """moto's WSGI application, with DynamoDB and Streams requests answered by the child."""
+
+    def forward(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if json_handler(environ.get("HTTP_X_AMZ_TARGET")) is None:
+            return app(environ, start_response)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            key[5:].replace("_", "-").title(): str(value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = str(environ["CONTENT_TYPE"])
+        headers["X-Amz-Target"] = str(environ["HTTP_X_AMZ_TARGET"])
+        url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}{environ.get('PATH_INFO') or '/'}"
+        status, answer_headers, data = engine.call(str(environ["REQUEST_METHOD"]), url, headers, body)
+        start_response(f"{status} {_REASONS.get(status, 'Answer')}", list(answer_headers.items()))
+        return [data]
+
+    return forward
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
+
+
+def main() -> int:
+    """The child: answers requests from its standard input until it closes."""
+    from multiprocessing.connection import Connection
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    requests = Connection(sys.stdin.buffer.fileno(), writable=False)
+    answers = Connection(sys.stdout.buffer.fileno(), readable=False)
+    sys.stdout = io.TextIOWrapper(io.BytesIO())  # nothing printed may reach the pipe
+    from taskbeacon.local.aws import engine_bounds
+
+    engine_bounds.install()
+    while True:
+        try:
+            method, url, headers, body = pickle.loads(requests.recv_bytes())  # noqa: S301 - our parent
+        except (EOFError, OSError):
+            # Local mode has stopped: exit now, not after freeing every item of the tables one by one.
+            sys.stderr.flush()
+            os._exit(0)
+        if method == "GET":
+            reply: Answer = (200, {}, b"")  # the readiness probe
+        else:
+            try:
+                reply = answer(method, url, headers, body)
+            except Exception as error:  # an engine bug answers 500, as moto's server would
+                message = f'{{"__type":"InternalFailure","message":"{type(error).__name__}"}}'
+                reply = (500, {"Content-Type": "application/x-amz-json-1.0"}, message.encode())
+        answers.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The embedded engine with its tables in a child process (what `taskbeacon local` runs).
+
+Every client sees one set of tables: this process's clients (handed to the child through the pipe),
+and any other process's (through moto's server, which forwards DynamoDB and Streams to the child).
+The tables are not in this process. Errors come back as DynamoDB's errors. Ctrl-C, which reaches
+the whole process group, does not stop the child; local mode stopping does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+
+from taskbeacon.local.aws.engine import EmbeddedEngine
+from taskbeacon.local.aws.stream_pump import StreamPump, records_of
+from tests.local.conftest import create_table
+
+TABLE = "in-the-child"
+
+
+@pytest.fixture
+def engine() -> Iterator[EmbeddedEngine]:
+    engine = EmbeddedEngine(tables_in_child=True)
+    engine.start()
+    yield engine
+    engine.stop()
+
+
+def _client(engine: EmbeddedEngine) -> Any:
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=engine.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def _over_http(engine: EmbeddedEngine) -> Any:
+    """A client of its own botocore session: no in-process hand-off, a real HTTP request to the port,
+    as another process's client would send it."""
+    session = botocore.session.Session()
+    return session.create_client(
+        "dynamodb",
+        endpoint_url=engine.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def _child_pid(engine: EmbeddedEngine) -> int:
+    child = engine._child
+    assert child is not None and child._process is not None
+    return child._process.pid
+
+
+def test_every_client_sees_the_tables_of_the_child(engine: EmbeddedEngine) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    here = _client(engine)
+    create_table(here, TABLE)
+    here.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}, "v": {"B": b"\x00\xff"}})
+    there = _over_http(engine)
+    assert there.get_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})["Item"]["v"] == {
+        "B": b"\x00\xff"
+    }
+    there.put_item(TableName=TABLE, Item={"pk": {"S": "b"}, "sk": {"S": "2"}})
+    assert here.get_item(TableName=TABLE, Key={"pk": {"S": "b"}, "sk": {"S": "2"}})["Item"]["pk"] == {
+        "S": "b"
+    }
+    in_this_process = [
+        name
+        for account in dynamodb_backends.values()
+        for backend in account.values()
+        for name in backend.tables
+    ]
+    assert TABLE not in in_this_process
+
+
+def test_the_stream_is_read_from_the_child(engine: EmbeddedEngine) -> None:
+    client = _client(engine)
+    create_table(client, TABLE)
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    client.delete_item(TableName=TABLE, Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+    events: list[dict[str, Any]] = []
+    StreamPump(client, TABLE, lambda event, context: events.append(event)).drain()
+    assert [record["eventName"] for record in records_of(events)] == ["INSERT", "REMOVE"]
+
+
+def test_errors_come_back_as_dynamodbs(engine: EmbeddedEngine) -> None:
+    client = _client(engine)
+    create_table(client, TABLE)
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(
+            TableName=TABLE,
+            Item={"pk": {"S": "a"}, "sk": {"S": "1"}},
+            ConditionExpression="attribute_exists(pk)",
+        )
+    there = _over_http(engine)
+    with pytest.raises(there.exceptions.ResourceNotFoundException):
+        there.get_item(TableName="no-such-table", Key={"pk": {"S": "a"}, "sk": {"S": "1"}})
+
+
+def test_ctrl_c_does_not_stop_the_child_and_stopping_local_mode_does(engine: EmbeddedEngine) -> None:
+    client = _client(engine)
+    create_table(client, TABLE)
+    child = engine._child
+    assert child is not None and child._process is not None
+    process = child._process
+    os.kill(_child_pid(engine), signal.SIGINT)  # what Ctrl-C sends the whole group
+    client.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})  # still answering
+    assert process.poll() is None
+    engine.stop()
+    assert process.wait(timeout=10) == 0
