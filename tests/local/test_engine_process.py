@@ -32,8 +32,9 @@ def engine() -> Iterator[EmbeddedEngine]:
     engine.stop()
 
 
-def _client(engine: EmbeddedEngine) -> Any:
-    return boto3.client(
+def _client(engine: EmbeddedEngine, session: Any = None) -> Any:
+    """A client of boto3's default session (handed to the child in this process), or of ``session``."""
+    return (session or boto3._get_default_session()._session).create_client(
         "dynamodb",
         endpoint_url=engine.endpoint,
         region_name="us-east-1",
@@ -45,14 +46,7 @@ def _client(engine: EmbeddedEngine) -> Any:
 def _over_http(engine: EmbeddedEngine) -> Any:
     """A client of its own botocore session: no in-process hand-off, a real HTTP request to the port,
     as another process's client would send it."""
-    session = botocore.session.Session()
-    return session.create_client(
-        "dynamodb",
-        endpoint_url=engine.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return _client(engine, botocore.session.Session())
 
 
 def _child_pid(engine: EmbeddedEngine) -> int:

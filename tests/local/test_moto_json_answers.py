@@ -132,22 +132,15 @@ def test_every_item_answer_is_the_serializers(engine_client: Any, answers: list[
         RequestItems={table: {"Keys": [*keys, {"pk": {"S": "gone"}, "sk": {"S": "gone"}}]}},
         ReturnConsumedCapacity="TOTAL",
     )
-    client.update_item(
-        TableName=table,
-        Key=keys[1],
-        UpdateExpression="SET #n = :n",
-        ExpressionAttributeNames={"#n": "touched"},
-        ExpressionAttributeValues={":n": {"N": "1"}},
-        ReturnValues="ALL_NEW",
-    )
-    client.update_item(
-        TableName=table,
-        Key=keys[1],
-        UpdateExpression="SET #n = :n",
-        ExpressionAttributeNames={"#n": "touched"},
-        ExpressionAttributeValues={":n": {"N": "2"}},
-        ReturnValues="UPDATED_OLD",
-    )
+    for touched, returned in (("1", "ALL_NEW"), ("2", "UPDATED_OLD")):
+        client.update_item(
+            TableName=table,
+            Key=keys[1],
+            UpdateExpression="SET #n = :n",
+            ExpressionAttributeNames={"#n": "touched"},
+            ExpressionAttributeValues={":n": {"N": touched}},
+            ReturnValues=returned,
+        )
     client.batch_write_item(
         RequestItems={
             table: [
