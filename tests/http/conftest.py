@@ -17,7 +17,8 @@ from tests.http.localapi import send
 
 @pytest.fixture(scope="package", params=selected_engines())
 def local(request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
-    """Local mode on each engine: moto (embedded) and AWS's DynamoDB Local with its real stream."""
+    """Local mode on each engine: moto (embedded, its tables in a child process, as `taskbeacon local`
+    runs it) and AWS's DynamoDB Local with its real stream."""
     saved = dict(os.environ)
     endpoint = None
     if request.param == "dynamodb-local":
@@ -25,7 +26,8 @@ def local(request: pytest.FixtureRequest) -> Iterator[LocalSystem]:
             endpoint = dynamodb_local.endpoint()
         except EngineUnavailable as error:
             unavailable(error)
-    system = LocalSystem(port=0, dynamodb_endpoint=endpoint).start()
+    # As `taskbeacon local` runs it: the embedded engine's tables in a child process.
+    system = LocalSystem(port=0, dynamodb_endpoint=endpoint, tables_in_child=True).start()
     try:
         yield system
     finally:

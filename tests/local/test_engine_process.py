@@ -113,3 +113,91 @@ def test_ctrl_c_does_not_stop_the_child_and_stopping_local_mode_does(engine: Emb
     assert process.poll() is None
     engine.stop()
     assert process.wait(timeout=10) == 0
+
+
+def test_a_chunked_request_from_another_process_reaches_the_child(engine: EmbeddedEngine) -> None:
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    create_table(_client(engine), TABLE)
+    where = urlsplit(engine.endpoint)
+    connection = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=10)
+    body = json.dumps({"TableName": TABLE}).encode()
+    connection.request(
+        "POST",
+        "/",
+        body=iter([body[:5], body[5:]]),  # no Content-Length: Transfer-Encoding chunked
+        headers={
+            "X-Amz-Target": "DynamoDB_20120810.DescribeTable",
+            "Content-Type": "application/x-amz-json-1.0",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+        encode_chunked=True,
+    )
+    answer = connection.getresponse()
+    assert answer.status == 200
+    assert json.loads(answer.read())["Table"]["TableName"] == TABLE
+
+
+def test_a_call_cut_short_ends_the_child_and_no_caller_gets_anothers_answer(engine: EmbeddedEngine) -> None:
+    """An interrupt between a request and its answer would leave that answer in the pipe for the next
+    caller: the child is ended instead, and every later call says so."""
+    from taskbeacon.local.aws.engine_process import EngineGone
+
+    client = _client(engine)
+    create_table(client, TABLE)
+    child = engine._child
+    assert child is not None and child._process is not None
+    process = child._process
+    answers = child._answers
+
+    class Interrupted:
+        def recv_bytes(self) -> bytes:
+            raise KeyboardInterrupt  # Ctrl-C while the answer is on its way
+
+    child._answers = Interrupted()
+    with pytest.raises(KeyboardInterrupt):
+        client.describe_table(TableName=TABLE)
+    child._answers = answers
+    assert process.wait(timeout=10) != 0  # killed: nothing is left in the pipe for anyone
+    with pytest.raises(EngineGone, match="ended"):
+        client.list_tables()
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang(engine: EmbeddedEngine) -> None:
+    from taskbeacon.local.aws.engine_process import EngineGone
+
+    client = _client(engine)
+    os.kill(_child_pid(engine), signal.SIGKILL)
+    with pytest.raises(EngineGone, match="exit code"):
+        client.list_tables()
+
+
+def test_stop_ends_a_child_that_does_not_answer(engine: EmbeddedEngine) -> None:
+    """A hung child (stopped here) with a call waiting on it: stop() kills it rather than wait for ever."""
+    import threading
+
+    client = _client(engine)
+    create_table(client, TABLE)
+    child = engine._child
+    assert child is not None and child._process is not None
+    process = child._process
+    os.kill(process.pid, signal.SIGSTOP)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.list_tables()
+        except BaseException as error:
+            outcome.append(error)
+
+    waiting = threading.Thread(target=call, daemon=True)
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive()  # waiting on the stopped child
+    engine.stop()
+    waiting.join(10)
+    assert process.poll() is not None
+    assert not waiting.is_alive() and outcome  # the waiting call failed instead of hanging

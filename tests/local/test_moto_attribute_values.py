@@ -100,11 +100,11 @@ def _moto_walk() -> Iterator[None]:
         BaseJSONParser._parse_structure, BaseJSONParser._parse_map = ours  # type: ignore[method-assign]
 
 
-def _parse(operation: str, body: dict[str, Any]) -> Any:
+def _parse(operation: str, body: dict[str, Any], service: str = "dynamodb") -> Any:
     from moto.core.parse import JSONParser
     from moto.core.utils import get_service_model
 
-    model = get_service_model("dynamodb").operation_model(operation)
+    model = get_service_model(service).operation_model(operation)
     request = {"method": "POST", "values": {}, "headers": {}, "body": json.dumps(body).encode()}
     try:
         return ("parsed", JSONParser(model).parse(request))  # type: ignore[arg-type]
@@ -145,3 +145,18 @@ def test_malformed_values_fail_or_parse_as_motos_walk(value: Any) -> None:
         with _moto_walk():
             theirs = _parse(operation, body)
         assert ours == theirs, operation
+
+
+def test_other_services_shapes_named_attribute_value_keep_motos_walk() -> None:
+    """identitystore's AttributeValue is a document, not DynamoDB's ten members."""
+    engine_bounds.install()
+    body = {
+        "IdentityStoreId": "d-1234567890",
+        "UserId": "u-1",
+        "Operations": [{"AttributePath": "name.givenName", "AttributeValue": {"GivenName": "Ana", "S": "x"}}],
+    }
+    ours = _parse("UpdateUser", body, "identitystore")
+    with _moto_walk():
+        theirs = _parse("UpdateUser", body, "identitystore")
+    assert ours == theirs
+    assert ours[1]["Operations"][0]["AttributeValue"] == {"GivenName": "Ana", "S": "x"}

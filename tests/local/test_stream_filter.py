@@ -268,3 +268,9 @@ def test_the_dropped_records_are_taken_out_before_botocore_parses_the_answer(tab
     other = answer(streams_client_for(table.client))
     assert len(other["Records"]) == 6
     assert _READ not in other
+
+
+def test_a_filter_refuses_a_streams_client_it_would_share(table: Table) -> None:
+    shared = streams_client_for(table.client)
+    with pytest.raises(ValueError, match="own streams client"):
+        StreamPump(table.client, table.name, Recorder(), streams_client=shared, filter_pattern=PATTERN)

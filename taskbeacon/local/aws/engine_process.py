@@ -18,7 +18,6 @@ and exits when its pipe closes, so it never outlives local mode, killed or not.
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import signal
@@ -26,7 +25,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 # DynamoDB and its streams: the X-Amz-Target prefixes the child answers, and the response class each.
 JSON_HANDLERS: dict[str, tuple[str, str]] = {
@@ -68,14 +67,28 @@ def answer(method: str, url: str, headers: dict[str, str], body: bytes) -> Answe
     return int(status), {k: str(v) for k, v in dict(answer_headers).items()}, bytes(data)
 
 
+class EngineGone(RuntimeError):
+    """The engine's child process is not answering: it exited, or a call to it was cut short."""
+
+
+_PROBE = "PROBE"  # the readiness probe's method: no HTTP request has it
+STOP_SECONDS = 2.0
+
+
 class EngineProcess:
-    """The child, and the pipe to it: ``call`` sends one request and waits for its answer."""
+    """The child, and the pipe to it: ``call`` sends one request and waits for its answer.
+
+    A call cut short between its request and its answer (Ctrl-C, an error) would leave that answer in
+    the pipe for the next caller, so the child is then ended and every later call raises
+    ``EngineGone``: an engine that answers the wrong request is worse than one that answers none.
+    """
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._requests: Any = None
         self._answers: Any = None
+        self._broken: str | None = None
 
     def start(self) -> None:
         from multiprocessing.connection import Connection
@@ -92,24 +105,52 @@ class EngineProcess:
         self._answers = Connection(os.dup(stdout.fileno()), writable=False)
         stdin.close()
         stdout.close()
-        self.call("GET", "http://127.0.0.1/", {}, b"")  # ready: moto imported and patched
+        try:
+            self.call(_PROBE, "", {}, b"")  # ready: moto imported and patched
+        except BaseException:
+            self.stop()
+            raise
 
     def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         frame = pickle.dumps((method, url, headers, body), pickle.HIGHEST_PROTOCOL)
         with self._lock:  # one request at a time, as the engine answers them
-            self._requests.send_bytes(frame)
-            reply: Answer = pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+            if self._broken is not None:
+                raise EngineGone(self._broken)
+            try:
+                self._requests.send_bytes(frame)
+                reply: Answer = pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+            except BaseException as error:
+                self._broken = self._end(f"a call to the engine's child process ended: {error!r}")
+                if isinstance(error, EOFError | OSError):
+                    raise EngineGone(self._broken) from error
+                raise
         return reply
+
+    def _end(self, why: str) -> str:
+        """Kill the child (the pipe may hold half a request or an unread answer); why, with its exit."""
+        process = self._process
+        if process is None:
+            return why
+        if process.poll() is None:
+            process.kill()
+        return f"{why} (exit code {process.wait()})"
 
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is None:
             return
-        with self._lock:  # not in the middle of a call
+        # Not in the middle of a call; a call that does not end (a hung child) is ended by the kill.
+        locked = self._lock.acquire(timeout=STOP_SECONDS)
+        try:
+            if not locked:
+                process.kill()
             for connection in (self._requests, self._answers):
                 connection.close()  # the child sees its pipe close and exits
+        finally:
+            if locked:
+                self._lock.release()
         try:
-            process.wait(timeout=2)
+            process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -121,8 +162,9 @@ def forwarding_app(app: Callable[..., Any], engine: EngineProcess) -> Callable[.
     def forward(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if json_handler(environ.get("HTTP_X_AMZ_TARGET")) is None:
             return app(environ, start_response)
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
+        from werkzeug.wrappers import Request
+
+        body = Request(environ).get_data()  # a length or a chunked body alike
         headers = {
             key[5:].replace("_", "-").title(): str(value)
             for key, value in environ.items()
@@ -154,8 +196,12 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = Connection(sys.stdin.buffer.fileno(), writable=False)
-    answers = Connection(sys.stdout.buffer.fileno(), readable=False)
-    sys.stdout = io.TextIOWrapper(io.BytesIO())  # nothing printed may reach the pipe
+    # The answers get a descriptor of their own, and descriptor 1 points at /dev/null: nothing
+    # printed, by Python or by anything else in the process, can reach the pipe.
+    answers = Connection(os.dup(sys.stdout.buffer.fileno()), readable=False)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
     from taskbeacon.local.aws import engine_bounds
 
     engine_bounds.install()
@@ -163,18 +209,25 @@ def main() -> int:
         try:
             method, url, headers, body = pickle.loads(requests.recv_bytes())  # noqa: S301 - our parent
         except (EOFError, OSError):
-            # Local mode has stopped: exit now, not after freeing every item of the tables one by one.
-            sys.stderr.flush()
-            os._exit(0)
-        if method == "GET":
-            reply: Answer = (200, {}, b"")  # the readiness probe
+            _exit()
+        if method == _PROBE:
+            reply: Answer = (200, {}, b"")
         else:
             try:
                 reply = answer(method, url, headers, body)
             except Exception as error:  # an engine bug answers 500, as moto's server would
                 message = f'{{"__type":"InternalFailure","message":"{type(error).__name__}"}}'
                 reply = (500, {"Content-Type": "application/x-amz-json-1.0"}, message.encode())
-        answers.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+        try:
+            answers.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
+        except OSError:  # local mode stopped while its call was in the engine
+            _exit()
+
+
+def _exit() -> NoReturn:
+    """Local mode has stopped: exit now, not after freeing every item of the tables one by one."""
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

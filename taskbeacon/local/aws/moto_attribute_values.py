@@ -20,6 +20,7 @@ from typing import Any
 ATTRIBUTE_VALUE = "AttributeValue"  # botocore's shape of one attribute's value
 # The members of AttributeValue in the shape's order (botocore's dynamodb service-2.json).
 _MEMBERS = ("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL")
+_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 
 originals: dict[str, Any] = {}  # moto's own methods, as they were before install() (for tests)
 
@@ -32,17 +33,26 @@ def install() -> None:
     originals.update(parse_structure=parse_structure, parse_map=parse_map)
 
     def structure(self: Any, shape: Any, value: Any) -> Any:
-        if shape.name == ATTRIBUTE_VALUE and isinstance(value, dict):
+        if _is_attribute_value(self, shape) and isinstance(value, dict):
             return attribute_value(value)
         return parse_structure(self, shape, value)
 
     def mapping(self: Any, shape: Any, value: Any) -> Any:
-        if shape.value.name == ATTRIBUTE_VALUE and self.MAP_TYPE is dict and isinstance(value, dict):
+        if _is_attribute_value(self, shape.value) and self.MAP_TYPE is dict and isinstance(value, dict):
             return {key: _value(inner) for key, inner in value.items()}
         return parse_map(self, shape, value)
 
     BaseJSONParser._parse_structure = structure  # type: ignore[method-assign]
     BaseJSONParser._parse_map = mapping  # type: ignore[method-assign]
+
+
+def _is_attribute_value(parser: Any, shape: Any) -> bool:
+    """DynamoDB's (and its streams') attribute value: other services have shapes of that name too."""
+    return (
+        shape.name == ATTRIBUTE_VALUE
+        and tuple(shape.members) == _MEMBERS
+        and parser.operation_model.service_model.service_name in _SERVICES
+    )
 
 
 def attribute_value(value: dict[str, Any]) -> dict[str, Any]:

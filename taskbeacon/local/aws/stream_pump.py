@@ -127,6 +127,10 @@ class StreamPump:
             raise ValueError("batch_size must be 1-10000 (Lambda's range for DynamoDB streams)")
         if filter_pattern is not None:
             check_pattern(filter_pattern)
+            if streams_client is not None:
+                # The filter takes records out of what the client parses: another user of the same
+                # client (a second pump) would lose them.
+                raise ValueError("filter_pattern needs the pump's own streams client, not streams_client")
         self.client = client
         self.table_name = table_name
         self.handler: Handler = handler or default_handler
