@@ -49,10 +49,11 @@ def _over_http(engine: EmbeddedEngine) -> Any:
     return _client(engine, botocore.session.Session())
 
 
-def _child_pid(engine: EmbeddedEngine) -> int:
+def _child(engine: EmbeddedEngine) -> tuple[Any, Any]:
+    """The engine's child: its ``EngineProcess`` and its process."""
     child = engine._child
     assert child is not None and child._process is not None
-    return child._process.pid
+    return child, child._process
 
 
 def test_every_client_sees_the_tables_of_the_child(engine: EmbeddedEngine) -> None:
@@ -105,10 +106,8 @@ def test_errors_come_back_as_dynamodbs(engine: EmbeddedEngine) -> None:
 def test_ctrl_c_does_not_stop_the_child_and_stopping_local_mode_does(engine: EmbeddedEngine) -> None:
     client = _client(engine)
     create_table(client, TABLE)
-    child = engine._child
-    assert child is not None and child._process is not None
-    process = child._process
-    os.kill(_child_pid(engine), signal.SIGINT)  # what Ctrl-C sends the whole group
+    _, process = _child(engine)
+    os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends the whole group
     client.put_item(TableName=TABLE, Item={"pk": {"S": "a"}, "sk": {"S": "1"}})  # still answering
     assert process.poll() is None
     engine.stop()
@@ -148,9 +147,7 @@ def test_a_call_cut_short_ends_the_child_and_no_caller_gets_anothers_answer(engi
 
     client = _client(engine)
     create_table(client, TABLE)
-    child = engine._child
-    assert child is not None and child._process is not None
-    process = child._process
+    child, process = _child(engine)
     answers = child._answers
 
     class Interrupted:
@@ -170,7 +167,7 @@ def test_a_child_that_dies_is_an_error_not_a_hang(engine: EmbeddedEngine) -> Non
     from taskbeacon.local.aws.engine_process import EngineGone
 
     client = _client(engine)
-    os.kill(_child_pid(engine), signal.SIGKILL)
+    os.kill(_child(engine)[1].pid, signal.SIGKILL)
     with pytest.raises(EngineGone, match="exit code"):
         client.list_tables()
 
@@ -181,9 +178,7 @@ def test_stop_ends_a_child_that_does_not_answer(engine: EmbeddedEngine) -> None:
 
     client = _client(engine)
     create_table(client, TABLE)
-    child = engine._child
-    assert child is not None and child._process is not None
-    process = child._process
+    _, process = _child(engine)
     os.kill(process.pid, signal.SIGSTOP)
     outcome: list[BaseException] = []
 
