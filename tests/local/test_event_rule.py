@@ -49,3 +49,10 @@ def test_other_sources_and_detail_types_do_not_pass() -> None:
     other_type = "ECS Container Instance State Change"
     assert not rule_passes({**_event("RUNNING", "RUNNING"), "detail-type": other_type})
     assert not rule_passes({"source": "aws.ecs", "detail-type": "ECS Task State Change"})
+
+
+def test_the_rule_pattern_uses_only_what_the_matcher_has() -> None:
+    from taskbeacon.local.aws.event_pattern import check_pattern
+    from taskbeacon.local.aws.event_rule import RULE_PATTERN
+
+    check_pattern(RULE_PATTERN)  # raises on syntax the matcher would silently mismatch

@@ -24,7 +24,6 @@ from core.normalize.common import (
 from core.normalize.reader import Obj, bad
 from core.vocabulary import ECS_EVENT_SOURCE, TASK_STATE_CHANGE
 
-DETAIL_TYPE = TASK_STATE_CHANGE
 _TASK_DEFINITION_ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:ecs:[a-z0-9-]+:[0-9]{12}:task-definition/([A-Za-z0-9_-]{1,255}):([0-9]{1,10})",
     re.ASCII,
@@ -144,8 +143,8 @@ def normalize(event: object) -> Observation:
     if not isinstance(event, dict):
         raise bad("event", "must be a JSON object")
     doc = Obj(event, "")  # paths are relative to the event document
-    if doc.data.get("detail-type") != DETAIL_TYPE:
-        raise bad("detail-type", f"must be {DETAIL_TYPE!r}")
+    if doc.data.get("detail-type") != TASK_STATE_CHANGE:
+        raise bad("detail-type", f"must be {TASK_STATE_CHANGE!r}")
     if doc.data.get("source") != ECS_EVENT_SOURCE:
         raise bad("source", f"must be {ECS_EVENT_SOURCE!r}")
     detail = Obj.of(doc.data.get("detail"), "detail")

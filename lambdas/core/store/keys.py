@@ -34,7 +34,7 @@ TASK_RECORD_STREAM_FILTER: Final[dict[str, Any]] = {
 the indexer. Keepalive items and index entries (the indexer's own writes) are dropped by Lambda before
 any invocation, at no charge, and so are removals: a record's TTL removal derives nothing, its entries
 expire with it (core.logic.lease). The stack deploys it (infra/indexing.py); local mode's stream pump
-applies it (taskbeacon/local/aws/stream_filter.py)."""
+applies it (taskbeacon/local/aws/event_pattern.py)."""
 
 
 def task_partition(identity: str) -> str:

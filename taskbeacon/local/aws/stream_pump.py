@@ -27,7 +27,7 @@ DynamoDB is smoothed over: moto writes a MODIFY record for a write that changed 
 DynamoDB does not; such records are dropped (``drop_unchanged``).
 
 ``filter_pattern`` is the mapping's ``FilterCriteria`` (one pattern, Lambda's event-filtering syntax as
-far as taskbeacon/local/aws/stream_filter.py matches it): records it does not pass are never delivered
+far as taskbeacon/local/aws/event_pattern.py matches it): records it does not pass are never delivered
 and are checkpointed past, as Lambda discards them. They are dropped from GetRecords' answer before
 botocore parses it (a ``before-parse`` handler on the pump's own streams client; moto and every other
 client see the stream unchanged): parsing a record's two images attribute by attribute is most of
@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
-from taskbeacon.local.aws.stream_filter import check_pattern, record_passes
+from taskbeacon.local.aws.event_pattern import check_pattern, matches
 
 log = logging.getLogger("taskbeacon.local.stream")
 
@@ -306,7 +306,7 @@ class StreamPump:
             return
         answer = json.loads(response_dict["body"])
         raw = answer.get("Records") or []
-        passing = [record for record in raw if record_passes(pattern, record)]
+        passing = [record for record in raw if matches(pattern, record)]
         customized_response_dict[_READ] = (len(raw), raw[-1]["dynamodb"]["SequenceNumber"] if raw else None)
         if len(passing) < len(raw):
             answer["Records"] = passing
