@@ -92,6 +92,14 @@ class MemoryBus:
                     self._events.append(as_published(event, self._seq))
         return failed
 
+    def adopt(self, published: Sequence[dict[str, Any]]) -> None:
+        """Keep events another process's bus published, as they were numbered there (local mode runs
+        its indexer beside the engine's tables, in their process: taskbeacon/local/aws/indexer_mapping.py)."""
+        with self._lock:
+            for event in published:
+                self._seq = max(self._seq, int(event["seq"]))
+                self._events.append(event)
+
     def fail_next(self, count: int) -> None:
         """Refuse the next ``count`` events (tests: a partial failure)."""
         with self._lock:

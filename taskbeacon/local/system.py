@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from taskbeacon.local.aws.engine import (
     DEFAULT_ENGINE,
@@ -18,9 +16,11 @@ from taskbeacon.local.aws.engine import (
     use_lambdas_source,
 )
 from taskbeacon.local.aws.gateway import Gateway
+from taskbeacon.local.aws.indexer_mapping import ChildStreamPump, engine_client, mapping_pump
+from taskbeacon.local.aws.lambda_context import quiet_metrics_warning
 from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 from taskbeacon.local.aws.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
-from taskbeacon.local.aws.stream_pump import StreamPump, StreamPumpError
+from taskbeacon.local.aws.stream_pump import Pump, StreamPumpError
 
 log = logging.getLogger("taskbeacon.local")
 
@@ -44,7 +44,7 @@ class LocalSystem:
     registry: PrincipalRegistry = field(init=False)
     gateway: Gateway = field(init=False)
     operator: Principal = field(init=False)
-    stream: StreamPump | None = field(init=False, default=None)
+    stream: Pump | None = field(init=False, default=None)
     _engine: EmbeddedEngine | DynamoDBLocalEngine | None = field(init=False, default=None)
 
     def start(self) -> LocalSystem:
@@ -87,29 +87,14 @@ class LocalSystem:
         if engine is not None:
             engine.stop()
 
-    def _stream_pump(self, endpoint: str) -> StreamPump | None:
-        """The in-process event source mapping: the table's stream into the indexer handler, filtered as
-        the deployed mapping is (the same pattern, named once)."""
-        import boto3
-
-        from core.store.keys import TASK_RECORD_STREAM_FILTER
-
-        client: Any = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name=self.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - local engines accept any key
-        )
-        # Like a deployed mapping: a batch the indexer keeps failing goes to the (logged) dead letters.
-        pump = StreamPump(
-            client,
-            self.table_name,
-            region=self.region,
-            on_failure="skip",
-            filter_pattern=TASK_RECORD_STREAM_FILTER,
-        )
+    def _stream_pump(self, endpoint: str) -> Pump | None:
+        """The event source mapping: the table's stream into the indexer handler
+        (taskbeacon/local/aws/indexer_mapping.py), beside the tables when they are in a child process."""
+        child = self._engine.child if isinstance(self._engine, EmbeddedEngine) else None
         try:
+            if child is not None and child.indexer_channel is not None:
+                return ChildStreamPump(child.indexer_channel, endpoint, self.table_name, self.region)
+            pump = mapping_pump(engine_client(endpoint, self.region), self.table_name, self.region)
             _ = pump.stream_arn
         except StreamPumpError as error:
             log.warning("%s: index entries and counters will not follow writes", error)
@@ -139,9 +124,7 @@ class LocalSystem:
                 "POWERTOOLS_LOG_LEVEL": self.log_level,
             }
         )
-        # Metrics are off locally, yet Powertools still warns that an invocation published none:
-        # noise in a terminal (issue 15: a quiet terminal).
-        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+        quiet_metrics_warning()
         # The handlers' DynamoDB client signs with these; moto accepts any key. They never leave the process.
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)

@@ -99,6 +99,11 @@ class EmbeddedEngine:
             self._dispatch.register()
         return self.endpoint
 
+    @property
+    def child(self) -> EngineProcess | None:
+        """The child process holding the tables (``tables_in_child``), once started."""
+        return self._child
+
     def stop(self) -> None:
         dispatch, self._dispatch = self._dispatch, None
         if dispatch is not None:

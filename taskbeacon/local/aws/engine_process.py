@@ -12,20 +12,24 @@ What stays in local mode's process: moto's ECS, EC2 and STS (the sweep's ECS and
 of it reach into their backends), and moto's HTTP server, which hands the DynamoDB requests of other
 processes to the child (``forwarding_app``), so every client sees one table.
 
-The child ignores SIGINT (Ctrl-C reaches the whole process group: local mode decides when to stop)
-and exits when its pipe closes, so it never outlives local mode, killed or not.
+The child (``python -m taskbeacon.local.aws.engine_child``) ignores SIGINT (Ctrl-C reaches the whole
+process group: local mode decides when to stop) and exits when its pipe closes, so it never outlives
+local mode, killed or not. A second channel reaches the indexer it runs beside the tables when local
+mode asks it to (taskbeacon/local/aws/indexer_mapping.py).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 # DynamoDB and its streams: the X-Amz-Target prefixes the child answers, and the response class each.
 JSON_HANDLERS: dict[str, tuple[str, str]] = {
@@ -71,7 +75,7 @@ class EngineGone(RuntimeError):
     """The engine's child process is not answering: it exited, or a call to it was cut short."""
 
 
-_PROBE = "PROBE"  # the readiness probe's method: no HTTP request has it
+PROBE = "PROBE"  # the readiness probe's method: no HTTP request has it
 STOP_SECONDS = 2.0
 
 
@@ -89,15 +93,26 @@ class EngineProcess:
         self._requests: Any = None
         self._answers: Any = None
         self._broken: str | None = None
+        # The second channel: to the indexer the child can run beside its tables (indexer_mapping.py).
+        self.indexer_channel: tuple[Connection, Connection] | None = None
 
     def start(self) -> None:
         from multiprocessing.connection import Connection
 
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "taskbeacon.local.aws.engine_process"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        # The indexer's channel: two pipes whose child ends the child gets by number.
+        from_parent, to_child = os.pipe()
+        from_child, to_parent = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "taskbeacon.local.aws.engine_child", str(to_parent), str(from_parent)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=(to_parent, from_parent),
+            )
+        finally:
+            os.close(to_parent)
+            os.close(from_parent)
+        self.indexer_channel = (Connection(to_child, readable=False), Connection(from_child, writable=False))
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         # The connections own the pipe's ends from here (each closes its own descriptor once).
@@ -106,7 +121,7 @@ class EngineProcess:
         stdin.close()
         stdout.close()
         try:
-            self.call(_PROBE, "", {}, b"")  # ready: moto imported and patched
+            self.call(PROBE, "", {}, b"")  # ready: moto imported and patched
         except BaseException:
             self.stop()
             raise
@@ -144,7 +159,7 @@ class EngineProcess:
         try:
             if not locked:
                 process.kill()
-            for connection in (self._requests, self._answers):
+            for connection in (self._requests, self._answers, *(self.indexer_channel or ())):
                 connection.close()  # the child sees its pipe close and exits
         finally:
             if locked:
@@ -188,47 +203,3 @@ _REASONS = {
     413: "Payload Too Large",
     500: "Internal Server Error",
 }
-
-
-def main() -> int:
-    """The child: answers requests from its standard input until it closes."""
-    from multiprocessing.connection import Connection
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    requests = Connection(sys.stdin.buffer.fileno(), writable=False)
-    # The answers get a descriptor of their own, and descriptor 1 points at /dev/null: nothing
-    # printed, by Python or by anything else in the process, can reach the pipe.
-    answers = Connection(os.dup(sys.stdout.buffer.fileno()), readable=False)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.close(devnull)
-    from taskbeacon.local.aws import engine_bounds
-
-    engine_bounds.install()
-    while True:
-        try:
-            method, url, headers, body = pickle.loads(requests.recv_bytes())  # noqa: S301 - our parent
-        except (EOFError, OSError):
-            _exit()
-        if method == _PROBE:
-            reply: Answer = (200, {}, b"")
-        else:
-            try:
-                reply = answer(method, url, headers, body)
-            except Exception as error:  # an engine bug answers 500, as moto's server would
-                message = f'{{"__type":"InternalFailure","message":"{type(error).__name__}"}}'
-                reply = (500, {"Content-Type": "application/x-amz-json-1.0"}, message.encode())
-        try:
-            answers.send_bytes(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))
-        except OSError:  # local mode stopped while its call was in the engine
-            _exit()
-
-
-def _exit() -> NoReturn:
-    """Local mode has stopped: exit now, not after freeing every item of the tables one by one."""
-    sys.stderr.flush()
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

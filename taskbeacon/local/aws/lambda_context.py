@@ -23,3 +23,11 @@ class LocalContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+def quiet_metrics_warning() -> None:
+    """Metrics are off locally, yet Powertools still warns that an invocation published none: noise in
+    a terminal (issue 15: a quiet terminal). For every process that runs the handlers."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)

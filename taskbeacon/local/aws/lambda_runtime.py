@@ -8,7 +8,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from taskbeacon.local.aws.stream_pump import StreamPump
+    from taskbeacon.local.aws.stream_pump import Pump
 
 from taskbeacon.local.aws.lambda_context import LocalContext
 
@@ -30,7 +30,7 @@ _POLL_SECONDS = 0.25  # waits wake this often, so Ctrl-C and stop() are noticed
 class LambdaRuntime:
     """Imports the handler modules on first use (after local mode has set the environment).
 
-    With a ``stream`` (a :class:`~taskbeacon.local.aws.stream_pump.StreamPump`), a writer's
+    With a ``stream`` (a :class:`~taskbeacon.local.aws.stream_pump.Pump`), a writer's
     invocation returns as soon as its own write is done; a background thread (started on the first
     write) drains the stream into the indexer, as the event source mapping does in AWS. Reads stay
     deterministic where people and tests read: a reader's invocation, and :meth:`settle`, first wait
@@ -46,7 +46,7 @@ class LambdaRuntime:
 
     def __init__(
         self,
-        stream: StreamPump | None = None,
+        stream: Pump | None = None,
         writers: frozenset[str] = WRITERS,
         readers: frozenset[str] = READERS,
         *,
@@ -165,6 +165,8 @@ class LambdaRuntime:
             if error is not None:
                 if self.raise_errors:
                     self._error = self._error or error
+                elif self._stopping:
+                    pass  # local mode is stopping, its engine with it: nothing is lost, nothing to say
                 else:
                     # The writes themselves succeeded; in AWS a failing indexer does not fail them either.
                     log.error("delivering the table's stream to the indexer failed", exc_info=error)

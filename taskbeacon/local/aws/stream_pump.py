@@ -47,7 +47,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
 from taskbeacon.local.aws.event_pattern import check_pattern, matches
 
@@ -89,6 +89,22 @@ class DrainResult:
     invocations: int = 0
     retries: int = 0
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Pump(Protocol):
+    """What local mode's runtime, sweep and reindex use of a pump: a ``StreamPump`` here, or the one
+    beside the tables in the engine's child process (taskbeacon/local/aws/indexer_mapping.py)."""
+
+    on_failure: OnFailure
+    dead_letters: list[dict[str, Any]]
+    streams: Any
+
+    @property
+    def stream_arn(self) -> str: ...
+
+    def drain(self, *, until_quiet: bool = True) -> DrainResult: ...
+
+    def pending(self) -> int: ...
 
 
 def default_handler(event: dict[str, Any], context: Any) -> Any:
