@@ -76,6 +76,8 @@ class LocalSystem:
 
     def stop(self) -> None:
         self.gateway.stop()  # and the runtime's background stream delivery
+        if isinstance(self.stream, ChildStreamPump):
+            self.stream.stop()
         self._stop_engine()
 
     def settle(self) -> None:
@@ -89,11 +91,11 @@ class LocalSystem:
 
     def _stream_pump(self, endpoint: str) -> Pump | None:
         """The event source mapping: the table's stream into the indexer handler
-        (taskbeacon/local/aws/indexer_mapping.py), beside the tables when they are in a child process."""
+        (taskbeacon/local/aws/indexer_mapping.py), in a process of its own when the tables are in one."""
         child = self._engine.child if isinstance(self._engine, EmbeddedEngine) else None
         try:
-            if child is not None and child.indexer_channel is not None:
-                return ChildStreamPump(child.indexer_channel, endpoint, self.table_name, self.region)
+            if child is not None:
+                return ChildStreamPump(child, endpoint, self.table_name, self.region)
             pump = mapping_pump(engine_client(endpoint, self.region), self.table_name, self.region)
             _ = pump.stream_arn
         except StreamPumpError as error:

@@ -148,16 +148,18 @@ def test_a_call_cut_short_ends_the_child_and_no_caller_gets_anothers_answer(engi
     client = _client(engine)
     create_table(client, TABLE)
     child, process = _child(engine)
-    answers = child._answers
+    link = child._link
+    assert link is not None
+    answers = link._answers
 
     class Interrupted:
         def recv_bytes(self) -> bytes:
             raise KeyboardInterrupt  # Ctrl-C while the answer is on its way
 
-    child._answers = Interrupted()
+    link._answers = Interrupted()  # type: ignore[assignment]
     with pytest.raises(KeyboardInterrupt):
         client.describe_table(TableName=TABLE)
-    child._answers = answers
+    link._answers = answers
     assert process.wait(timeout=10) != 0  # killed: nothing is left in the pipe for anyone
     with pytest.raises(EngineGone, match="ended"):
         client.list_tables()

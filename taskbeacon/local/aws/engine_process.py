@@ -14,8 +14,8 @@ processes to the child (``forwarding_app``), so every client sees one table.
 
 The child (``python -m taskbeacon.local.aws.engine_child``) ignores SIGINT (Ctrl-C reaches the whole
 process group: local mode decides when to stop) and exits when its pipe closes, so it never outlives
-local mode, killed or not. A second channel reaches the indexer it runs beside the tables when local
-mode asks it to (taskbeacon/local/aws/indexer_mapping.py).
+local mode, killed or not. It answers a second caller too, on pipes of its own: local mode's indexer,
+in a process of its own (taskbeacon/local/aws/indexer_mapping.py).
 """
 
 from __future__ import annotations
@@ -79,52 +79,24 @@ PROBE = "PROBE"  # the readiness probe's method: no HTTP request has it
 STOP_SECONDS = 2.0
 
 
-class EngineProcess:
-    """The child, and the pipe to it: ``call`` sends one request and waits for its answer.
+class EngineLink:
+    """One caller's pipe pair to the engine's child: ``call`` sends one request and waits for its
+    answer, one call at a time.
 
     A call cut short between its request and its answer (Ctrl-C, an error) would leave that answer in
-    the pipe for the next caller, so the child is then ended and every later call raises
-    ``EngineGone``: an engine that answers the wrong request is worse than one that answers none.
+    the pipe for the next caller, so the link is then broken for good (``on_broken`` may end the
+    child too) and every later call raises ``EngineGone``: an engine that answers the wrong request is
+    worse than one that answers none.
     """
 
-    def __init__(self) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
+    def __init__(
+        self, requests: Connection, answers: Connection, on_broken: Callable[[str], str] | None = None
+    ) -> None:
+        self._requests = requests
+        self._answers = answers
+        self._on_broken = on_broken
         self._lock = threading.Lock()
-        self._requests: Any = None
-        self._answers: Any = None
         self._broken: str | None = None
-        # The second channel: to the indexer the child can run beside its tables (indexer_mapping.py).
-        self.indexer_channel: tuple[Connection, Connection] | None = None
-
-    def start(self) -> None:
-        from multiprocessing.connection import Connection
-
-        # The indexer's channel: two pipes whose child ends the child gets by number.
-        from_parent, to_child = os.pipe()
-        from_child, to_parent = os.pipe()
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "taskbeacon.local.aws.engine_child", str(to_parent), str(from_parent)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                pass_fds=(to_parent, from_parent),
-            )
-        finally:
-            os.close(to_parent)
-            os.close(from_parent)
-        self.indexer_channel = (Connection(to_child, readable=False), Connection(from_child, writable=False))
-        stdin, stdout = self._process.stdin, self._process.stdout
-        assert stdin is not None and stdout is not None
-        # The connections own the pipe's ends from here (each closes its own descriptor once).
-        self._requests = Connection(os.dup(stdin.fileno()), readable=False)
-        self._answers = Connection(os.dup(stdout.fileno()), writable=False)
-        stdin.close()
-        stdout.close()
-        try:
-            self.call(PROBE, "", {}, b"")  # ready: moto imported and patched
-        except BaseException:
-            self.stop()
-            raise
 
     def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
         frame = pickle.dumps((method, url, headers, body), pickle.HIGHEST_PROTOCOL)
@@ -135,11 +107,93 @@ class EngineProcess:
                 self._requests.send_bytes(frame)
                 reply: Answer = pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
             except BaseException as error:
-                self._broken = self._end(f"a call to the engine's child process ended: {error!r}")
+                why = f"a call to the engine's child process ended: {error!r}"
+                self._broken = self._on_broken(why) if self._on_broken is not None else why
                 if isinstance(error, EOFError | OSError):
                     raise EngineGone(self._broken) from error
                 raise
         return reply
+
+    def close(self, timeout: float = STOP_SECONDS) -> bool:
+        """Close both pipes once no call is in them (waits up to ``timeout``); whether none was."""
+        locked = self._lock.acquire(timeout=timeout)
+        try:
+            self._broken = self._broken or "the link to the engine's child process is closed"
+            for connection in (self._requests, self._answers):
+                connection.close()
+        finally:
+            if locked:
+                self._lock.release()
+        return locked
+
+
+class EngineProcess:
+    """The child, and local mode's link to it (``call``).
+
+    The child also answers a second caller on a pipe pair of its own: local mode's indexer, in a
+    process of its own (taskbeacon/local/aws/indexer_mapping.py), which ``take_second_caller`` hands
+    the pipes' ends to.
+    """
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._link: EngineLink | None = None
+        self._second: tuple[int, int] | None = None  # (requests' write end, answers' read end)
+
+    def start(self) -> None:
+        from multiprocessing.connection import Connection
+
+        second_requests, second_to_child = os.pipe()  # (read end, write end)
+        second_from_child, second_answers = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "taskbeacon.local.aws.engine_child",
+                    str(second_requests),
+                    str(second_answers),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=(second_requests, second_answers),
+            )
+        except BaseException:
+            os.close(second_to_child)
+            os.close(second_from_child)
+            raise
+        finally:
+            os.close(second_requests)
+            os.close(second_answers)
+        self._second = (second_to_child, second_from_child)
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        # The connections own the pipe's ends from here (each closes its own descriptor once).
+        self._link = EngineLink(
+            Connection(os.dup(stdin.fileno()), readable=False),
+            Connection(os.dup(stdout.fileno()), writable=False),
+            on_broken=self._end,
+        )
+        stdin.close()
+        stdout.close()
+        try:
+            self.call(PROBE, "", {}, b"")  # ready: moto imported and patched
+        except BaseException:
+            self.stop()
+            raise
+
+    def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        if self._link is None:
+            raise EngineGone("the engine's child process is not running")
+        return self._link.call(method, url, headers, body)
+
+    def take_second_caller(self) -> tuple[int, int]:
+        """The second caller's ends of its pipes (requests' write end, answers' read end), once: the
+        caller owns them from here (hands them to its process, then closes its copies)."""
+        if self._second is None:
+            raise EngineGone("the engine's second caller was already taken, or the engine is not running")
+        second, self._second = self._second, None
+        return second
 
     def _end(self, why: str) -> str:
         """Kill the child (the pipe may hold half a request or an unread answer); why, with its exit."""
@@ -154,16 +208,12 @@ class EngineProcess:
         process, self._process = self._process, None
         if process is None:
             return
+        second, self._second = self._second, None
+        for descriptor in second or ():
+            os.close(descriptor)
         # Not in the middle of a call; a call that does not end (a hung child) is ended by the kill.
-        locked = self._lock.acquire(timeout=STOP_SECONDS)
-        try:
-            if not locked:
-                process.kill()
-            for connection in (self._requests, self._answers, *(self.indexer_channel or ())):
-                connection.close()  # the child sees its pipe close and exits
-        finally:
-            if locked:
-                self._lock.release()
+        if self._link is not None and not self._link.close():
+            process.kill()
         try:
             process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:

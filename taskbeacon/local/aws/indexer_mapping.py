@@ -1,29 +1,33 @@
 """The indexer's event source mapping in local mode: the table's stream delivered to the indexer
-handler, in local mode's process or beside the tables in the engine's child process.
+handler, in local mode's process or in a process of its own.
 
 Deployed, the indexer is a Lambda function of its own, in execution environments of its own. Local
 mode ran it in its own process, beside the gateway and the ingest and events handlers, where it took
 half the interpreter's time: at 1,000 demo tasks the snapshots and the events were delivered twice
 as fast with the indexer held back (docs/performance.md). With the embedded engine's tables in a
-child process (taskbeacon/local/aws/engine_process.py), the indexer runs there instead
-(``ChildStreamPump``): its engine calls reach moto without a pipe, and local mode's process keeps
-only what the callers wait for.
+child process (taskbeacon/local/aws/engine_process.py), the indexer runs in a process of its own too
+(``ChildStreamPump``), the engine's second caller: three processes share the two cores, and none of
+them waits for the others' Python.
 
 ``ChildStreamPump`` has a pump's face in local mode (``drain``, ``pending``, ``dead_letters``,
 ``streams``, ``stream_arn``), so the runtime's background delivery, ``settle``, the sweep and
 ``reindex --from-failures`` work on either. Each drain's dead letters and the change events the
-indexer published come back with its answer, into local mode's list and its in-process bus.
+indexer published come back with its answer, into local mode's list and its in-process bus. The
+process ignores Ctrl-C (local mode decides when to stop) and exits when its channel closes.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskbeacon.local.aws.engine_process import Answer, EngineGone
+from taskbeacon.local.aws.engine_process import STOP_SECONDS, Answer, EngineGone, EngineLink, EngineProcess
 from taskbeacon.local.aws.stream_pump import (
     DrainResult,
     OnFailure,
@@ -67,27 +71,53 @@ def engine_client(endpoint: str, region: str) -> Any:
 
 
 class ChildStreamPump:
-    """The mapping's pump in the engine's child process, driven over its indexer channel.
+    """The mapping's pump in a process of its own, the engine's second caller, driven over a channel.
 
     One call at a time. A call cut short between its request and its answer leaves that answer in the
-    pipe, so the channel is then closed for good, as ``EngineProcess`` does with its own.
+    pipe, so the channel is then closed for good, as ``EngineLink`` does with the engine's.
     Raises ``StreamPumpError`` when the table has no stream (as ``StreamPump.stream_arn`` does).
     """
 
     on_failure: OnFailure = ON_FAILURE
 
-    def __init__(self, channel: Channel, endpoint: str, table_name: str, region: str) -> None:
+    def __init__(self, engine: EngineProcess, endpoint: str, table_name: str, region: str) -> None:
+        from multiprocessing.connection import Connection
+
         self.table_name = table_name
         self.region = region
         self.client = engine_client(endpoint, region)
         self.streams = streams_client_for(self.client)  # local mode's own reads (reindex --from-failures)
         self.dead_letters: list[dict[str, Any]] = []
-        self._channel = channel
         self._lock = threading.Lock()
         self._broken: str | None = None
+        engine_requests, engine_answers = engine.take_second_caller()
+        requests, to_child = os.pipe()  # (read end, write end)
+        from_child, answers = os.pipe()
+        child_ends = (engine_requests, engine_answers, requests, answers)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "taskbeacon.local.aws.indexer_mapping", *map(str, child_ends)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=child_ends,
+            )
+        except BaseException:
+            os.close(to_child)
+            os.close(from_child)
+            raise
+        finally:
+            for descriptor in child_ends:
+                os.close(descriptor)
+        self._channel: Channel = (
+            Connection(to_child, readable=False),
+            Connection(from_child, writable=False),
+        )
         # The child's handlers get the environment local mode gave its own (the stack's variables).
         start = {"environment": dict(os.environ), "endpoint": endpoint, "table": table_name, "region": region}
-        self.stream_arn: str = self._call("start", start)
+        try:
+            self.stream_arn: str = self._call("start", start)
+        except BaseException:
+            self.stop()
+            raise
 
     def drain(self, *, until_quiet: bool = True) -> DrainResult:
         result: DrainResult = self._call("drain", until_quiet)
@@ -96,6 +126,22 @@ class ChildStreamPump:
     def pending(self) -> int:
         count: int = self._call("pending", None)
         return count
+
+    def stop(self) -> None:
+        """Close the channel (the process exits when it sees it close); kill a process that does not."""
+        locked = self._lock.acquire(timeout=STOP_SECONDS)  # not in the middle of a call
+        try:
+            self._broken = self._broken or "the indexer's process is stopped"
+            for connection in self._channel:
+                connection.close()
+        finally:
+            if locked:
+                self._lock.release()
+        try:
+            self._process.wait(timeout=STOP_SECONDS if locked else 0)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
 
     def _call(self, verb: str, argument: Any) -> Any:
         to_child, from_child = self._channel
@@ -121,9 +167,8 @@ class ChildStreamPump:
 
 
 def serve(channel: Channel, forward: Forward) -> None:
-    """The child's side: run the mapping's pump as ``ChildStreamPump`` asks, until the channel closes.
-
-    ``forward`` answers an engine request in the child (under its engine lock)."""
+    """The indexer process's side: run the mapping's pump as ``ChildStreamPump`` asks, until the
+    channel closes. ``forward`` sends an engine request to the engine's child and returns its answer."""
     to_parent, from_parent = channel
     pump: StreamPump | None = None
     sent = 0  # the last change event of the child's bus handed to local mode
@@ -160,6 +205,21 @@ def serve(channel: Channel, forward: Forward) -> None:
             return
 
 
+def main(argv: list[str]) -> int:
+    """The indexer's process: ``argv`` names its descriptors (to the engine, from the engine, from local
+    mode, to local mode)."""
+    from multiprocessing.connection import Connection
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    engine_requests, engine_answers, requests, answers = (int(argument) for argument in argv)
+    link = EngineLink(Connection(engine_requests, readable=False), Connection(engine_answers, writable=False))
+    serve((Connection(answers, readable=False), Connection(requests, writable=False)), link.call)
+    # Local mode has stopped: exit now, not after freeing what the indexer holds one object at a time.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def _start(settings: dict[str, Any], forward: Forward) -> StreamPump:
     """The handlers' environment, the child's clients answered by its own tables, and the pump."""
     from taskbeacon.local.aws.engine import InProcessDispatch, use_lambdas_source
@@ -182,6 +242,11 @@ def _published_after(seq: int) -> list[dict[str, Any]]:
 
 
 def _not_here(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-    """The child holds DynamoDB and its streams only: any other request to the engine is refused."""
+    """The engine's child holds DynamoDB and its streams only: the indexer's other requests to the
+    engine's endpoint are refused."""
     start_response("501 Not Implemented", [("Content-Type", "text/plain")])
-    return [b"only DynamoDB and DynamoDB Streams are served in the engine's child process"]
+    return [b"only DynamoDB and DynamoDB Streams are served to local mode's indexer process"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
