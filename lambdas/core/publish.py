@@ -93,12 +93,12 @@ class MemoryBus:
         return failed
 
     def adopt(self, published: Sequence[dict[str, Any]]) -> None:
-        """Keep events another process's bus published, as they were numbered there (local mode runs
-        its indexer beside the engine's tables, in their process: taskbeacon/local/aws/indexer_mapping.py)."""
+        """Keep events another process's bus published, numbered in this bus's order (local mode runs
+        its indexer in a process of its own: taskbeacon/local/aws/indexer_mapping.py)."""
         with self._lock:
             for event in published:
-                self._seq = max(self._seq, int(event["seq"]))
-                self._events.append(event)
+                self._seq += 1
+                self._events.append({**event, "seq": self._seq})
 
     def fail_next(self, count: int) -> None:
         """Refuse the next ``count`` events (tests: a partial failure)."""

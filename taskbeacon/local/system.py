@@ -70,19 +70,26 @@ class LocalSystem:
             self.gateway = Gateway(self.registry, LambdaRuntime(stream=self.stream), self.host, self.port)
             self.gateway.start()
         except BaseException:
+            self._stop_indexer()
             self._stop_engine()
             raise
         return self
 
     def stop(self) -> None:
-        self.gateway.stop()  # and the runtime's background stream delivery
-        if isinstance(self.stream, ChildStreamPump):
-            self.stream.stop()
-        self._stop_engine()
+        try:
+            self.gateway.stop()  # and the runtime's background stream delivery
+        finally:
+            self._stop_indexer()
+            self._stop_engine()
 
     def settle(self) -> None:
         """Return once the indexer has taken every write the API finished before this call."""
         self.gateway.runtime.settle()
+
+    def _stop_indexer(self) -> None:
+        """The indexer's own process, when it has one (taskbeacon/local/aws/indexer_mapping.py)."""
+        if isinstance(self.stream, ChildStreamPump):
+            self.stream.stop()
 
     def _stop_engine(self) -> None:
         engine, self._engine = self._engine, None

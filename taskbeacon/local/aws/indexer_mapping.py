@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 # Like the deployed mapping: a batch the indexer keeps failing goes to the (logged) dead letters.
 ON_FAILURE: OnFailure = "skip"
 _LOCAL_KEY = "local"  # local engines accept any key
+_GONE = "gone"  # the answer of an indexer process whose link to the engine broke: it exits
 
 Channel = tuple["Connection", "Connection"]  # (to the other side, from the other side)
 Forward = Callable[[str, str, dict[str, str], bytes], Answer]
@@ -74,7 +75,8 @@ class ChildStreamPump:
     """The mapping's pump in a process of its own, the engine's second caller, driven over a channel.
 
     One call at a time. A call cut short between its request and its answer leaves that answer in the
-    pipe, so the channel is then closed for good, as ``EngineLink`` does with the engine's.
+    pipe, so the channel is then broken for good (every later call raises ``EngineGone``), as
+    ``EngineLink`` does with the engine's; so is it once the process says the engine has gone.
     Raises ``StreamPumpError`` when the table has no stream (as ``StreamPump.stream_arn`` does).
     """
 
@@ -161,48 +163,71 @@ class ChildStreamPump:
             from core.publish import local_bus
 
             local_bus().adopt(published)
+        if outcome == _GONE:  # the process has exited: nothing it could do would reach the tables
+            with self._lock:
+                self._broken = str(value)
+            raise EngineGone(str(value))
         if outcome == "error":
             raise StreamPumpError(value)
         return value
 
 
-def serve(channel: Channel, forward: Forward) -> None:
+def serve(channel: Channel, engine: EngineLink) -> None:
     """The indexer process's side: run the mapping's pump as ``ChildStreamPump`` asks, until the
-    channel closes. ``forward`` sends an engine request to the engine's child and returns its answer."""
+    channel closes or the link to the engine's child breaks (said in the last answer)."""
     to_parent, from_parent = channel
-    pump: StreamPump | None = None
-    sent = 0  # the last change event of the child's bus handed to local mode
+    server = _Server(engine)
     while True:
         try:
             verb, argument = pickle.loads(from_parent.recv_bytes())  # noqa: S301 - our parent
         except (EOFError, OSError):
             return
+        answer = server.answer(verb, argument)
+        try:
+            to_parent.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            return
+        if answer[0] == _GONE:
+            return
+
+
+class _Server:
+    """The pump of the indexer's process, and what of its bus local mode has been handed."""
+
+    def __init__(self, engine: EngineLink) -> None:
+        self.engine = engine
+        self.pump: StreamPump | None = None
+        self.sent = 0  # the last change event of this process's bus handed to local mode
+
+    def answer(self, verb: str, argument: Any) -> tuple[str, Any, list[dict[str, Any]], list[dict[str, Any]]]:
+        """(outcome, value, the dead letters since the last answer, the change events published since)."""
         outcome = "ok"
         value: Any = None
         try:
-            if verb == "start":
-                pump = _start(argument, forward)
-                value = pump.stream_arn
-            elif pump is None:
-                raise StreamPumpError("the indexer's pump has not been started")
-            elif verb == "drain":
-                value = pump.drain(until_quiet=bool(argument))
-            elif verb == "pending":
-                value = pump.pending()
-            else:
-                raise StreamPumpError(f"unknown request {verb!r}")
+            value = self._do(verb, argument)
         except Exception as error:
             outcome, value = "error", f"{type(error).__name__}: {error}"
-        letters: list[dict[str, Any]] = []
-        if pump is not None:
-            letters, pump.dead_letters = pump.dead_letters, []  # local mode keeps them from here
-        published = _published_after(sent) if pump is not None else []
+        if self.engine.broken is not None:  # whatever the handler made of it: the engine has gone
+            outcome, value = _GONE, self.engine.broken
+        if self.pump is None:
+            return outcome, value, [], []
+        letters, self.pump.dead_letters = self.pump.dead_letters, []  # local mode keeps them from here
+        published = _published_after(self.sent)
         if published:
-            sent = int(published[-1]["seq"])
-        try:
-            to_parent.send_bytes(pickle.dumps((outcome, value, letters, published), pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            return
+            self.sent = int(published[-1]["seq"])
+        return outcome, value, letters, published
+
+    def _do(self, verb: str, argument: Any) -> Any:
+        if verb == "start":
+            self.pump = _start(argument, self.engine.call)
+            return self.pump.stream_arn
+        if self.pump is None:
+            raise StreamPumpError("the indexer's pump has not been started")
+        if verb == "drain":
+            return self.pump.drain(until_quiet=bool(argument))
+        if verb == "pending":
+            return self.pump.pending()
+        raise StreamPumpError(f"unknown request {verb!r}")
 
 
 def main(argv: list[str]) -> int:
@@ -213,7 +238,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine_requests, engine_answers, requests, answers = (int(argument) for argument in argv)
     link = EngineLink(Connection(engine_requests, readable=False), Connection(engine_answers, writable=False))
-    serve((Connection(answers, readable=False), Connection(requests, writable=False)), link.call)
+    serve((Connection(answers, readable=False), Connection(requests, writable=False)), link)
     # Local mode has stopped: exit now, not after freeing what the indexer holds one object at a time.
     sys.stdout.flush()
     sys.stderr.flush()
