@@ -255,13 +255,12 @@ def _three_sources(
         from taskbeacon.local.sweep import MotoEcs
 
         moto = MotoEcs(sweep.endpoint, sweep.role_name)
-        for life in lifecycles:
-            if life.spec.stops:
-                continue  # stopped over an hour ago, as far as ECS remembers
-            try:
-                moto.run(_mirror(life, account, region))
-            except Exception as error:  # the demo goes on; the banner says what failed
-                failures.append(f"{life.task.task_arn}: ECS (moto) refused the task: {error}")
+        # The stopped ones stopped over an hour ago, as far as ECS remembers.
+        mirrors = [_mirror(life, account, region) for life in lifecycles if not life.spec.stops]
+        try:
+            moto.run_many(mirrors)
+        except Exception as error:  # the demo goes on; the banner says what failed
+            failures.append(f"ECS (moto) refused the demo fleet's tasks: {error}")
         started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=SWEEP_ONLY_DAYS)
         for number, (family, service, launch, mode, image, ip) in enumerate(_SWEEP_ONLY):
             try:

@@ -59,7 +59,7 @@ def test_the_player_reports_every_task_from_one_process(system: LocalSystem) -> 
                 "web",
                 "web",
                 "nginx:1.27",
-                f"10.7.0.{10 + n}",
+                f"10.78.0.{10 + n}",
             )
             for n in range(TASKS)
         ]
@@ -80,7 +80,7 @@ def test_the_player_reports_every_task_from_one_process(system: LocalSystem) -> 
         task_id = task.task_arn.rsplit("/", 1)[-1]
         stored = _get(system, f"/tasks/{task_id}")
         assert stored["sources"]["status"] == ["agent"]  # the agent's own report, signed as the task
-        found = _get(system, f"/search?ip=10.7.0.{10 + number}")
+        found = _get(system, f"/search?ip=10.78.0.{10 + number}")
         assert len(found["items"]) == 1  # the indexer followed: the one task that holds the address
         assert task_id in json.dumps(found["items"][0])
 

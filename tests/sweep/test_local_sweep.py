@@ -142,6 +142,57 @@ def test_the_sweep_reads_moto_through_assume_role_in_each_account(moto_server: L
     assert again["total"]["tasksSeen"] == 4 and again["total"]["written"] == 0
 
 
+def test_run_many_starts_alike_tasks_together_each_completed_to_its_own_spec(moto_server: LocalSweep) -> None:
+    """23 tasks of two kinds given interleaved (12 Fargate awsvpc, 11 EC2 bridge): RunTask starts up to
+    10 alike tasks a call (4 calls, not 23), and every task gets its own id, address and version, its
+    ARN returned in the order given."""
+    own = Target("777788889999", "us-east-1")  # an account of its own: moto's backends outlive tests
+    moto = MotoEcs(moto_server.endpoint)
+    specs = []
+    for number in range(23):
+        fargate = number % 2 == 0
+        specs.append(
+            SeedTask(
+                own.account,
+                own.region,
+                "many",
+                "web" if fargate else "job",
+                "nginx:1.27" if fargate else "busybox:1.37",
+                "FARGATE" if fargate else "EC2",
+                "awsvpc" if fargate else "bridge",
+                "web" if fargate else None,
+                f"10.79.0.{number + 10}" if fargate else None,
+                started_at=STARTED,
+                version=number + 1,
+                task_id=f"{number:032x}",
+            )
+        )
+    ecs = moto.client("ecs", own.account, own.region)
+    counts: list[int] = []
+    ecs.meta.events.register(
+        "provide-client-params.ecs.RunTask", lambda params, **_: counts.append(params["count"])
+    )
+    arns = moto.run_many(specs)
+    assert sorted(counts) == [1, 2, 10, 10]  # Fargate: 10 + 2; EC2: 10 + 1
+    assert [arn.rsplit("/", 1)[-1] for arn in arns] == [f"{number:032x}" for number in range(23)]
+    described = {
+        task["taskArn"]: task
+        for start in range(0, 23, 10)
+        for task in ecs.describe_tasks(cluster="many", tasks=arns[start : start + 10])["tasks"]
+    }
+    for number, (spec, arn) in enumerate(zip(specs, arns, strict=True)):
+        task = described[arn]
+        assert task["version"] == number + 1
+        assert task["launchType"] == spec.launch_type
+        addresses = [
+            pair["value"]
+            for attachment in task.get("attachments") or []
+            for pair in attachment["details"]
+            if pair["name"] == "privateIPv4Address"
+        ]
+        assert addresses == ([spec.ip] if spec.ip else [])
+
+
 @pytest.fixture
 def local() -> Iterator[LocalSystem]:
     saved = dict(os.environ)

@@ -83,6 +83,12 @@ class LambdaRuntime:
                 if self.stream is not None and function in self.writers:
                     self._wrote()
 
+    def note_write(self) -> None:
+        """A write made outside the handlers' invocations (local mode's sweep): the background
+        delivery follows it as it follows theirs."""
+        if self.stream is not None:
+            self._wrote()
+
     # -- the background delivery -------------------------------------------------------------
 
     def _wrote(self) -> None:
