@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import boto3
 import pytest
 
 from taskbeacon.local.aws.engine_process import EngineGone
@@ -171,13 +170,9 @@ def test_the_pump_names_the_tables_stream_and_reads_it(local: LocalSystem) -> No
     """``stream_arn`` and ``streams`` (what ``reindex --from-failures`` reads dead letters back with)
     are the table's own stream, as DynamoDB describes it to any client."""
     assert local.stream is not None and local.dynamodb_endpoint is not None
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=local.dynamodb_endpoint,
-        region_name=local.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    from taskbeacon.local.aws.indexer_mapping import engine_client
+
+    client = engine_client(local.dynamodb_endpoint, local.region)  # any client of the engine
     table = client.describe_table(TableName=local.table_name)["Table"]
     assert local.stream.stream_arn == table["LatestStreamArn"]
     described = local.stream.streams.describe_stream(StreamArn=table["LatestStreamArn"])
