@@ -54,6 +54,8 @@ EVENT_ATTEMPTS = 5  # /_local/events answers 429 with Retry-After under pressure
 STARTED_SECONDS_AGO = 20
 STOP_REASON = "Essential container in task exited"
 STOP_CODE = "EssentialContainerExited"
+# The demo's mirror in moto's ECS goes in chunks: a failure loses one chunk's tasks, not the rest.
+MIRROR_CHUNK = 60
 
 
 @dataclass(frozen=True)
@@ -257,10 +259,13 @@ def _three_sources(
         moto = MotoEcs(sweep.endpoint, sweep.role_name)
         # The stopped ones stopped over an hour ago, as far as ECS remembers.
         mirrors = [_mirror(life, account, region) for life in lifecycles if not life.spec.stops]
-        try:
-            moto.run_many(mirrors)
-        except Exception as error:  # the demo goes on; the banner says what failed
-            failures.append(f"ECS (moto) refused the demo fleet's tasks: {error}")
+        for start in range(0, len(mirrors), MIRROR_CHUNK):
+            chunk = mirrors[start : start + MIRROR_CHUNK]
+            try:
+                moto.run_many(chunk)
+            except Exception as error:  # the demo goes on; the banner says what failed
+                names = f"{chunk[0].task_id} .. {chunk[-1].task_id}"
+                failures.append(f"tasks {names}: ECS (moto) refused them: {error}")
         started = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=SWEEP_ONLY_DAYS)
         for number, (family, service, launch, mode, image, ip) in enumerate(_SWEEP_ONLY):
             try:

@@ -265,6 +265,22 @@ def test_an_engine_that_dies_is_engine_gone_and_the_indexers_process_exits() -> 
         assert isinstance(_in_time(pump.drain), EngineGone)  # and so is every later call
 
 
+def test_the_indexers_process_exits_when_local_mode_is_gone_mid_drain() -> None:
+    """Local mode killed or crashed in the middle of a drain closes no channel call cleanly: the
+    indexer's process sees its standard input close and exits at once, rather than go on retrying
+    the drain against a stopped engine after local mode has gone."""
+    from taskbeacon.local.aws.indexer_mapping import ChildStreamPump
+
+    with _local_mode() as system:
+        pump = system.stream
+        assert isinstance(pump, ChildStreamPump) and pump._process.stdin is not None
+        operator = _operator_of(system)
+        for _ in range(3):
+            posted_task(system, operator, "ixg")  # the background delivery may be in a drain now
+        pump._process.stdin.close()  # what local mode's exit does to it, and nothing else
+        assert pump._process.wait(timeout=WAIT) == 0
+
+
 def test_a_failed_start_leaves_no_process_behind() -> None:
     """The gateway's port is taken: local mode does not start, and neither the engine's child nor the
     indexer's process is left running."""

@@ -114,11 +114,6 @@ class EngineLink:
                 raise
         return reply
 
-    @property
-    def broken(self) -> str | None:
-        """Why the link is broken (every call raises ``EngineGone``), or None."""
-        return self._broken
-
     def close(self, timeout: float = STOP_SECONDS) -> bool:
         """Close both pipes once no call is in them (waits up to ``timeout``); whether none was."""
         locked = self._lock.acquire(timeout=timeout)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from taskbeacon.local.aws.engine_process import STOP_SECONDS, Answer, EngineGone, EngineLink, EngineProcess
 from taskbeacon.local.aws.stream_pump import (
@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 # Like the deployed mapping: a batch the indexer keeps failing goes to the (logged) dead letters.
 ON_FAILURE: OnFailure = "skip"
 _LOCAL_KEY = "local"  # local engines accept any key
-_GONE = "gone"  # the answer of an indexer process whose link to the engine broke: it exits
+# How the indexer's process answers: done, or failed (a StreamPumpError in local mode). When its link
+# to the engine breaks it exits instead (EngineGone in local mode, which reads the end of the pipe).
+_OK, _ERROR = "ok", "error"
+STOP_GRACE_SECONDS = 0.1  # how long stop() lets a call in the channel finish before the kill
 
 Channel = tuple["Connection", "Connection"]  # (to the other side, from the other side)
 Forward = Callable[[str, str, dict[str, str], bytes], Answer]
@@ -76,7 +79,7 @@ class ChildStreamPump:
 
     One call at a time. A call cut short between its request and its answer leaves that answer in the
     pipe, so the channel is then broken for good (every later call raises ``EngineGone``), as
-    ``EngineLink`` does with the engine's; so is it once the process says the engine has gone.
+    ``EngineLink`` does with the engine's; so is it once the process has exited.
     Raises ``StreamPumpError`` when the table has no stream (as ``StreamPump.stream_arn`` does).
     """
 
@@ -99,7 +102,8 @@ class ChildStreamPump:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "taskbeacon.local.aws.indexer_mapping", *map(str, child_ends)],
-                stdin=subprocess.DEVNULL,
+                # Never written: the process exits when it closes, however local mode ends.
+                stdin=subprocess.PIPE,
                 pass_fds=child_ends,
             )
         except BaseException:
@@ -130,17 +134,23 @@ class ChildStreamPump:
         return count
 
     def stop(self) -> None:
-        """Close the channel (the process exits when it sees it close); kill a process that does not."""
-        locked = self._lock.acquire(timeout=STOP_SECONDS)  # not in the middle of a call
+        """Close the channel (the process exits when it sees it close). A call still in it (a drain in
+        the background) is not waited for: the process is killed first, then the pipes closed, so no
+        thread reads a descriptor that is closed under it."""
+        locked = self._lock.acquire(timeout=STOP_GRACE_SECONDS)
         try:
+            if not locked:
+                self._process.kill()
             self._broken = self._broken or "the indexer's process is stopped"
             for connection in self._channel:
                 connection.close()
+            if self._process.stdin is not None:
+                self._process.stdin.close()
         finally:
             if locked:
                 self._lock.release()
         try:
-            self._process.wait(timeout=STOP_SECONDS if locked else 0)
+            self._process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
@@ -154,27 +164,24 @@ class ChildStreamPump:
                 to_child.send_bytes(pickle.dumps((verb, argument), pickle.HIGHEST_PROTOCOL))
                 outcome, value, letters, published = pickle.loads(from_child.recv_bytes())  # noqa: S301
             except BaseException as error:
-                self._broken = f"a call to the engine's child process ended: {error!r}"
+                self._broken = f"a call to the indexer's process ended: {error!r}"
                 if isinstance(error, EOFError | OSError):
                     raise EngineGone(self._broken) from error
                 raise
-        self.dead_letters.extend(letters)
-        if published:
-            from core.publish import local_bus
+            # Still under the lock: two callers' events are adopted in the order they were published.
+            self.dead_letters.extend(letters)
+            if published:
+                from core.publish import local_bus
 
-            local_bus().adopt(published)
-        if outcome == _GONE:  # the process has exited: nothing it could do would reach the tables
-            with self._lock:
-                self._broken = str(value)
-            raise EngineGone(str(value))
-        if outcome == "error":
+                local_bus().adopt(published)
+        if outcome == _ERROR:
             raise StreamPumpError(value)
         return value
 
 
 def serve(channel: Channel, engine: EngineLink) -> None:
     """The indexer process's side: run the mapping's pump as ``ChildStreamPump`` asks, until the
-    channel closes or the link to the engine's child breaks (said in the last answer)."""
+    channel closes (the process exits when its link to the engine's child breaks: ``main``)."""
     to_parent, from_parent = channel
     server = _Server(engine)
     while True:
@@ -186,8 +193,6 @@ def serve(channel: Channel, engine: EngineLink) -> None:
         try:
             to_parent.send_bytes(pickle.dumps(answer, pickle.HIGHEST_PROTOCOL))
         except OSError:
-            return
-        if answer[0] == _GONE:
             return
 
 
@@ -201,14 +206,12 @@ class _Server:
 
     def answer(self, verb: str, argument: Any) -> tuple[str, Any, list[dict[str, Any]], list[dict[str, Any]]]:
         """(outcome, value, the dead letters since the last answer, the change events published since)."""
-        outcome = "ok"
+        outcome = _OK
         value: Any = None
         try:
             value = self._do(verb, argument)
         except Exception as error:
-            outcome, value = "error", f"{type(error).__name__}: {error}"
-        if self.engine.broken is not None:  # whatever the handler made of it: the engine has gone
-            outcome, value = _GONE, self.engine.broken
+            outcome, value = _ERROR, f"{type(error).__name__}: {error}"
         if self.pump is None:
             return outcome, value, [], []
         letters, self.pump.dead_letters = self.pump.dead_letters, []  # local mode keeps them from here
@@ -236,10 +239,28 @@ def main(argv: list[str]) -> int:
     from multiprocessing.connection import Connection
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Local mode gone (stopped, killed, crashed): its end of standard input closes, even in the middle
+    # of a drain, which would otherwise go on retrying against a stopped engine.
+    threading.Thread(target=_exit_when_closed, args=(sys.stdin.buffer,), daemon=True).start()
     engine_requests, engine_answers, requests, answers = (int(argument) for argument in argv)
-    link = EngineLink(Connection(engine_requests, readable=False), Connection(engine_answers, writable=False))
+    link = EngineLink(
+        Connection(engine_requests, readable=False),
+        Connection(engine_answers, writable=False),
+        on_broken=_exit_now,  # the engine has gone: nothing this process does could land
+    )
     serve((Connection(answers, readable=False), Connection(requests, writable=False)), link)
-    # Local mode has stopped: exit now, not after freeing what the indexer holds one object at a time.
+    _exit_now("local mode closed the channel")
+    return 0
+
+
+def _exit_when_closed(stream: Any) -> None:
+    while stream.read(4096):
+        pass
+    _exit_now("local mode has gone")
+
+
+def _exit_now(why: str) -> NoReturn:
+    """Exit at once, not after freeing what the indexer holds one object at a time."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

@@ -93,7 +93,7 @@ class DrainResult:
 
 class Pump(Protocol):
     """What local mode's runtime, sweep and reindex use of a pump: a ``StreamPump`` here, or the one
-    beside the tables in the engine's child process (taskbeacon/local/aws/indexer_mapping.py)."""
+    in the indexer's own process (taskbeacon/local/aws/indexer_mapping.py)."""
 
     on_failure: OnFailure
     dead_letters: list[dict[str, Any]]
