@@ -20,13 +20,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from taskbeacon.local.aws.engine_process import Answer, EngineProcess, answer, forwarding_app, json_handler
-
-Forward = Callable[[str, str, dict[str, str], bytes], Answer]
+from taskbeacon.local.aws.engine_process import EngineProcess, Forward, answer, forwarding_app, json_handler
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: taskbeacon/local/aws/engine.py
 LAMBDAS_DIR = ROOT / "lambdas"

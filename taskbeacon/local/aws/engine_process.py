@@ -38,6 +38,7 @@ JSON_HANDLERS: dict[str, tuple[str, str]] = {
 }
 
 Answer = tuple[int, dict[str, str], bytes]
+Forward = Callable[[str, str, dict[str, str], bytes], Answer]  # who answers an engine request
 
 
 def json_handler(target: Any) -> tuple[str, str] | None:

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from taskbeacon.local.aws.engine_process import STOP_SECONDS, Answer, EngineGone, EngineLink, EngineProcess
+from taskbeacon.local.aws.engine_process import STOP_SECONDS, EngineGone, EngineLink, EngineProcess, Forward
 from taskbeacon.local.aws.stream_pump import (
     DrainResult,
     OnFailure,
@@ -48,7 +48,6 @@ _OK, _ERROR = "ok", "error"
 STOP_GRACE_SECONDS = 0.1  # how long stop() lets a call in the channel finish before the kill
 
 Channel = tuple["Connection", "Connection"]  # (to the other side, from the other side)
-Forward = Callable[[str, str, dict[str, str], bytes], Answer]
 
 
 def mapping_pump(client: Any, table_name: str, region: str) -> StreamPump:
