@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
+from taskbeacon.local.aws.engine import LOCAL_KEY
+
 if TYPE_CHECKING:
     from core.sweep.targets import Target
 
@@ -78,7 +80,6 @@ log = logging.getLogger("taskbeacon.local.sweep")
 
 LOCAL_CALLS_PER_SECOND = 20.0  # a local endpoint shares no account's budget: ECS's sustained rate
 DEFAULT_ROLE_NAME = "taskbeacon-sweep-reader"
-_LOCAL_KEY = "local"  # moto accepts any key; the member role's session decides the account
 
 
 def parse_targets(text: str) -> list[Target]:
@@ -191,8 +192,8 @@ class LocalSweep:
             "sts",
             endpoint_url=self.endpoint,
             region_name=self.region,
-            aws_access_key_id=_LOCAL_KEY,
-            aws_secret_access_key=_LOCAL_KEY,
+            aws_access_key_id=LOCAL_KEY,
+            aws_secret_access_key=LOCAL_KEY,
         )
         return SweepService(
             recorder=wiring.recorder(),
@@ -356,8 +357,8 @@ class MotoEcs:
                 "sts",
                 endpoint_url=self.endpoint,
                 region_name=region,
-                aws_access_key_id=_LOCAL_KEY,
-                aws_secret_access_key=_LOCAL_KEY,
+                aws_access_key_id=LOCAL_KEY,
+                aws_secret_access_key=LOCAL_KEY,
             )
             role = member_role_arn(account, region, self.role_name)
             credentials = sts.assume_role(RoleArn=role, RoleSessionName="taskbeacon-demo")["Credentials"]

@@ -9,14 +9,16 @@ from pathlib import Path
 
 from taskbeacon.local.aws.engine import (
     DEFAULT_ENGINE,
+    LOCAL_KEY,
     DynamoDBLocalEngine,
     EmbeddedEngine,
+    engine_client,
     ensure_table,
     make_engine,
     use_lambdas_source,
 )
 from taskbeacon.local.aws.gateway import Gateway
-from taskbeacon.local.aws.indexer_mapping import ChildStreamPump, engine_client, mapping_pump
+from taskbeacon.local.aws.indexer_mapping import ChildStreamPump, mapping_pump
 from taskbeacon.local.aws.lambda_context import quiet_metrics_warning
 from taskbeacon.local.aws.lambda_runtime import LambdaRuntime
 from taskbeacon.local.aws.principals import COLLECTOR_ROLE_NAME, Principal, PrincipalRegistry
@@ -103,12 +105,10 @@ class LocalSystem:
         try:
             if child is not None:
                 return ChildStreamPump(child, endpoint, self.table_name, self.region)
-            pump = mapping_pump(engine_client(endpoint, self.region), self.table_name, self.region)
-            _ = pump.stream_arn
+            return mapping_pump(engine_client(endpoint, self.region), self.table_name, self.region)
         except StreamPumpError as error:
             log.warning("%s: index entries and counters will not follow writes", error)
             return None
-        return pump
 
     @property
     def url(self) -> str:
@@ -137,8 +137,8 @@ class LocalSystem:
         # The handlers' DynamoDB client signs with these; moto accepts any key. They never leave the process.
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
             os.environ.pop(name, None)
-        os.environ["AWS_ACCESS_KEY_ID"] = "local"
-        os.environ["AWS_SECRET_ACCESS_KEY"] = "local"  # noqa: S105 - moto accepts any key
+        os.environ["AWS_ACCESS_KEY_ID"] = LOCAL_KEY
+        os.environ["AWS_SECRET_ACCESS_KEY"] = LOCAL_KEY
         from core.store import dynamo
         from handlers import wiring
 

@@ -170,7 +170,7 @@ def test_the_pump_names_the_tables_stream_and_reads_it(local: LocalSystem) -> No
     """``stream_arn`` and ``streams`` (what ``reindex --from-failures`` reads dead letters back with)
     are the table's own stream, as DynamoDB describes it to any client."""
     assert local.stream is not None and local.dynamodb_endpoint is not None
-    from taskbeacon.local.aws.indexer_mapping import engine_client
+    from taskbeacon.local.aws.engine import engine_client
 
     client = engine_client(local.dynamodb_endpoint, local.region)  # any client of the engine
     table = client.describe_table(TableName=local.table_name)["Table"]

@@ -264,3 +264,37 @@ def test_sweep_targets_are_checked() -> None:
     for bad in ("111122223333", "1111:us-east-1", "111122223333:moon", ""):
         with pytest.raises(ValueError):
             parse_targets(bad)
+
+
+def test_a_running_sweep_keeps_the_stream_delivery_following_its_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sweep writes through its own recorder, not a handler invocation: while it runs, the runtime
+    hears of its writes (so the indexer follows them), once more when it ends, and never after."""
+    import threading
+    import time
+
+    from taskbeacon.local import sweep as local_sweep
+
+    monkeypatch.setattr(local_sweep, "FOLLOW_SECONDS", 0.01)
+
+    class Runtime:
+        def __init__(self) -> None:
+            self.noted = 0
+            self.heard = threading.Event()
+
+        def note_write(self) -> None:
+            self.noted += 1
+            self.heard.set()
+
+        def settle(self) -> None:
+            raise AssertionError("the ticker never settles")
+
+    runtime = Runtime()
+    with local_sweep._followed(runtime):
+        assert runtime.heard.wait(30)  # told while the sweep is still running
+        during = runtime.noted
+    assert runtime.noted >= during + 1  # and once more for the last writes
+    after = runtime.noted
+    time.sleep(0.1)  # ten ticks' time: a ticker left running would be heard
+    assert runtime.noted == after

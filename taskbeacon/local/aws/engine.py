@@ -30,6 +30,7 @@ LAMBDAS_DIR = ROOT / "lambdas"
 ENGINES = ("moto", "dynamodb-local")
 DEFAULT_ENGINE = "moto"
 JAR_ENV = "TASKBEACON_DYNAMODB_LOCAL_JAR"
+LOCAL_KEY = "local"  # the access key and secret of local mode's own clients: local engines accept any
 
 log = logging.getLogger("taskbeacon.local.aws.engine")
 
@@ -151,6 +152,11 @@ class InProcessDispatch:
             body = body.encode()
         elif not isinstance(body, bytes | bytearray):
             body = body.read()
+        # DynamoDB and its streams (JSON protocol, the action in X-Amz-Target) go straight to moto's
+        # response class (engine_process.answer, here or in the child), as moto's own in-memory mock
+        # sends them, without its Flask application: routing, werkzeug's environ and Flask's request and
+        # response objects were about a sixth of an engine call's time (py-spy). Anything else (the
+        # sweep's ECS and STS) takes the WSGI path below.
         if json_handler(request.headers.get("X-Amz-Target")) is not None:
             sent = {
                 name: value.decode() if isinstance(value, bytes) else str(value)
@@ -194,12 +200,6 @@ class InProcessDispatch:
             if close is not None:
                 close()
         return AWSResponse(url, int(status.split(" ", 1)[0]), dict(headers.items()), MockRawResponse(data))
-
-
-# DynamoDB and its streams (JSON protocol, one path, the action in X-Amz-Target) go straight to
-# moto's response class (engine_process.answer), as moto's own in-memory mock sends them, without its
-# Flask application: routing, werkzeug's environ and Flask's request and response objects were about
-# a sixth of an engine call's time (py-spy). Anything else (the sweep's ECS and STS) takes the WSGI path.
 
 
 MotoEngine = EmbeddedEngine
@@ -429,6 +429,19 @@ def make_engine(
     if name == "dynamodb-local":
         return DynamoDBLocalEngine(**options)
     raise ValueError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+
+
+def engine_client(endpoint: str, region: str) -> Any:
+    """A DynamoDB client on a local engine."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=LOCAL_KEY,
+        aws_secret_access_key=LOCAL_KEY,
+    )
 
 
 def ensure_table(endpoint: str, region: str, table_name: str) -> None:

@@ -2,7 +2,7 @@
 
 It answers two callers, each on a pipe pair of its own, one request at a time, in turn: local mode
 (its standard input and output) and local mode's indexer, in a process of its own
-(taskbeacon/local/aws/indexer_mapping.py), whose pipes' descriptors its arguments name.
+(taskbeacon/local/aws/indexer_child.py), whose pipes' descriptors its arguments name.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> NoReturn:
     """Answer requests until local mode's pipe closes; ``argv``: the second caller's descriptors
     (its requests' read end, its answers' write end)."""
     from multiprocessing.connection import Connection, wait

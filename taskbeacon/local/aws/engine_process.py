@@ -80,52 +80,64 @@ PROBE = "PROBE"  # the readiness probe's method: no HTTP request has it
 STOP_SECONDS = 2.0
 
 
-class EngineLink:
-    """One caller's pipe pair to the engine's child: ``call`` sends one request and waits for its
-    answer, one call at a time.
+class ChildLink:
+    """One caller's pipe pair to a child process (the engine's, the indexer's): ``exchange`` sends one
+    pickled message and waits for the pickled answer, one exchange at a time.
 
-    A call cut short between its request and its answer (Ctrl-C, an error) would leave that answer in
-    the pipe for the next caller, so the link is then broken for good (``on_broken`` may end the
-    child too) and every later call raises ``EngineGone``: an engine that answers the wrong request is
-    worse than one that answers none.
+    An exchange cut short between its message and its answer (Ctrl-C, an error) would leave that answer
+    in the pipe for the next caller, so the link is then broken for good (``on_broken`` may end the
+    child too) and every later exchange raises ``EngineGone``: a child that answers the wrong request
+    is worse than one that answers none.
     """
 
     def __init__(
-        self, requests: Connection, answers: Connection, on_broken: Callable[[str], str] | None = None
+        self,
+        requests: Connection,
+        answers: Connection,
+        *,
+        child: str = "the engine's child process",
+        on_broken: Callable[[str], str] | None = None,
     ) -> None:
         self._requests = requests
         self._answers = answers
+        self._child = child  # how errors name the other side
         self._on_broken = on_broken
         self._lock = threading.Lock()
         self._broken: str | None = None
 
-    def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
-        frame = pickle.dumps((method, url, headers, body), pickle.HIGHEST_PROTOCOL)
-        with self._lock:  # one request at a time, as the engine answers them
+    def exchange(self, message: Any) -> Any:
+        frame = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        with self._lock:  # one exchange at a time, as the child answers them
             if self._broken is not None:
                 raise EngineGone(self._broken)
             try:
                 self._requests.send_bytes(frame)
-                reply: Answer = pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
+                return pickle.loads(self._answers.recv_bytes())  # noqa: S301 - our own child
             except BaseException as error:
-                why = f"a call to the engine's child process ended: {error!r}"
+                why = f"a call to {self._child} ended: {error!r}"
                 self._broken = self._on_broken(why) if self._on_broken is not None else why
                 if isinstance(error, EOFError | OSError):
                     raise EngineGone(self._broken) from error
                 raise
+
+    def call(self, method: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+        """One engine request, and its answer."""
+        reply: Answer = self.exchange((method, url, headers, body))
         return reply
 
-    def close(self, timeout: float = STOP_SECONDS) -> bool:
-        """Close both pipes once no call is in them (waits up to ``timeout``); whether none was."""
+    def close(self, timeout: float = STOP_SECONDS, on_busy: Callable[[], object] | None = None) -> None:
+        """Close both pipes once no exchange is in them (waits up to ``timeout``). An exchange still in
+        them: ``on_busy`` first (a kill, which ends the read), so no thread reads a closed descriptor."""
         locked = self._lock.acquire(timeout=timeout)
         try:
-            self._broken = self._broken or "the link to the engine's child process is closed"
+            if not locked and on_busy is not None:
+                on_busy()
+            self._broken = self._broken or f"the link to {self._child} is closed"
             for connection in (self._requests, self._answers):
                 connection.close()
         finally:
             if locked:
                 self._lock.release()
-        return locked
 
 
 class EngineProcess:
@@ -138,7 +150,7 @@ class EngineProcess:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
-        self._link: EngineLink | None = None
+        self._link: ChildLink | None = None
         self._second: tuple[int, int] | None = None  # (requests' write end, answers' read end)
 
     def start(self) -> None:
@@ -170,7 +182,7 @@ class EngineProcess:
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         # The connections own the pipe's ends from here (each closes its own descriptor once).
-        self._link = EngineLink(
+        self._link = ChildLink(
             Connection(os.dup(stdin.fileno()), readable=False),
             Connection(os.dup(stdout.fileno()), writable=False),
             on_broken=self._end,
@@ -213,8 +225,8 @@ class EngineProcess:
         for descriptor in second or ():
             os.close(descriptor)
         # Not in the middle of a call; a call that does not end (a hung child) is ended by the kill.
-        if self._link is not None and not self._link.close():
-            process.kill()
+        if self._link is not None:
+            self._link.close(on_busy=process.kill)
         try:
             process.wait(timeout=STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -241,16 +253,16 @@ def forwarding_app(app: Callable[..., Any], engine: EngineProcess) -> Callable[.
         headers["X-Amz-Target"] = str(environ["HTTP_X_AMZ_TARGET"])
         url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}{environ.get('PATH_INFO') or '/'}"
         status, answer_headers, data = engine.call(str(environ["REQUEST_METHOD"]), url, headers, body)
-        start_response(f"{status} {_REASONS.get(status, 'Answer')}", list(answer_headers.items()))
+        start_response(f"{status} {_reason(status)}", list(answer_headers.items()))
         return [data]
 
     return forward
 
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    404: "Not Found",
-    413: "Payload Too Large",
-    500: "Internal Server Error",
-}
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Answer"
